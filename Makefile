@@ -1,0 +1,32 @@
+# spikebit: `make demo` runs the main job, `make test` runs the whole suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/spikebit data fetch fashion-mnist
+	$(VENV)/bin/spikebit train configs/demo.yaml
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+
+test: $(STAMP) lint
+	$(PY) -m pytest tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/neuron_speed.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

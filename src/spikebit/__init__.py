@@ -1,0 +1,6 @@
+"""spikebit: ultra-low-latency, low-bit spiking neural networks."""
+
+from spikebit.errors import SpikebitError
+
+__version__ = "0.1.0"
+__all__ = ["SpikebitError", "__version__"]

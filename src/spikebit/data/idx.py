@@ -1,0 +1,109 @@
+"""IDX files (the MNIST format), plain or gzip-compressed.
+
+Layout: two zero bytes, a dtype code, the number of dimensions ``d``, ``d`` big-endian
+uint32 sizes, then the values in C order, big-endian. Label files have magic 2049
+(``0x00000801``: ubyte, 1-d), image files 2051 (``0x00000803``: ubyte, 3-d).
+"""
+
+from __future__ import annotations
+
+import gzip
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from spikebit.errors import DataError
+
+LABELS_MAGIC = 2049
+IMAGES_MAGIC = 2051
+_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_CODES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}
+_FIX = "Delete it and fetch the dataset again, or replace it with a fresh copy."
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.is_file():
+        raise DataError(f"IDX file {path} does not exist. Place the dataset files there.")
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as f:
+                return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"IDX file {path} cannot be decompressed ({err}). {_FIX}") from None
+
+
+def read_idx(path: str | Path, magic: int | None = None) -> np.ndarray:
+    """Read an IDX file (``.gz`` decompressed on the fly) into a native-endian array.
+
+    ``magic`` (2049 labels, 2051 images) is checked when given. Raises
+    :class:`DataError` for a wrong magic number or a size that disagrees with the header.
+    """
+    path = Path(path)
+    raw = _read_bytes(path)
+    if len(raw) < 4:
+        raise DataError(f"IDX file {path} is only {len(raw)} bytes long. {_FIX}")
+    (found,) = struct.unpack(">I", raw[:4])
+    code, ndim = raw[2], raw[3]
+    if magic is not None and found != magic:
+        kind = {LABELS_MAGIC: "label", IMAGES_MAGIC: "image"}.get(magic, "IDX")
+        raise DataError(
+            f"IDX file {path} has magic number {found}, expected {magic} for a {kind} file. "
+            f"Check that images and labels are not swapped and the file is not corrupt."
+        )
+    if raw[:2] != b"\0\0" or code not in _DTYPES:
+        raise DataError(f"IDX file {path} has an invalid header {raw[:4].hex()}. {_FIX}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"IDX file {path} is truncated inside its header. {_FIX}")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    dtype = np.dtype(_DTYPES[code])
+    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if len(raw) != expected:
+        problem = "truncated" if len(raw) < expected else "too long"
+        raise DataError(
+            f"IDX file {path} is {problem}: header {dims} needs {expected} bytes "
+            f"(decompressed), found {len(raw)}. {_FIX}"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return data.astype(dtype.newbyteorder("="))
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> Path:
+    """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``)."""
+    path = Path(path)
+    array = np.asarray(array)
+    code = _CODES.get(array.dtype.newbyteorder("="))
+    if code is None:
+        raise DataError(f"cannot write {path}: dtype {array.dtype} has no IDX code.")
+    header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    body = header + array.astype(np.dtype(_DTYPES[code])).tobytes()
+    path.write_bytes(gzip.compress(body, mtime=0) if path.suffix == ".gz" else body)
+    return path
+
+
+def read_idx_pair(
+    images_path: str | Path, labels_path: str | Path, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Read matching image (``[N, H, W]`` uint8) and label (``[N]`` uint8) IDX files."""
+    images = read_idx(images_path, IMAGES_MAGIC)
+    labels = read_idx(labels_path, LABELS_MAGIC)
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:
+        raise DataError(
+            f"IDX files {images_path} / {labels_path} must hold unsigned bytes, found "
+            f"{images.dtype} / {labels.dtype}. {_FIX}"
+        )
+    if len(images) != len(labels):
+        raise DataError(
+            f"IDX image file {images_path} holds {len(images)} images but label file "
+            f"{labels_path} holds {len(labels)} labels; the two files are from different "
+            "sets or one is damaged. Fetch both again."
+        )
+    if len(labels) and int(labels.max()) >= num_classes:
+        raise DataError(
+            f"IDX label file {labels_path} has label {int(labels.max())}, expected values "
+            f"in [0, {num_classes}). Check that this is the right dataset."
+        )
+    return images, labels

@@ -1,0 +1,178 @@
+"""Build a spiking network from a spec string and run it over time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from spikebit.errors import ShapeError, SpecError
+from spikebit.functional.encoders import ENCODERS
+from spikebit.layers import GlobalAvgPool, TimeDistributed
+from spikebit.models.spec import LayerSpec, parse_spec
+from spikebit.neurons import NEURONS
+from spikebit.quant import QConv2d, QLinear, get_quantizer
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to build a :class:`SpikingNet` (serialisable to JSON/YAML).
+
+    ``full_precision`` lists weight-layer indices (0-based, negatives count from
+    the end) kept at full precision; every other weight layer uses ``quantizer``.
+    ``block`` names extra per-block modules (``"agmm"``) inserted after BN.
+    """
+
+    spec: str = "16C3-16C3-AP2-64C3-64C3-AP2-256C3-1024C3-GAP"
+    in_shape: tuple[int, ...] = (1, 28, 28)
+    num_classes: int = 10
+    steps: int = 1
+    neuron: str = "lif"
+    neuron_kwargs: dict[str, Any] = field(default_factory=dict)
+    quantizer: str = "fp"
+    quantizer_kwargs: dict[str, Any] = field(default_factory=dict)
+    full_precision: list[int] = field(default_factory=list)
+    encoder: str = "direct"
+    batchnorm: bool = True
+    padding: Literal["same", "valid"] = "same"
+    gap_kernel: int = 3
+    block: str | None = None
+    block_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class SpikingNet(nn.Module):
+    """A feed-forward spiking network over time.
+
+    ``forward(x)``: static input ``[B, *in_shape]`` is encoded to ``[T, B, ...]``;
+    a sequence ``[T, B, *in_shape]`` (e.g. event frames) is used as is.
+    Returns the real-valued output layer per step, ``[T, B, num_classes]``;
+    the prediction is its mean over time.
+    """
+
+    def __init__(self, config: ModelConfig, body: nn.Sequential) -> None:
+        super().__init__()
+        self.config = config
+        self.body = body
+
+    @property
+    def steps(self) -> int:
+        return self.config.steps
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        n = len(self.config.in_shape)
+        if x.ndim == n + 1:
+            return ENCODERS.get(self.config.encoder)(x, self.config.steps)
+        if x.ndim == n + 2:
+            return x
+        raise ShapeError(
+            f"SpikingNet expects input [B, {', '.join(map(str, self.config.in_shape))}] "
+            f"(static, encoded over T={self.config.steps} steps) or [T, B, ...] (a sequence), "
+            f"got shape {tuple(x.shape)}"
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[-len(self.config.in_shape):]) != tuple(self.config.in_shape):
+            raise ShapeError(
+                f"input's trailing dims {tuple(x.shape[-len(self.config.in_shape):])} do not "
+                f"match the model's in_shape {tuple(self.config.in_shape)}"
+            )
+        return self.body(self.encode(x))
+
+
+def _weight_layer_count(layers: list[LayerSpec], num_classes: int) -> int:
+    n = sum(1 for layer in layers if layer.kind in ("conv", "fc", "gap"))
+    last = layers[-1]
+    appended = not (last.kind == "gap" or (last.kind == "fc" and last.channels == num_classes))
+    return n + int(appended)
+
+
+def _normalize_indices(indices: list[int], count: int) -> set[int]:
+    out = set()
+    for i in indices:
+        j = i + count if i < 0 else i
+        if not 0 <= j < count:
+            raise SpecError(
+                f"full_precision index {i} is out of range: the network has {count} weight "
+                f"layers (valid 0..{count - 1} or -{count}..-1)"
+            )
+        out.add(j)
+    return out
+
+
+def build_network(config: ModelConfig) -> SpikingNet:
+    """Build a :class:`SpikingNet` from ``config`` (see module docstring of ``spec``)."""
+    from spikebit.models.blocks import BLOCKS
+
+    layers = parse_spec(config.spec)
+    count = _weight_layer_count(layers, config.num_classes)
+    keep_fp = _normalize_indices(config.full_precision, count)
+    neuron_cls = NEURONS.get(config.neuron)
+    get_quantizer(config.quantizer, **config.quantizer_kwargs)  # validate name/kwargs early
+    block_cls = BLOCKS.get(config.block) if config.block else None
+    channels, *spatial = config.in_shape
+    size = spatial[0] if spatial else 0
+    flat = len(spatial) == 0
+    mods: list[nn.Module] = []
+    widx = 0
+
+    def quantizer_for(index: int) -> dict[str, Any]:
+        return {
+            "quantizer": get_quantizer(config.quantizer, **config.quantizer_kwargs),
+            "quantize": index not in keep_fp,
+        }
+
+    def add_hidden(weight: nn.Module, bn: nn.Module, quantized: bool) -> None:
+        mods.append(TimeDistributed(weight))
+        if config.batchnorm:
+            mods.append(TimeDistributed(bn))
+        if block_cls is not None and quantized:
+            mods.append(block_cls(config.steps, **config.block_kwargs))
+        mods.append(neuron_cls(**config.neuron_kwargs))
+
+    for layer in layers:
+        if layer.kind == "conv":
+            if flat:
+                raise SpecError(f"conv layer {layer.token!r} needs image input, got a flat input")
+            pad = layer.size // 2 if config.padding == "same" else 0
+            q = quantizer_for(widx)
+            conv = QConv2d(channels, layer.channels, layer.size, padding=pad,
+                           bias=not config.batchnorm, **q)
+            add_hidden(conv, nn.BatchNorm2d(layer.channels), q["quantize"])
+            channels, widx = layer.channels, widx + 1
+            size = size + 2 * pad - layer.size + 1
+        elif layer.kind in ("avgpool", "maxpool"):
+            pool = nn.AvgPool2d if layer.kind == "avgpool" else nn.MaxPool2d
+            mods.append(TimeDistributed(pool(layer.size)))
+            size //= layer.size
+        elif layer.kind == "gap":
+            q = quantizer_for(widx)
+            k = config.gap_kernel
+            mods.append(TimeDistributed(QConv2d(channels, config.num_classes, k,
+                                                padding=k // 2, **q)))
+            mods.append(TimeDistributed(GlobalAvgPool()))
+            widx += 1
+        else:  # fc
+            if not flat:
+                mods.append(TimeDistributed(nn.Flatten()))
+                channels, flat = channels * size * size, True
+            is_output = layer is layers[-1] and layer.channels == config.num_classes
+            q = quantizer_for(widx)
+            fc = QLinear(channels, layer.channels, bias=is_output or not config.batchnorm, **q)
+            if is_output:
+                mods.append(TimeDistributed(fc))
+            else:
+                add_hidden(fc, nn.BatchNorm1d(layer.channels), q["quantize"])
+            channels, widx = layer.channels, widx + 1
+        if size <= 0 and not flat:
+            raise SpecError(
+                f"layer {layer.token!r} shrinks the feature map to {size}x{size}: "
+                f"the input {tuple(config.in_shape)} is too small for spec {config.spec!r}"
+            )
+    if widx < count:  # append the output FC layer
+        if not flat:
+            mods.append(TimeDistributed(nn.Flatten()))
+            channels = channels * size * size
+        mods.append(TimeDistributed(QLinear(channels, config.num_classes, **quantizer_for(widx))))
+    return SpikingNet(config, nn.Sequential(*mods))

@@ -1,0 +1,69 @@
+"""Model zoo: the papers' structures by name (``@register_model``; no hand-kept lists)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from torch import nn
+
+from spikebit.models.network import ModelConfig, build_network
+from spikebit.registry import Registry
+
+ModelFactory = Callable[..., nn.Module]
+MODELS: Registry[ModelFactory] = Registry("model")
+MODEL_INFO: dict[str, str] = {}
+
+ALBSNN_NEURON = {"threshold": 0.5, "tau": 0.25, "surrogate": "rectangle", "width": 1.0}
+
+
+def register_model(name: str, info: str) -> Callable[[ModelFactory], ModelFactory]:
+    """Register a factory ``(**overrides) -> nn.Module`` under ``name`` with a one-line info."""
+
+    def add(fn: ModelFactory) -> ModelFactory:
+        MODEL_INFO[name] = info
+        return MODELS.register(name)(fn)
+
+    return add
+
+
+def spec_model(base: ModelConfig, **overrides: Any) -> nn.Module:
+    """Build ``base`` with dataclass field overrides (unknown fields raise TypeError)."""
+    return build_network(replace(base, **overrides))
+
+
+def _spec_entry(name: str, info: str, base: ModelConfig) -> None:
+    register_model(name, info)(lambda **kw: spec_model(base, **kw))
+
+
+_spec_entry(
+    "albsnn-mnist",
+    "ALBSNN *MNIST (Table 3): 16C3-16C3-AP2-64C3-64C3-AP2-256C3-1024C3-GAP, T=1",
+    ModelConfig(spec="16C3-16C3-AP2-64C3-64C3-AP2-256C3-1024C3-GAP", neuron_kwargs=ALBSNN_NEURON,
+                quantizer="abc"),
+)
+_spec_entry(
+    "albsnn-mnist-narrow",
+    "ALBSNN *MNIST at half width for CPU budgets: 8C3-8C3-AP2-32C3-32C3-AP2-128C3-512C3-GAP",
+    ModelConfig(spec="8C3-8C3-AP2-32C3-32C3-AP2-128C3-512C3-GAP", neuron_kwargs=ALBSNN_NEURON,
+                quantizer="abc"),
+)
+_spec_entry(
+    "albsnn-cifar10",
+    "ALBSNN *CIFAR-10 (Table 3): 128C3-256C3-AP2-512C3-AP2-1024C3-512C3-GAP",
+    ModelConfig(spec="128C3-256C3-AP2-512C3-AP2-1024C3-512C3-GAP", in_shape=(3, 32, 32),
+                neuron_kwargs=ALBSNN_NEURON, quantizer="abc"),
+)
+_spec_entry(
+    "albsnn-cifar100",
+    "ALBSNN *CIFAR-100 (Table 3): 128C3-256C3-AP2-512C3-AP2-1024C3-512C3-512C3-GAP",
+    ModelConfig(spec="128C3-256C3-AP2-512C3-AP2-1024C3-512C3-512C3-GAP", in_shape=(3, 32, 32),
+                num_classes=100, neuron_kwargs=ALBSNN_NEURON, quantizer="abc"),
+)
+_spec_entry(
+    "albsnn-table7",
+    "ALBSNN Table 7 structure: 16C3-32C3-AP2-512C3-AP2-512C3-1024C3-GAP",
+    ModelConfig(spec="16C3-32C3-AP2-512C3-AP2-512C3-1024C3-GAP", in_shape=(3, 32, 32),
+                neuron_kwargs=ALBSNN_NEURON, quantizer="abc"),
+)

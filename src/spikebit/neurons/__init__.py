@@ -1,0 +1,14 @@
+"""Spiking neurons: ``forward(x_seq)`` over ``[T, B, ...]`` and ``step(x_t, state)``."""
+
+from spikebit.neurons.base import NEURONS, IntegrateFireNeuron, LIFState, check_sequence
+from spikebit.neurons.lif import IF, LIF, MultiThresholdLIF
+
+__all__ = [
+    "IF",
+    "LIF",
+    "NEURONS",
+    "IntegrateFireNeuron",
+    "LIFState",
+    "MultiThresholdLIF",
+    "check_sequence",
+]

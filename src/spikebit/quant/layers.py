@@ -1,0 +1,73 @@
+"""Quantized conv/linear layers whose quantization can be switched per layer at run time."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikebit.quant.quantizers import FP32_BITS, WeightQuantizer
+
+
+class QuantizedMixin:
+    """Owns a float latent ``weight``, a ``quantizer`` and a ``quantize`` flag."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    quantizer: WeightQuantizer
+    quantize: bool
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.quantizer(self.weight) if self.quantize else self.weight
+
+    def weight_storage_bits(self) -> int:
+        """Bits to store the weight as deployed (quantized form, or fp32 when off)."""
+        if self.quantize:
+            return self.quantizer.bits(self.weight.detach())
+        return FP32_BITS * self.weight.numel()
+
+    def storage_bits(self) -> int:
+        """Weight storage plus fp32 bias."""
+        bias_bits = FP32_BITS * self.bias.numel() if self.bias is not None else 0
+        return self.weight_storage_bits() + bias_bits
+
+
+class QConv2d(QuantizedMixin, nn.Conv2d):
+    """``nn.Conv2d`` on ``[N, C, H, W]`` with a weight quantizer (one convolution per call)."""
+
+    def __init__(
+        self, *args: object, quantizer: WeightQuantizer | None = None, quantize: bool = True,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.quantizer = quantizer if quantizer is not None else WeightQuantizer()
+        self.quantize = quantize
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.effective_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, quantizer={type(self.quantizer).__name__}, quantize={self.quantize}"
+
+
+class QLinear(QuantizedMixin, nn.Linear):
+    """``nn.Linear`` on ``[N, C]`` with a weight quantizer."""
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True,
+        quantizer: WeightQuantizer | None = None, quantize: bool = True,
+    ) -> None:
+        super().__init__(in_features, out_features, bias=bias)
+        self.quantizer = quantizer if quantizer is not None else WeightQuantizer()
+        self.quantize = quantize
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.effective_weight(), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, quantizer={type(self.quantizer).__name__}, quantize={self.quantize}"
+
+
+def quantized_layers(model: nn.Module) -> list[tuple[str, QuantizedMixin]]:
+    """All quantizable layers of ``model`` in definition order, with their names."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, QuantizedMixin)]
