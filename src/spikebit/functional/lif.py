@@ -66,8 +66,9 @@ def _backward_loop(
     return grad_x
 
 
-@functools.lru_cache(maxsize=None)
-def _compiled_loops() -> tuple[Callable[..., tuple[torch.Tensor, torch.Tensor]], Callable[..., torch.Tensor]]:
+@functools.cache
+def _compiled_loops() -> tuple[Callable[..., tuple[torch.Tensor, torch.Tensor]],
+                               Callable[..., torch.Tensor]]:
     return torch.compile(_forward_loop, dynamic=False), torch.compile(_backward_loop, dynamic=False)
 
 
@@ -103,7 +104,7 @@ def lif_sequence(
     detach_reset: bool = False,
     backend: Backend = "eager",
 ) -> torch.Tensor:
-    """Run LIF dynamics over ``x`` ``[T, B, ...]`` from a zero state; returns spikes ``[T, B, ...]``."""
+    """LIF dynamics over ``x [T, B, ...]`` from a zero state; returns spikes ``[T, B, ...]``."""
     return _LIFSequence.apply(x.contiguous(), float(tau), reset, firing, detach_reset, backend)
 
 

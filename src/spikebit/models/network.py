@@ -73,12 +73,14 @@ class SpikingNet(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if tuple(x.shape[-len(self.config.in_shape):]) != tuple(self.config.in_shape):
+        x_seq = self.encode(x)
+        n = len(self.config.in_shape)
+        if tuple(x_seq.shape[-n:]) != tuple(self.config.in_shape):
             raise ShapeError(
-                f"input's trailing dims {tuple(x.shape[-len(self.config.in_shape):])} do not "
-                f"match the model's in_shape {tuple(self.config.in_shape)}"
+                f"input's trailing dims {tuple(x_seq.shape[-n:])} do not match the model's "
+                f"in_shape {tuple(self.config.in_shape)}"
             )
-        return self.body(self.encode(x))
+        return self.body(x_seq)
 
 
 def _weight_layer_count(layers: list[LayerSpec], num_classes: int) -> int:

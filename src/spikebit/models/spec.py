@@ -52,6 +52,14 @@ def _error(spec: str, tokens: list[str], index: int, why: str) -> SpecError:
     )
 
 
+def _match(token: str) -> tuple[LayerKind, list[int]] | None:
+    for pattern, kind in _PATTERNS:
+        m = pattern.match(token.upper())
+        if m:
+            return kind, [int(g) for g in m.groups()]
+    return None
+
+
 def parse_spec(spec: str) -> list[LayerSpec]:
     """Parse a spec string into layer specs; raises :class:`SpecError` at the bad token."""
     if not isinstance(spec, str) or not spec.strip():
@@ -63,13 +71,10 @@ def parse_spec(spec: str) -> list[LayerSpec]:
     for i, tok in enumerate(tokens):
         if not tok:
             raise _error(spec, tokens, i, "empty token (doubled or trailing '-')")
-        for pattern, kind in _PATTERNS:
-            m = pattern.match(tok.upper())
-            if m:
-                break
-        else:
+        matched = _match(tok)
+        if matched is None:
             raise _error(spec, tokens, i, "unrecognized layer")
-        nums = [int(g) for g in m.groups()]
+        kind, nums = matched
         if any(n == 0 for n in nums):
             raise _error(spec, tokens, i, "sizes and channel counts must be positive")
         if kind == "gap" and i != len(tokens) - 1:

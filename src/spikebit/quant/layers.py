@@ -47,7 +47,8 @@ class QConv2d(QuantizedMixin, nn.Conv2d):
         return self._conv_forward(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, quantizer={type(self.quantizer).__name__}, quantize={self.quantize}"
+        q = type(self.quantizer).__name__
+        return f"{super().extra_repr()}, quantizer={q}, quantize={self.quantize}"
 
 
 class QLinear(QuantizedMixin, nn.Linear):
@@ -65,7 +66,8 @@ class QLinear(QuantizedMixin, nn.Linear):
         return F.linear(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, quantizer={type(self.quantizer).__name__}, quantize={self.quantize}"
+        q = type(self.quantizer).__name__
+        return f"{super().extra_repr()}, quantizer={q}, quantize={self.quantize}"
 
 
 def quantized_layers(model: nn.Module) -> list[tuple[str, QuantizedMixin]]:
