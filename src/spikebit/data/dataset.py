@@ -11,7 +11,7 @@ import torch
 from spikebit.errors import DataError
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ArrayDataset:
     """Images and labels held in memory.
 
@@ -58,6 +58,12 @@ class ArrayDataset:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def __repr__(self) -> str:
+        return (
+            f"ArrayDataset(name={self.name!r}, images={tuple(self.images.shape)}, "
+            f"num_classes={self.num_classes})"
+        )
+
     @property
     def shape(self) -> tuple[int, int, int]:
         """Shape ``(C, H, W)`` of one image."""
@@ -89,7 +95,7 @@ def split_per_class(labels: np.ndarray, fraction: float = 0.8) -> tuple[np.ndarr
     train = np.zeros(len(labels), dtype=bool)
     for c in np.unique(labels):
         rows = np.flatnonzero(labels == c)
-        train[rows[: int(len(rows) * fraction)]] = True
+        train[rows[: int(len(rows) * fraction + 1e-9)]] = True
     return np.flatnonzero(train), np.flatnonzero(~train)
 
 

@@ -62,8 +62,18 @@ def npm_pack(spec: str, workdir: Path) -> Path:
 def pip_download_wheel(requirement: str, workdir: Path) -> Path:
     """Download one binary wheel (no dependencies) with this interpreter's pip."""
     _run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-         "--disable-pip-version-check", "-d", str(workdir), requirement],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-d",
+            str(workdir),
+            requirement,
+        ],
         workdir,
         f"Python wheel {requirement!r}",
     )

@@ -107,4 +107,3 @@ def nmnist_files(root: PathArg, train: bool = True) -> tuple[list[Path], list[in
     if not files:
         raise DataError(f"{split}: no .bin files under {split}/<digit>/; check the unpacking.")
     return files, labels
-

@@ -1,0 +1,156 @@
+"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from spikebit.errors import SpikebitError
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from spikebit.cli.report import print_run_summary
+    from spikebit.train import load_config, train_from_config
+
+    config = load_config(args.config, args.set)
+    start = time.perf_counter()
+    metrics, run_dir = train_from_config(config, resume=args.resume)
+    print_run_summary(run_dir, metrics, time.perf_counter() - start)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from spikebit.train import model_from_checkpoint
+    from spikebit.train.losses import LOSSES
+    from spikebit.train.run import load_data
+    from spikebit.train.trainer import evaluate
+
+    model, config, _ = model_from_checkpoint(args.checkpoint)
+    if args.data_dir:
+        config.data.data_dir = args.data_dir
+    _, test = load_data(config.data)
+    result = evaluate(model, test, LOSSES.get(config.loss), config.optim.eval_batch_size)
+    print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": config.data.name,
+                      "test_acc": result["acc"], "test_loss": result["loss"]}, indent=2))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from spikebit.cli.report import info_report
+
+    print(info_report(args.checkpoint, measure=not args.no_activity, as_json=args.json))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from spikebit.models import MODEL_INFO, MODELS
+
+    for name in MODELS.names():
+        print(f"{name:28s} {MODEL_INFO.get(name, '')}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from spikebit.data import dataset_names, fetch
+
+    if args.action == "list":
+        for name in dataset_names():
+            print(name)
+        return 0
+    for name in args.names:
+        if name in ("nfmnist", "nmnist-subset"):
+            from spikebit.data.events import fetch_event_dataset
+
+            path = fetch_event_dataset(name, args.data_dir)
+        else:
+            path = fetch(name, args.data_dir)
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from spikebit.reproduce import list_experiments, run_experiment
+
+    if args.list or not args.name:
+        for name, summary in list_experiments():
+            print(f"{name:28s} {summary}")
+        return 0
+    path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from spikebit.cli.convert import run_convert
+
+    return run_convert(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spikebit", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train from a YAML config")
+    t.add_argument("config")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set optim.lr=0.01 (repeatable)")
+    t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint on its test set")
+    e.add_argument("checkpoint")
+    e.add_argument("--data-dir", default=None)
+    e.set_defaults(func=cmd_eval)
+
+    i = sub.add_parser("info", help="architecture, storage, firing rates, SOPs and energy")
+    i.add_argument("checkpoint")
+    i.add_argument("--json", action="store_true", help="print JSON instead of text")
+    i.add_argument("--no-activity", action="store_true",
+                   help="skip the firing-rate/SOP measurement (needs the dataset)")
+    i.set_defaults(func=cmd_info)
+
+    m = sub.add_parser("models", help="list the model zoo")
+    m.set_defaults(func=cmd_models)
+
+    d = sub.add_parser("data", help="fetch or list datasets")
+    d.add_argument("action", choices=["fetch", "list"])
+    d.add_argument("names", nargs="*")
+    d.add_argument("--data-dir", default=None, help="cache directory (default $SPIKEBIT_DATA)")
+    d.set_defaults(func=cmd_data)
+
+    r = sub.add_parser("reproduce", help="run a paper's table and write results")
+    r.add_argument("name", nargs="?")
+    r.add_argument("--list", action="store_true")
+    r.add_argument("--budget", choices=["smoke", "cpu", "full"], default="cpu")
+    r.add_argument("--out-dir", default="results")
+    r.set_defaults(func=cmd_reproduce)
+
+    c = sub.add_parser("convert", help="convert a trained ANN checkpoint to an SNN")
+    c.add_argument("checkpoint")
+    c.add_argument("--method", choices=["rate", "phase", "bsnn"], default="bsnn")
+    c.add_argument("--percentile", type=float, default=99.99)
+    c.add_argument("--K", type=int, default=8, help="phase period (bits per period)")
+    c.add_argument("--T", type=int, default=64, help="time steps to simulate")
+    c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
+    c.set_defaults(func=cmd_convert)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except SpikebitError as exc:
+        print(f"spikebit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last completed epoch's checkpoint is intact "
+              "(continue with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

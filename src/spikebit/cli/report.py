@@ -1,0 +1,88 @@
+"""Human-readable summaries of runs and checkpoints."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from spikebit.metrics import measure_activity, model_storage
+
+
+def print_run_summary(run_dir: Path, metrics: dict[str, Any], seconds: float) -> None:
+    """What ``spikebit train`` prints at the end."""
+    from spikebit.train import load_checkpoint
+    from spikebit.train.run import model_from_checkpoint
+
+    model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
+    storage = model_storage(model)
+    fp_layers = [i for i, layer in enumerate(storage.layers) if not layer.quantized]
+    best = load_checkpoint(run_dir / "best.safetensors").meta["metrics"]
+    print(f"test accuracy (last epoch): {metrics['test_acc']:.4f}")
+    print(f"test accuracy (best epoch {best['epoch']}): {best['test_acc']:.4f}")
+    print(f"weight layers kept full precision: {fp_layers} of {len(storage.layers)}")
+    print(f"storage: {storage.total_bits:,} bits ({storage.total_bits / 8 / 1024:.1f} KiB), "
+          f"{storage.ratio:.4f} of fp32 ({storage.total_fp32_bits:,} bits); quantized layers "
+          f"at {storage.binarized_ratio:.4f} of their fp32 bits")
+    print(f"wall time: {seconds:.0f} s")
+    print(f"run files: {run_dir} (last.safetensors, best.safetensors, log.csv, metrics.json"
+          f"{', curves.png' if (run_dir / 'curves.png').exists() else ''})")
+
+
+def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
+    """Firing rates, SOPs and energy on the first test batches of the run's dataset."""
+    from spikebit.train.run import load_data
+    from spikebit.train.trainer import model_input
+
+    _, test = load_data(config.data)
+    size = min(100, len(test))
+    inputs = [model_input(test.images[i * size:(i + 1) * size]) for i in range(batches)]
+    return measure_activity(model, [x for x in inputs if len(x)]).to_dict()
+
+
+def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -> str:
+    """The text (or JSON) that ``spikebit info`` prints."""
+    from spikebit.train.run import model_from_checkpoint
+
+    model, config, ckpt = model_from_checkpoint(path)
+    storage = model_storage(model).to_dict()
+    info: dict[str, Any] = {
+        "checkpoint": str(path),
+        "model": config.model.name,
+        "model_args": config.model.args,
+        "dataset": config.data.name,
+        "metrics": ckpt.meta.get("metrics", {}),
+        "storage": storage,
+    }
+    for key in ("albsnn", "flip_ratio", "mfp_memory"):
+        if key in info["metrics"]:
+            info[key] = info["metrics"][key]
+    if measure:
+        info["activity"] = activity_for_checkpoint(model, config)
+    if as_json:
+        return json.dumps(info, indent=2, default=str)
+    lines = [f"checkpoint: {path}", f"model: {config.model.name} {config.model.args}",
+             f"dataset: {config.data.name}", "", str(model), "",
+             f"{'layer':40s} {'quantizer':15s} {'quant':>5s} {'params':>10s} {'bits':>12s} "
+             f"{'ratio':>7s}"]
+    for layer in storage["layers"]:
+        lines.append(f"{layer['name']:40s} {layer['quantizer']:15s} {str(layer['quantized']):>5s} "
+                     f"{layer['params']:>10,} {layer['bits']:>12,} "
+                     f"{layer['bits'] / layer['fp32_bits']:>7.4f}")
+    lines.append(f"total bits {storage['total_bits']:,} = {storage['ratio_to_fp32']:.4f} of fp32 "
+                 f"({storage['total_fp32_bits']:,}); BN/other fp32 bits {storage['other_bits']:,}")
+    m = info["metrics"]
+    if m:
+        lines.append(f"epoch {m.get('epoch')}: test acc {m.get('test_acc', float('nan')):.4f}")
+    if measure:
+        a = info["activity"]
+        lines.append("")
+        lines.append("firing rates (mean output per neuron per step):")
+        for name, rate in a["firing_rates"].items():
+            lines.append(f"  {name:38s} {rate:.4f}")
+        lines.append(f"per sample: MACs {a['macs']:,.0f}  SOPs {a['sops']:,.0f}  "
+                     f"energy {a['energy_uJ']:.4f} uJ (4.6 pJ/MAC, 0.9 pJ/SOP, T={a['steps']})")
+    for key in ("albsnn", "flip_ratio", "mfp_memory"):
+        if key in info:
+            lines.append(f"{key}: {json.dumps(info[key])}")
+    return "\n".join(lines)

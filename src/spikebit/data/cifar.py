@@ -1,0 +1,164 @@
+"""CIFAR-10 / CIFAR-100 from the official "python version" pickle batches.
+
+Layouts: ``cifar-10-batches-py/data_batch_1..5`` + ``test_batch`` (keys ``data``,
+``labels``) and ``cifar-100-python/train`` + ``test`` (keys ``data``, ``fine_labels``).
+``data`` is uint8 ``[N, 3072]``: 1024 red, then green, then blue values, row-major 32x32.
+The pickles are read with ``encoding="bytes"`` by an unpickler that only builds numpy
+arrays and plain containers, so a tampered file cannot run code.
+"""
+
+from __future__ import annotations
+
+import codecs
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spikebit.data.archive import extract
+from spikebit.data.cache import ENV_VAR
+from spikebit.data.catalog import register_dataset
+from spikebit.data.dataset import ArrayDataset, from_uint8
+from spikebit.errors import DataError
+
+try:  # numpy >= 2
+    from numpy._core import multiarray as _multiarray
+    from numpy._core import numeric as _numeric
+except ImportError:  # pragma: no cover - numpy 1.x
+    from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
+    from numpy.core import numeric as _numeric  # type: ignore[no-redef]
+
+CIFAR10 = {
+    "folder": "cifar-10-batches-py",
+    "archive": "cifar-10-python.tar.gz",
+    "md5": "c58f30108f718f92721af3b95e74349a",
+    "train": [f"data_batch_{i}" for i in range(1, 6)],
+    "test": ["test_batch"],
+    "label_key": "labels",
+    "classes": 10,
+}
+CIFAR100 = {
+    "folder": "cifar-100-python",
+    "archive": "cifar-100-python.tar.gz",
+    "md5": "eb9058c3a382ffc7106e4002c42a8d85",
+    "train": ["train"],
+    "test": ["test"],
+    "label_key": "fine_labels",
+    "classes": 100,
+}
+URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+_SAFE = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,
+}
+for _mod in ("numpy.core", "numpy._core"):
+    for _name in ("_reconstruct", "scalar"):
+        _SAFE[(f"{_mod}.multiarray", _name)] = getattr(_multiarray, _name)
+    _SAFE[(f"{_mod}.numeric", "_frombuffer")] = _numeric._frombuffer
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only numpy array constructors."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _SAFE[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"forbidden global {module}.{name}") from None
+
+
+def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read one batch file into images uint8 ``[N, 3, 32, 32]`` and labels ``[N]``."""
+    fix = f"Replace it with a fresh copy from the official archive ({URL})."
+    try:
+        with open(path, "rb") as f:
+            batch = _ArrayUnpickler(f, encoding="bytes").load()
+    except FileNotFoundError:
+        raise DataError(f"CIFAR batch file {path} does not exist. {fix}") from None
+    except Exception as err:  # unpickling raises many types on corrupt input
+        raise DataError(
+            f"CIFAR batch file {path} is not a readable pickle ({err}). {fix}"
+        ) from None
+    if not isinstance(batch, dict):
+        raise DataError(
+            f"CIFAR batch file {path} holds a {type(batch).__name__}, not a dict. {fix}"
+        )
+    batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    missing = [k for k in ("data", label_key) if k not in batch]
+    if missing:
+        raise DataError(
+            f"CIFAR batch file {path} lacks the keys {missing} (has {sorted(batch)}). "
+            f"Is this the right dataset (CIFAR-10 uses 'labels', CIFAR-100 'fine_labels')? {fix}"
+        )
+    data = np.asarray(batch["data"])
+    labels = np.asarray(batch[label_key])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise DataError(
+            f"CIFAR batch file {path}: 'data' is {data.dtype} {data.shape}, expected uint8 "
+            f"[N, 3072]. {fix}"
+        )
+    if labels.ndim != 1 or len(labels) != len(data) or labels.dtype.kind not in "iu":
+        raise DataError(
+            f"CIFAR batch file {path}: {len(data)} images but {label_key!r} has shape "
+            f"{labels.shape} ({labels.dtype}); expected {len(data)} integer labels. {fix}"
+        )
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def _locate(root: Path, spec: dict[str, Any]) -> Path:
+    """Find the batch folder, extracting the official archive from ``root`` if needed."""
+    names = spec["train"] + spec["test"]
+    for folder in (root / spec["folder"], root):
+        if all((folder / n).is_file() for n in names):
+            return folder
+    archive = root / spec["archive"]
+    if archive.is_file():
+        return extract(archive, root, spec["folder"], f"md5:{spec['md5']}")
+    raise DataError(
+        f"{spec['folder']} not found under {root}. Download {spec['archive']} from {URL} "
+        f"and either place it in {root} (it will be extracted) or extract it there, giving "
+        f"{root / spec['folder'] / names[0]}; or point data_dir / ${ENV_VAR} at the folder "
+        "holding it."
+    )
+
+
+def _load(folder: Path, train: bool, spec: dict[str, Any], name: str) -> ArrayDataset:
+    parts = [read_batch(folder / n, spec["label_key"]) for n in spec["train" if train else "test"]]
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+    if len(labels) and (labels.min() < 0 or labels.max() >= spec["classes"]):
+        raise DataError(
+            f"{name}: labels in {folder} span [{labels.min()}, {labels.max()}], expected "
+            f"[0, {spec['classes']}). Check that the folder holds {name}."
+        )
+    return from_uint8(images, labels, spec["classes"], f"{name}/{'train' if train else 'test'}")
+
+
+def fetch_cifar10(root: Path) -> Path:
+    """Locate (or extract from ``cifar-10-python.tar.gz``) the CIFAR-10 batches."""
+    return _locate(root, CIFAR10)
+
+
+def fetch_cifar100(root: Path) -> Path:
+    """Locate (or extract from ``cifar-100-python.tar.gz``) the CIFAR-100 batches."""
+    return _locate(root, CIFAR100)
+
+
+@register_dataset(
+    "cifar10", fetch=fetch_cifar10, summary="CIFAR-10, 3x32x32, 50000 train / 10000 test"
+)
+def load_cifar10(folder: Path, train: bool) -> ArrayDataset:
+    """One CIFAR-10 split as ``[N, 3, 32, 32]``."""
+    return _load(folder, train, CIFAR10, "cifar10")
+
+
+@register_dataset(
+    "cifar100",
+    fetch=fetch_cifar100,
+    summary="CIFAR-100 (fine labels), 3x32x32, 50000 train / 10000 test",
+)
+def load_cifar100(folder: Path, train: bool) -> ArrayDataset:
+    """One CIFAR-100 split (100 fine labels) as ``[N, 3, 32, 32]``."""
+    return _load(folder, train, CIFAR100, "cifar100")

@@ -1,0 +1,104 @@
+"""Labelled event samples that decode on demand, for the frame cache.
+
+An :class:`EventSample` names its source (the cache key) and knows how to
+load its events; builders below list the samples of the official datasets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spikebit.data.events.aedat2 import cifar10dvs_files, read_cifar10dvs
+from spikebit.data.events.aedat3 import gesture_files, read_gesture_labels, read_gesture_samples
+from spikebit.data.events.core import PathArg
+from spikebit.data.events.nmnist import nmnist_files, read_nmnist
+
+
+@dataclass(frozen=True)
+class EventSample:
+    """One labelled sample: ``load()`` returns its events ``[N]`` (:data:`EVENT_DTYPE`).
+
+    ``source`` and ``stamp`` identify the content for the frame cache: a file
+    path (plus ``#k`` for the k-th slice) and e.g. the file's size and mtime.
+    """
+
+    source: str
+    label: int
+    load: Callable[[], np.ndarray]
+    stamp: str = ""
+
+
+def file_stamp(path: PathArg) -> str:
+    """``size:mtime_ns`` of a file, so a changed file misses the cache."""
+    st = Path(path).stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def file_samples(
+    files: list[Path], labels: list[int], reader: Callable[[Path], np.ndarray]
+) -> list[EventSample]:
+    """One sample per file, decoded with ``reader(path)``."""
+    return [
+        EventSample(str(f.resolve()), int(c), lambda f=f: reader(f), file_stamp(f))
+        for f, c in zip(files, labels)
+    ]
+
+
+def nmnist_samples(root: PathArg, train: bool = True) -> list[EventSample]:
+    """Samples of an unpacked N-MNIST release (``root/Train/<digit>/*.bin``)."""
+    files, labels = nmnist_files(root, train)
+    return file_samples(files, labels, read_nmnist)
+
+
+def cifar10dvs_samples(root: PathArg, transpose: bool = False) -> list[EventSample]:
+    """Samples of unzipped CIFAR10-DVS (``root/<class>/*.aedat``); no official split."""
+    files, labels = cifar10dvs_files(root)
+    return file_samples(files, labels, lambda f: read_cifar10dvs(f, transpose=transpose))
+
+
+class _LastRecording:
+    """Holds the most recently decoded gesture recording, so each file decodes once."""
+
+    def __init__(self) -> None:
+        self.key: str | None = None
+        self.value: list[tuple[int, np.ndarray]] = []
+
+    def get(self, aedat: Path) -> list[tuple[int, np.ndarray]]:
+        key = str(aedat)
+        if key != self.key:
+            self.key, self.value = key, read_gesture_samples(aedat)
+        return self.value
+
+
+def gesture_samples(root: PathArg, train: bool = True) -> list[EventSample]:
+    """Samples of the unpacked DvsGesture folder, split by ``trials_to_{train,test}.txt``.
+
+    Each recording is cut by its ``_labels.csv`` rows (``start <= t < end``).
+    """
+    memo = _LastRecording()
+    out: list[EventSample] = []
+    for aedat in gesture_files(root, train):
+        table = read_gesture_labels(aedat.with_name(aedat.stem + "_labels.csv"))
+        stamp = file_stamp(aedat)
+        for k, row in enumerate(table):
+            out.append(
+                EventSample(
+                    f"{aedat.resolve()}#{k}",
+                    int(row[0]),
+                    lambda a=aedat, k=k: memo.get(a)[k][1],
+                    stamp,
+                )
+            )
+    return out
+
+
+def array_samples(name: str, events: list[np.ndarray], labels: np.ndarray) -> list[EventSample]:
+    """Samples over in-memory event arrays; ``name`` must identify their content."""
+    return [
+        EventSample(f"{name}#{i}", int(c), lambda e=e: e)
+        for i, (e, c) in enumerate(zip(events, labels))
+    ]

@@ -1,0 +1,179 @@
+"""Datasets stored as image files: ``imagefolder``, ``tinyimagenet``, ``imagenet``.
+
+* ``imagefolder``: ``<dir>/train/<class>/*.png|jpg...`` and ``<dir>/val/`` (or
+  ``test/``) with the same class folders; classes are the sorted train folder names.
+* ``tinyimagenet``: the official ``tiny-imagenet-200`` layout,
+  ``train/<wnid>/images/*.JPEG`` and ``val/images/*.JPEG`` labelled by
+  ``val/val_annotations.txt``; classes are the sorted wnids; 3x64x64.
+* ``imagenet``: ``train/<wnid>/*.JPEG`` and ``val/<wnid>/*.JPEG`` (validation images
+  sorted into class folders), resized to ``IMAGENET_SIZE`` (shorter side, then center
+  crop) because every dataset is held in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from spikebit.data.archive import extract
+from spikebit.data.cache import ENV_VAR
+from spikebit.data.catalog import register_dataset
+from spikebit.data.dataset import ArrayDataset, from_uint8
+from spikebit.data.decode import is_image, read_images
+from spikebit.errors import DataError
+
+IMAGENET_SIZE = 64
+TINY_FOLDER = "tiny-imagenet-200"
+TINY_ARCHIVE = "tiny-imagenet-200.zip"
+
+
+def _split_dir(folder: Path, train: bool, name: str) -> Path:
+    names = ["train"] if train else ["val", "test"]
+    for n in names:
+        if (folder / n).is_dir():
+            return folder / n
+    raise DataError(
+        f"{name}: {folder} has no {' or '.join(names)}/ folder. Arrange the images as "
+        f"{folder}/train/<class>/<image> and {folder}/val/<class>/<image>."
+    )
+
+
+def class_names(split: Path) -> list[str]:
+    """Sorted names of the sub-folders of ``split``."""
+    return sorted(p.name for p in split.iterdir() if p.is_dir())
+
+
+def scan_classes(
+    split: Path, name: str, classes: list[str] | None = None, sub: str = ""
+) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Image paths and labels of ``split/<class>/<sub>/*`` in sorted order.
+
+    ``classes`` fixes the label order (e.g. from the train split); a folder not in it
+    is an error. Returns ``(paths, labels, classes)``.
+    """
+    found = class_names(split)
+    classes = found if classes is None else classes
+    unknown = sorted(set(found) - set(classes))
+    if unknown:
+        raise DataError(
+            f"{name}: class folders {unknown[:5]} in {split} do not exist in the train split; "
+            "train and test must use the same class names."
+        )
+    paths: list[Path] = []
+    labels: list[int] = []
+    for label, cls in enumerate(classes):
+        folder = split / cls / sub
+        files = sorted(p for p in folder.iterdir() if is_image(p)) if folder.is_dir() else []
+        paths += files
+        labels += [label] * len(files)
+    if not paths:
+        raise DataError(f"{name}: no image files under {split}. Check the folder layout.")
+    return paths, np.asarray(labels, dtype=np.int64), classes
+
+
+def _dataset(
+    paths: list[Path], labels: np.ndarray, classes: list[str], name: str, size: int | None = None
+) -> ArrayDataset:
+    images = read_images(paths, name, size)
+    return from_uint8(images, labels, len(classes), name)
+
+
+def _locate(root: Path, name: str, candidates: list[Path], marker: str) -> Path:
+    for folder in candidates:
+        if (folder / marker).exists():
+            return folder
+    raise DataError(
+        f"{name}: no dataset found at {candidates[0]} (looked for {marker}). Put the images "
+        f"there as <dir>/train/<class>/<image> and <dir>/val/<class>/<image>, or point "
+        f"data_dir / ${ENV_VAR} at the folder that holds train/."
+    )
+
+
+def fetch_imagefolder(root: Path) -> Path:
+    """Locate an image-folder dataset in ``<root>/imagefolder`` or ``<root>``."""
+    return _locate(root, "imagefolder", [root / "imagefolder", root], "train")
+
+
+def fetch_imagenet(root: Path) -> Path:
+    """Locate ImageNet in ``<root>/imagenet`` or ``<root>`` (user-supplied)."""
+    return _locate(root, "imagenet", [root / "imagenet", root], "train")
+
+
+def fetch_tinyimagenet(root: Path) -> Path:
+    """Locate TinyImageNet, extracting ``tiny-imagenet-200.zip`` from ``root`` if present."""
+    marker = "val/val_annotations.txt"
+    for folder in (root / TINY_FOLDER, root):
+        if (folder / marker).is_file() and (folder / "train").is_dir():
+            return folder
+    if (root / TINY_ARCHIVE).is_file():
+        return extract(root / TINY_ARCHIVE, root, TINY_FOLDER)
+    raise DataError(
+        f"tinyimagenet: {root / TINY_FOLDER} not found. Download {TINY_ARCHIVE} "
+        f"(http://cs231n.stanford.edu/{TINY_ARCHIVE}) into {root}, where it will be "
+        f"extracted, or point data_dir / ${ENV_VAR} at the extracted folder."
+    )
+
+
+def _tiny_val(folder: Path, classes: list[str]) -> tuple[list[Path], np.ndarray]:
+    ann = folder / "val" / "val_annotations.txt"
+    index = {c: i for i, c in enumerate(classes)}
+    paths, labels = [], []
+    for n, line in enumerate(ann.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) < 2 or fields[1] not in index:
+            raise DataError(
+                f"tinyimagenet: {ann} line {n} is {line!r}; expected '<file>\\t<wnid>\\t...' "
+                "with a wnid that has a train folder. Replace the file with the official one."
+            )
+        path = folder / "val" / "images" / fields[0]
+        if not path.is_file():
+            raise DataError(f"tinyimagenet: {ann} line {n} names {path}, which is missing.")
+        paths.append(path)
+        labels.append(index[fields[1]])
+    return paths, np.asarray(labels, dtype=np.int64)
+
+
+@register_dataset(
+    "imagefolder",
+    fetch=fetch_imagefolder,
+    summary="user images in <dir>/{train,val}/<class>/*, all of one size",
+)
+def load_imagefolder(folder: Path, train: bool) -> ArrayDataset:
+    """One split of an image-folder dataset as ``[N, C, H, W]`` (C = 1 or 3)."""
+    classes = class_names(_split_dir(folder, True, "imagefolder"))
+    split = _split_dir(folder, train, "imagefolder")
+    paths, labels, _ = scan_classes(split, "imagefolder", classes)
+    return _dataset(paths, labels, classes, f"imagefolder/{split.name}")
+
+
+@register_dataset(
+    "tinyimagenet",
+    fetch=fetch_tinyimagenet,
+    summary="TinyImageNet-200, 3x64x64, 100000 train / 10000 val",
+)
+def load_tinyimagenet(folder: Path, train: bool) -> ArrayDataset:
+    """TinyImageNet train or val split as ``[N, 3, 64, 64]``."""
+    train_dir = folder / "train"
+    wnids = folder / "wnids.txt"
+    classes = sorted(wnids.read_text().split()) if wnids.is_file() else class_names(train_dir)
+    if train:
+        paths, labels, _ = scan_classes(train_dir, "tinyimagenet", classes, sub="images")
+    else:
+        paths, labels = _tiny_val(folder, classes)
+    return _dataset(paths, labels, classes, f"tinyimagenet/{'train' if train else 'val'}")
+
+
+@register_dataset(
+    "imagenet",
+    fetch=fetch_imagenet,
+    summary=f"ImageNet class folders, resized to 3x{IMAGENET_SIZE}x{IMAGENET_SIZE}",
+)
+def load_imagenet(folder: Path, train: bool) -> ArrayDataset:
+    """ImageNet train or val split as ``[N, 3, IMAGENET_SIZE, IMAGENET_SIZE]``."""
+    classes = class_names(_split_dir(folder, True, "imagenet"))
+    split = _split_dir(folder, train, "imagenet")
+    paths, labels, _ = scan_classes(split, "imagenet", classes)
+    return _dataset(paths, labels, classes, f"imagenet/{split.name}", IMAGENET_SIZE)

@@ -1,0 +1,81 @@
+"""Named experiment sets (``spikebit reproduce NAME``): the papers' tables at a budget.
+
+Each method registers its tables with :func:`register_experiment`; a runner
+trains/evaluates, and returns rows that put the paper's number beside ours.
+The result JSON and a markdown table are written to ``out_dir``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spikebit.registry import Registry
+from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
+
+Runner = Callable[[str, Path], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """``runner(budget, work_dir) -> {"rows": [...], "columns": [...], ...}``."""
+
+    summary: str
+    runner: Runner
+
+
+EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+
+
+def register_experiment(name: str, summary: str) -> Callable[[Runner], Runner]:
+    def add(fn: Runner) -> Runner:
+        EXPERIMENTS.register(name)(Experiment(summary, fn))
+        return fn
+
+    return add
+
+
+def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}"
+        return "" if v is None else str(v)
+
+    head = "| " + " | ".join(columns) + " |"
+    sep = "|" + "|".join("---" for _ in columns) + "|"
+    body = ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join([head, sep, *body])
+
+
+def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "results") -> Path:
+    """Run experiment ``name`` and write ``<out_dir>/<name>.json`` and ``.md``."""
+    _load_all()
+    exp = EXPERIMENTS.get(name)
+    out = Path(out_dir)
+    result = exp.runner(budget, out / "runs" / name)
+    result.update({"experiment": name, "budget": budget, "summary": exp.summary})
+    atomic_write_json(out / f"{name}.json", result)
+    md = f"# {name}\n\n{exp.summary}\n\nBudget: {budget}. {result.get('note', '')}\n\n"
+    md += markdown_table(result["rows"], result["columns"]) + "\n"
+    atomic_write_bytes(out / f"{name}.md", md.encode())
+    return out / f"{name}.json"
+
+
+def list_experiments() -> list[tuple[str, str]]:
+    """(name, summary) of every registered experiment."""
+    _load_all()
+    return [(n, EXPERIMENTS.get(n).summary) for n in EXPERIMENTS.names()]
+
+
+def _load_all() -> None:
+    """Import the modules that register experiments."""
+    import importlib
+
+    for module in ("spikebit.methods.albsnn.experiments",):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise

@@ -1,0 +1,94 @@
+"""Progress lines, the per-epoch CSV log, optional TensorBoard and PNG curves."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
+
+
+class Progress:
+    """A one-line progress report: batches done, loss, accuracy, samples/s."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True, every: int = 50) -> None:
+        self.total, self.label, self.enabled, self.every = total, label, enabled, max(1, every)
+        self.count, self.samples, self.start = 0, 0, time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def update(self, n: int, loss: float, acc: float) -> None:
+        self.count += 1
+        self.samples += n
+        if not self.enabled or (self.count % self.every and self.count != self.total):
+            return
+        rate = self.samples / max(1e-9, time.perf_counter() - self.start)
+        line = (f"{self.label} [{self.count}/{self.total}] loss {loss:.4f} "
+                f"acc {acc:.4f} {rate:.0f} samples/s")
+        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n",
+              file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print(file=sys.stderr)
+
+
+class EpochLog:
+    """Writes ``log.csv``, ``metrics.json`` and (optionally) TensorBoard scalars."""
+
+    def __init__(self, run_dir: Path, enabled: bool = True, tensorboard: bool = False) -> None:
+        self.run_dir, self.enabled = run_dir, enabled
+        self.writer = None
+        if enabled and tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                warnings.warn("tensorboard is not installed: pip install tensorboard",
+                              stacklevel=2)
+
+    def write(self, metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        if not self.enabled:
+            return
+        scalar_keys = [k for k, v in history[0].items() if isinstance(v, int | float)]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=scalar_keys, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(history)
+        atomic_write_bytes(self.run_dir / "log.csv", buf.getvalue().encode())
+        atomic_write_json(self.run_dir / "metrics.json", {"final": metrics, "history": history})
+        if self.writer is not None:
+            for k in scalar_keys:
+                if k in metrics:
+                    self.writer.add_scalar(k, metrics[k], metrics["epoch"])
+            self.writer.flush()
+
+    def plot(self, history: list[dict[str, Any]]) -> Path | None:
+        """Loss and accuracy curves as ``curves.png`` (skipped without matplotlib)."""
+        if not self.enabled or not history:
+            return None
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            return None
+        epochs = [h["epoch"] for h in history]
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+        for key in ("train_loss", "test_loss"):
+            ax1.plot(epochs, [h[key] for h in history], marker="o", label=key)
+        for key in ("train_acc", "test_acc"):
+            ax2.plot(epochs, [h[key] for h in history], marker="o", label=key)
+        ax1.set_xlabel("epoch"), ax1.set_ylabel("loss"), ax1.legend()
+        ax2.set_xlabel("epoch"), ax2.set_ylabel("accuracy"), ax2.legend()
+        fig.tight_layout()
+        path = self.run_dir / "curves.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path

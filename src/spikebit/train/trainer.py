@@ -1,0 +1,269 @@
+"""The training loop: BPTT with surrogate gradients over multi-step SNNs (or plain ANNs).
+
+Every epoch: train, evaluate, log a CSV row, write ``last.safetensors`` (and
+``best.safetensors`` when test accuracy improves) atomically, and call the
+callbacks. A NaN/inf loss stops training with a message naming the step; the
+last good checkpoint stays intact. ``resume=True`` continues from
+``last.safetensors`` and, on CPU with the same seed, reproduces the
+uninterrupted run exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from spikebit.data import ArrayDataset, BatchIterator
+from spikebit.data.transforms import Transform
+from spikebit.errors import TrainingError
+from spikebit.train.callbacks import Callback, QuantizerSchedule
+from spikebit.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    model_tensors,
+    optimizer_tensors,
+    quantize_flags,
+    restore_model,
+    restore_optimizer,
+    save_checkpoint,
+)
+from spikebit.train.config import RunConfig
+from spikebit.train.distributed import DistInfo, all_reduce_sum
+from spikebit.train.logging import EpochLog, Progress
+from spikebit.train.losses import LOSSES, readout
+
+
+def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
+    """Per-sample input shape ``(C, H, W)``; event frames ``[N, T, C, H, W]`` give ``(C, H, W)``."""
+    shape = tuple(dataset.images.shape[1:])
+    return shape[1:] if dataset.images.ndim == 5 else shape
+
+
+def model_input(images: torch.Tensor) -> torch.Tensor:
+    """Batches of event frames ``[B, T, C, H, W]`` become time-major ``[T, B, C, H, W]``."""
+    return images.transpose(0, 1) if images.ndim == 5 else images
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay only on conv/linear weights (ndim > 1), never on BN, biases or scalars."""
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
+    rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if rest:
+        groups.append({"params": rest, "weight_decay": 0.0})
+    return groups
+
+
+def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+    o = config.optim
+    groups = param_groups(model, o.weight_decay)
+    if o.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum)
+    if o.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=o.lr)
+    return torch.optim.Adam(groups, lr=o.lr)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, config: RunConfig, steps: int):
+    if config.optim.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+
+
+@dataclass
+class TrainState:
+    """Where training stands (checkpointed)."""
+
+    epoch: int = 0
+    step: int = 0
+    best_acc: float = -1.0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """Fit ``model`` on ``train`` and evaluate on ``test`` as ``config`` says."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        model: nn.Module,
+        train: ArrayDataset,
+        test: ArrayDataset,
+        callbacks: list[Callback] | None = None,
+        transform: Transform | None = None,
+        run_dir: str | Path | None = None,
+        dist: DistInfo | None = None,
+    ) -> None:
+        self.config = config
+        self.dist = dist or DistInfo()
+        self.model = model
+        self.train_model = self.dist.wrap(model)
+        self.train_set, self.test_set = train, test
+        self.callbacks = [QuantizerSchedule(), *(callbacks or [])]
+        self.loss_fn = LOSSES.get(config.loss)
+        self.run_dir = Path(run_dir or Path(config.out_dir) / config.name)
+        if config.optim.batch_size % self.dist.world_size:
+            raise TrainingError(
+                f"optim.batch_size={config.optim.batch_size} (the global batch) must be divisible "
+                f"by the number of processes ({self.dist.world_size})"
+            )
+        self.batches = BatchIterator(
+            train, config.optim.batch_size // self.dist.world_size, shuffle=True, seed=config.seed, transform=transform,
+            rank=self.dist.rank, world_size=self.dist.world_size, drop_last=True,
+        )
+        self.total_steps = len(self.batches) * config.optim.epochs
+        self.optimizer = make_optimizer(model, config)
+        self.scheduler = make_scheduler(self.optimizer, config, self.total_steps)
+        self.state = TrainState()
+        self.log = EpochLog(self.run_dir, enabled=self.dist.is_main,
+                            tensorboard=config.tensorboard)
+
+    # -- checkpoints -----------------------------------------------------------
+    def checkpoint(self, metrics: dict[str, Any]) -> Checkpoint:
+        tensors = model_tensors(self.model)
+        opt_t, opt_meta = optimizer_tensors(self.optimizer)
+        tensors.update(opt_t)
+        tensors["rng.torch"] = torch.get_rng_state()
+        cb_meta = {}
+        for i, cb in enumerate(self.callbacks):
+            t, m = cb.state_dict()
+            tensors.update({f"callback{i}.{k}": v for k, v in t.items()})
+            cb_meta[str(i)] = m
+        meta = {
+            "format": "spikebit-checkpoint-1",
+            "config": self.config.to_dict(),
+            "metrics": metrics,
+            "quantize": quantize_flags(self.model),
+            "input": {"in_shape": list(input_shape(self.train_set)),
+                      "num_classes": self.train_set.num_classes},
+            "optimizer": opt_meta,
+            "scheduler": self.scheduler.state_dict(),
+            "trainer": {"epoch": self.state.epoch, "step": self.state.step,
+                        "best_acc": self.state.best_acc, "history": self.state.history},
+            "callbacks": cb_meta,
+        }
+        return Checkpoint(tensors, meta)
+
+    def resume(self, path: str | Path | None = None) -> None:
+        """Restore everything from ``path`` (default: this run's ``last.safetensors``)."""
+        ckpt = load_checkpoint(path or self.run_dir / "last.safetensors")
+        restore_model(self.model, ckpt)
+        restore_optimizer(self.optimizer, ckpt)
+        sched = ckpt.meta["scheduler"]
+        sched.pop("lr_lambdas", None)
+        self.scheduler.load_state_dict(sched)
+        torch.set_rng_state(ckpt.tensors["rng.torch"])
+        t = ckpt.meta["trainer"]
+        self.state = TrainState(t["epoch"], t["step"], t["best_acc"], t["history"])
+        for i, cb in enumerate(self.callbacks):
+            cb.load_state_dict(ckpt.section(f"callback{i}"), ckpt.meta["callbacks"].get(str(i), {}))
+
+    # -- loop ------------------------------------------------------------------
+    def evaluate(self, dataset: ArrayDataset | None = None) -> dict[str, float]:
+        """Top-1 accuracy and mean loss on ``dataset`` (default: the test set)."""
+        return evaluate(self.model, dataset or self.test_set, self.loss_fn,
+                        self.config.optim.eval_batch_size)
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        self.train_model.train()
+        self.batches.set_epoch(epoch)
+        progress = Progress(len(self.batches), f"epoch {epoch + 1}/{self.config.optim.epochs}",
+                            enabled=self.dist.is_main, every=self.config.log_every)
+        total_loss = torch.zeros(()); correct = torch.zeros(()); seen = torch.zeros(())  # noqa: E702
+        for images, labels in self.batches:
+            for cb in self.callbacks:
+                cb.on_step_start(self, self.state.step)
+            output = self.train_model(model_input(images))
+            loss = self.loss_fn(output, labels)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"loss became {loss.item()} at epoch {epoch + 1}, step {self.state.step}: "
+                    f"training stopped. The last good checkpoint is kept in {self.run_dir}. "
+                    "Try a lower learning rate (--set optim.lr=...) or gradient clipping "
+                    "(--set optim.grad_clip=1.0)."
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if self.config.optim.grad_clip:
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
+            self.optimizer.step()
+            self.scheduler.step()
+            n = labels.numel()
+            total_loss += loss.detach() * n
+            correct += (readout(output.detach()).argmax(-1) == labels).sum()
+            seen += n
+            for cb in self.callbacks:
+                cb.on_step_end(self, self.state.step, loss.item())
+            self.state.step += 1
+            progress.update(n, loss.item(), float(correct / seen))
+        sums = all_reduce_sum(torch.stack([total_loss, correct.float(), seen.float()]), self.dist)
+        progress.close()
+        return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
+
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        """Train for ``config.optim.epochs``; returns the final metrics."""
+        if resume:
+            self.resume()
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        metrics: dict[str, Any] = self.state.history[-1] if self.state.history else {}
+        for epoch in range(self.state.epoch, self.config.optim.epochs):
+            t0 = time.perf_counter()
+            metrics = self._train_epoch(epoch)
+            metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
+            metrics.update({"epoch": epoch + 1, "lr": self.scheduler.get_last_lr()[0],
+                            "epoch_seconds": time.perf_counter() - t0})
+            for cb in self.callbacks:
+                cb.on_epoch_end(self, epoch, metrics)
+            self.state.epoch = epoch + 1
+            self.state.history.append(metrics)
+            improved = metrics["test_acc"] > self.state.best_acc
+            self.state.best_acc = max(self.state.best_acc, metrics["test_acc"])
+            metrics["best_test_acc"] = self.state.best_acc
+            if self.dist.is_main:
+                ckpt = self.checkpoint(metrics)
+                save_checkpoint(self.run_dir / "last.safetensors", ckpt)
+                if improved:
+                    save_checkpoint(self.run_dir / "best.safetensors", ckpt)
+                self.log.write(metrics, self.state.history)
+        for cb in self.callbacks:
+            cb.on_train_end(self)
+        if self.dist.is_main and self.config.plots:
+            self.log.plot(self.state.history)
+        return metrics
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int = 500) -> dict:
+    """Accuracy and loss of ``model`` over ``dataset`` in eval mode."""
+    was_training = model.training
+    model.eval()
+    correct, total, loss_sum = 0, 0, 0.0
+    for start in range(0, len(dataset), batch_size):
+        images = dataset.images[start:start + batch_size]
+        labels = dataset.labels[start:start + batch_size]
+        output = model(model_input(images))
+        loss_sum += float(loss_fn(output, labels)) * labels.numel()
+        correct += int((readout(output).argmax(-1) == labels).sum())
+        total += labels.numel()
+    model.train(was_training)
+    return {"acc": correct / max(1, total), "loss": loss_sum / max(1, total)}
+
+
+def check_finite(value: float, what: str) -> None:
+    if not math.isfinite(value):
+        raise TrainingError(f"{what} is {value}")
