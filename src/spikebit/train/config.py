@@ -134,7 +134,8 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return value
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    if tp in (int, str, bool) and not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+    wrong_type = tp in (int, str, bool) and not isinstance(value, tp)
+    if wrong_type or (tp is int and isinstance(value, bool)):
         raise ConfigError(f"{path} must be {tp.__name__}, got {value!r}")
     return value
 

@@ -122,8 +122,9 @@ class Trainer:
                 f"by the number of processes ({self.dist.world_size})"
             )
         self.batches = BatchIterator(
-            train, config.optim.batch_size // self.dist.world_size, shuffle=True, seed=config.seed, transform=transform,
-            rank=self.dist.rank, world_size=self.dist.world_size, drop_last=True,
+            train, config.optim.batch_size // self.dist.world_size, shuffle=True,
+            seed=config.seed, transform=transform, rank=self.dist.rank,
+            world_size=self.dist.world_size, drop_last=True,
         )
         self.total_steps = len(self.batches) * config.optim.epochs
         self.optimizer = make_optimizer(model, config)
