@@ -12,7 +12,9 @@ from spikebit.models.network import ModelConfig, build_network
 from spikebit.registry import Registry
 
 ModelFactory = Callable[..., nn.Module]
-MODELS: Registry[ModelFactory] = Registry("model")
+MODELS: Registry[ModelFactory] = Registry(
+    "model", discover=("spikebit.models", "spikebit.methods")
+)
 MODEL_INFO: dict[str, str] = {}
 
 ALBSNN_NEURON = {"threshold": 0.5, "tau": 0.25, "surrogate": "rectangle", "width": 1.0}

@@ -26,7 +26,9 @@ class Experiment:
     runner: Runner
 
 
-EXPERIMENTS: Registry[Experiment] = Registry("experiment")
+EXPERIMENTS: Registry[Experiment] = Registry(
+    "experiment", discover=("spikebit.methods", "spikebit.conversion")
+)
 
 
 def register_experiment(name: str, summary: str) -> Callable[[Runner], Runner]:
@@ -51,7 +53,6 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "results") -> Path:
     """Run experiment ``name`` and write ``<out_dir>/<name>.json`` and ``.md``."""
-    _load_all()
     exp = EXPERIMENTS.get(name)
     out = Path(out_dir)
     result = exp.runner(budget, out / "runs" / name)
@@ -65,17 +66,4 @@ def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "result
 
 def list_experiments() -> list[tuple[str, str]]:
     """(name, summary) of every registered experiment."""
-    _load_all()
     return [(n, EXPERIMENTS.get(n).summary) for n in EXPERIMENTS.names()]
-
-
-def _load_all() -> None:
-    """Import the modules that register experiments."""
-    import importlib
-
-    for module in ("spikebit.methods.albsnn.experiments",):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise

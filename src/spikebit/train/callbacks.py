@@ -11,7 +11,9 @@ from spikebit.registry import Registry
 if TYPE_CHECKING:
     from spikebit.train.trainer import Trainer
 
-CALLBACKS: Registry[type[Callback]] = Registry("callback")
+CALLBACKS: Registry[type[Callback]] = Registry(
+    "callback", discover=("spikebit.methods", "spikebit.metrics")
+)
 
 
 class Callback:

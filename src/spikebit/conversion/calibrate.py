@@ -1,0 +1,116 @@
+"""Activation statistics for data-based normalization (Rueckauer et al. 2017).
+
+``lambda_l`` is the p-th percentile of the *positive* activations of layer l on
+calibration data (p = 100: the maximum), the convention of the SNN toolbox
+(zeros are dropped before the percentile). Percentiles use linear
+interpolation between order statistics, like ``numpy.percentile``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from spikebit.conversion.errors import ConversionError
+
+Recorder = Callable[[str, Tensor], None]
+Forward = Callable[[Tensor, Recorder], Tensor]
+
+DEFAULT_MAX_VALUES = 2**22  # per layer; above this the positive values are subsampled
+
+
+def check_percentile(p: float) -> float:
+    """Return ``p`` as float if ``0 < p <= 100``, else raise."""
+    if not 0.0 < float(p) <= 100.0:
+        raise ConversionError(f"percentile must be in (0, 100] (100 = max-norm), got {p}")
+    return float(p)
+
+
+def percentile(values: Tensor, p: float) -> float:
+    """p-th percentile of ``values`` (any shape) with numpy's linear interpolation."""
+    p = check_percentile(p)
+    v = values.detach().flatten().double()
+    n = v.numel()
+    if n == 0:
+        raise ConversionError("percentile of an empty tensor")
+    if p == 100.0:
+        return float(v.max())
+    pos = p / 100.0 * (n - 1)
+    lo = math.floor(pos)
+    a = float(torch.kthvalue(v, lo + 1).values)
+    if lo + 1 >= n:
+        return a
+    b = float(torch.kthvalue(v, lo + 2).values)
+    return a + (b - a) * (pos - lo)
+
+
+def nonzero_percentile(values: Tensor, p: float, default: float = 1.0) -> float:
+    """Percentile of the positive entries of ``values``; ``default`` if there are none."""
+    positive = values[values > 0]
+    return percentile(positive, p) if positive.numel() else default
+
+
+class ActivationStats:
+    """Collects positive activations per layer name over calibration batches.
+
+    For p = 100 only a running maximum is kept. Otherwise each batch
+    contributes at most ``max_values // n_batches`` values per layer (a
+    seeded random subset when it has more), so memory stays bounded.
+    """
+
+    def __init__(self, p: float, n_batches: int, max_values: int = DEFAULT_MAX_VALUES) -> None:
+        self.p = check_percentile(p)
+        self.per_batch = max(1, max_values // max(1, n_batches))
+        self.values: dict[str, list[Tensor]] = {}
+        self.maxima: dict[str, float] = {}
+        self.generator = torch.Generator().manual_seed(0)
+
+    def add(self, name: str, activation: Tensor) -> None:
+        positive = activation.detach()[activation > 0]
+        if self.p == 100.0:
+            top = float(positive.max()) if positive.numel() else 0.0
+            self.maxima[name] = max(self.maxima.get(name, 0.0), top)
+            return
+        positive = positive.float().cpu()
+        if positive.numel() > self.per_batch:
+            keep = torch.randperm(positive.numel(), generator=self.generator)[: self.per_batch]
+            positive = positive[keep]
+        self.values.setdefault(name, []).append(positive)
+
+    def lambdas(self) -> dict[str, float]:
+        """``name -> lambda``; a layer that never fired gets 1.0 (with a warning)."""
+        if self.p == 100.0:
+            found = dict(self.maxima)
+        else:
+            found = {k: percentile(torch.cat(v), self.p) if sum(t.numel() for t in v) else 0.0
+                     for k, v in self.values.items()}
+        for name, lam in found.items():
+            if lam <= 0.0:
+                warnings.warn(f"layer {name!r} is never active on the calibration data; "
+                              "using lambda = 1", stacklevel=2)
+                found[name] = 1.0
+        return found
+
+
+def record_lambdas(
+    forward: Forward,
+    data: Tensor,
+    p: float,
+    batch_size: int = 256,
+    max_values: int = DEFAULT_MAX_VALUES,
+) -> dict[str, float]:
+    """Run ``forward(x, record)`` over ``data`` in batches and return per-layer lambdas."""
+    if data.dim() < 2 or data.shape[0] == 0:
+        raise ConversionError(
+            f"calibration data must be a non-empty batch [N, ...], got shape {tuple(data.shape)}"
+        )
+    batches = data.split(batch_size)
+    stats = ActivationStats(p, len(batches), max_values)
+    with torch.no_grad():
+        for x in batches:
+            forward(x, stats.add)
+    return stats.lambdas()

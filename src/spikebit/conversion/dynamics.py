@@ -1,0 +1,199 @@
+"""Spiking dynamics of the conversion methods and their input encoders.
+
+Clock: step ``t = 0, 1, ...``, period ``p = t // K``, phase ``k = t % K`` and
+phase weight ``S_k = 2^-(1 + k)`` (BSNN eq. 5). After normalization every
+threshold is ``V = 1``: the rate IF neuron fires a spike of value 1 at
+threshold 1; phase-coded neurons fire a *weighted* spike of value ``S_k`` at
+threshold ``S_k`` (eq. 4). All neurons reset by subtraction (eq. 2).
+
+``beta(clock)`` is the weight of constant currents (biases, direct input) at a
+step; it sums to 1 over one period (one step for rate coding), and the readout
+divides its accumulated current by the running sum of ``beta``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import torch
+from torch import Tensor
+
+from spikebit.conversion.calibrate import nonzero_percentile
+from spikebit.conversion.errors import ConversionError
+from spikebit.registry import Registry
+
+MAX_K = 24  # float32 resolves 2^-24 relative to 1
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Time step ``t`` of a simulation with ``K`` phases per period."""
+
+    t: int
+    K: int
+
+    @property
+    def phase(self) -> int:
+        return self.t % self.K
+
+    @property
+    def period(self) -> int:
+        return self.t // self.K
+
+    @property
+    def spike_weight(self) -> float:
+        """``S_k = 2^-(1 + k)``: threshold and spike value of phase-coded neurons."""
+        return 2.0 ** -(1 + self.phase)
+
+
+class Method(ABC):
+    """Neuron dynamics of one conversion method, with ``K`` phases per period."""
+
+    name: ClassVar[str]
+    default_encoder: ClassVar[str]
+    default_synchronous: ClassVar[bool]
+    pipelined: ClassVar[bool] = False  # information crosses one layer per period
+
+    def __init__(self, K: int = 8) -> None:
+        if not isinstance(K, int) or not 1 <= K <= MAX_K:
+            raise ConversionError(f"K (phases per period) must be an int in 1..{MAX_K}, got {K!r}")
+        self.K = K
+
+    def beta(self, clock: Clock) -> float:
+        """Weight of constant currents at this step (phase-shaped, sums to 1 per period)."""
+        return clock.spike_weight / (1.0 - 2.0**-self.K)
+
+    def bias_weight(self, clock: Clock, onset: int) -> float:
+        """``beta`` for a layer whose inputs carry information from period ``onset`` on;
+        pipelined methods inject no bias before the onset."""
+        if self.pipelined and clock.period < onset:
+            return 0.0
+        return self.beta(clock)
+
+    @abstractmethod
+    def fire(self, current: Tensor, clock: Clock, state: Any) -> tuple[Tensor, Any]:
+        """Integrate ``current`` and return ``(spike values, new state)``; state None = zeros."""
+
+
+METHODS: Registry[type[Method]] = Registry("conversion method")
+
+
+@METHODS.register("rate")
+class RateIF(Method):
+    """Rueckauer et al. (2017): IF neurons, threshold 1, soft reset, spike value 1."""
+
+    name = "rate"
+    default_encoder = "direct"
+    default_synchronous = False
+
+    def beta(self, clock: Clock) -> float:
+        return 1.0
+
+    def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        u = current if state is None else state + current
+        s = (u >= 1.0).to(u.dtype)
+        return s, u - s
+
+
+@METHODS.register("phase")
+class PhaseIF(Method):
+    """Kim et al. (2018) weighted spikes: threshold and spike value ``S_k`` (eq. 4-5)."""
+
+    name = "phase"
+    default_encoder = "phase"
+    default_synchronous = False
+
+    def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        u = current if state is None else state + current
+        th = clock.spike_weight
+        s = (u >= th).to(u.dtype) * th
+        return s, u - s
+
+
+class BIFState(NamedTuple):
+    """Membrane potentials of the A and B neurons of every unit (same shape)."""
+
+    a: Tensor
+    b: Tensor
+
+
+@METHODS.register("bsnn")
+class BistableIF(Method):
+    """BSNN bistable IF pairs (eq. 11-13).
+
+    A fires only in odd periods, B only in even ones, each with the phase
+    threshold ``S_k``. In any period all layers fire the same neuron type, so
+    the incoming current at step t always comes from the firing type of the
+    previous layer and goes to the non-firing one: A integrates B's spikes and
+    vice versa, with shared weights. The unit's output is ``A + B`` (eq. 12),
+    i.e. the spikes of whichever neuron may fire now.
+    """
+
+    name = "bsnn"
+    default_encoder = "direct"
+    default_synchronous = True
+    pipelined = True
+
+    def fire(
+        self, current: Tensor, clock: Clock, state: BIFState | None
+    ) -> tuple[Tensor, BIFState]:
+        if state is None:
+            state = BIFState(torch.zeros_like(current), torch.zeros_like(current))
+        th = clock.spike_weight
+        if clock.period % 2:  # odd period: A fires, B integrates
+            s = (state.a >= th).to(current.dtype) * th
+            return s, BIFState(state.a - s, state.b + current)
+        s = (state.b >= th).to(current.dtype) * th  # even period: B fires, A integrates
+        return s, BIFState(state.a + current, state.b - s)
+
+
+def build_method(name: str, K: int = 8) -> Method:
+    """Instantiate the registered method ``name`` with ``K`` phases per period."""
+    return METHODS.get(name)(K)
+
+
+class Encoder(ABC):
+    """Turns the (scaled) input image into the signal fed to the first layer."""
+
+    @abstractmethod
+    def input_scale(self, x: Tensor, percentile: float) -> float:
+        """``lambda_0``: the input is divided by it before encoding."""
+
+    @abstractmethod
+    def step(self, x: Tensor, clock: Clock, method: Method, state: Any) -> tuple[Tensor, Any]:
+        """Signal at this step (same shape as ``x``) and the new encoder state."""
+
+
+ENCODERS: Registry[type[Encoder]] = Registry("input coding")
+
+
+@ENCODERS.register("direct")
+class DirectInput(Encoder):
+    """Real-valued input current ``x * beta(t)`` (constant ``x`` for rate coding)."""
+
+    def input_scale(self, x: Tensor, percentile: float) -> float:
+        return 1.0
+
+    def step(self, x: Tensor, clock: Clock, method: Method, state: None) -> tuple[Tensor, None]:
+        beta = method.beta(clock)
+        return (x if beta == 1.0 else x * beta), None
+
+
+@ENCODERS.register("phase")
+class PhaseInput(Encoder):
+    """Signed K-bit phase code: at phase 0 the encoder adds ``x`` to its potential, then at
+    phase k emits ``sign(u) * S_k`` when ``|u| >= S_k`` (soft reset; the remainder is kept,
+    so over n periods the code averages to ``x`` within ``2^-K / n``)."""
+
+    def input_scale(self, x: Tensor, percentile: float) -> float:
+        return nonzero_percentile(x.abs(), percentile, default=1.0)
+
+    def step(
+        self, x: Tensor, clock: Clock, method: Method, state: Tensor | None
+    ) -> tuple[Tensor, Tensor]:
+        u = x if state is None else (state + x if clock.phase == 0 else state)
+        th = clock.spike_weight
+        s = torch.sign(u) * (u.abs() >= th).to(u.dtype) * th
+        return s, u - s

@@ -1,0 +1,87 @@
+"""Accuracy and output error of a converted SNN at every time step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import torch
+from torch import Tensor, nn
+
+from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.snn import SpikingConverted
+
+Batches = Iterable[tuple[Tensor, Tensor]] | tuple[Tensor, Tensor]
+
+
+def iterate_batches(data: Batches, batch_size: int = 256) -> Iterator[tuple[Tensor, Tensor]]:
+    """Yield ``(x, y)`` batches from a tensor pair ``(x, y)`` or an iterable of pairs."""
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
+        x, y = data
+        if x.shape[0] != y.shape[0]:
+            raise ConversionError(f"x and y disagree on N: {x.shape[0]} vs {y.shape[0]}")
+        yield from zip(x.split(batch_size), y.split(batch_size))
+        return
+    for item in data:
+        if not (isinstance(item, (tuple, list)) and len(item) >= 2):
+            raise ConversionError("data must yield (x, y) batches or be a tuple (x, y) of tensors")
+        yield item[0], item[1]
+
+
+def _device(snn: SpikingConverted) -> torch.device:
+    tensors = list(snn.buffers()) + list(snn.parameters())
+    return tensors[0].device if tensors else torch.device("cpu")
+
+
+def evaluate_conversion(
+    snn: SpikingConverted, ann: nn.Module, data: Batches, T: int, batch_size: int = 256
+) -> dict:
+    """Accuracy of ``snn`` at every step 1..T against ``ann`` on ``data``.
+
+    Returns ``{"T", "num_samples", "ann_accuracy" (percent), "snn_accuracy"
+    (list of T percents; entry t-1 is the accuracy after t steps),
+    "output_error" (list of T: mean |ann(x)/output_scale - snn readout|)}``.
+    """
+    device = _device(snn)
+    correct = torch.zeros(T, dtype=torch.float64)
+    error = torch.zeros(T, dtype=torch.float64)
+    ann_correct, n = 0, 0
+    was_training = ann.training
+    ann.eval()
+    try:
+        with torch.no_grad():
+            for x, y in iterate_batches(data, batch_size):
+                x, y = x.to(device), y.to(device)
+                ref = ann(x) / snn.output_scale
+                out = snn.simulate(x, T)
+                correct += (out.argmax(-1) == y).sum(1).double().cpu()
+                error += (out - ref).abs().mean(-1).sum(1).double().cpu()
+                ann_correct += int((ref.argmax(-1) == y).sum())
+                n += x.shape[0]
+    finally:
+        ann.train(was_training)
+    if n == 0:
+        raise ConversionError("evaluate_conversion got no samples")
+    return {
+        "T": T,
+        "num_samples": n,
+        "ann_accuracy": 100.0 * ann_correct / n,
+        "snn_accuracy": (100.0 * correct / n).tolist(),
+        "output_error": (error / n).tolist(),
+    }
+
+
+def output_differences(snn: SpikingConverted, ann: nn.Module, x: Tensor, T: int) -> Tensor:
+    """``snn readout at T - ann(x) / output_scale`` for every sample and class, flat ``[B*K]``.
+
+    Both sides are in normalized units (ANN logits divided by ``lambda_L``), the
+    quantity of the paper's Fig. 5.
+    """
+    was_training = ann.training
+    ann.eval()
+    try:
+        with torch.no_grad():
+            x = x.to(_device(snn))
+            diff = snn.simulate(x, T)[-1] - ann(x) / snn.output_scale
+    finally:
+        ann.train(was_training)
+    return diff.flatten().cpu()

@@ -1,0 +1,127 @@
+"""The converted spiking network and :func:`convert`, the public entry point."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from spikebit.conversion.calibrate import DEFAULT_MAX_VALUES, check_percentile, record_lambdas
+from spikebit.conversion.dynamics import ENCODERS, Clock, Encoder, Method, build_method
+from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.fold import fold_batchnorm
+from spikebit.conversion.graph import (
+    Node,
+    Residual,
+    assign_onsets,
+    normalize_nodes,
+    run_analog,
+    run_step,
+)
+from spikebit.conversion.lower import check_lowering, lower
+
+
+class SpikingConverted(nn.Module):
+    """A normalized conversion graph plus the spiking method that runs it.
+
+    ``simulate(x, T)`` gives the running readout ``[T, B, K]``: the output
+    layer's accumulated current divided by the elapsed periods, which
+    converges to the normalized ANN output ``ann(x) / output_scale``.
+    """
+
+    def __init__(self, nodes: list[Node], method: Method, encoder: Encoder, *,
+                 input_scale: float, output_scale: float, lambdas: dict[str, float],
+                 synchronous: bool) -> None:
+        super().__init__()
+        self.nodes = nn.ModuleList(nodes)
+        self.method, self.encoder = method, encoder
+        self.input_scale, self.output_scale = float(input_scale), float(output_scale)
+        self.lambdas = dict(lambdas)
+        self.synchronous = synchronous
+        self.readout_onset = assign_onsets(list(self.nodes), 0, synchronous)
+
+    @property
+    def K(self) -> int:
+        return self.method.K
+
+    @property
+    def has_residual(self) -> bool:
+        return any(isinstance(m, Residual) for m in self.modules())
+
+    def analog(self, x: Tensor) -> Tensor:
+        """Normalized ANN output ``[B, K]`` (= ``ann(x) / output_scale``)."""
+        with torch.no_grad():
+            return run_analog(list(self.nodes), x / self.input_scale)
+
+    def output_current(self, x: Tensor, T: int) -> Tensor:
+        """Current into the output layer at every step, ``[T, B, K]`` (one pass)."""
+        if x.dim() < 2:
+            raise ConversionError(f"x must be a batch [B, ...], got shape {tuple(x.shape)}")
+        if not isinstance(T, int) or T < 1:
+            raise ConversionError(f"T must be a positive int, got {T!r}")
+        nodes = list(self.nodes)
+        states: list = [None] * len(nodes)
+        enc_state = None
+        x = x / self.input_scale
+        out = []
+        with torch.no_grad():
+            for t in range(T):
+                clock = Clock(t, self.K)
+                signal, enc_state = self.encoder.step(x, clock, self.method, enc_state)
+                current, states = run_step(nodes, signal, clock, self.method, states)
+                out.append(current)
+        return torch.stack(out)
+
+    def elapsed(self, T: int) -> Tensor:
+        """Periods the readout has integrated after each step, ``[T]`` (its divisor):
+        running sum of ``beta``, counted from the readout's onset for bsnn."""
+        betas = [self.method.bias_weight(Clock(t, self.K), self.readout_onset) for t in range(T)]
+        return torch.tensor(betas, dtype=torch.float64).cumsum(0)
+
+    def simulate(self, x: Tensor, T: int) -> Tensor:
+        """Running readout at every step, ``[T, B, K]``, for input ``x`` ``[B, C, H, W]``.
+
+        Steps before information reaches the output (bsnn) read out zeros.
+        """
+        current = self.output_current(x, T)
+        norm = self.elapsed(T).to(current.dtype).to(current.device)
+        norm = norm.view(T, *([1] * (current.dim() - 1)))
+        return torch.where(norm > 0, current.cumsum(0) / norm.clamp_min(1e-30), 0.0)
+
+
+def convert(
+    ann: nn.Module,
+    calibration_data: Tensor,
+    method: str = "bsnn",
+    percentile: float = 99.99,
+    K: int = 8,
+    *,
+    synchronous: bool | None = None,
+    input_coding: str | None = None,
+    batch_size: int = 256,
+    max_calibration_values: int = DEFAULT_MAX_VALUES,
+) -> SpikingConverted:
+    """Convert a ReLU ``ann`` (logits ``[B, K]``) to a spiking network.
+
+    Steps: fold BN (eq. 7), lower to graph nodes, record the ``percentile``-th
+    activation of every ReLU layer on ``calibration_data`` ``[N, C, H, W]``
+    (100 = max-norm), normalize (eq. 6, 15). ``method``: ``"rate"``,
+    ``"phase"`` or ``"bsnn"`` (see :data:`METHODS`); ``K`` phases per period;
+    ``synchronous`` toggles SN on residual shortcuts (default: on for bsnn
+    only); ``input_coding``: ``"direct"`` or ``"phase"`` (default per method).
+    """
+    check_percentile(percentile)
+    spiking = build_method(method, K)
+    encoder = ENCODERS.get(input_coding or spiking.default_encoder)()
+    if not isinstance(calibration_data, Tensor) or calibration_data.dim() < 2:
+        raise ConversionError("calibration_data must be a tensor batch [N, C, H, W]")
+    device = calibration_data.device
+    folded = fold_batchnorm(ann).to(device)
+    nodes = lower(folded, calibration_data[:1])
+    check_lowering(nodes, folded, calibration_data[:batch_size])
+    lambdas = record_lambdas(lambda x, rec: run_analog(nodes, x, rec), calibration_data,
+                             percentile, batch_size, max_calibration_values)
+    lam_in = encoder.input_scale(calibration_data, percentile)
+    normalized, lam_out = normalize_nodes(nodes, lam_in, lambdas)
+    sync = spiking.default_synchronous if synchronous is None else bool(synchronous)
+    return SpikingConverted(normalized, spiking, encoder, input_scale=lam_in,
+                            output_scale=lam_out, lambdas=lambdas, synchronous=sync)
