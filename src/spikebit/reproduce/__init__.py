@@ -55,7 +55,7 @@ def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "result
     """Run experiment ``name`` and write ``<out_dir>/<name>.json`` and ``.md``."""
     exp = EXPERIMENTS.get(name)
     out = Path(out_dir)
-    result = exp.runner(budget, out / "runs" / name)
+    result = exp.runner(budget, Path("runs") / "reproduce" / name)
     result.update({"experiment": name, "budget": budget, "summary": exp.summary})
     atomic_write_json(out / f"{name}.json", result)
     md = f"# {name}\n\n{exp.summary}\n\nBudget: {budget}. {result.get('note', '')}\n\n"

@@ -1,6 +1,6 @@
 """Frame cache: convert each event sample to frames once, reuse them every epoch.
 
-Frames are stored as one ``.npy`` per sample in ``cache_dir``, named by a hash
+Frames are stored as one ``.npy`` per sample in ``cache_dir/<2 hex>/``, named by a hash
 of (source, stamp, T, mode, sensor size, output size), so changing any of them
 converts again and nothing stale is ever read.
 """
@@ -102,7 +102,7 @@ class EventFrameDataset:
         if self.cache_dir is None:
             return self._convert(sample)
         key = frame_cache_key(sample, self.T, self.mode, self.sensor_size, self.out_size)
-        path = self.cache_dir / f"{key}.npy"
+        path = self.cache_dir / key[:2] / f"{key}.npy"
         if path.exists():
             try:
                 cached = np.load(path)
@@ -111,6 +111,7 @@ class EventFrameDataset:
             except (OSError, ValueError):
                 pass  # unreadable cache entry: convert again and overwrite it
         frames = self._convert(sample)
+        path.parent.mkdir(exist_ok=True)
         _save_atomic(path, frames)
         return frames
 

@@ -98,7 +98,9 @@ def fetch_event_dataset(
     seed: int = 0,
     limit: int | None = None,
 ) -> EventDataset:
-    """Simulated event dataset ``name`` (first ``limit`` images), built once then read back.
+    """Simulated event dataset ``name``, built once, then read back from its ``.npz``.
+
+    ``limit`` keeps a seeded random subset of that many images (in source order).
 
     ``data_dir`` is the data root (default ``$SPIKEBIT_DATA``, else
     ``~/.cache/spikebit``); the events go to ``<root>/events/``.
@@ -109,8 +111,10 @@ def fetch_event_dataset(
         return load_event_dataset(path)
     root = Path(data_dir) if data_dir is not None else None
     images, labels = entry.images(train, root)
-    if limit is not None:
-        images, labels = images[:limit], labels[:limit]
+    if limit is not None and limit < len(labels):
+        # A seeded subset, not the first rows: some sources are sorted by class.
+        keep = np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
+        images, labels = images[keep], labels[keep]
     split = "train" if train else "test"
     data = make_event_dataset(
         images, labels, seed, entry.cfg, name=f"{name}-{split}-n{len(labels)}"
