@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 from events_helpers import random_events
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spikebit.data.events import (
     EventFrameDataset,
@@ -105,3 +107,21 @@ def test_time_major_batches(tmp_path):
     again = [b[1].tolist() for b in time_major_batches(ds, 4, seed=3)]
     assert again == [b[1].tolist() for b in batches]
     assert len(list(time_major_batches(ds, 4, drop_last=True))) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 400),
+    h=st.integers(1, 64),
+    w=st.integers(1, 64),
+    T=st.integers(1, 12),
+    mode=st.sampled_from(["time", "count"]),
+    scale=st.floats(0.1, 1.0),
+    seed=st.integers(0, 2**16),
+)
+def test_counts_preserved_property(n, h, w, T, mode, scale, seed):
+    ev = random_events(n, (h, w), seed, t_max=int(seed) + 1)
+    out = (max(1, int(h * scale)), max(1, int(w * scale)))
+    frames = events_to_frames(ev, (h, w), T=T, mode=mode, downsample_to=out)
+    assert frames.shape == (T, 2, *out) and frames.sum().item() == n
+    assert (frames >= 0).all()

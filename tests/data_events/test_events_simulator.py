@@ -40,7 +40,7 @@ def test_events_lie_near_the_edges_of_a_square():
     assert ev.size > 500 and set(np.unique(ev["p"])) == {0, 1}
     # The 28x28 image sits at offset 3 on the 34x34 sensor: square edges at 11 and 23.
     lo, hi = 8 + 3, 20 + 3
-    reach = cfg.amplitude_px + 1.5
+    reach = np.abs(saccade_path(cfg)[1]).max() + 1.5  # path radius + bilinear blur
     x, y = ev["x"].astype(float) + 0.5, ev["y"].astype(float) + 0.5
     dist_x = np.minimum(np.abs(x - lo), np.abs(x - hi))
     dist_y = np.minimum(np.abs(y - lo), np.abs(y - hi))
@@ -50,6 +50,18 @@ def test_events_lie_near_the_edges_of_a_square():
     assert near_edge.all()
     centre = (np.abs(x - 17) < 2) & (np.abs(y - 17) < 2)
     assert not centre.any()
+
+
+def test_polarity_follows_motion():
+    # First saccade moves the image right and down: a bright square's right edge
+    # advances (pixels brighten: ON), its left edge recedes (pixels darken: OFF).
+    ev = simulate_saccade_events(square(), seed=0)
+    first = ev[ev["t"] < 100_000]
+    mid_rows = (first["y"] > 14) & (first["y"] < 20)
+    right = first[mid_rows & (first["x"] >= 22)]
+    left = first[mid_rows & (first["x"] <= 12)]
+    assert right.size > 20 and left.size > 20
+    assert right["p"].mean() > 0.95 and left["p"].mean() < 0.05
 
 
 def test_stream_is_sorted_in_range_and_in_time():

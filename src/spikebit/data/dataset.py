@@ -16,7 +16,8 @@ class ArrayDataset:
     """Images and labels held in memory.
 
     Attributes:
-        images: float32 ``[N, C, H, W]``, pixel values scaled to ``[0, 1]``.
+        images: float32 ``[N, C, H, W]``, pixel values scaled to ``[0, 1]``; or event
+            frames ``[N, T, C, H, W]`` (event counts per bin).
         labels: int64 ``[N]``, each in ``[0, num_classes)``.
         num_classes: number of classes.
         name: dataset name plus split, e.g. ``"fashion-mnist/train"``.
@@ -28,9 +29,10 @@ class ArrayDataset:
     name: str
 
     def __post_init__(self) -> None:
-        if self.images.dtype != torch.float32 or self.images.dim() != 4:
+        if self.images.dtype != torch.float32 or self.images.dim() not in (4, 5):
             raise DataError(
-                f"dataset {self.name!r}: images must be float32 [N, C, H, W], got "
+                f"dataset {self.name!r}: images must be float32 [N, C, H, W] (or event frames "
+                "[N, T, C, H, W]), got "
                 f"{self.images.dtype} {tuple(self.images.shape)}; convert with "
                 "images.float().div(255) and add a channel axis if missing."
             )
@@ -66,8 +68,8 @@ class ArrayDataset:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """Shape ``(C, H, W)`` of one image."""
-        c, h, w = self.images.shape[1:]
+        """Shape ``(C, H, W)`` of one image (of one time bin for event frames)."""
+        c, h, w = self.images.shape[-3:]
         return int(c), int(h), int(w)
 
     def subset(self, indices: Sequence[int] | torch.Tensor) -> ArrayDataset:

@@ -111,6 +111,9 @@ def build_network(config: ModelConfig) -> SpikingNet:
     count = _weight_layer_count(layers, config.num_classes)
     keep_fp = _normalize_indices(config.full_precision, count)
     neuron_cls = NEURONS.get(config.neuron)
+    neuron_kwargs = dict(config.neuron_kwargs)
+    if getattr(neuron_cls, "needs_steps", False):  # e.g. MFP's T x T time mixing
+        neuron_kwargs["steps"] = config.steps
     get_quantizer(config.quantizer, **config.quantizer_kwargs)  # validate name/kwargs early
     block_cls = BLOCKS.get(config.block) if config.block else None
     channels, *spatial = config.in_shape
@@ -131,7 +134,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
             mods.append(TimeDistributed(bn))
         if block_cls is not None and quantized:
             mods.append(block_cls(config.steps, **config.block_kwargs))
-        mods.append(neuron_cls(**config.neuron_kwargs))
+        mods.append(neuron_cls(**neuron_kwargs))
 
     for layer in layers:
         if layer.kind == "conv":

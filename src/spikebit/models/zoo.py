@@ -47,8 +47,8 @@ _spec_entry(
 )
 _spec_entry(
     "albsnn-mnist-narrow",
-    "ALBSNN *MNIST at half width for CPU budgets: 8C3-8C3-AP2-32C3-32C3-AP2-128C3-512C3-GAP",
-    ModelConfig(spec="8C3-8C3-AP2-32C3-32C3-AP2-128C3-512C3-GAP", neuron_kwargs=ALBSNN_NEURON,
+    "ALBSNN *MNIST, last two convs narrowed for CPU: 16C3-16C3-AP2-64C3-64C3-AP2-128C3-256C3-GAP",
+    ModelConfig(spec="16C3-16C3-AP2-64C3-64C3-AP2-128C3-256C3-GAP", neuron_kwargs=ALBSNN_NEURON,
                 quantizer="abc"),
 )
 _spec_entry(

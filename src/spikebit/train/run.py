@@ -25,7 +25,8 @@ def load_data(data: DataSection) -> tuple[ArrayDataset, ArrayDataset]:
     if data.frames:
         from spikebit.data.events.training import load_event_frames
 
-        train, test = load_event_frames(data.name, data.data_dir, **data.frames)
+        train, test = load_event_frames(data.name, data.data_dir, train_limit=data.train_limit,
+                                        test_limit=data.test_limit, **data.frames)
     else:
         train = load_static(data.name, train=True, data_dir=data.data_dir)
         test = load_static(data.name, train=False, data_dir=data.data_dir)

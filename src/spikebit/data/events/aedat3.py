@@ -62,12 +62,17 @@ def aedat3_data_start(raw: bytes, name: str) -> int:
     )
 
 
-def _packets(raw: bytes, start: int, name: str) -> list[tuple[int, int, int]]:
-    """Walk packet headers; return ``(data_offset, eventNumber, tsOverflow)`` of polarity ones."""
+def _packets(raw: bytes, start: int, name: str, strict: bool) -> list[tuple[int, int, int]]:
+    """Walk packet headers; return ``(data_offset, eventNumber, tsOverflow)`` of polarity ones.
+
+    With ``strict=False`` a truncated last packet ends the walk instead of raising.
+    """
     out: list[tuple[int, int, int]] = []
     pos, size = start, len(raw)
     while pos < size:
         if size - pos < PACKET_HEADER.size:
+            if not strict:
+                break
             raise DataError(
                 f"{name}: truncated packet header at byte offset {pos} ({size - pos} of "
                 f"{PACKET_HEADER.size} bytes); the file was cut short, re-download it."
@@ -81,6 +86,8 @@ def _packets(raw: bytes, start: int, name: str) -> list[tuple[int, int, int]]:
         data = pos + PACKET_HEADER.size
         end = data + cap * esize
         if end > size:
+            if not strict:
+                break
             raise DataError(
                 f"{name}: truncated packet at byte offset {pos}: header declares {cap * esize} "
                 f"bytes of events but only {size - data} remain; re-download the file."
@@ -102,8 +109,12 @@ def decode_aedat3(
     sensor_size: tuple[int, int] = GESTURE_SENSOR,
     strict: bool = True,
 ) -> np.ndarray:
-    """Decode AEDAT 3.1 bytes into events ``[N]`` (:data:`EVENT_DTYPE`, t in us)."""
-    packets = _packets(raw, aedat3_data_start(raw, name), name)
+    """Decode AEDAT 3.1 bytes into events ``[N]`` (:data:`EVENT_DTYPE`, t in us).
+
+    ``strict=False`` drops a truncated last packet and out-of-sensor events
+    instead of raising :class:`DataError`.
+    """
+    packets = _packets(raw, aedat3_data_start(raw, name), name, strict)
     if not packets:
         return empty_events()
     words = np.concatenate(

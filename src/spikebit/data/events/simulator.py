@@ -112,15 +112,16 @@ def _view(scene: np.ndarray, y0: float, x0: float, H: int, W: int) -> np.ndarray
     return cols[:, :H] + fy * (cols[:, 1:] - cols[:, :H])
 
 
-def _noise(rng: np.random.Generator, cfg: SaccadeConfig, total_us: float) -> tuple:
+def _noise(rng: np.random.Generator, cfg: SaccadeConfig, total_us: float) -> list[np.ndarray]:
+    """Background activity: Poisson count, uniform pixel, time and polarity (t, x, y, p)."""
     H, W = cfg.sensor_size
     n = rng.poisson(cfg.noise_rate_hz * H * W * total_us * 1e-6)
-    return (
+    return [
         rng.integers(0, int(total_us) + 1, n),
         rng.integers(0, W, n),
         rng.integers(0, H, n),
         rng.integers(0, 2, n),
-    )
+    ]
 
 
 def simulate_batch(
@@ -150,7 +151,7 @@ def simulate_batch(
     L_prev = np.log(_view(scene, top - disp[0, 1], left - disp[0, 0], H, W) + eps)
     R = L_prev.copy()
     R_flat = R.reshape(-1)
-    chunks: list[tuple[np.ndarray, ...]] = []
+    chunks: list[Chunk] = []
     for k in range(1, len(t)):
         L = np.log(_view(scene, top - disp[k, 1], left - disp[k, 0], H, W) + eps)
         diff = L - R
@@ -161,7 +162,20 @@ def simulate_batch(
     return _collect(chunks, rngs, cfg, float(t[-1]), B)
 
 
-def _emit(idx, diff, C_flat, R_flat, L_prev, L, t0: float, t1: float, hw: int) -> tuple:
+Chunk = tuple[np.ndarray, np.ndarray, np.ndarray]  # flat pixel index, t (us), ON?
+
+
+def _emit(
+    idx: np.ndarray,
+    diff: np.ndarray,
+    C_flat: np.ndarray,
+    R_flat: np.ndarray,
+    L_prev: np.ndarray,
+    L: np.ndarray,
+    t0: float,
+    t1: float,
+    hw: int,
+) -> Chunk:
     """Events of one grid step at flat pixel indices ``idx``; updates ``R_flat`` in place.
 
     Returns ``(flat index, t, polarity)`` ordered by (image, t).
@@ -184,7 +198,13 @@ def _emit(idx, diff, C_flat, R_flat, L_prev, L, t0: float, t1: float, hw: int) -
     return flat[order], int(round(t0)) + dt[order], up[rep][order]
 
 
-def _collect(chunks, rngs, cfg: SaccadeConfig, total_us: float, B: int) -> list[np.ndarray]:
+def _collect(
+    chunks: list[Chunk],
+    rngs: list[np.random.Generator],
+    cfg: SaccadeConfig,
+    total_us: float,
+    B: int,
+) -> list[np.ndarray]:
     """Merge per-step chunks (each ordered by image, t) and noise into per-image streams."""
     H, W = cfg.sensor_size
     if chunks:
