@@ -116,7 +116,13 @@ def convert(
         raise ConversionError("calibration_data must be a tensor batch [N, C, H, W]")
     device = calibration_data.device
     folded = fold_batchnorm(ann).to(device)
-    nodes = lower(folded, calibration_data[:1])
+    try:
+        nodes = lower(folded, calibration_data[:1])
+    except RuntimeError as err:  # shape mismatch: forward is not children-in-order
+        raise ConversionError(
+            f"lowering failed ({err}); the lowered network does not reproduce the ANN. "
+            "Convertible models apply their children in registration order."
+        ) from err
     check_lowering(nodes, folded, calibration_data[:batch_size])
     lambdas = record_lambdas(lambda x, rec: run_analog(nodes, x, rec), calibration_data,
                              percentile, batch_size, max_calibration_values)

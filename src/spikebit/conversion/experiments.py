@@ -1,0 +1,135 @@
+"""Conversion experiment runner: every method on one trained ANN, accuracy vs T.
+
+Variants (see :func:`default_variants`): rate coding with max-norm and p-norm
+(Rueckauer 2017), phase coding / weighted spikes (Kim 2018), BSNN for each K,
+and for ResNets the Table 2 ablation (phase IF with SN, BIF without SN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from spikebit.conversion.evaluate import evaluate_conversion, output_differences
+from spikebit.conversion.resnet import BasicBlock
+from spikebit.conversion.snn import convert
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One conversion setting; ``synchronous=None`` means the method's default."""
+
+    name: str
+    method: str
+    percentile: float = 100.0
+    K: int = 8
+    synchronous: bool | None = None
+
+
+@dataclass
+class VariantResult:
+    """Curves (entry t-1 = after t steps) and summary numbers of one variant; percents."""
+
+    variant: Variant
+    accuracy: list[float]
+    output_error: list[float]
+    best_accuracy: float
+    best_T: int
+    conversion_loss: float  # ann_accuracy - best_accuracy, in points
+    lossless_T: int | None  # smallest T with ann_accuracy - accuracy <= tolerance
+    differences: list[float] = field(default_factory=list)  # Fig. 5 data at T_max
+
+
+@dataclass
+class ConversionReport:
+    ann_accuracy: float
+    T_max: int
+    tolerance: float
+    results: dict[str, VariantResult]
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary."""
+        return asdict(self)
+
+    def summary(self) -> str:
+        """One line per variant: best accuracy, best T, loss, lossless T."""
+        lines = [f"ANN accuracy {self.ann_accuracy:.2f}%"]
+        for name, r in self.results.items():
+            lossless = "-" if r.lossless_T is None else str(r.lossless_T)
+            lines.append(f"{name:>14}: best {r.best_accuracy:.2f}% at T={r.best_T}, "
+                         f"loss {r.conversion_loss:+.2f}, T(loss<={self.tolerance:g})={lossless}")
+        return "\n".join(lines)
+
+
+def default_variants(
+    K_values: Sequence[int] = (4, 6, 8), percentile: float = 99.99, residual: bool = False
+) -> list[Variant]:
+    """Rate max/p-norm, phase (K=8), BSNN per K; plus the SN ablation when ``residual``."""
+    variants = [
+        Variant("rate-max", "rate", 100.0),
+        Variant(f"rate-p{percentile:g}", "rate", percentile),
+        Variant("phase", "phase", 100.0, 8),
+    ]
+    variants += [Variant(f"bsnn-K{K}", "bsnn", 100.0, K) for K in K_values]
+    if residual:
+        k = 8 if 8 in K_values else K_values[-1]
+        variants += [
+            Variant("phase-sn", "phase", 100.0, k, synchronous=True),  # Table 2 "IF w/ SN"
+            Variant(f"bsnn-K{k}-nosn", "bsnn", 100.0, k, synchronous=False),
+        ]
+    return variants
+
+
+def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float],
+              output_error: list[float], tolerance: float,
+              differences: list[float] | None = None) -> VariantResult:
+    """Best accuracy (earliest T on ties), conversion loss and lossless T of one curve."""
+    best = max(accuracy)
+    best_T = accuracy.index(best) + 1
+    lossless = next((t + 1 for t, a in enumerate(accuracy) if ann_accuracy - a <= tolerance), None)
+    return VariantResult(variant, accuracy, output_error, best, best_T, ann_accuracy - best,
+                         lossless, differences or [])
+
+
+def run_conversion_experiments(
+    ann: nn.Module,
+    train_x: Tensor,
+    test_x: Tensor,
+    test_y: Tensor,
+    T_max: int,
+    *,
+    variants: Sequence[Variant] | None = None,
+    K_values: Sequence[int] = (4, 6, 8),
+    percentile: float = 99.99,
+    calibration_size: int = 1000,
+    batch_size: int = 256,
+    histogram_samples: int = 100,
+    tolerance: float = 0.1,
+    seed: int = 0,
+) -> ConversionReport:
+    """Convert ``ann`` with every variant and evaluate on ``(test_x, test_y)`` for T = 1..T_max.
+
+    Calibration uses ``calibration_size`` training images drawn with ``seed``;
+    the Fig. 5 differences use the first ``histogram_samples`` test images.
+    """
+    if variants is None:
+        residual = any(isinstance(m, BasicBlock) for m in ann.modules())
+        variants = default_variants(K_values, percentile, residual)
+    generator = torch.Generator().manual_seed(seed)
+    pick = torch.randperm(train_x.shape[0], generator=generator)[:calibration_size]
+    calibration = train_x[pick.to(train_x.device)]
+    results: dict[str, VariantResult] = {}
+    ann_accuracy = 0.0
+    for v in variants:
+        snn = convert(ann, calibration, v.method, v.percentile, v.K,
+                      synchronous=v.synchronous, batch_size=batch_size)
+        ev = evaluate_conversion(snn, ann, (test_x, test_y), T_max, batch_size)
+        ann_accuracy = ev["ann_accuracy"]
+        diffs = output_differences(snn, ann, test_x[:histogram_samples], T_max).tolist()
+        resolved = Variant(v.name, v.method, v.percentile, v.K, snn.synchronous)
+        results[v.name] = summarize(resolved, ann_accuracy, ev["snn_accuracy"],
+                                    ev["output_error"], tolerance, diffs)
+    return ConversionReport(ann_accuracy, T_max, tolerance, results)
