@@ -3,9 +3,12 @@
 ``convert(ann, calibration_data, method="bsnn"|"phase"|"rate")`` returns a
 :class:`SpikingConverted` whose ``simulate(x, T)`` gives the running readout
 ``[T, B, K]``; :func:`evaluate_conversion` measures accuracy per step.
+Importing the package also registers the ANNs as ``ann-<name>`` in the model
+zoo, so the project trainer trains them.
 """
 
 from spikebit.conversion import resnet as _resnet  # noqa: F401  (registers the ResNets)
+from spikebit.conversion import zoo_models as _zoo_models  # noqa: F401  (ann-* in MODELS)
 from spikebit.conversion.calibrate import percentile
 from spikebit.conversion.dynamics import ENCODERS, METHODS, build_method
 from spikebit.conversion.errors import ConversionError

@@ -79,20 +79,32 @@ def vgg16(
     input_size: int = 32,
     width: float = 1.0,
     pool: str = "avg",
+    pad_input: bool = False,
 ) -> nn.Module:
-    """CIFAR-style VGG16: 13 conv3x3-BN-ReLU, 5 pools, one linear classifier."""
+    """CIFAR-style VGG16: 13 conv3x3-BN-ReLU, 5 pools, one linear classifier.
+
+    ``pad_input`` zero-pads inputs whose size is not a multiple of 32 up to the
+    next multiple (28 -> 32 for MNIST-like data) through the first conv's
+    padding, which equals padding the image and keeps the network convertible.
+    """
     pool_cls = POOLS.get(pool)
-    if input_size % 32:
-        raise ConversionError(f"vgg16 needs input_size divisible by 32, got {input_size}")
+    extra = -input_size % 32
+    if extra and not pad_input:
+        raise ConversionError(f"vgg16 needs input_size divisible by 32, got {input_size}; "
+                              "pass pad_input=True to zero-pad it to the next multiple of 32")
+    if extra % 2:
+        raise ConversionError(f"vgg16 pad_input pads both sides equally: input_size "
+                              f"{input_size} is {extra} short of a multiple of 32 (odd)")
     layers: list[nn.Module] = []
     c_in = in_channels
+    padding = 1 + extra // 2
     for item in VGG16_CFG:
         if item == "P":
             layers.append(pool_cls(2))
         else:
             c_out = scaled(int(item), width)
-            layers += conv_bn_relu(c_in, c_out, 3, 1)
-            c_in = c_out
-    side = input_size // 32
+            layers += conv_bn_relu(c_in, c_out, 3, padding)
+            c_in, padding = c_out, 1
+    side = (input_size + extra) // 32
     layers += [nn.Flatten(), nn.Linear(c_in * side * side, num_classes)]
     return nn.Sequential(*layers)

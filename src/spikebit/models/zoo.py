@@ -13,7 +13,7 @@ from spikebit.registry import Registry
 
 ModelFactory = Callable[..., nn.Module]
 MODELS: Registry[ModelFactory] = Registry(
-    "model", discover=("spikebit.models", "spikebit.methods")
+    "model", discover=("spikebit.models", "spikebit.methods", "spikebit.conversion")
 )
 MODEL_INFO: dict[str, str] = {}
 

@@ -1,0 +1,21 @@
+"""``spikebit convert CHECKPOINT``: ANN checkpoint -> spiking network, accuracy per T.
+
+Prints a compact table (ANN accuracy, SNN accuracy at selected T, best T,
+conversion loss) and writes ``convert-<method>-K<k>.json`` next to the checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    """Run the conversion described by the parsed ``convert`` arguments; returns 0."""
+    from spikebit.conversion.from_checkpoint import convert_checkpoint, format_report
+
+    report = convert_checkpoint(args.checkpoint, method=args.method,
+                                percentile=args.percentile, K=args.K, T=args.T,
+                                calibration=args.calibration)
+    print(format_report(report))
+    print(f"wrote {report['json']} ({report['seconds']:.1f} s)")
+    return 0

@@ -1,0 +1,195 @@
+"""Convert a trained ANN checkpoint of the project trainer and evaluate it on its test set.
+
+The checkpoint's model may be wrapped in the trainer's input normalization
+(``data.normalize``); it is unwrapped and the normalization applied to the
+data instead, so the converted network starts at the first conv (the BSNN
+paper feeds normalized real-valued CIFAR inputs the same way).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.evaluate import evaluate_conversion
+from spikebit.conversion.experiments import Variant, summarize
+from spikebit.conversion.snn import convert
+from spikebit.train.checkpoint import atomic_write_json
+from spikebit.train.config import RunConfig
+
+DEFAULT_TOLERANCE = 0.1  # conversion loss (points) counted as lossless
+
+
+@dataclass
+class LoadedANN:
+    """An ANN from a checkpoint: ``ann`` (eval mode, normalization removed) and its run.
+
+    ``mean``/``std`` (``[C, 1, 1]``) are the trainer's input normalization, or None.
+    """
+
+    ann: nn.Module
+    config: RunConfig
+    path: Path
+    in_shape: tuple[int, ...]
+    mean: Tensor | None = None
+    std: Tensor | None = None
+
+    def preprocess(self, x: Tensor) -> Tensor:
+        """Images ``[B, C, H, W]`` as the ANN expects them (normalized if it was trained so)."""
+        return x if self.mean is None else (x - self.mean) / self.std
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, or a run directory's ``last.safetensors``."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "last.safetensors"
+    if not p.is_file():
+        raise ConversionError(
+            f"no checkpoint at {p}; pass a .safetensors file written by `spikebit train` "
+            "(e.g. runs/NAME/last.safetensors) or its run directory")
+    return p
+
+
+def unwrap_normalization(model: nn.Module) -> tuple[nn.Module, Tensor | None, Tensor | None]:
+    """Split the trainer's normalization wrapper (``.model``, ``.mean``, ``.std``) off."""
+    from spikebit.train.run import _Normalized
+
+    if isinstance(model, _Normalized):
+        return model.model, model.mean.detach().clone(), model.std.detach().clone()
+    return model, None, None
+
+
+def check_is_ann(model: nn.Module, in_shape: tuple[int, ...], name: str) -> None:
+    """Raise unless ``model`` maps a batch ``[B, *in_shape]`` to logits ``[B, K]``."""
+    from spikebit.neurons.base import IntegrateFireNeuron
+
+    spiking = any(isinstance(m, IntegrateFireNeuron) for m in model.modules())
+    if not spiking:
+        try:
+            with torch.no_grad():
+                out = model.eval()(torch.zeros(2, *in_shape))
+        except RuntimeError as err:
+            raise ConversionError(f"checkpoint model {name!r} does not run on a batch "
+                                  f"[2, {', '.join(map(str, in_shape))}]: {err}") from err
+        spiking = out.dim() != 2
+    if spiking:
+        raise ConversionError(
+            f"checkpoint model {name!r} is a spiking network, not a ReLU ANN; conversion "
+            "needs an ANN returning logits [B, K]: train one of the ann-* zoo models "
+            "(spikebit models; e.g. configs/bsnn/fmnist-cnn.yaml) and convert that checkpoint")
+
+
+def load_ann(path: str | Path) -> LoadedANN:
+    """Rebuild the ANN of a trainer checkpoint (see :class:`LoadedANN`)."""
+    from spikebit.train.run import model_from_checkpoint
+
+    p = resolve_checkpoint(path)
+    model, config, ckpt = model_from_checkpoint(p)
+    if config.data.frames:
+        raise ConversionError(
+            f"{p} was trained on event frames ({config.data.name}); conversion takes static "
+            "images [B, C, H, W]")
+    in_shape = tuple(ckpt.meta.get("input", {}).get("in_shape", (1, 28, 28)))
+    ann, mean, std = unwrap_normalization(model)
+    check_is_ann(ann, in_shape, config.model.name)
+    return LoadedANN(ann.eval(), config, p, in_shape, mean, std)
+
+
+def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
+                    ) -> tuple[Tensor, Tensor, Tensor]:
+    """``(calibration images, test images, test labels)`` of the run's dataset, preprocessed.
+
+    The calibration images are ``calibration`` training images drawn with ``seed``
+    (default: the run's seed); the test split honours ``data.test_limit``.
+    """
+    from spikebit.train.run import load_data
+
+    if calibration < 1:
+        raise ConversionError(f"calibration must be >= 1 training images, got {calibration}")
+    train, test = load_data(loaded.config.data)
+    g = torch.Generator().manual_seed(loaded.config.seed if seed is None else seed)
+    pick = torch.randperm(len(train), generator=g)[:calibration]
+    return (loaded.preprocess(train.images[pick]), loaded.preprocess(test.images),
+            test.labels)
+
+
+def selected_steps(T: int, best_T: int | None = None) -> list[int]:
+    """Steps shown in a compact table: powers of two below ``T``, ``T`` and ``best_T``."""
+    steps = {2**i for i in range(T.bit_length()) if 2**i <= T} | {T}
+    if best_T is not None:
+        steps.add(best_T)
+    return sorted(steps)
+
+
+def convert_checkpoint(
+    path: str | Path, method: str = "bsnn", percentile: float = 99.99, K: int = 8,
+    T: int = 64, calibration: int = 2000, *, batch_size: int = 256,
+    tolerance: float = DEFAULT_TOLERANCE, write: bool = True,
+) -> dict[str, Any]:
+    """Convert the ANN at ``path``, simulate T steps on its test set, return (and write) a report.
+
+    The report holds the accuracy curve (percent; entry t-1 after t steps), the
+    ANN accuracy, best SNN accuracy, its T, the conversion loss (ANN - best
+    SNN, points), the first T with loss <= ``tolerance`` and the compact
+    ``rows`` of :func:`selected_steps`. With ``write`` it is saved atomically as
+    ``convert-<method>-K<K>.json`` next to the checkpoint (key ``json``).
+    """
+    if not isinstance(T, int) or T < 1:
+        raise ConversionError(f"T must be a positive number of time steps, got {T!r}")
+    start = time.perf_counter()
+    loaded = load_ann(path)
+    calib, test_x, test_y = conversion_data(loaded, calibration)
+    snn = convert(loaded.ann, calib, method, percentile, K, batch_size=batch_size)
+    ev = evaluate_conversion(snn, loaded.ann, (test_x, test_y), T, batch_size)
+    r = summarize(Variant(method, method, percentile, K, snn.synchronous), ev["ann_accuracy"],
+                  ev["snn_accuracy"], ev["output_error"], tolerance)
+    rows = [{"T": t, "snn_accuracy": r.accuracy[t - 1],
+             "loss": ev["ann_accuracy"] - r.accuracy[t - 1],
+             "output_error": r.output_error[t - 1]} for t in selected_steps(T, r.best_T)]
+    report: dict[str, Any] = {
+        "checkpoint": str(loaded.path), "model": loaded.config.model.name,
+        "model_args": loaded.config.model.args, "dataset": loaded.config.data.name,
+        "normalized_input": loaded.mean is not None, "method": method, "K": K,
+        "percentile": percentile, "calibration": int(calib.shape[0]), "T": T,
+        "num_samples": ev["num_samples"], "ann_accuracy": ev["ann_accuracy"],
+        "best_accuracy": r.best_accuracy, "best_T": r.best_T,
+        "conversion_loss": r.conversion_loss, "tolerance": tolerance,
+        "lossless_T": r.lossless_T, "synchronous": snn.synchronous,
+        "readout_onset_period": snn.readout_onset, "input_scale": snn.input_scale,
+        "output_scale": snn.output_scale, "lambdas": snn.lambdas, "rows": rows,
+        "snn_accuracy": r.accuracy, "output_error": r.output_error,
+        "seconds": time.perf_counter() - start,
+    }
+    if write:
+        out = loaded.path.parent / f"convert-{method}-K{K}.json"
+        atomic_write_json(out, report)
+        report["json"] = str(out)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The compact text table printed by ``spikebit convert``."""
+    lines = [
+        f"{report['model']} on {report['dataset']} ({report['num_samples']} test images), "
+        f"method {report['method']}, K={report['K']}, percentile {report['percentile']:g}, "
+        f"{report['calibration']} calibration images",
+        f"ANN accuracy {report['ann_accuracy']:.2f}%",
+        f"{'T':>6} {'SNN acc %':>10} {'loss':>8} {'|out err|':>10}",
+    ]
+    for row in report["rows"]:
+        mark = "  <- best" if row["T"] == report["best_T"] else ""
+        lines.append(f"{row['T']:>6} {row['snn_accuracy']:>10.2f} {row['loss']:>+8.2f} "
+                     f"{row['output_error']:>10.4f}{mark}")
+    lossless = report["lossless_T"]
+    reach = (f"loss <= {report['tolerance']:g} from T={lossless}" if lossless
+             else f"loss never <= {report['tolerance']:g} within T={report['T']}")
+    lines.append(f"best SNN {report['best_accuracy']:.2f}% at T={report['best_T']}, "
+                 f"conversion loss {report['conversion_loss']:+.2f} points; {reach}")
+    return "\n".join(lines)

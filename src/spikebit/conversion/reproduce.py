@@ -1,0 +1,182 @@
+"""``spikebit reproduce bsnn-*``: train ANNs with the project trainer, convert, compare.
+
+Each experiment trains its ANNs (:mod:`spikebit.conversion.recipes`) through
+``train_from_config``, converts the final checkpoint with every variant of
+:func:`run_conversion_experiments` and reports, per network and variant, the
+ANN accuracy, the best SNN accuracy, its T, the conversion loss and the first
+T with loss <= 0.1 points, beside the paper's number. Accuracy-vs-T curves and
+the Fig. 5 difference histograms go to ``results/<experiment>-<net>-*.png``, the
+full per-network reports to ``results/<experiment>-<net>.json``.
+
+A finished run whose recorded config equals the planned one is reused, an
+unfinished one resumed, so an interrupted experiment restarts cheaply.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from spikebit.conversion.experiments import (
+    ConversionReport,
+    Variant,
+    VariantResult,
+    run_conversion_experiments,
+)
+from spikebit.conversion.from_checkpoint import conversion_data, load_ann
+from spikebit.conversion.plots import plot_accuracy_curves, plot_output_differences
+from spikebit.conversion.recipes import PAPER, Budget, NetPlan, budget_for, describe, train_config
+from spikebit.reproduce import register_experiment
+from spikebit.train.checkpoint import atomic_write_json
+
+TOLERANCE = 0.1  # points of conversion loss counted as lossless
+VariantsFor = Callable[[Budget], Sequence[Variant] | None]
+
+COLUMNS = ["network", "variant", "width", "epochs", "ann_test_acc", "ann_acc", "snn_acc",
+           "best_T", "loss", "T_lossless", "T_max", "paper", "paper_ann", "paper_snn",
+           "paper_loss", "paper_T"]
+
+TABLE2_LABELS = {"phase-sn": "IF w/ SN", "bsnn-nosn": "BIF w/out SN", "bsnn": "BIF w/ SN"}
+
+
+def variant_family(v: Variant) -> str:
+    """``rate-max``/``rate-p``, ``phase``/``phase-sn``, ``bsnn``/``bsnn-nosn`` (paper lookup)."""
+    suffix = {"rate": "-max" if v.percentile >= 100.0 else "-p",
+              "phase": "-sn" if v.synchronous else "",
+              "bsnn": "-nosn" if v.synchronous is False else ""}
+    return v.method + suffix[v.method]
+
+
+def train_or_reuse(config: dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """Train ``config``; reuse a finished run with the same config, resume an unfinished one."""
+    from spikebit.train import config_from_dict, load_checkpoint, train_from_config
+
+    cfg = config_from_dict(config)
+    run_dir = Path(cfg.out_dir) / cfg.name
+    last = run_dir / "last.safetensors"
+    if last.is_file():
+        meta = load_checkpoint(last).meta
+        if meta.get("config") == json.loads(json.dumps(cfg.to_dict())):
+            if meta["trainer"]["epoch"] >= cfg.optim.epochs:
+                return meta["metrics"], run_dir
+            return train_from_config(cfg, resume=True)
+    return train_from_config(cfg)
+
+
+def convert_net(plan: NetPlan, budget: Budget, run_dir: Path,
+                variants: Sequence[Variant] | None, seed: int = 0) -> ConversionReport:
+    """All conversion variants on the final checkpoint of ``run_dir``."""
+    loaded = load_ann(run_dir / "last.safetensors")
+    calib, test_x, test_y = conversion_data(loaded, budget.calibration, seed)
+    if plan.eval_samples is not None:
+        test_x, test_y = test_x[:plan.eval_samples], test_y[:plan.eval_samples]
+    return run_conversion_experiments(
+        loaded.ann, calib, test_x, test_y, plan.T_max, variants=variants,
+        K_values=budget.K_values, percentile=budget.percentile,
+        calibration_size=calib.shape[0], batch_size=256,
+        histogram_samples=budget.histogram_samples, tolerance=TOLERANCE, seed=seed)
+
+
+def result_row(plan: NetPlan, name: str, r: VariantResult, report: ConversionReport,
+               ann_test_acc: float, label: str | None = None) -> dict[str, Any]:
+    """One table row: our numbers and, where the paper has one, its line."""
+    paper = PAPER.get(f"{plan.paper_key}/{variant_family(r.variant)}")
+    return {
+        "network": plan.key, "variant": label or name, "width": plan.width,
+        "epochs": plan.epochs, "ann_test_acc": ann_test_acc, "ann_acc": report.ann_accuracy,
+        "snn_acc": r.best_accuracy, "best_T": r.best_T, "loss": r.conversion_loss,
+        "T_lossless": r.lossless_T, "T_max": report.T_max,
+        "paper": paper.setting if paper else None,
+        "paper_ann": paper.ann if paper else None, "paper_snn": paper.snn if paper else None,
+        "paper_loss": paper.loss if paper else None, "paper_T": paper.T if paper else None,
+    }
+
+
+def plot_net(report: ConversionReport, stem: Path) -> list[str]:
+    """Accuracy-vs-T curves and the Fig. 5 histograms (every variant if at most three,
+    else rate-max, phase and the largest-K bsnn, as in the paper's Fig. 5 A-C)."""
+    paths = [plot_accuracy_curves(report, stem.with_name(stem.name + "-accuracy.png"))]
+    chosen = list(report.results)
+    if len(chosen) > 3:
+        bsnn = [n for n, r in report.results.items() if variant_family(r.variant) == "bsnn"]
+        chosen = [n for n in ("rate-max", "phase") if n in report.results] + bsnn[-1:]
+    if chosen:
+        paths.append(plot_output_differences(report, stem.with_name(stem.name + "-fig5.png"),
+                                             chosen))
+    return [str(p) for p in paths if p is not None]
+
+
+def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
+             results_dir: Path = Path("results"), variants_for: VariantsFor = lambda b: None,
+             labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """Train, convert and tabulate every net of ``experiment`` at ``budget_name``."""
+    budget = budget_for(experiment, budget_name)
+    rows: list[dict[str, Any]] = []
+    details: dict[str, Any] = {}
+    for plan in budget.nets:
+        t0 = time.perf_counter()
+        metrics, run_dir = train_or_reuse(train_config(plan, budget, budget_name, str(work_dir)))
+        t1 = time.perf_counter()
+        report = convert_net(plan, budget, run_dir, variants_for(budget))
+        stem = Path(results_dir) / f"{experiment}-{plan.key}"
+        atomic_write_json(stem.with_suffix(".json"), report.to_dict())
+        ann_test_acc = 100.0 * metrics["test_acc"]
+        for name, r in report.results.items():
+            label = (labels or {}).get(variant_family(r.variant))
+            rows.append(result_row(plan, name, r, report, ann_test_acc, label))
+        details[plan.key] = {
+            "run_dir": str(run_dir), "report": str(stem.with_suffix(".json")),
+            "figures": plot_net(report, stem), "train_seconds": t1 - t0,
+            "convert_seconds": time.perf_counter() - t1,
+            "accuracy_curves": {n: r.accuracy for n, r in report.results.items()},
+            "lossless_T": {n: r.lossless_T for n, r in report.results.items()},
+        }
+    return {
+        "rows": rows, "columns": COLUMNS, "details": details,
+        "note": (f"Budget {budget_name}: {describe(budget)}. Accuracies in %; ann_test_acc on "
+                 "the full test split, ann_acc/snn_acc on the simulated test images; snn_acc "
+                 "is the best over T = 1..T_max and best_T its step; loss = ann_acc - snn_acc "
+                 f"(points); T_lossless = first T with loss <= {TOLERANCE:g}. paper_* are the "
+                 "paper's numbers for the named setting (its datasets and full-width nets), "
+                 "not for this run. Table 2 prints no ANN accuracy; paper_ann there is SNN + "
+                 "loss."),
+    }
+
+
+@register_experiment(
+    "bsnn-fmnist",
+    "BSNN conversion on Fashion-MNIST: MNIST CNN, ResNet20, VGG16 ANNs; rate (max/p-norm), "
+    "phase and BSNN (K=4,6,8) accuracy vs T, loss, lossless T (Table 1 style)",
+)
+def bsnn_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
+    return run_bsnn("bsnn-fmnist", budget, work_dir)
+
+
+@register_experiment(
+    "bsnn-mnist-subset",
+    "BSNN conversion on the 10k MNIST subset: MNIST CNN, ResNet20, VGG16 ANNs; rate, "
+    "phase and BSNN accuracy vs T (Table 1 style)",
+)
+def bsnn_mnist_subset(budget: str, work_dir: Path) -> dict[str, Any]:
+    return run_bsnn("bsnn-mnist-subset", budget, work_dir)
+
+
+def table2_variants(budget: Budget) -> list[Variant]:
+    """Table 2: phase IF with SN, BIF without SN, BIF with SN (largest K of the budget)."""
+    K = max(budget.K_values)
+    return [Variant("phase-sn", "phase", 100.0, K, synchronous=True),
+            Variant(f"bsnn-K{K}-nosn", "bsnn", 100.0, K, synchronous=False),
+            Variant(f"bsnn-K{K}", "bsnn", 100.0, K, synchronous=True)]
+
+
+@register_experiment(
+    "bsnn-table2",
+    "BSNN Table 2 ablation on ResNet18: IF w/ SN, BIF w/out SN, BIF w/ SN (Fashion-MNIST "
+    "at smoke/cpu budgets, CIFAR-10 at full)",
+)
+def bsnn_table2(budget: str, work_dir: Path) -> dict[str, Any]:
+    return run_bsnn("bsnn-table2", budget, work_dir, variants_for=table2_variants,
+                    labels=TABLE2_LABELS)

@@ -1,0 +1,88 @@
+"""``spikebit convert CHECKPOINT`` end to end on tiny ANNs trained one epoch by the trainer."""
+
+import json
+
+import pytest
+import torch
+
+from spikebit.cli.main import main
+from spikebit.conversion.from_checkpoint import load_ann, selected_steps
+from spikebit.train import config_from_dict, model_from_checkpoint, train_from_config
+from spikebit.train.losses import LOSSES
+from spikebit.train.run import load_data
+from spikebit.train.trainer import evaluate
+
+
+@pytest.fixture(scope="module")
+def ann_checkpoint(tmp_path_factory):
+    """ann-mnist-cnn (width 0.5) trained 1 epoch on 'toy28' with input normalization."""
+    out = tmp_path_factory.mktemp("runs")
+    cfg = {"name": "ann", "seed": 3, "out_dir": str(out), "plots": False,
+           "model": {"name": "ann-mnist-cnn", "args": {"width": 0.5}},
+           "data": {"name": "toy28", "normalize": True},
+           "optim": {"optimizer": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 1,
+                     "batch_size": 32}}
+    metrics, run_dir = train_from_config(config_from_dict(cfg))
+    assert metrics["test_acc"] > 0.75  # learning signal (chance 0.5)
+    return run_dir / "last.safetensors"
+
+
+def test_normalization_is_moved_to_the_data(ann_checkpoint) -> None:
+    wrapped, config, _ = model_from_checkpoint(ann_checkpoint)
+    loaded = load_ann(ann_checkpoint)
+    assert loaded.mean is not None and not hasattr(loaded.ann, "mean")
+    _, test = load_data(config.data)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.ann(loaded.preprocess(test.images)),
+                                   wrapped.eval()(test.images))
+
+
+def test_cli_convert_bsnn_end_to_end(ann_checkpoint, capsys) -> None:
+    wrapped, config, _ = model_from_checkpoint(ann_checkpoint)
+    _, test = load_data(config.data)
+    ann_acc = 100 * evaluate(wrapped, test, LOSSES.get("ce"))["acc"]
+    rc = main(["convert", str(ann_checkpoint), "--method", "bsnn", "--K", "4", "--T", "40",
+               "--calibration", "64"])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert f"ANN accuracy {ann_acc:.2f}%" in printed and "<- best" in printed
+    report = json.loads((ann_checkpoint.parent / "convert-bsnn-K4.json").read_text())
+    assert report["ann_accuracy"] == pytest.approx(ann_acc)  # unwrapped ANN + normalized data
+    assert report["num_samples"] == len(test) and report["calibration"] == 64
+    assert len(report["snn_accuracy"]) == 40 and report["normalized_input"] is True
+    assert [r["T"] for r in report["rows"]] == selected_steps(40, report["best_T"])
+    # two spiking layers: the readout integrates from period 2 (step 8 with K = 4); before
+    # that it is all zeros, whose argmax is class 0
+    assert report["readout_onset_period"] == 2
+    class0 = 100 * float((test.labels == 0).float().mean())
+    assert report["snn_accuracy"][:8] == pytest.approx([class0] * 8)
+    # after 8 readout periods BSNN carries the normalized logits to within a few percent
+    assert report["output_error"][-1] < 0.05
+    assert abs(report["snn_accuracy"][-1] - ann_acc) <= 100 / len(test) * 2
+    assert report["conversion_loss"] == pytest.approx(ann_acc - report["best_accuracy"])
+
+
+def test_cli_convert_rate_accepts_a_run_directory(ann_checkpoint, capsys) -> None:
+    assert main(["convert", str(ann_checkpoint.parent), "--method", "rate", "--T", "8",
+                 "--calibration", "32"]) == 0
+    report = json.loads((ann_checkpoint.parent / "convert-rate-K8.json").read_text())
+    assert report["method"] == "rate" and len(report["output_error"]) == 8
+    assert "method rate" in capsys.readouterr().out
+
+
+def test_cli_convert_refuses_a_spiking_checkpoint(toy_config, capsys) -> None:
+    _, run_dir = train_from_config(config_from_dict(dict(toy_config, optim={
+        "epochs": 1, "batch_size": 64})))
+    assert main(["convert", str(run_dir / "last.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "spiking network, not a ReLU ANN" in err and "ann-*" in err
+
+
+def test_cli_convert_missing_checkpoint(tmp_path, capsys) -> None:
+    assert main(["convert", str(tmp_path / "nope.safetensors")]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+
+
+def test_selected_steps() -> None:
+    assert selected_steps(40, 37) == [1, 2, 4, 8, 16, 32, 37, 40]
+    assert selected_steps(1) == [1]
