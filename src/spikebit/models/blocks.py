@@ -6,4 +6,4 @@ from torch import nn
 
 from spikebit.registry import Registry
 
-BLOCKS: Registry[type[nn.Module]] = Registry("block module")
+BLOCKS: Registry[type[nn.Module]] = Registry("block module", discover=("spikebit.methods",))

@@ -1,0 +1,27 @@
+"""AGMM (Liang et al., AAAI 2025): binary SNNs with adaptive gradient modulation.
+
+The AGMM block (``BLOCKS["agmm"]``), double-skip spiking ResNets and VGGSNN in
+the zoo (``agmm-resnet19``, ``agmm-resnet18``, ``agmm-vggsnn``) and the
+``agmm-*`` experiments (``spikebit reproduce agmm-fmnist``).
+"""
+
+from spikebit.methods.agmm.module import AGMM, temporal_mean
+from spikebit.methods.agmm.resnet import (
+    AGMM_NEURON,
+    DoubleSkipBlock,
+    ResNetConfig,
+    SpikingResNet,
+)
+from spikebit.methods.agmm.zoo import agmm_resnet, agmm_vggsnn, vggsnn_spec
+
+__all__ = [
+    "AGMM",
+    "AGMM_NEURON",
+    "DoubleSkipBlock",
+    "ResNetConfig",
+    "SpikingResNet",
+    "agmm_resnet",
+    "agmm_vggsnn",
+    "temporal_mean",
+    "vggsnn_spec",
+]

@@ -1,0 +1,82 @@
+"""AGMM paper networks in the zoo: ResNet-19, ResNet-18 (double skip) and VGGSNN.
+
+Every factory takes ``in_shape``, ``num_classes``, ``steps``, ``width`` (channel
+multiplier), ``quantizer`` (``"sign"`` for a BSNN, ``"fp"`` for an FP-SNN),
+``agmm`` (insert the AGMM block after BN of every binary layer), ``causal``
+(AGMM's mean over steps ``<= t`` vs all T) and ``agmm_kwargs`` (other AGMM
+options). First conv and last FC stay full precision; LIF with hard reset,
+V=1, tau=0.5 and the triangular surrogate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from spikebit.methods.agmm.resnet import AGMM_NEURON, ResNetConfig, SpikingResNet, scaled
+from spikebit.models.network import ModelConfig, SpikingNet, build_network
+from spikebit.models.spec import format_spec, parse_spec
+from spikebit.models.zoo import register_model
+
+VGGSNN_SPEC = "64C3-128C3-AP2-256C3-256C3-AP2-512C3-512C3-AP2-512C3-512C3-AP2"
+
+RESNET19 = ResNetConfig(blocks=(3, 3, 2), channels=(128, 256, 512), strides=(1, 2, 2),
+                        stem_channels=128, in_shape=(3, 32, 32), num_classes=10, steps=2)
+RESNET18 = ResNetConfig(blocks=(2, 2, 2, 2), channels=(64, 128, 256, 512),
+                        strides=(1, 2, 2, 2), stem_channels=64, imagenet_stem=True,
+                        in_shape=(3, 224, 224), num_classes=1000, steps=4)
+
+
+def agmm_block(agmm: bool, causal: bool = True,
+               agmm_kwargs: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:
+    """``(block name, block kwargs)`` for a network with or without AGMM."""
+    if not agmm:
+        return None, {}
+    return "agmm", {"causal": causal, **(agmm_kwargs or {})}
+
+
+def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool = True,
+                agmm_kwargs: dict[str, Any] | None = None, **overrides: Any) -> SpikingResNet:
+    """Build ``base`` with AGMM on/off and :class:`ResNetConfig` field overrides."""
+    block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs)
+    if "in_shape" in overrides:
+        overrides["in_shape"] = tuple(overrides["in_shape"])
+    return SpikingResNet(replace(base, block=block, block_kwargs=block_kwargs, **overrides))
+
+
+def vggsnn_spec(width: float = 1.0) -> str:
+    """VGGSNN's conv/pool layers with channels scaled by ``width``."""
+    layers = [replace(x, channels=scaled(x.channels, width)) if x.kind == "conv" else x
+              for x in parse_spec(VGGSNN_SPEC)]
+    return format_spec(layers)
+
+
+def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
+                agmm_kwargs: dict[str, Any] | None = None, in_shape: tuple[int, ...] = (2, 48, 48),
+                num_classes: int = 10, steps: int = 10, quantizer: str = "sign",
+                **overrides: Any) -> SpikingNet:
+    """VGGSNN (Deng et al. 2022): the spec above plus an output FC (full precision)."""
+    block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs)
+    config = ModelConfig(spec=vggsnn_spec(width), in_shape=tuple(in_shape),
+                         num_classes=num_classes, steps=steps, neuron="lif",
+                         neuron_kwargs=dict(AGMM_NEURON), quantizer=quantizer,
+                         full_precision=[0, -1], block=block, block_kwargs=block_kwargs)
+    return build_network(replace(config, **overrides))
+
+
+@register_model("agmm-resnet19", "AGMM ResNet-19 (stages 3,3,2 at 128/256/512, double skip), "
+                "CIFAR 32x32, T=2, sign weights + AGMM; width= scales channels")
+def agmm_resnet19(**kw: Any) -> SpikingResNet:
+    return agmm_resnet(RESNET19, **kw)
+
+
+@register_model("agmm-resnet18", "AGMM ResNet-18 (stages 2,2,2,2 at 64..512, double skip), "
+                "ImageNet 224x224, T=4, sign weights + AGMM; width= scales channels")
+def agmm_resnet18(**kw: Any) -> SpikingResNet:
+    return agmm_resnet(RESNET18, **kw)
+
+
+@register_model("agmm-vggsnn", "AGMM VGGSNN 64-128-AP-256-256-AP-512-512-AP-512-512-AP-FC, "
+                "DVS 2x48x48, T=10, sign weights + AGMM; width= scales channels")
+def agmm_vggsnn_entry(**kw: Any) -> SpikingNet:
+    return agmm_vggsnn(**kw)

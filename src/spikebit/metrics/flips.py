@@ -1,0 +1,159 @@
+"""Weight sign flip ratio (AGMM eq. 8, Helwegen et al. 2019).
+
+Per layer ``l`` between two snapshots ``W_a``, ``W_b``::
+
+    FR_l = sum |sign(W_b) - sign(W_a)| / (2 * numel(W_l))
+
+i.e. the fraction of weights whose sign changed (``sign(0) = +1``, as in the
+``sign`` quantizer). The :class:`FlipRatio` callback records it for every
+quantized layer per epoch (and per optimizer step on request).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from spikebit.errors import ShapeError
+from spikebit.quant import quantized_layers
+from spikebit.train.callbacks import CALLBACKS, Callback
+
+if TYPE_CHECKING:
+    from spikebit.train.trainer import Trainer
+
+
+def weight_signs(w: torch.Tensor) -> torch.Tensor:
+    """``sign(w)`` as int8 with ``sign(0) = +1`` (the binarizer's convention)."""
+    return torch.where(w.detach() >= 0, 1, -1).to(torch.int8)
+
+
+def flip_ratio(before: torch.Tensor, after: torch.Tensor) -> float:
+    """Fraction of entries whose sign differs between two weight (or sign) tensors."""
+    if before.shape != after.shape:
+        raise ShapeError(f"flip_ratio needs two snapshots of one layer (same shape), got "
+                         f"{tuple(before.shape)} and {tuple(after.shape)}")
+    if before.numel() == 0:
+        return 0.0
+    flips = (weight_signs(before) != weight_signs(after)).sum()
+    return float(flips) / before.numel()
+
+
+def layer_signs(model: nn.Module, include_full_precision: bool = False) -> dict[str, torch.Tensor]:
+    """Signs of the latent weights of quantized layers (``quantize`` on), by layer name."""
+    return {name: weight_signs(layer.weight) for name, layer in quantized_layers(model)
+            if include_full_precision or layer.quantize}
+
+
+def flip_ratios(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """Per-layer ratios, their unweighted ``mean`` and the weight-weighted ``overall``."""
+    if before.keys() != after.keys():
+        raise ShapeError(f"flip_ratios: snapshots name different layers: {sorted(before)} vs "
+                         f"{sorted(after)}")
+    layers = {name: flip_ratio(before[name], after[name]) for name in after}
+    total = sum(t.numel() for t in after.values())
+    flipped = sum(layers[n] * after[n].numel() for n in after)
+    return {"layers": layers,
+            "mean": sum(layers.values()) / len(layers) if layers else 0.0,
+            "overall": flipped / total if total else 0.0}
+
+
+@CALLBACKS.register("flip-ratio")
+class FlipRatio(Callback):
+    """Record sign flip ratios of quantized layers into ``metrics["flip_ratio"]``.
+
+    Per epoch: ``{"layers": {name: ratio}, "mean", "overall"}`` against the
+    signs at the previous epoch's end (the initial weights for epoch 1), plus
+    ``metrics["flip_ratio_mean"]`` for the CSV log. ``every_step=True`` adds
+    ``"steps"``: ``{"mean": [...], "layers": {name: [...]}}``, one entry per
+    optimizer step against the previous step. ``include_full_precision`` also
+    tracks layers whose ``quantize`` flag is off (first conv, last FC).
+    """
+
+    def __init__(self, every_step: bool = False, include_full_precision: bool = False) -> None:
+        self.every_step = bool(every_step)
+        self.include_full_precision = bool(include_full_precision)
+        self._epoch_ref: dict[str, torch.Tensor] | None = None
+        self._step_ref: dict[str, torch.Tensor] | None = None
+        self._steps: list[dict[str, Any]] = []
+
+    def _signs(self, trainer: Trainer) -> dict[str, torch.Tensor]:
+        return layer_signs(trainer.model, self.include_full_precision)
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        if self._epoch_ref is None:
+            self._epoch_ref = self._signs(trainer)
+        if self._step_ref is None:
+            self._step_ref = self._epoch_ref
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        if not self.every_step:
+            return
+        now = self._signs(trainer)
+        self._steps.append(flip_ratios(self._step_ref or now, now))
+        self._step_ref = now
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
+        now = self._signs(trainer)
+        record = flip_ratios(self._epoch_ref or now, now)
+        if self.every_step:
+            names = list(now)
+            record["steps"] = {
+                "mean": [s["mean"] for s in self._steps],
+                "layers": {n: [s["layers"][n] for s in self._steps] for n in names},
+            }
+        metrics["flip_ratio"] = record
+        metrics["flip_ratio_mean"] = record["mean"]
+        self._epoch_ref, self._step_ref, self._steps = now, now, []
+
+    def state_dict(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        tensors = {f"epoch.{n}": t for n, t in (self._epoch_ref or {}).items()}
+        if self._step_ref is not None and self._step_ref is not self._epoch_ref:
+            tensors.update({f"step.{n}": t.clone() for n, t in self._step_ref.items()})
+        return tensors, {"every_step": self.every_step,
+                         "include_full_precision": self.include_full_precision}
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        refs: dict[str, dict[str, torch.Tensor]] = {"epoch": {}, "step": {}}
+        for key, t in tensors.items():
+            kind, name = key.split(".", 1)
+            refs[kind][name] = t.to(torch.int8)
+        self._epoch_ref = refs["epoch"] or None
+        self._step_ref = refs["step"] or self._epoch_ref
+        self._steps = []
+
+
+def epoch_curve(history: list[dict[str, Any]], key: str = "mean") -> list[float]:
+    """Per-epoch flip ratio (``mean`` or ``overall``) from a trainer's metric history."""
+    return [h["flip_ratio"][key] for h in history if "flip_ratio" in h]
+
+
+def plot_flip_ratios(curves: dict[str, list[float]], path: str | Path,
+                     title: str = "Weight sign flip ratio", xlabel: str = "epoch") -> Path:
+    """Plot one flip-ratio curve per run (x from 1) to a PNG at ``path``; needs matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
+    except ImportError as exc:  # pragma: no cover - matplotlib is a dev dependency
+        raise ImportError("plot_flip_ratios needs matplotlib: pip install matplotlib") from exc
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for label, ys in curves.items():
+        ax.plot(range(1, len(ys) + 1), ys, marker="o" if len(ys) < 30 else None, label=label)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("flip ratio")
+    ax.set_title(title)
+    if all(y > 0 for ys in curves.values() for y in ys):
+        ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
