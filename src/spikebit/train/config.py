@@ -73,7 +73,7 @@ class RunConfig:
 
     name: str = "run"
     seed: int = 0
-    loss: Literal["ce", "mse"] = "ce"
+    loss: str = "ce"
     out_dir: str = "runs"
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from spikebit.registry import Registry
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-LOSSES: Registry[Loss] = Registry("loss")
+LOSSES: Registry[Loss] = Registry("loss", discover=("spikebit.methods",))
 
 
 def readout(output: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,61 @@
+"""The paper's weight initialization (Sec. 3.2, eq. 17; the formula was lost).
+
+Reconstruction: every synaptic weight is drawn from ``N(0, (gain * V)^2 / n_in)``,
+``V`` the threshold and ``n_in`` the number of pre-synaptic neurons a post-synaptic
+neuron sees (``in_features`` for a dense layer, ``in_channels/groups * k * k`` for a
+convolution); biases start at zero. With inputs of unit second moment the
+pre-activation then has standard deviation ``gain * V``: about one threshold, so
+the first forward pass already fires (and not too much).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from spikebit.errors import ConfigError
+from spikebit.neurons import IntegrateFireNeuron
+
+
+def fan_in(layer: nn.Conv2d | nn.Linear) -> int:
+    """Pre-synaptic neurons per post-synaptic neuron (``weight[0].numel()``)."""
+    return int(layer.weight[0].numel())
+
+
+def model_threshold(model: nn.Module) -> float:
+    """The threshold ``V`` shared by the model's spiking neurons."""
+    values = {m.threshold for m in model.modules() if isinstance(m, IntegrateFireNeuron)}
+    if len(values) != 1:
+        found = sorted(values) if values else "no spiking neurons"
+        raise ConfigError(
+            f"mt_init_ needs one threshold to scale the weights, found {found}; "
+            "pass threshold=... explicitly"
+        )
+    return float(values.pop())
+
+
+@torch.no_grad()
+def mt_init_(
+    model: nn.Module,
+    threshold: float | None = None,
+    gain: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> nn.Module:
+    """Re-draw every conv/linear weight as ``N(0, (gain * V)^2 / n_in)``, biases 0 (in place).
+
+    ``threshold`` defaults to the one threshold of the model's neurons. Quantized
+    layers (``QConv2d``/``QLinear``) get their float latent weights drawn the same way.
+    Returns ``model``.
+    """
+    v = model_threshold(model) if threshold is None else float(threshold)
+    if v <= 0 or gain <= 0:
+        raise ConfigError(f"threshold and gain must be > 0, got threshold={v}, gain={gain}")
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d | nn.Linear):
+            std = gain * v / math.sqrt(fan_in(module))
+            module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * std)
+            if module.bias is not None:
+                module.bias.zero_()
+    return model
