@@ -56,7 +56,8 @@ def test_multithreshold_with_omax_1_equals_lif():
     torch.testing.assert_close(xa.grad, xb.grad)
 
 
-NEURON_ARGS = {"lif": {}, "if": {}, "mtlif": {"max_spikes": 4}}
+NEURON_ARGS = {"lif": {}, "if": {}, "mtlif": {"max_spikes": 4}, "mfp": {"steps": 5}}
+NO_RESET = {"mfp"}  # memory-free neurons have no membrane state to reset
 
 
 @pytest.mark.parametrize("name", NEURONS.names())
@@ -65,8 +66,15 @@ NEURON_ARGS = {"lif": {}, "if": {}, "mtlif": {"max_spikes": 4}}
 def test_every_neuron_sequence_and_step_agree(name, reset, detach_reset):
     """Contract over everything registered: no NaN, sequence == step (values and grads)."""
     cls = NEURONS.get(name)
-    kwargs = dict(NEURON_ARGS.get(name, {}), detach_reset=detach_reset)
-    if name != "mtlif":
+    if name in NO_RESET:
+        if reset == "soft" or detach_reset:
+            pytest.skip("no reset options")
+        kwargs = dict(NEURON_ARGS[name])
+    else:
+        kwargs = dict(NEURON_ARGS.get(name, {}), detach_reset=detach_reset)
+    if name in NO_RESET:
+        pass
+    elif name != "mtlif":
         kwargs["reset"] = reset
     elif reset == "hard":
         pytest.skip("multi-threshold resets by subtraction only")

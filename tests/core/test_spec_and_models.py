@@ -147,4 +147,6 @@ def _small_overrides(name: str) -> dict:
         "ann-resnet20": {"width": 1 / 4},
         "ann-resnet34": {"width": 1 / 16},
     }
+    if name.startswith("mfp-"):
+        return {"width": 1 / 16}
     return other.get(name, {})

@@ -12,7 +12,7 @@ from spikebit.functional.firing import Firing
 from spikebit.functional.lif import Backend, Reset, lif_sequence, lif_step
 from spikebit.registry import Registry
 
-NEURONS: Registry[type[nn.Module]] = Registry("neuron")
+NEURONS: Registry[type[nn.Module]] = Registry("neuron", discover=("spikebit.methods",))
 
 
 class LIFState(NamedTuple):

@@ -1,0 +1,338 @@
+"""MFP-QSNN training speed and saved-activation memory, side by side in one run (not a test).
+
+At T = 4, 8, 10:
+
+1. **Neuron layer**: forward + backward of one neuron layer on ``x [T, B, C, H, W]``:
+   * ``mfp``: spikebit's MFP neuron (``H = M @ X`` as one matrix product, fused backward);
+   * ``lif-serial``: an LIF written as a plain eager BPTT loop over T (autograd through
+     every step: the paper's kind of serial baseline);
+   * ``lif-fused``: spikebit's fused LIF (``spikebit.neurons.LIF``, one autograd function).
+   Same threshold (1), leak (0.5, MFP's initial ``M[t,i] = 0.5^(t-i)``) and surrogate;
+   two layer sizes (``OP_SHAPES``).
+2. **Training step** (forward, cross-entropy, backward, Adam) of the same VGGSNN-style
+   network (``mfp-vggsnn-fmnist`` structure, fp32 weights for all so only the neuron
+   differs) with MFP, serial-eager LIF and fused LIF neurons.
+3. **Eq. 9** (not timing): fraction of spikes where the paper's threshold folding differs
+   from the parallel form, on random currents, for the initial and for random ``M``.
+4. **Inference memory** (not timing, Table II style) of the zoo's MFP-QSNN networks against
+   their FP LIF baseline (``spikebit.methods.mfp.inference_memory``, bytes per sample).
+
+Memory = bytes of unique storages saved for backward (``saved_tensors_hooks``).
+Method: warm-up, then repeats taken round-robin over the engines; medians reported.
+Writes ``results/mfp_speed.json`` and prints ratios (serial / MFP etc.).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spikebit.functional.surrogate import get_surrogate, spike
+from spikebit.methods.mfp import THRESHOLD_READINGS, MFPNeuron, fold_neuron
+from spikebit.methods.mfp.zoo import LIF_NEURON, MFP_NEURON, vggsnn_spec
+from spikebit.models import ModelConfig, build_network
+from spikebit.neurons import LIF
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = ROOT / "results" / "mfp_speed.json"
+STEPS = (4, 8, 10)
+THRESHOLD, TAU, SURROGATE = 1.0, 0.5, "triangle"
+# B, C, H, W of the neuron layer input per step: a small (per-op overhead bound) and a
+# large (memory-bandwidth bound) layer, e.g. VGGSNN's late and early layers at batch 16
+OP_SHAPES = {"small": (16, 32, 8, 8), "large": (16, 64, 16, 16)}
+NET = {"width": 0.25, "batch": 16, "in_shape": (1, 28, 28)}
+PAPER_SPEEDUP = {4: 1.5, 8: 3.1, 10: 7.2}
+
+
+class SerialLIF(nn.Module):
+    """LIF as a plain eager loop: ``h = tau v + x[t]; s = H(h - V); v = h (1 - s)``."""
+
+    def __init__(self, threshold: float = THRESHOLD, tau: float = TAU) -> None:
+        super().__init__()
+        self.threshold, self.tau = threshold, tau
+        self.surrogate = get_surrogate(SURROGATE, 1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = torch.zeros_like(x[0])
+        out = []
+        for t in range(x.shape[0]):
+            h = self.tau * v + x[t]
+            s = spike(h - self.threshold, self.surrogate)
+            v = h * (1.0 - s)
+            out.append(s)
+        return torch.stack(out)
+
+
+def neuron_factories(steps: int) -> dict[str, Callable[[], nn.Module]]:
+    return {
+        "mfp": lambda: MFPNeuron(steps, threshold=THRESHOLD, tau=TAU, surrogate=SURROGATE),
+        "lif-serial": lambda: SerialLIF(),
+        "lif-fused": lambda: LIF(threshold=THRESHOLD, tau=TAU, reset="hard", surrogate=SURROGATE),
+    }
+
+
+def saved_bytes(run: Callable[[], Any]) -> int:
+    """Bytes of unique storages saved for backward while ``run()`` builds its graph."""
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        st = t.untyped_storage()
+        storages[st.data_ptr()] = max(storages.get(st.data_ptr(), 0), st.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = run()
+    del out
+    return sum(storages.values())
+
+
+def measure(calls: dict[str, Callable[[], Any]], warmup: int, repeats: int
+            ) -> dict[str, dict[str, float]]:
+    for fn in calls.values():
+        for _ in range(warmup):
+            fn()
+    samples: dict[str, list[float]] = {n: [] for n in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) * 1e3)
+    return {n: {"median_ms": round(statistics.median(s), 3), "min_ms": round(min(s), 3)}
+            for n, s in samples.items()}
+
+
+def speedups(res: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Time of each LIF engine / time of MFP, from medians (and from minima)."""
+    out = {}
+    for other in ("lif-serial", "lif-fused"):
+        out[f"speedup_mfp_vs_{other.replace('-', '_')}"] = round(
+            res[other]["median_ms"] / res["mfp"]["median_ms"], 2)
+        out[f"speedup_mfp_vs_{other.replace('-', '_')}_min"] = round(
+            res[other]["min_ms"] / res["mfp"]["min_ms"], 2)
+    return out
+
+
+def bench_neuron(shape: tuple[int, ...], steps: int, warmup: int, repeats: int
+                 ) -> dict[str, Any]:
+    torch.manual_seed(steps)
+    x = torch.randn(steps, *shape) * 0.8 + 0.6
+    g = torch.randn_like(x)
+    neurons = {n: make() for n, make in neuron_factories(steps).items()}
+    inputs = {n: x.clone().requires_grad_() for n in neurons}
+
+    def call(name: str) -> Callable[[], None]:
+        def run() -> None:
+            xi = inputs[name]
+            xi.grad = None
+            neurons[name](xi).backward(g)
+        return run
+
+    # same dynamics at MFP's initial M: spikes agree (no reset in MFP: LIF differs after spikes)
+    with torch.no_grad():
+        spikes = {n: m(x) for n, m in neurons.items()}
+    res = measure({n: call(n) for n in neurons}, warmup, repeats)
+    for n in neurons:
+        res[n]["saved_bytes"] = saved_bytes(lambda n=n: neurons[n](inputs[n]))
+        res[n]["spike_rate"] = round(float(spikes[n].mean()), 4)
+    return {"input": [steps, *shape], "input_bytes": x.numel() * 4, "engines": res,
+            **speedups(res),
+            "lif_serial_equals_fused_spikes": bool(torch.equal(spikes["lif-serial"],
+                                                               spikes["lif-fused"]))}
+
+
+def network(neuron: str, steps: int) -> nn.Module:
+    kwargs = {"mfp": MFP_NEURON, "lif-fused": LIF_NEURON, "lif-serial": LIF_NEURON}[neuron]
+    net = build_network(ModelConfig(spec=vggsnn_spec(NET["width"]), in_shape=NET["in_shape"],
+                                    steps=steps, neuron="mfp" if neuron == "mfp" else "lif",
+                                    neuron_kwargs=dict(kwargs), quantizer="fp"))
+    if neuron == "lif-serial":
+        for i, m in enumerate(net.body):
+            if isinstance(m, LIF):
+                net.body[i] = SerialLIF()
+    return net
+
+
+def bench_network(steps: int, warmup: int, repeats: int) -> dict[str, Any]:
+    torch.manual_seed(0)
+    x = torch.rand(NET["batch"], *NET["in_shape"])
+    y = torch.randint(0, 10, (NET["batch"],))
+    calls, nets = {}, {}
+    for name in ("mfp", "lif-serial", "lif-fused"):
+        torch.manual_seed(0)
+        net = network(name, steps)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        nets[name] = net
+
+        def step(net: nn.Module = net, opt: torch.optim.Optimizer = opt) -> None:
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(net(x).mean(0), y).backward()
+            opt.step()
+
+        calls[name] = step
+    res = measure(calls, warmup, repeats)
+    for name, net in nets.items():
+        res[name]["saved_bytes"] = saved_bytes(lambda net=net: net(x))
+    return {"net": vggsnn_spec_str(), "batch": NET["batch"], "steps": steps, "engines": res,
+            **speedups(res)}
+
+
+def vggsnn_spec_str() -> str:
+    return f"{vggsnn_spec(NET['width'])}-FC10 on {list(NET['in_shape'])}, fp32 weights"
+
+
+@torch.no_grad()
+def bench_eq9(steps: int) -> dict[str, Any]:
+    """Spike mismatch of eq. 9 (both readings) vs the parallel form on random currents."""
+    torch.manual_seed(100 + steps)
+    x = torch.randn(steps, 65536) + 0.5
+    out: dict[str, Any] = {"input": "x ~ N(0.5, 1), shape [T, 65536], V = 1"}
+    for init in ("initial", "random"):
+        n = MFPNeuron(steps, threshold=THRESHOLD, tau=TAU)
+        if init == "random":  # random lower-triangular M, positive diagonal
+            n.mixing.weight.copy_(torch.randn(steps, steps).abs() * 0.5 + torch.eye(steps) * 0.5)
+        exact = n(x)
+        for reading in THRESHOLD_READINGS.names():
+            folded = fold_neuron(n, reading)(x)
+            out[f"{init}_M_{reading}"] = {
+                "mismatch": round(float((exact != folded).float().mean()), 4),
+                "mismatch_t0": round(float((exact[0] != folded[0]).float().mean()), 4),
+                "spike_rate_exact": round(float(exact.mean()), 4),
+                "spike_rate_folded": round(float(folded.mean()), 4)}
+    return out
+
+
+def wait_idle(limit_s: float) -> None:
+    """Wait (at most ``limit_s``) for the 1-min load average to drop below half the CPUs."""
+    goal = max((os.cpu_count() or 1) / 2, 0.5)
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end and os.getloadavg()[0] >= goal:
+        time.sleep(5)
+
+
+def memory_section() -> dict[str, Any]:
+    from spikebit.methods.mfp import fold_network, inference_memory
+    from spikebit.models import build_model
+
+    out = {}
+    for name in ("mfp-vggsnn-fmnist", "mfp-vggsnn-cifar10dvs"):
+        model = build_model(name)
+        r = inference_memory(model)
+        out[name] = {"steps": r.steps, "in_shape": list(model.config.in_shape),
+                     "spec": model.config.spec,
+                     "baseline_fp_lif_bytes": r.baseline_bytes,
+                     "mfp_bytes_paper_accounting": r.deployed_bytes,
+                     "mfp_bytes_exact_serial": r.serial_bytes,
+                     "mfp_eq9_folded_bytes": inference_memory(fold_network(model)).deployed_bytes,
+                     "ratio_paper_accounting": round(r.baseline_bytes / r.deployed_bytes, 2),
+                     "ratio_exact_serial": round(r.baseline_bytes / r.serial_bytes, 2)}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--op-repeats", type=int, default=15)
+    ap.add_argument("--net-repeats", type=int, default=4)
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                    help="before each timed section wait up to this long for the 1-min load "
+                         "average to fall below half the CPUs (shared machines)")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+    result: dict[str, Any] = {
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(), "python": platform.python_version(),
+        "load_avg_at_start": list(os.getloadavg()),
+        "method": {"warmup": args.warmup, "op_repeats": args.op_repeats,
+                   "net_repeats": args.net_repeats, "statistic": "median",
+                   "order": "round-robin over engines after warm-up"},
+        "dynamics": f"V={THRESHOLD}, tau={TAU} (LIF leak; MFP init M[t,i]=tau^(t-i)), "
+                    f"surrogate={SURROGATE}; LIF hard reset, MFP no reset",
+        "paper_speedup_vs_serial": PAPER_SPEEDUP,
+        "neuron_layer": {}, "train_step": {}, "eq9": {},
+    }
+    for size, shape in OP_SHAPES.items():
+        wait_idle(args.wait_idle)
+        load0 = list(os.getloadavg())
+        result["neuron_layer"][size] = {
+            str(t): bench_neuron(shape, t, args.warmup, args.op_repeats) for t in STEPS}
+        result["neuron_layer"][size]["load_average_before_after"] = [load0, list(os.getloadavg())]
+    for steps in STEPS:
+        result["eq9"][str(steps)] = bench_eq9(steps)
+    wait_idle(args.wait_idle)
+    result["train_step"]["load_average_before"] = list(os.getloadavg())
+    for steps in STEPS:
+        result["train_step"][str(steps)] = bench_network(steps, args.warmup, args.net_repeats)
+    result["train_step"]["load_average_after"] = list(os.getloadavg())
+    result["inference_memory"] = memory_section()
+    result["targets"] = {
+        size: {str(t): {"paper": PAPER_SPEEDUP[t],
+                        "measured_vs_lif_serial": sec[str(t)]["speedup_mfp_vs_lif_serial"],
+                        "met": sec[str(t)]["speedup_mfp_vs_lif_serial"] >= PAPER_SPEEDUP[t]}
+               for t in STEPS}
+        for size, sec in result["neuron_layer"].items()}
+    result["targets"]["note"] = "neuron layer fwd+bwd, MFP vs the eager serial LIF loop"
+    result["load_avg_at_end"] = list(os.getloadavg())
+    result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+    print(report(result))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.out} ({result['wall_seconds']} s)")
+    return 0
+
+
+def report(result: dict[str, Any]) -> str:
+    lines = [f"torch {result['torch']}, {result['threads']} threads, "
+             f"load {result['load_avg_at_start']}"]
+    for size, shape in OP_SHAPES.items():
+        lines += [f"neuron layer fwd+bwd ({size}), x [T, {', '.join(map(str, shape))}]:",
+                  f"{'T':>3} {'engine':<11} {'median ms':>10} {'saved MiB':>10}"]
+        for t, sec in result["neuron_layer"][size].items():
+            if not t.isdigit():
+                continue
+            for name, r in sec["engines"].items():
+                lines.append(f"{t:>3} {name:<11} {r['median_ms']:>10.2f} "
+                             f"{r['saved_bytes'] / 2**20:>10.2f}")
+            lines.append(f"    MFP speed-up: {sec['speedup_mfp_vs_lif_serial']:.2f}x vs serial "
+                         f"LIF (paper {PAPER_SPEEDUP[int(t)]}x; from minima "
+                         f"{sec['speedup_mfp_vs_lif_serial_min']:.2f}x), "
+                         f"{sec['speedup_mfp_vs_lif_fused']:.2f}x vs fused LIF")
+    lines.append(f"training step, {vggsnn_spec_str()}, batch {NET['batch']}:")
+    for t, sec in result["train_step"].items():
+        if not t.isdigit():
+            continue
+        for name, r in sec["engines"].items():
+            lines.append(f"{t:>3} {name:<11} {r['median_ms']:>10.1f} "
+                         f"{r['saved_bytes'] / 2**20:>10.1f}")
+        lines.append(f"    MFP speed-up: {sec['speedup_mfp_vs_lif_serial']:.2f}x vs serial LIF, "
+                     f"{sec['speedup_mfp_vs_lif_fused']:.2f}x vs fused LIF")
+    for name, r in result["inference_memory"].items():
+        lines.append(f"inference memory {name}: FP LIF {r['baseline_fp_lif_bytes'] / 2**10:.1f} "
+                     f"KiB, MFP {r['mfp_bytes_paper_accounting'] / 2**10:.1f} KiB "
+                     f"({r['ratio_paper_accounting']}x, paper accounting), exact serial "
+                     f"{r['mfp_bytes_exact_serial'] / 2**10:.1f} KiB ({r['ratio_exact_serial']}x)")
+    for t, sec in result["eq9"].items():
+        lines.append(f"eq. 9 mismatch T={t}: " + ", ".join(
+            f"{k} {v['mismatch']:.3f}" for k, v in sec.items() if isinstance(v, dict)))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

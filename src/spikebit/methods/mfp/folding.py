@@ -1,0 +1,143 @@
+"""The paper's eq. 9 threshold folding, implemented as stated, and how far it is from eq. 7.
+
+Eq. 9 fires from the *current* input alone against a per-step threshold::
+
+    S[t] = H(X[t] - theta[t]),   theta = V * M^-1 [t] / alpha
+
+i.e. it moves ``alpha M`` from ``alpha M X >= V`` to the threshold side as if the
+inequality were an equation. Two readings of ``V M^-1[i] / alpha``
+(:data:`THRESHOLD_READINGS`):
+
+* ``"rowsum"``: ``theta = (alpha M)^-1 (V * 1)`` (the threshold vector ``V * 1`` pushed
+  through ``M^-1``; row sums of ``M^-1`` times ``V / alpha``);
+* ``"diagonal"``: ``theta[t] = V / (alpha M[t, t])`` (the diagonal of ``M^-1``).
+
+Both equal the parallel form only when ``M`` is diagonal (no temporal mixing, i.e. no
+memory) or ``T = 1``: with off-diagonal ``M`` the spike at ``t`` depends on ``X[i < t]``,
+which a memoryless threshold cannot see. :func:`layer_spike_mismatch` measures it.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from spikebit.errors import SpikebitError
+from spikebit.functional.surrogate import Surrogate, spike
+from spikebit.methods.mfp.neuron import MFPNeuron
+from spikebit.neurons import check_sequence
+from spikebit.registry import Registry
+
+ThresholdReading = Callable[[torch.Tensor, float], torch.Tensor]
+THRESHOLD_READINGS: Registry[ThresholdReading] = Registry("eq. 9 threshold reading")
+
+
+class FoldingError(SpikebitError, ValueError):
+    """Eq. 9 thresholds cannot be formed (e.g. ``M`` is singular)."""
+
+
+def _check_diagonal(m: torch.Tensor) -> None:
+    if bool((m.diagonal() == 0).any()):
+        raise FoldingError(
+            "eq. 9 needs M^-1, but M has a zero on its diagonal (M is singular); "
+            f"diagonal = {m.diagonal().tolist()}"
+        )
+
+
+@THRESHOLD_READINGS.register("rowsum")
+def rowsum_thresholds(m: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``theta = (alpha M)^-1 (V * 1)`` for ``m = alpha M`` ``[T, T]``; returns ``[T]``."""
+    _check_diagonal(m)
+    ones = torch.full((m.shape[0], 1), float(threshold), dtype=m.dtype)
+    return torch.linalg.solve_triangular(m, ones, upper=False).squeeze(1)
+
+
+@THRESHOLD_READINGS.register("diagonal")
+def diagonal_thresholds(m: torch.Tensor, threshold: float) -> torch.Tensor:
+    """``theta[t] = V / (alpha M[t, t])``; returns ``[T]``."""
+    _check_diagonal(m)
+    return float(threshold) / m.diagonal()
+
+
+class FoldedState(NamedTuple):
+    """Serial state of a folded neuron: only the step index (no membrane, no history)."""
+
+    t: int
+
+
+class FoldedThresholdNeuron(nn.Module):
+    """Eq. 9: ``S[t] = H(X[t] - theta[t])``, memoryless, one threshold per step."""
+
+    def __init__(self, thresholds: torch.Tensor, surrogate: Surrogate) -> None:
+        super().__init__()
+        self.register_buffer("thresholds", thresholds.detach().clone())
+        self.surrogate = surrogate
+
+    @property
+    def steps(self) -> int:
+        return int(self.thresholds.numel())
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        check_sequence(x_seq, "FoldedThresholdNeuron")
+        theta = self.thresholds.to(x_seq.dtype).reshape(-1, *([1] * (x_seq.ndim - 1)))
+        return spike(x_seq - theta, self.surrogate)
+
+    def step(
+        self, x_t: torch.Tensor, state: FoldedState | None = None
+    ) -> tuple[torch.Tensor, FoldedState]:
+        t = 0 if state is None else state.t
+        return spike(x_t - self.thresholds[t].to(x_t.dtype), self.surrogate), FoldedState(t + 1)
+
+
+def fold_neuron(neuron: MFPNeuron, reading: str = "rowsum") -> FoldedThresholdNeuron:
+    """The eq. 9 neuron for ``neuron``'s current ``M`` and ``alpha``."""
+    with torch.no_grad():
+        m = neuron.effective_matrix(torch.float64)
+        theta = THRESHOLD_READINGS.get(reading)(m, neuron.threshold)
+    return FoldedThresholdNeuron(theta.float(), neuron.surrogate)
+
+
+def fold_network(model: nn.Module, reading: str = "rowsum") -> nn.Module:
+    """A copy of ``model`` with every :class:`MFPNeuron` replaced by its eq. 9 form."""
+    folded = copy.deepcopy(model)
+    targets = [(name, m) for name, m in folded.named_modules() if isinstance(m, MFPNeuron)]
+    for name, neuron in targets:
+        parent_name, _, child = name.rpartition(".")
+        parent = folded.get_submodule(parent_name) if parent_name else folded
+        setattr(parent, child, fold_neuron(neuron, reading))
+    return folded
+
+
+@torch.no_grad()
+def layer_spike_mismatch(
+    model: nn.Module, x: torch.Tensor, reading: str = "rowsum"
+) -> dict[str, float]:
+    """Per MFP layer: fraction of spikes where eq. 9 differs from eq. 7 on the same input.
+
+    Runs ``model`` in eval mode (BN running statistics) on ``x``.
+
+    Each layer's input currents come from the parallel (exact) network, so errors do not
+    compound; end-to-end effects show in the accuracy of :func:`fold_network`.
+    """
+    inputs: dict[str, torch.Tensor] = {}
+    neurons = {n: m for n, m in model.named_modules() if isinstance(m, MFPNeuron)}
+    hooks = [m.register_forward_hook(lambda mod, args, out, n=n: inputs.__setitem__(n, args[0]))
+             for n, m in neurons.items()]
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    out = {}
+    for name, neuron in neurons.items():
+        exact = neuron(inputs[name])
+        folded = fold_neuron(neuron, reading)(inputs[name])
+        out[name] = float((exact != folded).float().mean())
+    return out

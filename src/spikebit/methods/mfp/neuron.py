@@ -1,0 +1,208 @@
+"""Memory-free parallel spiking neuron (MFP-QSNN eq. 6-8).
+
+For input currents ``X [T, B, ...]`` (``X[t] = W_b S[t]`` after BN) the neuron computes,
+for all ``T`` steps at once and with no membrane state::
+
+    H = alpha * M @ X        # along the time axis: H[t] = alpha * sum_{i<=t} M[t, i] X[i]
+    S = Heaviside(H - V)     # spikes, surrogate gradient in backward
+
+``M`` is a learnable lower-triangular ``T x T`` matrix (a :class:`TimeMixing`, kept
+lower-triangular by a mask). There is no reset: ``H[t]`` is a weighted sum of all past
+inputs. ``forward`` is one matrix product over ``[T, N]`` and saves only ``X`` (the
+spikes and surrogate derivatives are recomputed in backward).
+
+``step(x_t, state)`` is the exact serial path: the state holds the inputs seen so far
+(``[T, B, ...]``, zeros for future steps) and step ``t`` evaluates row ``t`` of the same
+``T x T`` product, so its spikes equal the parallel ones bit for bit (a zero-padded
+future contributes exact zeros). A general learned ``M`` needs that history: the exact
+serial form is not memory-free (see ``docs/methods/mfp.md``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from spikebit.errors import ShapeError
+from spikebit.functional.surrogate import Surrogate, get_surrogate, spike
+from spikebit.neurons import NEURONS, check_sequence
+from spikebit.registry import Registry
+
+MIXINGS: Registry[type[TimeMixing]] = Registry("MFP time mixing")
+
+
+class TimeMixing(nn.Module):
+    """A learnable lower-triangular ``T x T`` matrix ``M`` (``matrix()``), masked."""
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        if steps < 1:
+            raise ValueError(f"steps (T) must be >= 1, got {steps}")
+        self.steps = int(steps)
+        self.register_buffer("mask", torch.ones(steps, steps).tril(), persistent=False)
+
+    def matrix(self) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError("subclasses define the mixing matrix")
+
+    def free_parameters(self) -> int:
+        """Number of stored values of ``M`` at inference (the free entries)."""
+        return sum(p.numel() for p in self.parameters()) - self.masked_out()
+
+    def masked_out(self) -> int:
+        return 0
+
+
+@MIXINGS.register("full")
+class LowerTriangularMixing(TimeMixing):
+    """Eq. 7-8: a full learnable lower-triangular ``M``; init ``M[t, i] = tau^(t-i)``.
+
+    With this init, ``H`` is an LIF membrane without reset (leak ``tau``). The upper
+    triangle is stored but masked to zero (its gradient is zero).
+    """
+
+    def __init__(self, steps: int, tau: float = 0.5) -> None:
+        super().__init__(steps)
+        t = torch.arange(steps, dtype=torch.float32)
+        lag = (t[:, None] - t[None, :]).clamp(min=0)
+        self.weight = nn.Parameter(torch.pow(torch.tensor(float(tau)), lag) * self.mask)
+
+    def matrix(self) -> torch.Tensor:
+        return self.weight * self.mask
+
+    def masked_out(self) -> int:
+        return self.steps * (self.steps - 1) // 2
+
+
+@MIXINGS.register("gain")
+class StepGainMixing(TimeMixing):
+    """Eq. 6: ``M[t, i] = tau_i`` for ``i <= t`` (one learnable gain per input step).
+
+    ``H[t] = sum_{i<=t} tau_i X[i]``; gains start at 1 (integration without leak);
+    the ``tau`` argument is not used by this form.
+    """
+
+    def __init__(self, steps: int, tau: float = 0.5) -> None:
+        super().__init__(steps)
+        self.gains = nn.Parameter(torch.ones(steps))
+
+    def matrix(self) -> torch.Tensor:
+        return self.mask * self.gains
+
+
+class _MFPSequence(torch.autograd.Function):
+    """``S = H(m @ x - V)`` on ``x [T, N]``; saves ``x`` and ``m`` only."""
+
+    @staticmethod
+    def forward(ctx, x, m, threshold, surrogate):  # type: ignore[override]
+        ctx.save_for_backward(x, m)
+        ctx.threshold, ctx.surrogate = threshold, surrogate
+        h = torch.mm(m, x)
+        return torch.ge(h, threshold, out=h)  # spikes written over H (no extra buffer)
+
+    @staticmethod
+    def backward(ctx, grad_s):  # type: ignore[override]
+        x, m = ctx.saved_tensors
+        h_minus_v = torch.addmm(x.new_full((1,), -ctx.threshold), m, x)  # recomputed H - V
+        g = ctx.surrogate.derivative(h_minus_v)
+        del h_minus_v
+        g.mul_(grad_s)
+        grad_x = torch.mm(m.t(), g) if ctx.needs_input_grad[0] else None
+        grad_m = torch.mm(g, x.t()) if ctx.needs_input_grad[1] else None
+        return grad_x, grad_m, None, None
+
+
+def mfp_sequence(
+    x: torch.Tensor, m: torch.Tensor, threshold: float, surrogate: Surrogate
+) -> torch.Tensor:
+    """Spikes ``H(m @ x - V)`` for ``x [T, B, ...]`` and ``m [T, T]`` (``alpha`` folded in)."""
+    t = x.shape[0]
+    s = _MFPSequence.apply(x.reshape(t, -1).contiguous(), m, float(threshold), surrogate)
+    return s.reshape(x.shape)
+
+
+class MFPState(NamedTuple):
+    """Serial state: the inputs seen so far ``[T, B, ...]`` (future steps zero) and ``t``."""
+
+    inputs: torch.Tensor
+    t: int
+
+
+@NEURONS.register("mfp")
+class MFPNeuron(nn.Module):
+    """Memory-free parallel neuron over ``[T, B, ...]`` with a fixed horizon ``steps = T``.
+
+    ``H = alpha * M @ X`` along time, ``S = H(H - V)``. ``alpha`` is the paper's weight
+    quantization factor; in spikebit the quantizer's scale and BN come before the neuron,
+    so it defaults to 1 (kept as an explicit constant for eq. 9 folding).
+    ``mixing`` names the form of ``M`` (:data:`MIXINGS`: ``"full"`` eq. 7-8, ``"gain"`` eq. 6).
+    """
+
+    needs_steps = True  # the network builder passes ``steps=T``
+
+    def __init__(
+        self,
+        steps: int,
+        threshold: float = 1.0,
+        tau: float = 0.5,
+        alpha: float = 1.0,
+        mixing: str = "full",
+        surrogate: str | Surrogate = "rectangle",
+        width: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if alpha == 0:
+            raise ValueError("alpha (weight quantization factor) must be non-zero")
+        self.steps = int(steps)
+        self.threshold = float(threshold)
+        self.alpha = float(alpha)
+        self.mixing = MIXINGS.get(mixing)(self.steps, tau)
+        self.surrogate = get_surrogate(surrogate, width)
+
+    def effective_matrix(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``alpha * M`` (lower-triangular ``[T, T]``), optionally cast to ``dtype``."""
+        m = self.mixing.matrix()
+        if self.alpha != 1.0:
+            m = self.alpha * m
+        return m if dtype is None else m.to(dtype)
+
+    def _check_steps(self, t: int, who: str) -> None:
+        if t != self.steps:
+            raise ShapeError(
+                f"{who}: this MFP neuron mixes exactly T={self.steps} steps (its M is "
+                f"{self.steps}x{self.steps}), got {t}. Build it with steps={t} (the network "
+                f"builder passes ModelConfig.steps) or feed {self.steps} steps."
+            )
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """``[T, B, ...]`` input currents -> ``[T, B, ...]`` spikes (one matrix product)."""
+        check_sequence(x_seq, "MFPNeuron")
+        self._check_steps(x_seq.shape[0], "MFPNeuron.forward")
+        return mfp_sequence(x_seq, self.effective_matrix(x_seq.dtype), self.threshold,
+                            self.surrogate)
+
+    def init_state(self, x_t: torch.Tensor) -> MFPState:
+        return MFPState(x_t.new_zeros(self.steps, *x_t.shape), 0)
+
+    def step(
+        self, x_t: torch.Tensor, state: MFPState | None = None
+    ) -> tuple[torch.Tensor, MFPState]:
+        """One step ``x_t [B, ...] -> (s_t, state)``; spikes equal ``forward``'s exactly."""
+        if state is None:
+            state = self.init_state(x_t)
+        t = state.t
+        if t >= self.steps:
+            raise ShapeError(
+                f"MFPNeuron.step: all T={self.steps} steps of this state are used; start a "
+                "new sample with state=None"
+            )
+        index = torch.tensor([t], device=x_t.device)
+        inputs = state.inputs.index_copy(0, index, x_t.unsqueeze(0))
+        m = self.effective_matrix(x_t.dtype)
+        h = torch.mm(m, inputs.reshape(self.steps, -1))[t].reshape(x_t.shape)
+        return spike(h - self.threshold, self.surrogate), MFPState(inputs, t + 1)
+
+    def extra_repr(self) -> str:
+        return (f"steps={self.steps}, threshold={self.threshold}, alpha={self.alpha}, "
+                f"mixing={type(self.mixing).__name__}, surrogate={self.surrogate}")

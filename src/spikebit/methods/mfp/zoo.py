@@ -1,0 +1,77 @@
+"""MFP-QSNN zoo: VGGSNN-style networks with MFP neurons (1-bit Q-SNN weights) and their
+FP LIF baselines (same structure, fp32 weights, LIF neurons).
+
+VGGSNN: ``64C3-128C3-AP2-256C3-256C3-AP2-512C3-512C3-AP2-512C3-512C3-AP2`` + FC.
+``width`` scales every channel count (CPU runs use narrow variants).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from torch import nn
+
+from spikebit.models.network import ModelConfig, build_network
+from spikebit.models.zoo import register_model
+
+VGGSNN = (64, 128, "AP2", 256, 256, "AP2", 512, 512, "AP2", 512, 512, "AP2")
+
+MFP_NEURON: dict[str, Any] = {"threshold": 1.0, "tau": 0.5, "mixing": "full",
+                              "surrogate": "triangle", "width": 1.0}
+LIF_NEURON: dict[str, Any] = {"threshold": 1.0, "tau": 0.5, "reset": "hard",
+                              "surrogate": "triangle", "width": 1.0}
+
+
+def vggsnn_spec(width: float = 1.0) -> str:
+    """The VGGSNN spec with every channel count times ``width`` (at least 1)."""
+    if width <= 0:
+        raise ValueError(f"width must be positive, got {width}")
+    return "-".join(t if isinstance(t, str) else f"{max(1, round(t * width))}C3" for t in VGGSNN)
+
+
+def mfp_config(**fields: Any) -> ModelConfig:
+    """MFP-QSNN: MFP neurons, Q-SNN 1-bit weights; the first (encoding) conv stays fp32."""
+    return ModelConfig(spec=vggsnn_spec(), neuron="mfp", neuron_kwargs=dict(MFP_NEURON),
+                       quantizer="qsnn", full_precision=[0], **fields)
+
+
+def lif_config(**fields: Any) -> ModelConfig:
+    """FP LIF baseline: LIF neurons (hard reset), fp32 weights."""
+    return ModelConfig(spec=vggsnn_spec(), neuron="lif", neuron_kwargs=dict(LIF_NEURON),
+                       quantizer="fp", **fields)
+
+
+def _build(base: ModelConfig, width: float, overrides: dict[str, Any]) -> nn.Module:
+    if "spec" not in overrides:
+        overrides = dict(overrides, spec=vggsnn_spec(width))
+    return build_network(replace(base, **overrides))
+
+
+CIFAR10_DVS = {"in_shape": (2, 48, 48), "steps": 10}
+FMNIST = {"in_shape": (1, 28, 28), "steps": 4}
+FMNIST_WIDTH = 0.25
+
+
+@register_model("mfp-vggsnn-cifar10dvs",
+                "MFP-QSNN VGGSNN, CIFAR10-DVS 48x48 frames, T=10, 1-bit Q-SNN weights (Table I/II)")
+def mfp_vggsnn_cifar10dvs(width: float = 1.0, **overrides: Any) -> nn.Module:
+    return _build(mfp_config(**CIFAR10_DVS), width, overrides)
+
+
+@register_model("mfp-vggsnn-cifar10dvs-fp-lif",
+                "FP LIF baseline of mfp-vggsnn-cifar10dvs (Table II baseline)")
+def lif_vggsnn_cifar10dvs(width: float = 1.0, **overrides: Any) -> nn.Module:
+    return _build(lif_config(**CIFAR10_DVS), width, overrides)
+
+
+@register_model("mfp-vggsnn-fmnist",
+                "MFP-QSNN VGGSNN at width 1/4 for CPU: Fashion-MNIST, T=4, 1-bit Q-SNN weights")
+def mfp_vggsnn_fmnist(width: float = FMNIST_WIDTH, **overrides: Any) -> nn.Module:
+    return _build(mfp_config(**FMNIST), width, overrides)
+
+
+@register_model("mfp-vggsnn-fmnist-fp-lif",
+                "FP LIF baseline of mfp-vggsnn-fmnist (same structure, fp32, LIF)")
+def lif_vggsnn_fmnist(width: float = FMNIST_WIDTH, **overrides: Any) -> nn.Module:
+    return _build(lif_config(**FMNIST), width, overrides)
