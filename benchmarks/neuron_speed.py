@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import gc
 import importlib
 import importlib.metadata as _md
 import json
@@ -43,6 +44,8 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -118,17 +121,41 @@ def version_of(dist: str) -> str | None:
 
 
 def saved_bytes(run: Callable[[], Any]) -> tuple[int, Any]:
-    """Bytes of unique storages saved for backward while ``run()`` builds its graph."""
-    storages: dict[int, int] = {}
+    """Bytes of the unique storages saved for backward by the graph that ``run()`` builds.
+
+    Tensors that were saved but released again before ``run()`` returned (a sub-graph
+    that got detached) are not counted.
+    """
+    saved: list[tuple[weakref.ref, int, int]] = []
 
     def pack(t: torch.Tensor) -> torch.Tensor:
         st = t.untyped_storage()
-        storages[st.data_ptr()] = max(storages.get(st.data_ptr(), 0), st.nbytes())
+        saved.append((weakref.ref(t), st.data_ptr(), st.nbytes()))
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = run()
+    gc.collect()
+    storages: dict[int, int] = {}
+    for ref, ptr, nbytes in saved:
+        if ref() is not None:
+            storages[ptr] = max(storages.get(ptr, 0), nbytes)
     return sum(storages.values()), out
+
+
+def loadavg() -> list[float] | None:
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def wait_idle(limit_s: float) -> None:
+    """Wait (at most ``limit_s``) for the 1-minute load average to drop below half the CPUs."""
+    goal = max((os.cpu_count() or 1) / 2, 0.5)
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end and (loadavg() or [0.0])[0] >= goal:
+        time.sleep(5)
 
 
 def mib(n: int | None) -> str:
@@ -244,8 +271,9 @@ def available_engines(result: dict[str, Any], only: list[str] | None) -> list[En
         except Exception as exc:  # noqa: BLE001 - record why and go on
             info["available"] = False
             info["reason"] = f"{type(exc).__name__}: {exc}"
-            if not PEERS_VENV.exists():
-                info["reason"] += " (run `bash benchmarks/setup_peers.sh` to install the peers)"
+            if isinstance(exc, ImportError):
+                info["reason"] += (" (peers live in benchmarks/.venv-peers: run `bash "
+                                   "benchmarks/setup_peers.sh`, then this script without --here)")
         info["parametrisation"] = EQUIVALENCE[name]
         peers[name] = info
     result["peers"] = peers
@@ -495,7 +523,10 @@ def add_ratios(section: dict[str, Any]) -> None:
             continue
         for name, r in eng.items():
             if not name.startswith("spikebit"):
-                r.setdefault("ratio_vs", {})[base] = round(r["median_ms"] / eng[base]["median_ms"], 2)
+                r.setdefault("ratio_vs", {})[base] = round(
+                    r["median_ms"] / eng[base]["median_ms"], 2)
+                r.setdefault("ratio_of_min_vs", {})[base] = round(
+                    r["min_ms"] / eng[base]["min_ms"], 2)
 
 
 def targets(result: dict[str, Any]) -> dict[str, Any]:
@@ -536,10 +567,11 @@ def table(section: dict[str, Any], title: str) -> str:
              f"{'peer/sb-eager':>15}{'peer/sb-compiled':>18}{'first call ms':>15}"]
     for name, r in eng.items():
         ratio = r.get("ratio_vs", {})
-        fmt = lambda k: f"{ratio[k]:.2f}x" if k in ratio else "-"  # noqa: E731
+        cells = [f"{ratio[k]:.2f}x" if k in ratio else "-"
+                 for k in ("spikebit-eager", "spikebit-compiled")]
         lines.append(f"{r.get('label', name):<22}{r['median_ms']:>11.2f}{r['min_ms']:>9.2f}"
-                     f"{mib(r.get('saved_bytes')):>11}{fmt('spikebit-eager'):>15}"
-                     f"{fmt('spikebit-compiled'):>18}{r['first_call_ms']:>15.1f}")
+                     f"{mib(r.get('saved_bytes')):>11}{cells[0]:>15}{cells[1]:>18}"
+                     f"{r['first_call_ms']:>15.1f}")
     for name, r in eng.items():
         if "compile_ms" in r:
             c = r["compile"]
@@ -572,6 +604,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-op", action="store_true")
     ap.add_argument("--warm-compile-cache", action="store_true",
                     help="let inductor use its on-disk caches (compile cost then a warm start)")
+    ap.add_argument("--wait-idle", type=float, default=300.0, metavar="SECONDS",
+                    help="before each section wait up to this long for the machine's 1-min "
+                         "load average to fall below half its CPUs (shared machines)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--here", action="store_true",
                     help="run in this interpreter even if benchmarks/.venv-peers exists")
@@ -582,6 +617,8 @@ def main(argv: list[str] | None = None) -> int:
             return rc
 
     import spikebit
+
+    warnings.filterwarnings("ignore", message=".*force disabled by torch.compiler.config")
 
     result: dict[str, Any] = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -616,10 +653,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  equivalence {name}: {r}")
     cold = not args.warm_compile_cache
     if not args.skip_op:
+        wait_idle(args.wait_idle)
+        load0 = loadavg()
         result["neuron_op"] = bench_op(engines, args.warmup, args.op_repeats, cold)
+        result["neuron_op"]["load_average_before_after"] = [load0, loadavg()]
         add_ratios(result["neuron_op"])
     if not args.skip_train:
+        wait_idle(args.wait_idle)
+        load0 = loadavg()
         result["train_step"] = bench_train(engines, args.warmup, args.train_repeats, cold)
+        result["train_step"]["load_average_before_after"] = [load0, loadavg()]
         add_ratios(result["train_step"])
     for key in ("neuron_op", "train_step"):
         for name, r in result.get(key, {}).get("engines", {}).items():

@@ -15,6 +15,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${PEERS_VENV:-$ROOT/benchmarks/.venv-peers}"
 PYTHON="${PYTHON:-python3}"
 TORCH_VERSION="2.13.0"
+# The versions benchmarks/README.md reports; override (e.g. PEERS="spikingjelly snntorch
+# norse" for the newest) to measure others. neuron_speed.py records what it ran.
+PEERS="${PEERS:-spikingjelly==2.0.0 snntorch==1.0.0 norse==1.1.0}"
+NIR="${NIR:-nir==1.0.8 nirtorch==2.6}"
 
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
@@ -32,11 +36,13 @@ echo "torch==$TORCH_VERSION" >"$CONSTRAINT"
 
 # Peers, without their dependency metadata: spikingjelly 2.x lists torchvision,
 # torchaudio, tensorboard, ...; norse lists torchvision (which needs a matching torch).
-"${PIP[@]}" install --quiet -c "$CONSTRAINT" --no-deps spikingjelly snntorch norse
+# shellcheck disable=SC2086 # word splitting intended
+"${PIP[@]}" install --quiet -c "$CONSTRAINT" --no-deps $PEERS
 # What they actually import (found by trying the imports):
 #   spikingjelly.activation_based: numpy, loguru, tqdm
 #   snntorch: numpy (optional) ; norse.torch: numpy, nir, nirtorch, h5py (via nir)
-"${PIP[@]}" install --quiet -c "$CONSTRAINT" --no-deps nir nirtorch
+# shellcheck disable=SC2086
+"${PIP[@]}" install --quiet -c "$CONSTRAINT" --no-deps $NIR
 "${PIP[@]}" install --quiet -c "$CONSTRAINT" numpy loguru tqdm h5py
 
 # spikebit itself (editable, no deps: torch is already there).
@@ -45,13 +51,14 @@ echo "torch==$TORCH_VERSION" >"$CONSTRAINT"
 
 # Refuse to finish with a different torch than the pinned one.
 "$VENV/bin/python" - <<EOF
+import importlib.metadata as md
 import torch
 assert torch.__version__.split("+")[0] == "$TORCH_VERSION", torch.__version__
 print("torch", torch.__version__)
 for name in ("spikingjelly", "snntorch", "norse", "spikebit"):
     try:
         mod = __import__(name)
-        print(name, getattr(mod, "__version__", "?"), "ok")
+        print(name, md.version(name), "ok")
     except Exception as exc:  # noqa: BLE001 - report and go on
         print(name, "import FAILED:", type(exc).__name__, exc)
 EOF

@@ -21,25 +21,32 @@ from typing import Literal
 
 import torch
 
-from spikebit.functional.firing import Firing
+from spikebit.functional.firing import BinaryFiring, Firing
 
 Reset = Literal["hard", "soft"]
 Backend = Literal["eager", "compiled"]
 
 
+# Two implementations of the same recurrences. ``_forward_loop``/``_backward_loop`` are
+# written functionally (per-step tensors, stacked at the end): that is what
+# ``torch.compile`` turns into one pass over the neurons with the time loop unrolled inside
+# it (backend="compiled"; see ``_compiled_loops``). The ``*_eager`` versions
+# (backend="eager") run the same arithmetic op by op, writing into preallocated outputs
+# with as few full-size passes and temporaries as possible.
+
+
 def _forward_loop(
     x: torch.Tensor, tau: float, reset: Reset, firing: Firing
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    spikes = torch.empty_like(x)
-    h_all = torch.empty_like(x)
-    v = torch.zeros_like(x[0])
+    spikes, hs = [], []
+    v = None
     for t in range(x.shape[0]):
-        h = torch.add(x[t], v, alpha=tau) if t else x[t]
+        h = x[t] if v is None else torch.add(x[t], v, alpha=tau)
         s = firing.fire(h)
-        h_all[t] = h
-        spikes[t] = s
+        hs.append(h)
+        spikes.append(s)
         v = h * (1.0 - s) if reset == "hard" else h - firing.threshold * s
-    return spikes, h_all
+    return torch.stack(spikes), torch.stack(hs)
 
 
 def _backward_loop(
@@ -50,32 +57,131 @@ def _backward_loop(
     firing: Firing,
     detach_reset: bool,
 ) -> torch.Tensor:
-    grad_x = torch.empty_like(h_all)
-    grad_v = torch.zeros_like(h_all[0])
+    grads = []
+    grad_v = None
     for t in range(h_all.shape[0] - 1, -1, -1):
         h = h_all[t]
         sg = firing.grad(h)
-        if reset == "hard":
-            s = firing.fire(h)
-            dv_dh = (1.0 - s) if detach_reset else (1.0 - s) - h * sg
-        else:
-            dv_dh = 1.0 if detach_reset else 1.0 - firing.threshold * sg
-        grad_h = grad_s[t] * sg + grad_v * dv_dh
-        grad_x[t] = grad_h
+        grad_h = grad_s[t] * sg
+        if grad_v is not None:  # the last step has no future term
+            if reset == "hard":
+                s = firing.fire(h)
+                dv_dh = (1.0 - s) if detach_reset else (1.0 - s) - h * sg
+            else:
+                dv_dh = 1.0 if detach_reset else 1.0 - firing.threshold * sg
+            grad_h = grad_h + grad_v * dv_dh
+        grads.append(grad_h)
         grad_v = grad_h * tau
+    return torch.stack(grads[::-1])
+
+
+def _forward_loop_eager(
+    x: torch.Tensor, tau: float, reset: Reset, firing: Firing
+) -> tuple[torch.Tensor, torch.Tensor]:
+    # Each step's h goes straight into the saved buffer and the step's temporaries into two
+    # reused work buffers: fresh full-size allocations (page faults) cost as much as the
+    # arithmetic here. Binary spikes are s = [h >= V], so the hard reset h * (1 - s) is
+    # h * [h < V] (also where h is NaN: NaN either way) and the soft one h - V * [h >= V].
+    # Same operations on the same values as the formulas, so h and s are bit-for-bit those.
+    if not isinstance(firing, BinaryFiring):
+        return _forward_loop_generic(x, tau, reset, firing)
+    threshold = firing.threshold
+    h_all = torch.empty_like(x)
+    h_all[0] = x[0]
+    spikes = torch.empty_like(x)
+    mask = torch.empty_like(x[0])
+    v = torch.empty_like(x[0])
+    for t in range(1, x.shape[0]):
+        h = h_all[t - 1]
+        if reset == "hard":
+            torch.lt(h, threshold, out=mask)
+            torch.mul(h, mask, out=v)
+        else:
+            torch.ge(h, threshold, out=spikes[t - 1])
+            torch.sub(h, spikes[t - 1], alpha=threshold, out=v)
+        torch.add(x[t], v, alpha=tau, out=h_all[t])
+    if reset == "hard":
+        torch.ge(h_all, threshold, out=spikes)
+    else:
+        torch.ge(h_all[-1], threshold, out=spikes[-1])
+    return spikes, h_all
+
+
+def _forward_loop_generic(
+    x: torch.Tensor, tau: float, reset: Reset, firing: Firing
+) -> tuple[torch.Tensor, torch.Tensor]:
+    h_all = torch.empty_like(x)
+    h_all[0] = x[0]
+    for t in range(1, x.shape[0]):
+        h = h_all[t - 1]
+        s = firing.fire(h)
+        v = h * (1.0 - s) if reset == "hard" else h - firing.threshold * s
+        torch.add(x[t], v, alpha=tau, out=h_all[t])
+    return firing.fire(h_all), h_all
+
+
+def _backward_loop_eager(
+    grad_s: torch.Tensor,
+    h_all: torch.Tensor,
+    tau: float,
+    reset: Reset,
+    firing: Firing,
+    detach_reset: bool,
+) -> torch.Tensor:
+    # BPTT of the forward with g = ds/dh (surrogate) and G = dL/dh[t+1]:
+    #   dL/dh[t] = grad_s[t] * g + tau * G * dv/dh,
+    #   hard: dv/dh = (1 - s) - h * g   ->  g * (grad_s - tau * G * h) + tau * G * (1 - s)
+    #   soft: dv/dh = 1 - V * g         ->  g * (grad_s - tau * V * G) + tau * G
+    # (the ``- h * g`` / ``- V * g`` terms vanish with ``detach_reset``), evaluated into
+    # reused work buffers. Like ``_backward_loop``, the last step skips its zero future
+    # term (earlier versions added ``0 * dv/dh`` there, a NaN where h was not finite).
+    grad_x = torch.empty_like(h_all)
+    binary = isinstance(firing, BinaryFiring)
+    threshold = firing.threshold
+    direct = torch.empty_like(h_all[0])
+    keep = torch.empty_like(h_all[0]) if reset == "hard" else None
+    last = h_all.shape[0] - 1
+    for t in range(last, -1, -1):
+        h = h_all[t]
+        sg = firing.grad(h)
+        if t == last:
+            torch.mul(grad_s[t], sg, out=grad_x[t])
+            continue
+        g_next = grad_x[t + 1]
+        if detach_reset:
+            torch.mul(grad_s[t], sg, out=direct)
+        elif reset == "hard":
+            torch.addcmul(grad_s[t], g_next, h, value=-tau, out=direct).mul_(sg)
+        else:
+            torch.add(grad_s[t], g_next, alpha=-tau * threshold, out=direct).mul_(sg)
+        if keep is None:  # soft reset
+            torch.add(direct, g_next, alpha=tau, out=grad_x[t])
+            continue
+        if not binary:
+            keep = 1.0 - firing.fire(h)
+        elif detach_reset:  # 1 - [h >= V] (1 where h is NaN)
+            torch.ge(h, threshold, out=keep).neg_().add_(1.0)
+        else:  # where h is NaN the gradient is NaN whatever keep is
+            torch.lt(h, threshold, out=keep)
+        torch.addcmul(direct, g_next, keep, value=tau, out=grad_x[t])
     return grad_x
 
 
 @functools.cache
 def _compiled_loops() -> tuple[Callable[..., tuple[torch.Tensor, torch.Tensor]],
                                Callable[..., torch.Tensor]]:
-    return torch.compile(_forward_loop, dynamic=False), torch.compile(_backward_loop, dynamic=False)
+    # Stacking the T per-step results must not become a "pointwise cat" (which recomputes
+    # the whole recurrence for every output step); as a concat, inductor writes each step's
+    # result straight into its slice from a single fused loop over the neurons.
+    options = {"max_pointwise_cat_inputs": 1}
+    return (torch.compile(_forward_loop, dynamic=False, options=options),
+            torch.compile(_backward_loop, dynamic=False, options=options))
 
 
 def _loops(backend: Backend):
     if backend == "compiled":
         return _compiled_loops()
-    return _forward_loop, _backward_loop
+    return _forward_loop_eager, _backward_loop_eager
 
 
 class _LIFSequence(torch.autograd.Function):
