@@ -22,7 +22,8 @@ STATIC = [
 
 
 def test_names():
-    assert dataset_names() == STATIC
+    # tests elsewhere register toy sets in the same process; the shipped ones are all there
+    assert set(STATIC) <= set(dataset_names())
     assert all(DATASETS.get(n).summary for n in STATIC)
 
 
