@@ -84,7 +84,7 @@ class Node(nn.Module):
     onset: int = 0  # first period in which this node's inputs carry information
 
     def analog(self, x: Tensor, record: Recorder | None = None) -> Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define analog()")
 
     def assign_onset(self, onset_in: int, synchronous: bool) -> int:
         """Record the input onset (period) and return the output's onset."""
@@ -92,10 +92,10 @@ class Node(nn.Module):
         return onset_in + 1
 
     def step(self, x: Tensor, clock: Clock, method: Method, state: Any) -> tuple[Tensor, Any]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define step()")
 
     def normalized(self, lam_in: float, lambdas: dict[str, float]) -> tuple[Node, float]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define normalized()")
 
     def forward(self, x: Tensor) -> Tensor:
         return self.analog(x)
