@@ -37,7 +37,7 @@ def _tiny(agmm: bool):
 @pytest.mark.parametrize("agmm, spikes2", [(False, 2), (True, 1)])
 def test_sops_macs_energy_equal_the_hand_count(agmm, spikes2):
     model = _tiny(agmm)
-    x = torch.tensor([[0.4, 0.0]])  # real-valued (0.5 would pass as pooled spikes)
+    x = torch.tensor([[0.4, 0.0]])  # real-valued input -> MACs
     report = measure_activity(model, [x])
     # layer 1: real-valued input -> MACs = T * 2 inputs * 3 outputs
     # layer 2: 2 spikes of layer 1, each reaching 2 neurons -> 4 SOPs
