@@ -7,7 +7,7 @@ import pytest
 
 from spikebit.conversion.experiments import Variant
 from spikebit.conversion.recipes import BUDGETS, PAPER, budget_for, train_config
-from spikebit.conversion.reproduce import train_or_reuse, variant_family
+from spikebit.conversion.reproduce import variant_family
 from spikebit.errors import SpikebitError
 from spikebit.reproduce import EXPERIMENTS, run_experiment
 from spikebit.train import config_from_dict, load_config
@@ -76,6 +76,8 @@ def test_table2_smoke_writes_rows_with_paper_numbers(tmp_path, monkeypatch) -> N
 
 
 def test_finished_runs_are_reused(toy_config, tmp_path) -> None:
+    from spikebit.train import train_or_reuse
+
     cfg = dict(toy_config, optim={"epochs": 1, "batch_size": 64})
     first, run_dir = train_or_reuse(cfg)
     stamp = (run_dir / "last.safetensors").stat().st_mtime_ns
@@ -84,3 +86,5 @@ def test_finished_runs_are_reused(toy_config, tmp_path) -> None:
     assert (run_dir / "last.safetensors").stat().st_mtime_ns == stamp  # not retrained
     longer, _ = train_or_reuse(dict(cfg, optim={"epochs": 2, "batch_size": 64}))
     assert longer["epoch"] == 2  # a different config trains (here: from scratch, 2 epochs)
+    kept = list(run_dir.parent.glob(f"{run_dir.name}.replaced-*"))
+    assert len(kept) == 1 and (kept[0] / "last.safetensors").is_file()  # old run kept

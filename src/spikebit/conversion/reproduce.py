@@ -14,7 +14,6 @@ unfinished one resumed, so an interrupted experiment restarts cheaply.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,22 +47,6 @@ def variant_family(v: Variant) -> str:
               "phase": "-sn" if v.synchronous else "",
               "bsnn": "-nosn" if v.synchronous is False else ""}
     return v.method + suffix[v.method]
-
-
-def train_or_reuse(config: dict[str, Any]) -> tuple[dict[str, Any], Path]:
-    """Train ``config``; reuse a finished run with the same config, resume an unfinished one."""
-    from spikebit.train import config_from_dict, load_checkpoint, train_from_config
-
-    cfg = config_from_dict(config)
-    run_dir = Path(cfg.out_dir) / cfg.name
-    last = run_dir / "last.safetensors"
-    if last.is_file():
-        meta = load_checkpoint(last).meta
-        if meta.get("config") == json.loads(json.dumps(cfg.to_dict())):
-            if meta["trainer"]["epoch"] >= cfg.optim.epochs:
-                return meta["metrics"], run_dir
-            return train_from_config(cfg, resume=True)
-    return train_from_config(cfg)
 
 
 def convert_net(plan: NetPlan, budget: Budget, run_dir: Path,
@@ -113,6 +96,8 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
              results_dir: Path = Path("results"), variants_for: VariantsFor = lambda b: None,
              labels: dict[str, str] | None = None) -> dict[str, Any]:
     """Train, convert and tabulate every net of ``experiment`` at ``budget_name``."""
+    from spikebit.train import train_or_reuse
+
     budget = budget_for(experiment, budget_name)
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {}

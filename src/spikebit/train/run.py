@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,31 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
     trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist)
     metrics = trainer.fit(resume=resume)
     return metrics, trainer.run_dir
+
+
+def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], Path]:
+    """Like :func:`train_from_config`, for experiment runners that may be interrupted.
+
+    A finished run in ``out_dir/name`` whose recorded config equals ``config`` is
+    reused (its final metrics are returned, nothing is trained); an unfinished one
+    is resumed from its last checkpoint; otherwise training starts fresh, and a run
+    with a different config found there is moved aside (``NAME.replaced-TIMESTAMP``),
+    never overwritten.
+    """
+    if isinstance(config, dict):
+        config = config_from_dict(config)
+    last = Path(config.out_dir) / config.name / "last.safetensors"
+    if last.is_file():
+        meta = load_checkpoint(last).meta
+        if meta.get("config") == json.loads(json.dumps(config.to_dict())):
+            if meta["trainer"]["epoch"] >= config.optim.epochs:
+                return meta["metrics"], last.parent
+            return train_from_config(config, resume=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = last.parent.with_name(f"{last.parent.name}.replaced-{stamp}")
+        last.parent.rename(kept)
+        print(f"{last.parent} held a run with a different config; moved it to {kept}")
+    return train_from_config(config)
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Checkpoint]:

@@ -121,9 +121,9 @@ def _activity_batches(dataset: str, limit: int, batch: int = 500) -> list[torch.
 
 def train_variant(config: dict[str, Any], activity: list[torch.Tensor]) -> dict[str, Any]:
     """Train one config; return its row (accuracy, flip ratios, Table 2 costs)."""
-    from spikebit.train import config_from_dict, model_from_checkpoint, train_from_config
+    from spikebit.train import model_from_checkpoint, train_or_reuse
 
-    metrics, run_dir = train_from_config(config_from_dict(config))
+    metrics, run_dir = train_or_reuse(config)
     history = json.loads((run_dir / "metrics.json").read_text())["history"]
     model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
     curve = epoch_curve(history)

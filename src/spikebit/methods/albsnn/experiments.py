@@ -75,10 +75,10 @@ class RunOutcome:
 def train_run(run: dict[str, Any], work_dir: Path) -> RunOutcome:
     """Train ``run`` under ``work_dir`` and measure the trained model's storage."""
     from spikebit.train.config import config_from_dict
-    from spikebit.train.run import model_from_checkpoint, train_from_config
+    from spikebit.train.run import model_from_checkpoint, train_or_reuse
 
     config = config_from_dict({**run, "out_dir": str(work_dir), "plots": False})
-    metrics, run_dir = train_from_config(config)
+    metrics, run_dir = train_or_reuse(config)
     model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
     return RunOutcome(metrics, model_storage(model))
 

@@ -90,14 +90,14 @@ def _mfp_checks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
 )
 def run_mfp_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
     from spikebit.train import config_from_dict, model_from_checkpoint
-    from spikebit.train.run import load_data, train_from_config
+    from spikebit.train.run import load_data, train_or_reuse
 
     if budget not in BUDGETS:
         raise ValueError(f"unknown budget {budget!r}; expected one of {sorted(BUDGETS)}")
     rows, details = [], {}
     for kind in MODELS:
         config = config_from_dict(run_config(kind, budget, work_dir))
-        metrics, run_dir = train_from_config(config)
+        metrics, run_dir = train_or_reuse(config)
         model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
         _, test = load_data(config.data)
         memory = inference_memory(model)

@@ -15,8 +15,7 @@ from typing import Any
 
 from spikebit.errors import ConfigError
 from spikebit.methods.multithreshold.loss import TARGET_COUNT
-from spikebit.train.config import config_from_dict
-from spikebit.train.run import train_from_config
+from spikebit.train.run import train_or_reuse
 
 BUDGETS = ("smoke", "cpu", "full")
 
@@ -82,9 +81,7 @@ def run_config(
 
 def train_run(config: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume/reuse) one run; returns its final metrics."""
-    run_dir = Path(config["out_dir"]) / config["name"]
-    resume = (run_dir / "last.safetensors").exists()
-    metrics, _ = train_from_config(config_from_dict(config), resume=resume)
+    metrics, _ = train_or_reuse(config)
     return metrics
 
 
