@@ -72,6 +72,8 @@ FMNIST_BUDGETS: Mapping[str, Budget] = MappingProxyType({
 })
 
 STEPS = 2
+RESULT_COLUMNS = ["model", "test_acc", "best_test_acc", "mean_flip_ratio", "size_MB", "SOPs_M",
+                  "MACs_M", "energy_uJ", "mean_firing_rate"]
 OPTIM: Mapping[str, Any] = MappingProxyType(
     {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine"})
 
@@ -168,8 +170,7 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
                                    by_name["bsnn"]["flip_ratio_per_epoch"])
     return {
         "rows": rows,
-        "columns": ["model", "test_acc", "best_test_acc", "mean_flip_ratio", "size_MB",
-                    "SOPs_M", "MACs_M", "energy_uJ", "mean_firing_rate"],
+        "columns": RESULT_COLUMNS,
         "flip_ratio_comparison": comparison,
         "figures": [str(figure)],
         "note": (f"ResNet-19 (double skip) width {b.width}, stem stride {b.stem_stride}, "
