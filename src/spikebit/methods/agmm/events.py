@@ -8,7 +8,6 @@ stand-in is Fashion-MNIST seen by the saccade simulator (``nfmnist``: 34x34,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +22,9 @@ from spikebit.methods.agmm.experiments import (
 )
 from spikebit.metrics.flips import plot_flip_ratios
 from spikebit.reproduce import register_experiment
+from spikebit.reproduce.events import EventBudget, pick_event_budget
 
 STEPS = 10
-
-
-@dataclass(frozen=True)
-class EventBudget:
-    """Samples (seeded subset), epochs and VGGSNN width of one budget."""
-
-    train_limit: int | None
-    test_limit: int | None
-    epochs: int
-    width: float
-    batch_size: int = 32
-    activity_samples: int = 500
 
 
 EVENT_BUDGETS = {
@@ -48,10 +36,7 @@ EVENT_VARIANTS = tuple(v for v in VARIANTS if v.name in ("fp-snn", "bsnn", "agmm
 
 
 def event_budget(budget: str) -> EventBudget:
-    if budget not in EVENT_BUDGETS:
-        raise ConfigError(f"unknown budget {budget!r}.{did_you_mean(budget, EVENT_BUDGETS)} "
-                          f"Use one of: {', '.join(EVENT_BUDGETS)}.")
-    return EVENT_BUDGETS[budget]
+    return pick_event_budget(EVENT_BUDGETS, budget)
 
 
 def event_run_config(variant: str, budget: str, work_dir: Path) -> dict[str, Any]:
@@ -62,8 +47,6 @@ def event_run_config(variant: str, budget: str, work_dir: Path) -> dict[str, Any
         raise ConfigError(f"unknown AGMM event variant {variant!r}.{did_you_mean(variant, names)}"
                           f" Use one of: {', '.join(names)}.")
     b = event_budget(budget)
-    data: dict[str, Any] = {"name": "nfmnist", "frames": {"T": STEPS}}
-    data.update({k: getattr(b, k) for k in ("train_limit", "test_limit") if getattr(b, k)})
     return {
         "name": f"agmm-nfmnist-{v.name}-{budget}",
         "seed": 0,
@@ -71,7 +54,7 @@ def event_run_config(variant: str, budget: str, work_dir: Path) -> dict[str, Any
         "out_dir": str(work_dir),
         "model": {"name": "agmm-vggsnn", "args": {"steps": STEPS, "width": b.width,
                                                   **v.model_args()}},
-        "data": data,
+        "data": b.data_section(STEPS),
         "optim": {"optimizer": "adam", "lr": 1e-3, "schedule": "cosine",
                   "epochs": b.epochs, "batch_size": b.batch_size},
         "callbacks": [{"name": "flip-ratio", "args": {"every_step": False}}],
@@ -109,9 +92,7 @@ def agmm_nfmnist(budget: str, work_dir: Path, results_dir: Path = Path("results"
         "flip_ratio_comparison": compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
                                                by_name["bsnn"]["flip_ratio_per_epoch"]),
         "figures": [str(figure)],
-        "note": (f"VGGSNN width {b.width}, T={STEPS} frames of simulated saccade events "
-                 f"(34x34, 2 polarities), first {b.train_limit or 'all'} train / "
-                 f"{b.test_limit or 'all'} test samples, {b.epochs} epochs, batch "
-                 f"{b.batch_size}, Adam 1e-3 cosine, CE. Paper reference (DVS-CIFAR10, a real "
-                 "recording, VGGSNN T=10): AGMM-BSNN 82.40%; no number for this simulation."),
+        "note": (f"VGGSNN width {b.width}, {b.describe(STEPS)}, Adam 1e-3 cosine, CE. "
+                 "Paper reference (DVS-CIFAR10, a real recording, VGGSNN T=10): "
+                 "AGMM-BSNN 82.40%; no number for this simulation."),
     }

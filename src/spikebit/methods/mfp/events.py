@@ -9,7 +9,6 @@ parallel outputs on test frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,11 @@ from spikebit.errors import ConfigError, did_you_mean
 from spikebit.methods.mfp.memory import inference_memory
 from spikebit.methods.mfp.serial import find_spiking_net, serial_forward
 from spikebit.reproduce import register_experiment
+from spikebit.reproduce.events import EventBudget, pick_event_budget
 
 STEPS = 10
 IN_SHAPE = [2, 34, 34]
 MODELS = {"fp-lif": "mfp-vggsnn-cifar10dvs-fp-lif", "mfp": "mfp-vggsnn-cifar10dvs"}
-
-
-@dataclass(frozen=True)
-class EventBudget:
-    train_limit: int | None
-    test_limit: int | None
-    epochs: int
-    width: float
-    batch_size: int = 32
 
 
 EVENT_BUDGETS = {
@@ -46,19 +37,14 @@ def event_run_config(kind: str, budget: str, work_dir: Path) -> dict[str, Any]:
     if kind not in MODELS:
         raise ConfigError(f"unknown model {kind!r}.{did_you_mean(kind, MODELS)} "
                           f"Use one of: {', '.join(MODELS)}.")
-    if budget not in EVENT_BUDGETS:
-        raise ConfigError(f"unknown budget {budget!r}.{did_you_mean(budget, EVENT_BUDGETS)} "
-                          f"Use one of: {', '.join(EVENT_BUDGETS)}.")
-    b = EVENT_BUDGETS[budget]
-    data: dict[str, Any] = {"name": "nfmnist", "frames": {"T": STEPS}}
-    data.update({k: getattr(b, k) for k in ("train_limit", "test_limit") if getattr(b, k)})
+    b = pick_event_budget(EVENT_BUDGETS, budget)
     return {
         "name": f"mfp-nfmnist-{kind}-{budget}",
         "seed": 0,
         "out_dir": str(work_dir),
         "model": {"name": MODELS[kind], "args": {"width": b.width, "steps": STEPS,
                                                  "in_shape": IN_SHAPE}},
-        "data": data,
+        "data": b.data_section(STEPS),
         "optim": {"optimizer": "adam", "lr": 1e-3, "schedule": "cosine",
                   "epochs": b.epochs, "batch_size": b.batch_size},
         "plots": False,
@@ -103,11 +89,9 @@ def mfp_nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
         "columns": ["model", "test_acc", "best_test_acc", "memory_kib", "memory_ratio",
                     "serial_memory_kib", "serial_output_max_abs_diff"],
         "accuracy_gap_points": rows[0]["test_acc"] - rows[1]["test_acc"],
-        "note": (f"VGGSNN width {b.width}, T={STEPS} frames of simulated saccade events "
-                 f"(34x34, 2 polarities), first {b.train_limit or 'all'} train / "
-                 f"{b.test_limit or 'all'} test samples, {b.epochs} epochs, batch "
-                 f"{b.batch_size}, Adam 1e-3 cosine. memory_kib: per-sample inference bytes "
-                 "as the paper counts them; serial_memory_kib adds the input history of the "
-                 "exact serial path. Paper reference (CIFAR10-DVS, a real recording): "
+        "note": (f"VGGSNN width {b.width}, {b.describe(STEPS)}, Adam 1e-3 cosine. "
+                 "memory_kib: per-sample inference bytes as the paper counts them; "
+                 "serial_memory_kib adds the input history of the exact serial path. "
+                 "Paper reference (CIFAR10-DVS, a real recording): "
                  "MFP-QSNN 81.1% at T=10, FP LIF baseline 79.6%; no number for this simulation."),
     }
