@@ -62,14 +62,17 @@ def event_run_config(variant: str, budget: str, work_dir: Path) -> dict[str, Any
     }
 
 
-def _event_activity(b: EventBudget, batch: int = 100) -> list[torch.Tensor]:
-    """Time-major test frames ``[T, B, 2, 34, 34]`` for firing rates and SOPs."""
+def _event_activity(b: EventBudget, batch: int = 100
+                    ) -> tuple[list[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Time-major test frames ``[T, B, 2, 34, 34]`` for firing rates and SOPs, and a
+    probe batch (frames, labels) for the modulation report."""
     from spikebit.data.events.training import load_event_frames
 
     _, test = load_event_frames("nfmnist", T=STEPS, train_limit=b.train_limit,
                                 test_limit=b.test_limit)
     frames = test.images[:b.activity_samples]
-    return [frames[i:i + batch].transpose(0, 1) for i in range(0, len(frames), batch)]
+    probe = (frames[:64].transpose(0, 1), test.labels[:64])
+    return [frames[i:i + batch].transpose(0, 1) for i in range(0, len(frames), batch)], probe
 
 
 @register_experiment("agmm-nfmnist", "AGMM on simulated event Fashion-MNIST, VGGSNN (narrow) "
@@ -80,8 +83,9 @@ def agmm_nfmnist(budget: str, work_dir: Path, results_dir: Path = Path("results"
     rows = []
     for v in EVENT_VARIANTS:
         config = event_run_config(v.name, budget, Path(work_dir))
-        activity = _event_activity(b)
-        rows.append({"model": v.label, "variant": v.name, **train_variant(config, activity)})
+        activity, probe = _event_activity(b)
+        rows.append({"model": v.label, "variant": v.name,
+                     **train_variant(config, activity, probe)})
     curves = {r["model"]: r["flip_ratio_per_epoch"] for r in rows}
     figure = plot_flip_ratios(curves, Path(results_dir) / "agmm-nfmnist-flip-ratio.png",
                               title=f"event Fashion-MNIST VGGSNN T={STEPS}: mean flip ratio")

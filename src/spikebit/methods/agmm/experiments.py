@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from spikebit.errors import ConfigError, did_you_mean
+from spikebit.methods.agmm.analysis import modulation_report
 from spikebit.methods.agmm.costs import cost_summary
 from spikebit.metrics.flips import epoch_curve, plot_flip_ratios
 from spikebit.reproduce import register_experiment
@@ -73,7 +74,8 @@ FMNIST_BUDGETS: Mapping[str, Budget] = MappingProxyType({
 
 STEPS = 2
 RESULT_COLUMNS = ["model", "test_acc", "best_test_acc", "mean_flip_ratio", "size_MB", "SOPs_M",
-                  "MACs_M", "energy_uJ", "mean_firing_rate"]
+                  "MACs_M", "energy_uJ", "mean_firing_rate", "mod_gate", "mod_bn_gamma_abs",
+                  "mod_grad_to_weight"]
 OPTIM: Mapping[str, Any] = MappingProxyType(
     {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine"})
 
@@ -121,7 +123,16 @@ def _activity_batches(dataset: str, limit: int, batch: int = 500) -> list[torch.
     return [images[i:i + batch] for i in range(0, len(images), batch)]
 
 
-def train_variant(config: dict[str, Any], activity: list[torch.Tensor]) -> dict[str, Any]:
+def _probe_batch(dataset: str, size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``size`` test images and labels (gradient/modulation probe)."""
+    from spikebit.data import load_dataset
+
+    test = load_dataset(dataset, train=False)
+    return test.images[:size], test.labels[:size]
+
+
+def train_variant(config: dict[str, Any], activity: list[torch.Tensor],
+                  probe: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
     """Train one config; return its row (accuracy, flip ratios, Table 2 costs)."""
     from spikebit.train import model_from_checkpoint, train_or_reuse
 
@@ -139,6 +150,10 @@ def train_variant(config: dict[str, Any], activity: list[torch.Tensor]) -> dict[
         "run_dir": str(run_dir),
     }
     row.update(cost_summary(model, activity))
+    if probe is not None:
+        modulation = modulation_report(model, *probe)
+        row["modulation"] = modulation
+        row.update({f"mod_{k}": v for k, v in modulation["mean"].items()})
     return row
 
 
@@ -150,20 +165,29 @@ def compare_flips(agmm: list[float], vanilla: list[float]) -> dict[str, Any]:
 
 
 def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARIANTS,
-               results_dir: Path = Path("results"), name: str = "agmm-fmnist") -> dict[str, Any]:
-    """Train every variant at ``budget`` under ``work_dir``; rows + flip-ratio PNG."""
+               results_dir: Path = Path("results"), name: str = "agmm-fmnist",
+               optim: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Train every variant at ``budget`` under ``work_dir``; rows + flip-ratio PNG.
+
+    ``optim`` overrides optimizer settings of every variant (runs are then named
+    ``<name>-<variant>``)."""
     b = budget_for(budget)
     activity = _activity_batches("fashion-mnist", b.activity_samples)
+    probe = _probe_batch("fashion-mnist", min(256, b.activity_samples))
     rows, curves = [], {}
     for v in variants:
         config = copy.deepcopy(run_config(v.name, budget))
         config.update(out_dir=str(work_dir), plots=budget != "smoke")
-        row = {"model": v.label, "variant": v.name, **train_variant(config, activity)}
+        if optim:
+            config["optim"].update(optim)
+            config["name"] = f"{name}-{v.name}"
+        row = {"model": v.label, "variant": v.name, **train_variant(config, activity, probe)}
         rows.append(row)
         curves[v.label] = row["flip_ratio_per_epoch"]
     figure = plot_flip_ratios(curves, Path(results_dir) / f"{name}-flip-ratio.png",
-                              title=f"Fashion-MNIST ResNet-19 T={STEPS}: mean flip ratio")
+                              title=f"{name}: ResNet-19 T={STEPS}, mean flip ratio")
     by_name = {r["variant"]: r for r in rows}
+    settings = {**OPTIM, "epochs": b.epochs, **(optim or {})}
     comparison = {}
     if "agmm-bsnn" in by_name and "bsnn" in by_name:
         comparison = compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
@@ -174,12 +198,16 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
         "flip_ratio_comparison": comparison,
         "figures": [str(figure)],
         "note": (f"ResNet-19 (double skip) width {b.width}, stem stride {b.stem_stride}, "
-                 f"T={STEPS}, {b.epochs} epoch(s), SGD lr 0.5 cosine. Accuracies in %; "
+                 f"T={STEPS}, {settings['epochs']} epoch(s), SGD lr {settings['lr']} cosine, "
+                 f"weight decay {settings['weight_decay']}. Accuracies in %; "
                  "flip ratio = mean over binary layers of the fraction of latent weights "
                  "whose sign changed in an epoch; SOPs/MACs in millions and energy in uJ "
-                 "per sample. Paper reference (CIFAR-100, full width, Table 2): AGMM-BSNN "
-                 "2.46 MB / 0.045 G SOPs / 0.064 mJ, vanilla BSNN 2.31 MB / 0.056 G / "
-                 "0.066 mJ, FP-SNN 50.46 MB / 0.750 G / 0.330 mJ; no Fashion-MNIST number."),
+                 "per sample; mod_* = means over binary units on 256 test images of the "
+                 "AGMM gate, |BN gamma| and |latent grad| / |latent weight| "
+                 "(spikebit.methods.agmm.analysis). Paper reference (CIFAR-100, full "
+                 "width, Table 2): AGMM-BSNN 2.46 MB / 0.045 G SOPs / 0.064 mJ, vanilla "
+                 "BSNN 2.31 MB / 0.056 G / 0.066 mJ, FP-SNN 50.46 MB / 0.750 G / 0.330 mJ; "
+                 "no Fashion-MNIST number."),
     }
 
 
@@ -187,3 +215,12 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
                      "all-T mean), Fashion-MNIST ResNet-19 T=2: accuracy, flip ratios, Table 2")
 def agmm_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
     return run_fmnist(budget, work_dir)
+
+
+@register_experiment("agmm-fmnist-nowd", "Ablation: vanilla BSNN vs AGMM-BSNN without weight "
+                     "decay (does AGMM lower the flip ratio when WD does not set the step?)")
+def agmm_fmnist_nowd(budget: str, work_dir: Path) -> dict[str, Any]:
+    variants = tuple(v for v in VARIANTS if v.name in ("bsnn", "agmm-bsnn"))
+    epochs = {"smoke": 1, "cpu": 5}.get(budget, budget_for(budget).epochs)
+    return run_fmnist(budget, work_dir, variants, name="agmm-fmnist-nowd",
+                      optim={"weight_decay": 0.0, "epochs": epochs})

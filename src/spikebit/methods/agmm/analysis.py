@@ -1,0 +1,92 @@
+"""Why AGMM does (or does not) lower the flip ratio: gate, BN scale and gradient sizes.
+
+AGMM scales a binary unit's current by ``g = sigmoid(alpha_t * M[t])`` after
+``conv + BN``; the gradient reaching the binary weight is scaled by ``g`` too, but
+also by the BN's ``|gamma| / sigma``. If BN learns a larger ``gamma`` to give the
+neuron the same current, the product ``g * |gamma|`` (the "effective gain") and the
+latent-weight gradient come back to the vanilla BSNN's, and so does the flip ratio.
+:func:`modulation_report` measures these quantities on one batch.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikebit.layers import TimeDistributed
+from spikebit.methods.agmm.module import AGMM
+from spikebit.quant import QuantizedMixin
+from spikebit.train.losses import readout
+
+
+def _inner(m: nn.Module) -> nn.Module:
+    return m.module if isinstance(m, TimeDistributed) else m
+
+
+def binary_units(model: nn.Module) -> list[tuple[str, nn.Sequential]]:
+    """``(name, unit)`` for every ``Sequential(conv, BN[, AGMM])`` whose conv quantizes
+    (the binary units of a BSNN; their full-precision twins in an FP-SNN). The stem
+    and the shortcut convs, kept full precision, are left out."""
+    units = []
+    for name, m in model.named_modules():
+        if (isinstance(m, nn.Sequential) and len(m) >= 2
+                and isinstance(_inner(m[0]), QuantizedMixin) and _inner(m[0]).quantize
+                and isinstance(_inner(m[1]), nn.BatchNorm2d)):
+            units.append((name, m))
+    return units
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def modulation_report(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
+                      ) -> dict[str, Any]:
+    """Per binary unit, on one batch (train mode, like a training step, no update):
+    mean AGMM gate, mean ``|BN gamma|``, effective gain ``gate * |gamma|`` (``|gamma|``
+    without AGMM), mean ``|grad|`` and mean ``|W|`` of the latent weights and their
+    ratio ``grad_to_weight`` (what an SGD step moves relative to the weight: the
+    quantity a sign flip depends on)."""
+    units = binary_units(model)
+    gates: dict[str, float] = {}
+    hooks = []
+    for name, unit in units:
+        if len(unit) > 2 and isinstance(unit[2], AGMM):
+            def hook(mod: nn.Module, inp: tuple, _out: torch.Tensor, key: str = name) -> None:
+                gates[key] = float(mod.gate(inp[0]).detach().mean())
+            hooks.append(unit[2].register_forward_hook(hook))
+    was_training = model.training
+    saved = copy.deepcopy(model.state_dict())  # BN running statistics move in train mode
+    model.train()
+    model.zero_grad(set_to_none=True)
+    try:
+        out = model(images)
+        torch.nn.functional.cross_entropy(readout(out), labels).backward()
+    finally:
+        for h in hooks:
+            h.remove()
+        model.load_state_dict(saved)
+    layers = []
+    for name, unit in units:
+        conv, bn = _inner(unit[0]), _inner(unit[1])
+        gamma = float(bn.weight.detach().abs().mean())
+        gate = gates.get(name)
+        grad = conv.weight.grad
+        layers.append({
+            "unit": name, "gate": gate, "bn_gamma_abs": gamma,
+            "effective_gain": gamma * (gate if gate is not None else 1.0),
+            "latent_grad_abs": float(grad.abs().mean()) if grad is not None else None,
+            "latent_weight_abs": float(conv.weight.detach().abs().mean()),
+        })
+    model.zero_grad(set_to_none=True)
+    model.train(was_training)
+    for x in layers:
+        grad, weight = x["latent_grad_abs"], x["latent_weight_abs"]
+        x["grad_to_weight"] = grad / weight if grad is not None and weight > 0 else None
+    summary = {k: _mean([x[k] for x in layers if x[k] is not None])
+               for k in ("gate", "bn_gamma_abs", "effective_gain", "latent_grad_abs",
+                         "latent_weight_abs", "grad_to_weight")}
+    return {"mean": summary, "layers": layers}
