@@ -11,6 +11,7 @@ latent-weight gradient come back to the vanilla BSNN's, and so does the flip rat
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -26,16 +27,34 @@ def _inner(m: nn.Module) -> nn.Module:
     return m.module if isinstance(m, TimeDistributed) else m
 
 
-def binary_units(model: nn.Module) -> list[tuple[str, nn.Sequential]]:
-    """``(name, unit)`` for every ``Sequential(conv, BN[, AGMM])`` whose conv quantizes
-    (the binary units of a BSNN; their full-precision twins in an FP-SNN). The stem
-    and the shortcut convs, kept full precision, are left out."""
+@dataclass(frozen=True)
+class BinaryUnit:
+    """A quantizing conv, the BN after it and the AGMM block after that (if any)."""
+
+    name: str
+    conv: QuantizedMixin
+    bn: nn.BatchNorm2d
+    agmm: AGMM | None
+
+
+def binary_units(model: nn.Module) -> list[BinaryUnit]:
+    """Every ``conv -> BN [-> AGMM]`` run inside a ``Sequential`` whose conv quantizes:
+    the binary units of a BSNN (ResNet units and flat VGGSNN bodies alike); their
+    full-precision twins in an FP-SNN. The stem and shortcut convs, kept full
+    precision, are left out."""
     units = []
-    for name, m in model.named_modules():
-        if (isinstance(m, nn.Sequential) and len(m) >= 2
-                and isinstance(_inner(m[0]), QuantizedMixin) and _inner(m[0]).quantize
-                and isinstance(_inner(m[1]), nn.BatchNorm2d)):
-            units.append((name, m))
+    for name, seq in model.named_modules():
+        if not isinstance(seq, nn.Sequential):
+            continue
+        children = [_inner(c) for c in seq]
+        for i, conv in enumerate(children[:-1]):
+            bn = children[i + 1]
+            if not (isinstance(conv, QuantizedMixin) and conv.quantize
+                    and isinstance(bn, nn.BatchNorm2d)):
+                continue
+            nxt = children[i + 2] if i + 2 < len(children) else None
+            units.append(BinaryUnit(f"{name}.{i}" if name else str(i), conv, bn,
+                                    nxt if isinstance(nxt, AGMM) else None))
     return units
 
 
@@ -53,11 +72,12 @@ def modulation_report(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     units = binary_units(model)
     gates: dict[str, float] = {}
     hooks = []
-    for name, unit in units:
-        if len(unit) > 2 and isinstance(unit[2], AGMM):
-            def hook(mod: nn.Module, inp: tuple, _out: torch.Tensor, key: str = name) -> None:
+    for unit in units:
+        if unit.agmm is not None:
+            def hook(mod: nn.Module, inp: tuple, _out: torch.Tensor, key: str = unit.name
+                     ) -> None:
                 gates[key] = float(mod.gate(inp[0]).detach().mean())
-            hooks.append(unit[2].register_forward_hook(hook))
+            hooks.append(unit.agmm.register_forward_hook(hook))
     was_training = model.training
     saved = copy.deepcopy(model.state_dict())  # BN running statistics move in train mode
     model.train()
@@ -70,8 +90,8 @@ def modulation_report(model: nn.Module, images: torch.Tensor, labels: torch.Tens
             h.remove()
         model.load_state_dict(saved)
     layers = []
-    for name, unit in units:
-        conv, bn = _inner(unit[0]), _inner(unit[1])
+    for unit in units:
+        name, conv, bn = unit.name, unit.conv, unit.bn
         gamma = float(bn.weight.detach().abs().mean())
         gate = gates.get(name)
         grad = conv.weight.grad
