@@ -29,6 +29,7 @@ from spikebit.conversion.from_checkpoint import conversion_data, load_ann
 from spikebit.conversion.plots import plot_accuracy_curves, plot_output_differences
 from spikebit.conversion.recipes import PAPER, Budget, NetPlan, budget_for, describe, train_config
 from spikebit.reproduce import register_experiment
+from spikebit.reproduce import results_dir as current_results_dir
 from spikebit.train.checkpoint import atomic_write_json
 
 TOLERANCE = 0.1  # points of conversion loss counted as lossless
@@ -93,7 +94,7 @@ def plot_net(report: ConversionReport, stem: Path) -> list[str]:
 
 
 def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
-             results_dir: Path = Path("results"), variants_for: VariantsFor = lambda b: None,
+             results_dir: Path | None = None, variants_for: VariantsFor = lambda b: None,
              labels: dict[str, str] | None = None) -> dict[str, Any]:
     """Train, convert and tabulate every net of ``experiment`` at ``budget_name``."""
     from spikebit.train import train_or_reuse
@@ -106,7 +107,7 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
         metrics, run_dir = train_or_reuse(train_config(plan, budget, budget_name, str(work_dir)))
         t1 = time.perf_counter()
         report = convert_net(plan, budget, run_dir, variants_for(budget))
-        stem = Path(results_dir) / f"{experiment}-{plan.key}"
+        stem = Path(results_dir or current_results_dir()) / f"{experiment}-{plan.key}"
         atomic_write_json(stem.with_suffix(".json"), report.to_dict())
         ann_test_acc = 100.0 * metrics["test_acc"]
         for name, r in report.results.items():

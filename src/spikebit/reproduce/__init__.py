@@ -8,6 +8,7 @@ The result JSON and a markdown table are written to ``out_dir``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ class Experiment:
 EXPERIMENTS: Registry[Experiment] = Registry(
     "experiment", discover=("spikebit.methods", "spikebit.conversion")
 )
+
+
+_RESULTS_DIR: ContextVar[Path] = ContextVar("results_dir", default=Path("results"))
+
+
+def results_dir() -> Path:
+    """Where the running experiment writes figures and side files: ``run_experiment``'s
+    ``out_dir`` (``results/`` outside of it)."""
+    return _RESULTS_DIR.get()
 
 
 def register_experiment(name: str, summary: str) -> Callable[[Runner], Runner]:
@@ -55,7 +65,11 @@ def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "result
     """Run experiment ``name`` and write ``<out_dir>/<name>.json`` and ``.md``."""
     exp = EXPERIMENTS.get(name)
     out = Path(out_dir)
-    result = exp.runner(budget, Path("runs") / "reproduce" / name)
+    token = _RESULTS_DIR.set(out)
+    try:
+        result = exp.runner(budget, Path("runs") / "reproduce" / name)
+    finally:
+        _RESULTS_DIR.reset(token)
     result.update({"experiment": name, "budget": budget, "summary": exp.summary})
     atomic_write_json(out / f"{name}.json", result)
     md = f"# {name}\n\n{exp.summary}\n\nBudget: {budget}. {result.get('note', '')}\n\n"

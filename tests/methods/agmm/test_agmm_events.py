@@ -25,14 +25,15 @@ def test_event_configs_share_everything_but_the_variant(tmp_path):
 
 def test_smoke_run_writes_three_rows_and_the_flip_plot(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # runs and the PNG go under the working directory
-    path = run_experiment("agmm-nfmnist", budget="smoke", out_dir=tmp_path / "results")
+    path = run_experiment("agmm-nfmnist", budget="smoke", out_dir=tmp_path / "out")
     result = json.loads(path.read_text())
     assert [r["variant"] for r in result["rows"]] == ["fp-snn", "bsnn", "agmm-bsnn"]
     for row in result["rows"]:
         assert set(result["columns"]) <= set(row) and row["SOPs_M"] > 0
     assert result["flip_ratio_comparison"]["epochs"] == 1
     assert all(0 <= r["mean_flip_ratio"] <= 1 for r in result["rows"])
-    assert (tmp_path / "results" / "agmm-nfmnist-flip-ratio.png").is_file() or not _has_mpl()
+    assert (tmp_path / "out" / "agmm-nfmnist-flip-ratio.png").is_file() or not _has_mpl()
+    assert not (tmp_path / "results").exists()  # everything went to out_dir
 
 
 def _has_mpl() -> bool:

@@ -30,17 +30,19 @@ def test_every_experiment_is_registered():
 
 def test_sweep_runner_writes_rows_and_plot(tmp_path, monkeypatch):
     monkeypatch.setitem(experiments.ABLATION, "smoke", Budget(**{**TOY.__dict__, "epochs": 1}))
-    out = EXPERIMENTS.get("mt-omax").runner("smoke", tmp_path)
+    monkeypatch.chdir(tmp_path)  # outside run_experiment, plots go to ./results
+    out = EXPERIMENTS.get("mt-omax").runner("smoke", tmp_path / "work")
     assert [r["value"] for r in out["rows"]] == [1, 2]
     assert all(0 <= r["test_acc"] <= 100 for r in out["rows"])
     assert set(out["columns"]) <= set(out["rows"][0])
-    assert (tmp_path / "mt-omax.png").stat().st_size > 0
+    assert (tmp_path / "results" / "mt-omax.png").stat().st_size > 0
     json.dumps(out)
 
 
 def test_width_runner_reports_our_width(tmp_path, monkeypatch):
     monkeypatch.setitem(experiments.ABLATION, "smoke", Budget(**{**TOY.__dict__, "epochs": 1}))
-    out = EXPERIMENTS.get("mt-width").runner("smoke", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    out = EXPERIMENTS.get("mt-width").runner("smoke", tmp_path / "work")
     assert [r["width_ours"] for r in out["rows"]] == pytest.approx([0.002, 0.2])
 
 

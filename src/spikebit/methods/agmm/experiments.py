@@ -26,6 +26,7 @@ from spikebit.methods.agmm.analysis import modulation_report
 from spikebit.methods.agmm.costs import cost_summary
 from spikebit.metrics.flips import epoch_curve, plot_flip_ratios
 from spikebit.reproduce import register_experiment
+from spikebit.reproduce import results_dir as current_results_dir
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ def compare_flips(agmm: list[float], vanilla: list[float]) -> dict[str, Any]:
 
 
 def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARIANTS,
-               results_dir: Path = Path("results"), name: str = "agmm-fmnist",
+               results_dir: Path | None = None, name: str = "agmm-fmnist",
                optim: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train every variant at ``budget`` under ``work_dir``; rows + flip-ratio PNG.
 
@@ -184,7 +185,8 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
         row = {"model": v.label, "variant": v.name, **train_variant(config, activity, probe)}
         rows.append(row)
         curves[v.label] = row["flip_ratio_per_epoch"]
-    figure = plot_flip_ratios(curves, Path(results_dir) / f"{name}-flip-ratio.png",
+    out = Path(results_dir or current_results_dir())
+    figure = plot_flip_ratios(curves, out / f"{name}-flip-ratio.png",
                               title=f"{name}: ResNet-19 T={STEPS}, mean flip ratio")
     by_name = {r["variant"]: r for r in rows}
     settings = {**OPTIM, "epochs": b.epochs, **(optim or {})}

@@ -5,7 +5,7 @@ network on our 10k MNIST subset). Ablations (Sec. 3.4, Fig. 6-9; the paper runs
 them on CIFAR-10, our ``cpu`` budget on a Fashion-MNIST subset): ``mt-curves``,
 ``mt-width``, ``mt-omax`` (T=1), ``mt-steps``. Beyond the paper: ``mt-albsnn``,
 multi-threshold neurons inside the ALBSNN binary network at T=1. Each ablation
-also writes a PNG plot into its work directory (listed under ``plots``).
+also writes a PNG plot next to its results file (listed under ``plots``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from spikebit.methods.multithreshold.runs import (
     train_run,
 )
 from spikebit.reproduce import register_experiment
+from spikebit.reproduce import results_dir as current_results_dir
 
 SMOKE = {"train_limit": 256, "test_limit": 256, "epochs": 1}  # mnist-subset is sorted by label
 MAIN_FMNIST = {
@@ -83,7 +84,7 @@ def _sweep(name: str, budget: str, work_dir: Path, values: list[Any],
         metrics = train_run(run_config(label_of(v), b, work_dir, args_of(v)))
         rows.append(result_row(metrics, run=label_of(v), value=v))
     series = {"test": [r["test_acc"] for r in rows], "train": [r["train_acc"] for r in rows]}
-    png = plot_sweep(work_dir / f"{name}.png", values, series, xlabel,
+    png = plot_sweep(current_results_dir() / f"{name}.png", values, series, xlabel,
                      f"{name}: {b.model} on {b.dataset}", **plot)
     return {"rows": rows, "columns": ["run", "value", *COLUMNS[1:]],
             "plots": [str(png)] if png else [], "note": f"Budget: {b.describe()}."}
@@ -153,7 +154,7 @@ def albsnn(budget: str, work_dir: Path) -> dict[str, Any]:
         r["gap_to_fp_lif"] = fp["lif"] - r["test_acc"]
     names = list(albsnn_variants())
     series = {p: [r["test_acc"] for r in rows if r["weights"] == p] for p in precisions}
-    png = plot_sweep(work_dir / "mt-albsnn.png", names, series, "neuron",
+    png = plot_sweep(current_results_dir() / "mt-albsnn.png", names, series, "neuron",
                      f"mt-albsnn: {b.model} on {b.dataset}, T=1", bars=True)
     return {"rows": rows, "columns": ["run", "neuron", "weights", *COLUMNS[1:], "gap_to_fp_lif"],
             "plots": [str(png)] if png else [],
