@@ -8,7 +8,7 @@ At T = 4, 8, 10:
      every step: the paper's kind of serial baseline);
    * ``lif-fused``: spikebit's fused LIF (``spikebit.neurons.LIF``, one autograd function).
    Same threshold (1), leak (0.5, MFP's initial ``M[t,i] = 0.5^(t-i)``) and surrogate;
-   two layer sizes (``OP_SHAPES``).
+   three layer sizes (``OP_SHAPES``).
 2. **Training step** (forward, cross-entropy, backward, Adam) of the same VGGSNN-style
    network (``mfp-vggsnn-fmnist`` structure, fp32 weights for all so only the neuron
    differs) with MFP, serial-eager LIF and fused LIF neurons.
@@ -50,9 +50,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "results" / "mfp_speed.json"
 STEPS = (4, 8, 10)
 THRESHOLD, TAU, SURROGATE = 1.0, 0.5, "triangle"
-# B, C, H, W of the neuron layer input per step: a small (per-op overhead bound) and a
-# large (memory-bandwidth bound) layer, e.g. VGGSNN's late and early layers at batch 16
-OP_SHAPES = {"small": (16, 32, 8, 8), "large": (16, 64, 16, 16)}
+# neuron layer input per step: an FC layer of 128 neurons at batch 16 (per-op overhead
+# bound, like a GPU kernel launch), and a small and a large conv layer (B, C, H, W;
+# VGGSNN's late and early layers at batch 16, memory-bandwidth bound on CPU)
+OP_SHAPES = {"fc": (16, 128), "small": (16, 32, 8, 8), "large": (16, 64, 16, 16)}
 NET = {"width": 0.25, "batch": 16, "in_shape": (1, 28, 28)}
 PAPER_SPEEDUP = {4: 1.5, 8: 3.1, 10: 7.2}
 
