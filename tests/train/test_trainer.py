@@ -27,6 +27,16 @@ def test_tiny_training_learns(toy_config):
         assert (run_dir / name).exists()
 
 
+def test_training_again_without_resume_keeps_the_earlier_run(toy_config):
+    config = config_from_dict(dict(toy_config, optim={"epochs": 1, "batch_size": 64}))
+    _, run_dir = train_from_config(config)
+    first = (run_dir / "last.safetensors").read_bytes()
+    _, again = train_from_config(config)  # starts over: the first run is moved aside
+    assert again == run_dir and (run_dir / "last.safetensors").is_file()
+    kept = list(run_dir.parent.glob(f"{run_dir.name}.replaced-*"))
+    assert len(kept) == 1 and (kept[0] / "last.safetensors").read_bytes() == first
+
+
 class _KillAt(Callback):
     """Simulates the process being killed when global step ``at`` starts."""
 

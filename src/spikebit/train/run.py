@@ -100,9 +100,32 @@ def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, T
     return model, train, test, transform
 
 
+def move_aside(run_dir: Path, why: str) -> Path | None:
+    """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
+    n = 1
+    while kept.exists():  # two moves within one second
+        n += 1
+        kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}-{n}")
+    try:
+        run_dir.rename(kept)
+    except FileNotFoundError:  # already gone
+        return None
+    print(f"{run_dir} held {why}; moved it to {kept}")
+    return kept
+
+
 def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str, Any], Path]:
-    """Run a whole training as ``config`` says; returns final metrics and the run directory."""
+    """Run a whole training as ``config`` says; returns final metrics and the run directory.
+
+    Without ``resume``, an earlier run in ``out_dir/name`` is moved aside first
+    (:func:`move_aside`), so starting over never overwrites saved checkpoints.
+    """
     dist = init_from_env()
+    run_dir = Path(config.out_dir) / config.name
+    if not resume and dist.is_main and (run_dir / "last.safetensors").is_file():
+        move_aside(run_dir, "an earlier run (use --resume to continue it)")
     model, train, test, transform = prepare(config)
     trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist)
     metrics = trainer.fit(resume=resume)
@@ -127,10 +150,7 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
             if meta["trainer"]["epoch"] >= config.optim.epochs:
                 return meta["metrics"], last.parent
             return train_from_config(config, resume=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        kept = last.parent.with_name(f"{last.parent.name}.replaced-{stamp}")
-        last.parent.rename(kept)
-        print(f"{last.parent} held a run with a different config; moved it to {kept}")
+        move_aside(last.parent, "a run with a different config")
     return train_from_config(config)
 
 
