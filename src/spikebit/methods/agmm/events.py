@@ -82,9 +82,9 @@ def agmm_nfmnist(budget: str, work_dir: Path, results_dir: Path | None = None
                  ) -> dict[str, Any]:
     b = event_budget(budget)
     rows = []
+    activity, probe = _event_activity(b)  # the same test frames for every variant
     for v in EVENT_VARIANTS:
         config = event_run_config(v.name, budget, Path(work_dir))
-        activity, probe = _event_activity(b)
         rows.append({"model": v.label, "variant": v.name,
                      **train_variant(config, activity, probe)})
     curves = {r["model"]: r["flip_ratio_per_epoch"] for r in rows}
