@@ -30,7 +30,7 @@ def test_config_loads_and_builds(path):
 @pytest.mark.parametrize("name,budgets", [
     ("fashion-mnist-mt-fmnist-cnn.yaml", experiments.MAIN_FMNIST),
     ("mnist-subset-mt-mnist-cnn.yaml", experiments.MAIN_MNIST),
-    ("fashion-mnist-mt-fmnist-cnn-ablation.yaml", experiments.ABLATION),
+    ("fashion-mnist-mt-ablation.yaml", experiments.ABLATION),
 ])
 def test_configs_match_the_cpu_experiments(name, budgets, tmp_path):
     path = next(p for p in CONFIGS if p.name == name)
