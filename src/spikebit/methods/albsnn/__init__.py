@@ -3,7 +3,8 @@
 - :mod:`.ale`: eq. 5-10, the criterion ``R`` per quantizable layer.
 - :mod:`.rules`: selection rules ``top-k``, ``sc1``..``sc4`` (``SELECTION_RULES``).
 - :mod:`.selector`: the ``albsnn-selector`` callback ("Box": applied one step late).
-- :mod:`.bwo`: binary weight optimization and the ``albsnn-bwo`` callback.
+- :mod:`.bwo`: binary weight optimization and the ``albsnn-bwo`` callback;
+  :mod:`.bwo_probe`: the literal bound vs our cap on a trained model (``albsnn-bwo-bound``).
 - :mod:`.recipes` / :mod:`.experiments`: the Table 5 and Table 8 runs.
 
 The GAP output block and the ABC-Net quantizer live in the core
