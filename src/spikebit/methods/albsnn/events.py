@@ -12,13 +12,22 @@ from typing import Any
 
 from spikebit.methods.albsnn.experiments import train_run
 from spikebit.reproduce import register_experiment
+from spikebit.reproduce.events import EventBudget, pick_event_budget
 
-NARROW_CIFAR10 = "8C3-16C3-AP2-32C3-AP2-64C3-32C3-GAP"  # *CIFAR-10 structure at 1/16 width
-BUDGETS = {  # budget -> (train samples, test samples, epochs, spec)
-    "smoke": (200, 100, 1, "4C3-AP2-8C3-GAP"),
-    "cpu": (4000, 1000, 5, NARROW_CIFAR10),
-    "full": (None, None, 50, "128C3-256C3-AP2-512C3-AP2-1024C3-512C3-GAP"),
+STEPS = 10
+BUDGETS = {  # width scales the channels of the paper's *CIFAR-10 structure
+    "smoke": EventBudget(200, 100, 1, width=1 / 32),
+    "cpu": EventBudget(4000, 1000, 5, width=1 / 16),
+    "full": EventBudget(None, None, 50, width=1.0),
 }
+
+
+def cifar10_spec(width: float) -> str:
+    """The paper's *CIFAR-10 structure with every channel count scaled by ``width``;
+    ``width=1/16`` gives ``8C3-16C3-AP2-32C3-AP2-64C3-32C3-GAP``."""
+    c = [max(1, round(n * width)) for n in (128, 256, 512, 1024, 512)]
+    return f"{c[0]}C3-{c[1]}C3-AP2-{c[2]}C3-AP2-{c[3]}C3-{c[4]}C3-GAP"
+
 VARIANTS = {
     "fp": {"quantizer": "fp"},
     "albsnn": {"quantizer": "abc"},
@@ -27,16 +36,15 @@ VARIANTS = {
 
 def event_run(variant: str, budget: str) -> dict[str, Any]:
     """The run config of one variant (FP, or binary with the ALBSNN top-2 selector)."""
-    train, test, epochs, spec = BUDGETS[budget]
+    b = pick_event_budget(BUDGETS, budget)
     run: dict[str, Any] = {
         "name": f"nfmnist-{variant}-{budget}",
         "seed": 0,
         "loss": "mse",
-        "model": {"name": "albsnn-cifar10", "args": {"spec": spec, "steps": 10,
-                                                     **VARIANTS[variant]}},
-        "data": {"name": "nfmnist", "frames": {"T": 10}, "train_limit": train,
-                 "test_limit": test},
-        "optim": {"epochs": epochs, "batch_size": 32, "lr": 1e-3},
+        "model": {"name": "albsnn-cifar10", "args": {"spec": cifar10_spec(b.width),
+                                                     "steps": STEPS, **VARIANTS[variant]}},
+        "data": b.data_section(STEPS),
+        "optim": {"epochs": b.epochs, "batch_size": b.batch_size, "lr": 1e-3},
     }
     if variant == "albsnn":
         run["callbacks"] = [{"name": "albsnn-selector", "args": {"rule": "top-k", "k": 2}}]
@@ -53,10 +61,9 @@ def nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
         outcome = train_run(event_run(variant, budget), Path(work_dir))
         rows.append({"variant": variant, **outcome.row(),
                      "epoch_seconds": outcome.metrics["epoch_seconds"]})
-    train, test, epochs, spec = BUDGETS[budget]
-    note = (f"Ours: {spec}, T=10 frames of the simulated saccade events (34x34, 2 polarities), "
-            f"first {train or 'all'} train / {test or 'all'} test samples (seeded subset), "
-            f"{epochs} epochs, batch 32, Adam 1e-3 cosine, MSE. Binary = 3-base ABC weights "
+    b = pick_event_budget(BUDGETS, budget)
+    note = (f"Ours: {cifar10_spec(b.width)}, {b.describe(STEPS)} (seeded subset), "
+            "Adam 1e-3 cosine, MSE. Binary = 3-base ABC weights "
             "with the ALBSNN top-2 selector. No paper number: the paper's N-MNIST is a "
             "recording, ours a simulation.")
     columns = ["variant", "fp_layers", "acc", "best_acc", "weight_storage", "binarized_bits",
