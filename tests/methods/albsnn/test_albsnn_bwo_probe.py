@@ -11,7 +11,8 @@ from spikebit.reproduce import EXPERIMENTS
 def test_bwo_bound_rows_on_a_trained_toy_model(monkeypatch, quad_config, tmp_path):
     quad_config["optim"]["batch_size"] = 32
     monkeypatch.setattr(bwo_probe, "variant_run", lambda variant, budget: dict(quad_config))
-    result = EXPERIMENTS.get("albsnn-bwo-bound").runner("smoke", tmp_path / "work")
+    result = EXPERIMENTS.get("albsnn-bwo-bound").runner("smoke", tmp_path / "bwo")
+    assert (tmp_path / "albsnn-table5" / "quad" / "last.safetensors").is_file()  # shared run
     rows = result["rows"]
     assert [(r["setting"], r["times"]) for r in rows][0] == ("trained ALBSNN, no BWO", 0)
     assert len(rows) == 1 + 2 * len(bwo_probe.PROBE_SETTINGS)

@@ -2,9 +2,10 @@
 
 Our configs cap BWO at ``max_fraction = 0.001`` of a layer's weights per application
 (``docs/methods/albsnn.md``). This experiment measures why: it takes the trained
-ALBSNN of Table 5 (reused when ``albsnn-table5`` already ran at the same budget),
-computes the training loss gradient on successive training batches and applies BWO
-``times`` times in a row with each bound setting, without fine-tuning in between.
+ALBSNN of Table 5 (its run under ``runs/reproduce/albsnn-table5``, reused when
+``albsnn-table5`` already ran at the same budget), computes the training loss gradient
+on successive training batches and applies BWO ``times`` times in a row with each bound
+setting, without fine-tuning in between.
 Per setting it reports the share of binarized weight elements adjusted (union over
 the applications) and the test accuracy afterwards.
 """
@@ -79,10 +80,11 @@ def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
     from spikebit.train.losses import LOSSES
     from spikebit.train.run import load_data, model_from_checkpoint
 
+    table5_dir = work_dir.parent / "albsnn-table5"  # reuse the run of albsnn-table5
     run = variant_run("albsnn", budget)
-    outcome = train_run(run, work_dir)
-    config = config_from_dict({**run, "out_dir": str(work_dir)})
-    model, _, _ = model_from_checkpoint(work_dir / config.name / "last.safetensors")
+    outcome = train_run(run, table5_dir)
+    config = config_from_dict({**run, "out_dir": str(table5_dir)})
+    model, _, _ = model_from_checkpoint(table5_dir / config.name / "last.safetensors")
     train, test = load_data(config.data)
     loss_fn = LOSSES.get(config.loss)
     batch = get_budget(budget).batch_size
