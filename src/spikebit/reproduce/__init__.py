@@ -53,7 +53,7 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}"
-        return "" if v is None else str(v)
+        return "" if v is None else str(v).replace("|", "\\|")  # a "|" would end the cell
 
     head = "| " + " | ".join(columns) + " |"
     sep = "|" + "|".join("---" for _ in columns) + "|"
@@ -72,10 +72,16 @@ def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "result
         _RESULTS_DIR.reset(token)
     result.update({"experiment": name, "budget": budget, "summary": exp.summary})
     atomic_write_json(out / f"{name}.json", result)
-    md = f"# {name}\n\n{exp.summary}\n\nBudget: {budget}. {result.get('note', '')}\n\n"
-    md += markdown_table(result["rows"], result["columns"]) + "\n"
-    atomic_write_bytes(out / f"{name}.md", md.encode())
+    write_markdown(result, out / f"{name}.md")
     return out / f"{name}.json"
+
+
+def write_markdown(result: dict[str, Any], path: Path) -> None:
+    """The ``.md`` twin of a results JSON written by :func:`run_experiment`."""
+    md = (f"# {result['experiment']}\n\n{result['summary']}\n\n"
+          f"Budget: {result['budget']}. {result.get('note', '')}\n\n")
+    md += markdown_table(result["rows"], result["columns"]) + "\n"
+    atomic_write_bytes(path, md.encode())
 
 
 def list_experiments() -> list[tuple[str, str]]:
