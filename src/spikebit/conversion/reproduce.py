@@ -94,7 +94,7 @@ def plot_net(report: ConversionReport, stem: Path) -> list[str]:
 
 
 def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
-             results_dir: Path | None = None, variants_for: VariantsFor = lambda b: None,
+             variants_for: VariantsFor = lambda b: None,
              labels: dict[str, str] | None = None) -> dict[str, Any]:
     """Train, convert and tabulate every net of ``experiment`` at ``budget_name``."""
     from spikebit.train import train_or_reuse
@@ -107,7 +107,7 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
         metrics, run_dir = train_or_reuse(train_config(plan, budget, budget_name, str(work_dir)))
         t1 = time.perf_counter()
         report = convert_net(plan, budget, run_dir, variants_for(budget))
-        stem = Path(results_dir or current_results_dir()) / f"{experiment}-{plan.key}"
+        stem = current_results_dir() / f"{experiment}-{plan.key}"
         atomic_write_json(stem.with_suffix(".json"), report.to_dict())
         ann_test_acc = 100.0 * metrics["test_acc"]
         for name, r in report.results.items():

@@ -78,8 +78,7 @@ def _event_activity(b: EventBudget, batch: int = 100
 
 @register_experiment("agmm-nfmnist", "AGMM on simulated event Fashion-MNIST, VGGSNN (narrow) "
                      "T=10: FP-SNN vs vanilla BSNN vs AGMM-BSNN, accuracy and flip ratios")
-def agmm_nfmnist(budget: str, work_dir: Path, results_dir: Path | None = None
-                 ) -> dict[str, Any]:
+def agmm_nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
     b = event_budget(budget)
     rows = []
     activity, probe = _event_activity(b)  # the same test frames for every variant
@@ -88,8 +87,7 @@ def agmm_nfmnist(budget: str, work_dir: Path, results_dir: Path | None = None
         rows.append({"model": v.label, "variant": v.name,
                      **train_variant(config, activity, probe)})
     curves = {r["model"]: r["flip_ratio_per_epoch"] for r in rows}
-    figure = plot_flip_ratios(curves, Path(results_dir or current_results_dir())
-                              / "agmm-nfmnist-flip-ratio.png",
+    figure = plot_flip_ratios(curves, current_results_dir() / "agmm-nfmnist-flip-ratio.png",
                               title=f"event Fashion-MNIST VGGSNN T={STEPS}: mean flip ratio")
     by_name = {r["variant"]: r for r in rows}
     return {

@@ -166,7 +166,7 @@ def compare_flips(agmm: list[float], vanilla: list[float]) -> dict[str, Any]:
 
 
 def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARIANTS,
-               results_dir: Path | None = None, name: str = "agmm-fmnist",
+               name: str = "agmm-fmnist",
                optim: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train every variant at ``budget`` under ``work_dir``; rows + flip-ratio PNG.
 
@@ -185,8 +185,7 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
         row = {"model": v.label, "variant": v.name, **train_variant(config, activity, probe)}
         rows.append(row)
         curves[v.label] = row["flip_ratio_per_epoch"]
-    out = Path(results_dir or current_results_dir())
-    figure = plot_flip_ratios(curves, out / f"{name}-flip-ratio.png",
+    figure = plot_flip_ratios(curves, current_results_dir() / f"{name}-flip-ratio.png",
                               title=f"{name}: ResNet-19 T={STEPS}, mean flip ratio")
     by_name = {r["variant"]: r for r in rows}
     settings = {**OPTIM, "epochs": b.epochs, **(optim or {})}

@@ -76,15 +76,13 @@ def probe(model: nn.Module, train, test, loss_fn, settings: BWOSettings, times: 
 )
 def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
     from spikebit.methods.albsnn.experiments import train_run
-    from spikebit.train.config import config_from_dict
     from spikebit.train.losses import LOSSES
     from spikebit.train.run import load_data, model_from_checkpoint
 
-    table5_dir = work_dir.parent / "albsnn-table5"  # reuse the run of albsnn-table5
-    run = variant_run("albsnn", budget)
-    outcome = train_run(run, table5_dir)
-    config = config_from_dict({**run, "out_dir": str(table5_dir)})
-    model, _, _ = model_from_checkpoint(table5_dir / config.name / "last.safetensors")
+    # the ALBSNN run of albsnn-table5, trained here only if that experiment has not run
+    outcome = train_run(variant_run("albsnn", budget), work_dir.parent / "albsnn-table5")
+    assert outcome.run_dir is not None
+    model, config, _ = model_from_checkpoint(outcome.run_dir / "last.safetensors")
     train, test = load_data(config.data)
     loss_fn = LOSSES.get(config.loss)
     batch = get_budget(budget).batch_size

@@ -47,6 +47,7 @@ class RunOutcome:
 
     metrics: dict[str, Any]
     storage: ModelStorage
+    run_dir: Path | None = None  # where the run's checkpoints are
 
     @property
     def fp_layers(self) -> str:
@@ -80,7 +81,7 @@ def train_run(run: dict[str, Any], work_dir: Path) -> RunOutcome:
     config = config_from_dict({**run, "out_dir": str(work_dir), "plots": False})
     metrics, run_dir = train_or_reuse(config)
     model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
-    return RunOutcome(metrics, model_storage(model))
+    return RunOutcome(metrics, model_storage(model), run_dir)
 
 
 def _budget_note(budget: str, epochs: int) -> str:

@@ -52,7 +52,7 @@ ALBSNN = {
                   batch_size=64),
     "full": Budget("fashion-mnist", "albsnn-mnist-narrow", 50, lr=0.001, batch_size=16),
 }
-COLUMNS = ["run", "test_acc", "best_test_acc", "train_acc"]
+COLUMNS = ["run", "test_acc", "best_test_acc", "train_acc", "epoch_seconds"]
 
 
 def _main(budgets: dict[str, Budget], budget: str, work_dir: Path, paper: float,

@@ -86,11 +86,13 @@ def train_run(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def result_row(metrics: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """Fields plus accuracies in percent (test, best test, train) from final metrics."""
+    """Fields plus accuracies in percent (test, best test, train) and the last epoch's
+    seconds, from final metrics."""
     return {**fields,
             "test_acc": 100.0 * metrics["test_acc"],
             "best_test_acc": 100.0 * metrics.get("best_test_acc", metrics["test_acc"]),
-            "train_acc": 100.0 * metrics["train_acc"]}
+            "train_acc": 100.0 * metrics["train_acc"],
+            "epoch_seconds": metrics.get("epoch_seconds")}  # wall time of the last epoch
 
 
 def plot_sweep(
