@@ -234,18 +234,20 @@ class ABCQuantizer(WeightQuantizer):
 
 
 class _QSNNBinarize(torch.autograd.Function):
+    """``sign(w_hat)`` (``sign(0) = +1``); backward ``k t (1 - tanh^2(t w_hat))``,
+    ``k = max(1/t, 1)``. ``t``: a float or a 0-dim tensor (no host sync on a GPU)."""
+
     @staticmethod
-    def forward(ctx, w_hat: torch.Tensor, t: float) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(w_hat)
-        ctx.t = t
+    def forward(ctx, w_hat: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        t = torch.as_tensor(t, dtype=w_hat.dtype, device=w_hat.device)
+        ctx.save_for_backward(w_hat, t)
         one = torch.ones((), dtype=w_hat.dtype, device=w_hat.device)
         return torch.where(w_hat >= 0, one, -one)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        (w_hat,) = ctx.saved_tensors
-        t = ctx.t
-        k = max(1.0 / t, 1.0)
+        w_hat, t = ctx.saved_tensors
+        k = (1.0 / t).clamp_min(1.0)
         return grad * k * t * (1.0 - torch.tanh(t * w_hat) ** 2), None
 
 
@@ -281,10 +283,14 @@ class QSNNQuantizer(WeightQuantizer):
         """Training progress in [0, 1] (set by the trainer each step)."""
         self.progress.fill_(min(max(fraction, 0.0), 1.0))
 
+    def t_tensor(self) -> torch.Tensor:
+        """``t`` as a 0-dim tensor on the buffer's device (read without a host sync)."""
+        return self.t_start * (self.t_end / self.t_start) ** self.progress
+
     @property
     def t(self) -> float:
-        p = float(self.progress)
-        return self.t_start * (self.t_end / self.t_start) ** p
+        """Current ``t = t_start (t_end / t_start)^progress``."""
+        return float(self.t_tensor())
 
     def _standardize(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(w_hat, exponent [C_out])`` with ``w_hat`` differentiable in float32/64."""
@@ -301,7 +307,7 @@ class QSNNQuantizer(WeightQuantizer):
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         w_hat, exponent = self._standardize(w)
         scale = torch.exp2(exponent).reshape(_channel_view(w))
-        return (scale * _QSNNBinarize.apply(w_hat, self.t)).to(w.dtype)
+        return (scale * _QSNNBinarize.apply(w_hat, self.t_tensor())).to(w.dtype)
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
