@@ -1,0 +1,214 @@
+"""Every registered component runs on the ``meta`` device and in float64/bf16/fp16.
+
+``meta`` tensors carry shape, dtype and device but no data: a tensor created inside a
+forward or backward without the device of its inputs lands on the CPU and the op
+fails ("Tensor on device cpu is not on the expected device"). The dtype runs (on the
+CPU) check that outputs and gradients keep the input's dtype and that no op needs
+float32 (e.g. ``linalg.solve`` of ABC-Net alphas on a half-precision model).
+Where the CPU has no half/bfloat16 kernel for an op, the case is skipped naming it.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from contract_helpers import (
+    DTYPE_IDS,
+    DTYPES,
+    assert_grads_follow,
+    run_or_skip,
+    small_model,
+)
+
+from spikebit.functional.encoders import ENCODERS
+from spikebit.functional.staircase import STAIRCASES, get_staircase
+from spikebit.functional.surrogate import SURROGATES, Surrogate, get_surrogate, spike
+from spikebit.models.blocks import BLOCKS
+from spikebit.models.zoo import MODELS
+from spikebit.neurons.base import NEURONS
+from spikebit.quant import QUANTIZERS, get_quantizer
+
+T, B = 3, 2
+QUANT_CASES = [(n, {}) for n in QUANTIZERS.names()] + [("abc", {"bases": 1}), ("abc", {"bases": 2})]
+QUANT_IDS = [f"{n}{kw.get('bases', '')}" for n, kw in QUANT_CASES]
+
+
+def _neuron(name: str) -> torch.nn.Module:
+    cls = NEURONS.get(name)
+    return cls(steps=T) if getattr(cls, "needs_steps", False) else cls()
+
+
+def _block(name: str) -> torch.nn.Module:
+    return BLOCKS.get(name)(steps=T)
+
+
+def _has_primitive(curve: Surrogate) -> bool:
+    """Some staircase curves define only the derivative (the primitive is optional)."""
+    return type(curve).primitive is not Surrogate.primitive
+
+
+# ---------------------------------------------------------------- meta (shapes only)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), QUANT_CASES, ids=QUANT_IDS)
+def test_quantizer_on_meta(name, kwargs):
+    q = get_quantizer(name, **kwargs).to("meta")
+    w = torch.empty(6, 3, 3, 3, device="meta", requires_grad=True)
+    y = q(w)
+    assert y.device.type == "meta" and y.shape == w.shape and y.dtype == w.dtype
+    y.sum().backward()
+    assert w.grad is not None and w.grad.device.type == "meta"
+    levels = q.levels(w)
+    assert levels.scales.device.type == "meta" and levels.codes.device.type == "meta"
+    assert levels.weight().shape == w.shape
+
+
+@pytest.mark.parametrize("name", NEURONS.names())
+def test_neuron_on_meta(name):
+    neuron = _neuron(name).to("meta")
+    x = torch.empty(T, B, 4, 5, 5, device="meta", requires_grad=True)
+    s = neuron(x)
+    assert s.device.type == "meta" and s.shape == x.shape
+    s.sum().backward()
+    assert x.grad is not None and x.grad.device.type == "meta"
+    if getattr(neuron, "needs_steps", False):
+        return  # MFP mixes whole sequences (its step() runs its serial form elsewhere)
+    s_t, state = neuron.step(x[0].detach())
+    assert s_t.device.type == "meta" and s_t.shape == x.shape[1:]
+
+
+@pytest.mark.parametrize("name", BLOCKS.names())
+def test_block_on_meta(name):
+    block = _block(name).to("meta")
+    x = torch.empty(T, B, 4, 5, 5, device="meta", requires_grad=True)
+    y = block(x)
+    assert y.device.type == "meta" and y.shape == x.shape
+    y.sum().backward()
+    assert_grads_follow(block)
+
+
+@pytest.mark.parametrize("name", SURROGATES.names())
+def test_surrogate_on_meta(name):
+    sg = get_surrogate(name)
+    x = torch.empty(7, 5, device="meta", requires_grad=True)
+    spike(x, sg).sum().backward()
+    assert x.grad.device.type == "meta"
+    assert sg.primitive(x.detach()).device.type == "meta"
+
+
+@pytest.mark.parametrize("name", STAIRCASES.names())
+def test_staircase_on_meta(name):
+    curve = get_staircase(name, levels=4)
+    x = torch.empty(7, 5, device="meta")
+    assert curve.derivative(x).device.type == "meta"
+    if _has_primitive(curve):
+        assert curve.primitive(x).device.type == "meta"
+
+
+@pytest.mark.parametrize("name", ENCODERS.names())
+def test_encoder_on_meta(name):
+    x = torch.empty(B, 1, 4, 4, device="meta")
+    out = ENCODERS.get(name)(x, T)
+    assert out.device.type == "meta" and out.shape == (T, *x.shape)
+
+
+@pytest.mark.parametrize("name", MODELS.names())
+def test_zoo_model_on_meta(name):
+    """Built on the CPU, moved with ``.to('meta')``: a tensor kept outside the module's
+    parameters and buffers, or made in a forward without ``device=``, fails here."""
+    model, shape = small_model(name)
+    model = model.to("meta")
+    out = model(torch.empty(B, *shape, device="meta"))
+    assert out.device.type == "meta" and out.dtype == torch.float32
+    out.float().sum().backward()
+    assert_grads_follow(model)
+
+
+# ---------------------------------------------------------------- dtypes (on the CPU)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize(("name", "kwargs"), QUANT_CASES, ids=QUANT_IDS)
+def test_quantizer_dtype(name, kwargs, dtype):
+    """Output and gradient in the weight dtype; ``levels().weight()`` bit-identical."""
+    q = get_quantizer(name, **kwargs)
+    g = torch.Generator().manual_seed(0)
+    w = (0.3 * torch.randn(6, 3, 3, 3, generator=g)).to(dtype).requires_grad_()
+    y = run_or_skip(lambda: q(w))
+    assert y.dtype == dtype and torch.isfinite(y).all()
+    y.float().square().sum().backward()
+    assert w.grad.dtype == dtype and torch.isfinite(w.grad).all()
+    levels = q.levels(w)
+    assert torch.equal(levels.weight(), y.detach())
+    expected_scale = torch.float64 if dtype == torch.float64 else torch.float32
+    assert levels.scales.dtype == expected_scale  # statistics never in half precision
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", NEURONS.names())
+def test_neuron_dtype(name, dtype):
+    neuron = _neuron(name).to(dtype)
+    g = torch.Generator().manual_seed(0)
+    x = (2 * torch.rand(T, B, 4, 5, 5, generator=g)).to(dtype).requires_grad_()
+    s = run_or_skip(lambda: neuron(x))
+    assert s.dtype == dtype and torch.isfinite(s).all()
+    s.float().sum().backward()
+    assert x.grad.dtype == dtype
+    assert_grads_follow(neuron)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", BLOCKS.names())
+def test_block_dtype(name, dtype):
+    block = _block(name).to(dtype)
+    x = torch.rand(T, B, 4, 5, 5).to(dtype).requires_grad_()
+    y = run_or_skip(lambda: block(x))
+    assert y.dtype == dtype
+    y.float().sum().backward()
+    assert x.grad.dtype == dtype
+    assert_grads_follow(block)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", SURROGATES.names())
+def test_surrogate_dtype(name, dtype):
+    sg = get_surrogate(name)
+    x = torch.linspace(-2, 2, 41).to(dtype).requires_grad_()
+    s = run_or_skip(lambda: spike(x, sg))
+    assert s.dtype == dtype
+    s.sum().backward()
+    assert x.grad.dtype == dtype and torch.isfinite(x.grad).all()
+    assert sg.primitive(x.detach()).dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", STAIRCASES.names())
+def test_staircase_dtype(name, dtype):
+    curve = get_staircase(name, levels=4)
+    x = torch.linspace(-1, 6, 57).to(dtype)
+    d = run_or_skip(lambda: curve.derivative(x))
+    assert d.dtype == dtype and torch.isfinite(d).all()
+    if _has_primitive(curve):
+        p = run_or_skip(lambda: curve.primitive(x))
+        assert p.dtype == dtype and torch.isfinite(p).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", ENCODERS.names())
+def test_encoder_dtype(name, dtype):
+    x = torch.rand(B, 1, 4, 4).to(dtype)
+    out = run_or_skip(lambda: ENCODERS.get(name)(x, T))
+    assert out.dtype == dtype and out.shape == (T, *x.shape)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", MODELS.names())
+def test_zoo_model_dtype(name, dtype):
+    """``model.to(dtype)`` trains a step: logits and every gradient in ``dtype``."""
+    model, shape = small_model(name)
+    model = model.to(dtype)
+    x = torch.rand(B, *shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    out = run_or_skip(lambda: model(x))
+    assert out.dtype == dtype and torch.isfinite(out).all()
+    run_or_skip(lambda: out.float().logsumexp(-1).sum().backward())
+    assert_grads_follow(model)
