@@ -212,3 +212,23 @@ def test_zoo_model_dtype(name, dtype):
     assert out.dtype == dtype and torch.isfinite(out).all()
     run_or_skip(lambda: out.float().logsumexp(-1).sum().backward())
     assert_grads_follow(model)
+
+
+# ---------------------------------------------------------------- callbacks' tensor math
+
+
+@pytest.mark.parametrize("where", ["meta", "bfloat16", "float16", "float64"])
+def test_bwo_update_keeps_device_and_dtype(where):
+    """ALBSNN's BWO step (a callback) on the layer's device and dtype (its base index
+    ``arange(k)`` used to be made on the CPU)."""
+    from spikebit.methods.albsnn.bwo import bwo_update
+    from spikebit.quant import ABCQuantizer
+
+    device, dtype = ("meta", torch.float32) if where == "meta" else ("cpu", getattr(torch, where))
+    g = torch.Generator().manual_seed(0)
+    w = (0.3 * torch.randn(4, 3, 3, 3, generator=g)).to(device=device, dtype=dtype)
+    grad = torch.randn(4, 3, 3, 3, generator=g).to(device=device, dtype=dtype)
+    bases, alpha = ABCQuantizer(3).decompose(w)
+    step = bwo_update(w, grad, bases, alpha, lr=0.1)
+    assert step.weight.device.type == device and step.weight.dtype == dtype
+    assert step.removed.shape == (3, *w.shape) and step.removed.device.type == device
