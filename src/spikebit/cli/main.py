@@ -15,7 +15,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from spikebit.cli.report import print_run_summary
     from spikebit.train import load_config, train_from_config
 
-    config = load_config(args.config, args.set)
+    from spikebit.train.shipped import resolve_config
+
+    config = load_config(resolve_config(args.config), args.set)
     start = time.perf_counter()
     metrics, run_dir = train_from_config(config, resume=args.resume)
     print_run_summary(run_dir, metrics, time.perf_counter() - start)
@@ -90,11 +92,16 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from spikebit import __version__
+    from spikebit.cli import configs
+
     p = argparse.ArgumentParser(prog="spikebit", description=__doc__)
+    p.add_argument("--version", action="version", version=f"spikebit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train from a YAML config")
-    t.add_argument("config")
+    t.add_argument("config", help="a YAML config file or a shipped config name "
+                   "(e.g. demo; see `spikebit configs list`)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set optim.lr=0.01 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
@@ -136,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--T", type=int, default=64, help="time steps to simulate")
     c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
     c.set_defaults(func=cmd_convert)
+
+    configs.add_parser(sub)
     return p
 
 
