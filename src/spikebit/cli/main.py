@@ -14,7 +14,6 @@ from spikebit.errors import SpikebitError
 def cmd_train(args: argparse.Namespace) -> int:
     from spikebit.cli.report import print_run_summary
     from spikebit.train import load_config, train_from_config
-
     from spikebit.train.shipped import resolve_config
 
     config = load_config(resolve_config(args.config), args.set)
