@@ -52,11 +52,26 @@ def stat_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 class WeightQuantizer(nn.Module):
-    """Base class: identity quantizer (full precision, 32 bits per weight)."""
+    """Base class: identity quantizer (full precision, 32 bits per weight).
+
+    Subclasses implement ``forward`` (exactly ``levels(w).weight()`` in value, a
+    straight-through gradient), ``levels`` and ``bits``; ``weight_bits`` is the number of
+    bits per stored weight element.
+    """
 
     weight_bits: int = FP32_BITS
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """Effective weight.
+
+        Args:
+            w: latent weight ``[C_out, C_in, kH, kW]`` (conv) or ``[C_out, C_in]``
+                (linear), any float dtype, any device.
+
+        Returns:
+            ``w_eff`` of ``w``'s shape, dtype and device; its value is exactly
+            ``self.levels(w).weight()``, its gradient the quantizer's straight-through one.
+        """
         return w
 
     def describe(self) -> str:
@@ -72,9 +87,18 @@ class WeightQuantizer(nn.Module):
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
-        """Exact decomposition of ``forward(w)`` for exporters (see
-        :class:`~spikebit.quant.levels.QuantLevels`): here ``kind="float"``, the weight
-        itself with unit scales."""
+        """Exact decomposition of ``forward(w)`` for exporters.
+
+        Args:
+            w: latent weight ``[C_out, ...]`` (as for :meth:`forward`).
+
+        Returns:
+            :class:`~spikebit.quant.levels.QuantLevels` on ``w``'s device: binary bases
+            (``bool [k, *w.shape]``) or integer codes (``int8 [1, *w.shape]``), scales
+            ``[k, C_out]`` (float32, float64 for float64 weights) and bits per weight;
+            ``levels(w).weight()`` equals ``forward(w)`` bit for bit. The identity
+            quantizer returns ``kind="float"``: the weight itself with unit scales.
+        """
         ones = torch.ones(1, w.shape[0], dtype=stat_dtype(w.dtype), device=w.device)
         return QuantLevels("float", w.detach().unsqueeze(0), ones, FP32_BITS, w.dtype)
 
@@ -132,6 +156,8 @@ class SignQuantizer(WeightQuantizer):
     weight_bits = 1
 
     def __init__(self, scale_floor: float = SCALE_FLOOR) -> None:
+        """``scale_floor``: the gradient scale's floor, a fraction of the layer's
+        ``mean|W|`` (default :data:`SCALE_FLOOR` = 0.01; 0 turns the floor off)."""
         super().__init__()
         self.scale_floor = scale_floor
 
@@ -181,6 +207,8 @@ class ABCQuantizer(WeightQuantizer):
     """
 
     def __init__(self, bases: int = 3) -> None:
+        """``bases``: ``k >= 1`` binary bases (bits per weight). Raises ``ConfigError``
+        for ``k < 1``."""
         super().__init__()
         if bases < 1:
             raise ConfigError(f"ABC-Net needs at least one base, got bases={bases}")
@@ -272,6 +300,7 @@ class QSNNQuantizer(WeightQuantizer):
     weight_bits = 1
 
     def __init__(self, t_start: float = 0.1, t_end: float = 10.0) -> None:
+        """``t_start``/``t_end``: the surrogate sharpness ``t`` at progress 0 and 1."""
         super().__init__()
         self.t_start, self.t_end = t_start, t_end
         self.register_buffer("progress", torch.zeros(()))
@@ -333,6 +362,7 @@ class UniformQuantizer(WeightQuantizer):
     """
 
     def __init__(self, bits: int = 4) -> None:
+        """``bits``: ``b`` in ``[2, 8]`` bits per weight. Raises ``ConfigError`` outside."""
         super().__init__()
         if not 2 <= bits <= 8:
             raise ConfigError(
