@@ -124,6 +124,19 @@ def test_zoo_model_on_meta(name):
     assert_grads_follow(model)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["float32", "bfloat16"])
+@pytest.mark.parametrize("name", MODELS.names())
+def test_zoo_model_on_cuda(name, dtype):
+    """Where a GPU exists: the same step on CUDA, every output and gradient stays there."""
+    model, shape = small_model(name)
+    model = model.to("cuda", dtype)
+    out = model(torch.rand(B, *shape, device="cuda", dtype=dtype))
+    assert out.device.type == "cuda" and out.dtype == dtype and torch.isfinite(out).all()
+    out.float().logsumexp(-1).sum().backward()
+    assert_grads_follow(model)
+
+
 # ---------------------------------------------------------------- dtypes (on the CPU)
 
 
