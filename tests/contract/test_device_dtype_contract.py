@@ -245,3 +245,35 @@ def test_bwo_update_keeps_device_and_dtype(where):
     step = bwo_update(w, grad, bases, alpha, lr=0.1)
     assert step.weight.device.type == device and step.weight.dtype == dtype
     assert step.removed.shape == (3, *w.shape) and step.removed.device.type == device
+
+
+# ---------------------------------------------------------------- converted SNNs
+
+
+def _converted(method: str) -> torch.nn.Module:
+    from spikebit.conversion import convert
+
+    torch.manual_seed(0)
+    ann = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 4, 3, padding=1), torch.nn.BatchNorm2d(4), torch.nn.ReLU(),
+        torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 3),
+    ).eval()
+    calibration = torch.rand(8, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    return convert(ann, calibration, method)
+
+
+def _conversion_methods() -> list[str]:
+    from spikebit.conversion.dynamics import METHODS
+
+    return METHODS.names()
+
+
+@pytest.mark.parametrize("where", ["meta", "float64", "bfloat16", "float16"])
+@pytest.mark.parametrize("method", _conversion_methods())
+def test_converted_snn_keeps_device_and_dtype(method, where):
+    """Every conversion method's simulation (its input coding included)."""
+    device, dtype = ("meta", torch.float32) if where == "meta" else ("cpu", getattr(torch, where))
+    snn = _converted(method).to(device=device, dtype=dtype)
+    x = torch.rand(2, 2, 8, 8).to(device=device, dtype=dtype)
+    out = run_or_skip(lambda: snn.simulate(x, 5))
+    assert out.shape == (5, 2, 3) and out.device.type == device and out.dtype == dtype
