@@ -18,6 +18,7 @@ class QuantizedMixin:
     quantize: bool
 
     def effective_weight(self) -> torch.Tensor:
+        """``quantizer(weight)`` when ``quantize`` is on, else the float latent weight."""
         return self.quantizer(self.weight) if self.quantize else self.weight
 
     def quant_repr(self) -> str:
@@ -50,6 +51,7 @@ class QConv2d(QuantizedMixin, nn.Conv2d):
         self.quantize = quantize
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[N, C_in, H, W]`` -> ``[N, C_out, H', W']`` with the effective weight."""
         return self._conv_forward(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:
@@ -57,7 +59,13 @@ class QConv2d(QuantizedMixin, nn.Conv2d):
 
 
 class QLinear(QuantizedMixin, nn.Linear):
-    """``nn.Linear`` on ``[N, C]`` with a weight quantizer."""
+    """``nn.Linear`` on ``[N, in_features]`` with a weight quantizer.
+
+    Args:
+        in_features, out_features, bias: as for ``nn.Linear``.
+        quantizer: the :class:`WeightQuantizer` (default: identity, full precision).
+        quantize: apply the quantizer (``False``: the float latent weight is used).
+    """
 
     def __init__(
         self, in_features: int, out_features: int, bias: bool = True,
@@ -68,6 +76,7 @@ class QLinear(QuantizedMixin, nn.Linear):
         self.quantize = quantize
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[N, in_features]`` -> ``[N, out_features]`` with the effective weight."""
         return F.linear(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:

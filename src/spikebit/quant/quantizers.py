@@ -81,7 +81,8 @@ class WeightQuantizer(nn.Module):
         return f"{name}({self.weight_bits} {unit})"
 
     def bits(self, w: torch.Tensor) -> int:
-        """Exact storage in bits of the quantized form of ``w``."""
+        """Exact storage in bits of the quantized form of latent weight ``w`` (weights plus
+        scale parameters); here fp32, 32 bits per weight."""
         return FP32_BITS * w.numel()
 
     @torch.no_grad()
@@ -142,17 +143,22 @@ class SignQuantizer(WeightQuantizer):
 
     @torch.no_grad()
     def scale(self, w: torch.Tensor) -> torch.Tensor:
-        """``gamma [C_out]`` in float32 (float64 for float64 weights)."""
+        """``gamma [C_out] = mean|w_c|`` of latent weight ``w`` ``[C_out, ...]``, in float32
+        (float64 for float64 weights), detached."""
         mag = w.detach().to(stat_dtype(w.dtype)).abs()
         return mag.mean(dim=_channel_dims(w)) if w.ndim > 1 else mag
 
     @torch.no_grad()
     def gradient_scale(self, w: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
-        """``g [C_out] = max(gamma, SCALE_FLOOR * mean|W|)``, at least ``ABS_SCALE_FLOOR``."""
+        """Gradient scale ``g [C_out] = max(gamma, scale_floor * mean(gamma))``, at least
+        ``ABS_SCALE_FLOOR``, for latent weight ``w`` ``[C_out, ...]`` and its channel
+        scales ``gamma`` ``[C_out]`` (:meth:`scale`)."""
         floor = (self.scale_floor * gamma.mean()).clamp_min(ABS_SCALE_FLOOR)
         return torch.maximum(gamma, floor)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``gamma_c * sign(w)`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype;
+        backward ``g_c * dL/dW_eff`` where ``|w| <= 1`` (class docstring)."""
         gamma = self.scale(w)
         view = _channel_view(w)
         s = sign_ste(w)
@@ -162,10 +168,13 @@ class SignQuantizer(WeightQuantizer):
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """One binary base ``sign(w)`` (``bool [1, *w.shape]``) and ``scales [1, C_out] =
+        gamma`` for latent weight ``w`` ``[C_out, ...]``; ``weight()`` equals ``forward(w)``."""
         codes = (w.detach() >= 0).unsqueeze(0)
         return QuantLevels("binary", codes, self.scale(w).unsqueeze(0), 1, w.dtype)
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w`` ``[C_out, ...]``: 1 bit per weight + one fp32 scale per channel."""
         return w.numel() + FP32_BITS * w.shape[0]
 
 
@@ -195,6 +204,7 @@ class ABCQuantizer(WeightQuantizer):
         return f"bases={self.num_bases}"
 
     def shifts(self) -> list[float]:
+        """The ``k`` shifts ``u_i = -1 + 2(i-1)/(k-1)`` (``[0]`` for one base), ALBSNN eq. 12."""
         k = self.num_bases
         return [0.0] if k == 1 else [-1.0 + 2.0 * i / (k - 1) for i in range(k)]
 
@@ -223,17 +233,23 @@ class ABCQuantizer(WeightQuantizer):
         return alpha.unsqueeze(1).expand(self.num_bases, w.shape[0])
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``sum_i alpha_i B_i`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype
+        (alphas solved in float32/float64); identity straight-through gradient."""
         bases = self._bases(w)
         alpha = self._alpha(w, bases)
         return straight_through(w, combine(self._scales(w, alpha), bases, w.dtype))
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """``k`` binary bases ``B_i`` (``bool [k, *w.shape]``) and ``scales [k, C_out]``
+        (``alpha_i`` repeated over channels) for latent weight ``w`` ``[C_out, ...]``;
+        ``weight()`` equals ``forward(w)``."""
         bases = self._bases(w)
         scales = self._scales(w, self._alpha(w, bases)).contiguous()
         return QuantLevels("binary", bases > 0, scales, self.num_bases, w.dtype)
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w``: ``k`` bits per weight + ``k`` fp32 alphas."""
         return self.num_bases * w.numel() + FP32_BITS * self.num_bases
 
 
@@ -267,7 +283,8 @@ class QSNNQuantizer(WeightQuantizer):
         return f"t_start={self.t_start}, t_end={self.t_end}"
 
     def set_progress(self, fraction: float) -> None:
-        """Training progress in [0, 1] (set by the trainer each step)."""
+        """Set training progress ``fraction`` (clamped to [0, 1]; the trainer sets it each
+        step), which moves ``t`` from ``t_start`` to ``t_end``."""
         self.progress.fill_(min(max(fraction, 0.0), 1.0))
 
     def t_tensor(self) -> torch.Tensor:
@@ -292,18 +309,24 @@ class QSNNQuantizer(WeightQuantizer):
         return w_hat, torch.round(torch.log2(mag))
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``s_c * sign(w_hat)`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype;
+        backward ``k t (1 - tanh^2(t w_hat))`` through the standardization."""
         w_hat, exponent = self._standardize(w)
         scale = torch.exp2(exponent).reshape(_channel_view(w))
         return (scale * _QSNNBinarize.apply(w_hat, self.t_tensor())).to(w.dtype)
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """One binary base ``sign(w_hat)`` (``bool [1, *w.shape]``), ``scales [1, C_out] =
+        2^e`` and ``exponents`` ``e`` (int8 ``[C_out]``) for latent weight ``w``
+        ``[C_out, ...]``; ``weight()`` equals ``forward(w)``."""
         w_hat, exponent = self._standardize(w)
         codes = (w_hat >= 0).unsqueeze(0)
         scales = torch.exp2(exponent).unsqueeze(0)
         return QuantLevels("binary", codes, scales, 1, w.dtype, exponent.to(torch.int8))
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w`` ``[C_out, ...]``: 1 bit per weight + an 8-bit exponent per channel."""
         return w.numel() + 8 * w.shape[0]
 
 
@@ -342,11 +365,16 @@ class UniformQuantizer(WeightQuantizer):
         return codes, (alpha / top).expand(1, w.shape[0])
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``code * alpha / L`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype;
+        identity straight-through gradient."""
         codes, step = self._codes(w)
         return straight_through(w, combine(step, codes.unsqueeze(0), w.dtype))
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """``int8`` codes in ``[-L, L]`` (``[1, *w.shape]``) and ``scales [1, C_out] =
+        alpha / L`` for latent weight ``w`` ``[C_out, ...]``; ``weight()`` equals
+        ``forward(w)``."""
         codes, step = self._codes(w)
         return QuantLevels(
             "integer", codes.to(torch.int8).unsqueeze(0), step.contiguous(), self.weight_bits,
@@ -354,6 +382,7 @@ class UniformQuantizer(WeightQuantizer):
         )
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w``: ``b`` bits per weight + one fp32 ``alpha``."""
         return self.weight_bits * w.numel() + FP32_BITS
 
 

@@ -26,7 +26,8 @@ class _SignSTE(torch.autograd.Function):
 
 
 def sign_ste(x: torch.Tensor, clip: float = 1.0) -> torch.Tensor:
-    """Binary ``±1`` with a clipped straight-through gradient."""
+    """Binary ``±1`` of ``x`` (any shape; ``sign(0) = +1``) with a straight-through
+    gradient passed where ``|x| <= clip`` (``clip = inf``: everywhere)."""
     return _SignSTE.apply(x, clip)
 
 
