@@ -180,6 +180,16 @@ def test_layer_repr_names_the_quantizer_and_bits():
     assert "quantizer=off (fp32)" in repr(off)
 
 
+@pytest.mark.parametrize("quantize", [True, False])
+def test_layer_weight_levels_match_the_effective_weight(quantize):
+    conv = QConv2d(2, 3, 3, quantizer=ABCQuantizer(2), quantize=quantize)
+    lin = QLinear(5, 4, quantizer=SignQuantizer(), quantize=quantize)
+    for layer in (conv, lin):
+        lv = layer.weight_levels()
+        assert lv.kind == ("binary" if quantize else "float")
+        assert torch.equal(lv.weight(), layer.effective_weight().detach())
+
+
 def test_level_set_size():
     w = _weight((3, 5), 0, torch.float32)
     assert ABCQuantizer(3).levels(w).level_set().shape == (3, 8)

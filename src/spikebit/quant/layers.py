@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikebit.quant.levels import QuantLevels
 from spikebit.quant.quantizers import FP32_BITS, WeightQuantizer
 
 
@@ -20,6 +21,15 @@ class QuantizedMixin:
     def effective_weight(self) -> torch.Tensor:
         """``quantizer(weight)`` when ``quantize`` is on, else the float latent weight."""
         return self.quantizer(self.weight) if self.quantize else self.weight
+
+    def weight_levels(self) -> QuantLevels:
+        """Exact decomposition of :meth:`effective_weight` for exporters: the quantizer's
+        :meth:`~spikebit.quant.quantizers.WeightQuantizer.levels` when ``quantize`` is on,
+        else ``kind="float"`` (the fp32 latent weight). ``weight_levels().weight()`` equals
+        ``effective_weight()`` bit for bit."""
+        if self.quantize:
+            return self.quantizer.levels(self.weight)
+        return WeightQuantizer().levels(self.weight)
 
     def quant_repr(self) -> str:
         """``quantizer=abc(3 bits)`` when quantizing, ``quantizer=off (fp32)`` when not."""
