@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spikebit.errors import ConfigError
 from spikebit.functional.firing import BinaryFiring, StaircaseFiring
 from spikebit.functional.lif import Backend, Reset
 from spikebit.functional.surrogate import Surrogate, get_surrogate
@@ -10,7 +11,13 @@ from spikebit.neurons.base import NEURONS, IntegrateFireNeuron
 
 @NEURONS.register("lif")
 class LIF(IntegrateFireNeuron):
-    """Binary LIF: ``s = H(h - V)``. ALBSNN: V=0.5, tau=0.25; AGMM: V=1, tau=0.5."""
+    """Binary LIF: ``s = H(h - V)``. ALBSNN: V=0.5, tau=0.25; AGMM: V=1, tau=0.5.
+
+    ``learn_tau`` / ``learn_threshold`` (with ``per_channel`` and ``channels``) make the
+    leak and ``V`` learnable (see :class:`IntegrateFireNeuron`).
+    """
+
+    kind = "lif"
 
     def __init__(
         self,
@@ -21,18 +28,22 @@ class LIF(IntegrateFireNeuron):
         width: float = 1.0,
         detach_reset: bool = False,
         backend: Backend = "eager",
+        learn_tau: bool = False,
+        learn_threshold: bool = False,
+        per_channel: bool = False,
+        channels: int | None = None,
     ) -> None:
-        super().__init__(tau, reset, detach_reset, backend)
+        super().__init__(tau, reset, detach_reset, backend, threshold=threshold,
+                         learn_tau=learn_tau, learn_threshold=learn_threshold,
+                         per_channel=per_channel, channels=channels)
         self._firing = BinaryFiring(float(threshold), get_surrogate(surrogate, width))
-
-    @property
-    def firing(self) -> BinaryFiring:
-        return self._firing
 
 
 @NEURONS.register("if")
 class IF(LIF):
     """Integrate-and-fire: LIF without leak (``tau = 1``), soft reset by default."""
+
+    kind = "if"
 
     def __init__(
         self,
@@ -43,10 +54,15 @@ class IF(LIF):
         detach_reset: bool = False,
         backend: Backend = "eager",
         tau: float = 1.0,
+        learn_threshold: bool = False,
+        per_channel: bool = False,
+        channels: int | None = None,
     ) -> None:
         if tau != 1.0:
-            raise ValueError("IF has no leak: tau must be 1.0 (use 'lif' for a leaky neuron)")
-        super().__init__(threshold, 1.0, reset, surrogate, width, detach_reset, backend)
+            raise ConfigError("IF has no leak: tau must be 1.0 (use 'lif' for a leaky neuron)")
+        super().__init__(threshold, 1.0, reset, surrogate, width, detach_reset, backend,
+                         learn_threshold=learn_threshold, per_channel=per_channel,
+                         channels=channels)
 
 
 @NEURONS.register("mtlif")
@@ -56,6 +72,8 @@ class MultiThresholdLIF(IntegrateFireNeuron):
     Reset by subtraction (``v = h - V * o``), so the residual potential carries
     over. ``curve`` is a staircase surrogate (see ``spikebit.functional.staircase``).
     """
+
+    kind = "mtlif"
 
     def __init__(
         self,
@@ -68,17 +86,19 @@ class MultiThresholdLIF(IntegrateFireNeuron):
         detach_reset: bool = False,
         backend: Backend = "eager",
         reset: Reset = "soft",
+        learn_tau: bool = False,
+        learn_threshold: bool = False,
+        per_channel: bool = False,
+        channels: int | None = None,
     ) -> None:
         if reset != "soft":
-            raise ValueError("MultiThresholdLIF resets by subtraction: reset must be 'soft'")
+            raise ConfigError("MultiThresholdLIF resets by subtraction: reset must be 'soft'")
         if max_spikes < 1:
-            raise ValueError(f"max_spikes (O_max) must be >= 1, got {max_spikes}")
-        super().__init__(tau, "soft", detach_reset, backend)
+            raise ConfigError(f"max_spikes (O_max) must be >= 1, got {max_spikes}")
+        super().__init__(tau, "soft", detach_reset, backend, threshold=threshold,
+                         learn_tau=learn_tau, learn_threshold=learn_threshold,
+                         per_channel=per_channel, channels=channels)
         from spikebit.functional.staircase import get_staircase
 
         curve = get_staircase(surrogate, max_spikes, height=height, width=width)
         self._firing = StaircaseFiring(float(threshold), int(max_spikes), curve)
-
-    @property
-    def firing(self) -> StaircaseFiring:
-        return self._firing
