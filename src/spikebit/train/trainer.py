@@ -210,7 +210,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(self, self.state.step, loss.item())
             self.state.step += 1
-            progress.update(n, loss.item(), float(correct / seen))
+            progress.update(n, float(total_loss / seen), float(correct / seen))  # running means
         sums = all_reduce_sum(torch.stack([total_loss, correct.float(), seen.float()]), self.dist)
         progress.close()
         return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
