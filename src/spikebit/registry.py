@@ -32,6 +32,7 @@ callbacks, losses, experiments, ..."""
 METHODS_PACKAGE = "spikebit.methods"
 
 _imported: set[str] = set()
+_registries: list[Registry] = []
 _failures: dict[str, str] = {}  # what failed to import -> "ExcType: message"
 _plugins_loaded = False
 
@@ -84,6 +85,17 @@ def discover(extra: Iterable[str] = ()) -> None:
     load_entry_points()
     for package in extra:
         import_submodules(package)
+
+
+def rediscover() -> None:
+    """Forget what discovery did, so the next miss imports packages and plugins again
+    (e.g. after installing a plugin package in a running session)."""
+    global _plugins_loaded
+    _plugins_loaded = False
+    _imported.clear()
+    _failures.clear()
+    for registry in _registries:
+        registry._discovered = False
 
 
 def discovery_failures() -> dict[str, str]:
@@ -142,6 +154,7 @@ class Registry(Generic[T]):
         self._items: dict[str, T] = {}
         self._discover = discover
         self._discovered = False
+        _registries.append(self)
 
     def _load(self) -> None:
         if not self._discovered:
@@ -156,6 +169,12 @@ class Registry(Generic[T]):
             return obj
 
         return add
+
+    def remove(self, name: str) -> T:
+        """Unregister ``name`` (returns its entry); raises RegistryError if absent."""
+        if name not in self._items:
+            raise RegistryError(f"{self.kind} {name!r} is not registered")
+        return self._items.pop(name)
 
     def get(self, name: str) -> T:
         if name not in self._items:
