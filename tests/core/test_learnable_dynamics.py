@@ -9,6 +9,13 @@ from spikebit.errors import ConfigError
 from spikebit.functional.lif import lif_sequence
 from spikebit.models.network import ModelConfig, build_network
 from spikebit.neurons import LIF, MultiThresholdLIF
+from spikebit.train.checkpoint import (
+    Checkpoint,
+    load_checkpoint,
+    model_tensors,
+    restore_model,
+    save_checkpoint,
+)
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def test_fixed_floats_add_no_parameters_and_match_learnable_at_init():
     assert learn.leak.item() == pytest.approx(0.5)
 
 
-def test_learned_parameters_are_in_state_dict_of_a_built_network():
+def test_learned_parameters_are_in_state_dict_and_checkpoints(tmp_path):
     config = ModelConfig(spec="8C3-AP2-16", in_shape=(1, 8, 8), num_classes=3, steps=2,
                          neuron_kwargs={"learn_tau": True, "learn_threshold": True,
                                         "per_channel": True})
@@ -119,8 +126,16 @@ def test_learned_parameters_are_in_state_dict_of_a_built_network():
     out.sum().backward()
     grads = [p.grad for n, p in net.named_parameters() if n.endswith("leak_logit")]
     assert all(g is not None and g.shape in {(8,), (16,)} for g in grads)
+    with torch.no_grad():  # a trained value, not the initial one
+        for n, p in net.named_parameters():
+            if n.endswith(("leak_logit", "v_threshold")):
+                p.add_(torch.linspace(-0.3, 0.3, p.numel()))
+    path = tmp_path / "ckpt.safetensors"
+    save_checkpoint(path, Checkpoint(model_tensors(net), {}))
     rebuilt = build_network(config)
-    rebuilt.load_state_dict(sd)
+    restore_model(rebuilt, load_checkpoint(path))
+    for (n, a), (_, b) in zip(net.named_parameters(), rebuilt.named_parameters()):
+        assert torch.equal(a, b), n
     assert torch.equal(rebuilt(torch.ones(1, 1, 8, 8)), net(torch.ones(1, 1, 8, 8)))
 
 
