@@ -239,6 +239,7 @@ class _LIFSequence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, tau, threshold, reset, firing, detach_reset, backend):  # type: ignore[override]
         tensor_params = isinstance(tau, torch.Tensor) or threshold is not None
+        base_firing = firing  # ctx keeps no tensor outside save_for_backward
         if threshold is not None:
             firing = replace(firing, threshold=threshold)
         if tensor_params:  # functional loops: they broadcast tensor parameters
@@ -248,8 +249,8 @@ class _LIFSequence(torch.autograd.Function):
         spikes, h_all = fwd(x, tau, reset, firing)
         tensors = [t if isinstance(t, torch.Tensor) else None for t in (tau, threshold)]
         ctx.save_for_backward(h_all, *tensors)
-        ctx.config = (None if tensors[0] is not None else tau, reset, firing, detach_reset,
-                      backend, tensor_params)
+        ctx.config = (None if tensors[0] is not None else tau, reset, base_firing,
+                      detach_reset, backend, tensor_params)
         return spikes
 
     @staticmethod
