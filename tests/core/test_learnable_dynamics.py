@@ -161,3 +161,24 @@ def test_tau_error_explains_leak_factor_vs_time_constant():
         LIF(tau=1.0, learn_tau=True)
     with pytest.raises(ConfigError, match="channels"):
         LIF(learn_tau=True, per_channel=True)
+
+
+def test_learnable_kernel_saves_only_h():
+    """Saved for backward: ``h`` (the input's size) and the [C] leak/threshold tensors
+    (same ``save_for_backward`` for both backends)."""
+    n = LIF(tau=0.6, learn_tau=True, learn_threshold=True, per_channel=True, channels=3)
+    x = (torch.randn(4, 2, 3, 5) * 2).requires_grad_()
+    saved: list[int] = []
+
+    def pack(t):
+        saved.append(t.numel())
+        return t
+
+    # the parameters' own graph (sigmoid, reshape) saves small tensors too; the kernel
+    # saves exactly one tensor of x's size
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        s = n(x)
+    assert sorted(saved, reverse=True)[0] == x.numel()
+    assert sum(1 for k in saved if k >= x[0].numel()) == 1
+    s.sum().backward()
+    assert n.leak_logit.grad.shape == (3,) and n.v_threshold.grad.shape == (3,)
