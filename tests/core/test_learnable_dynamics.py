@@ -139,6 +139,7 @@ def test_learned_parameters_are_in_state_dict_and_checkpoints(tmp_path):
     assert torch.equal(rebuilt(torch.ones(1, 1, 8, 8)), net(torch.ones(1, 1, 8, 8)))
 
 
+@pytest.mark.slow  # torch.compile of the loops: ~15 s on CPU
 def test_compiled_backend_learnable_matches_eager():
     torch.manual_seed(2)
     kw = dict(tau=0.6, threshold=0.9, learn_tau=True, learn_threshold=True,

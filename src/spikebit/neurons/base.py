@@ -22,7 +22,7 @@ from spikebit.functional.firing import Firing
 from spikebit.functional.lif import Backend, Reset, lif_sequence, lif_step
 from spikebit.registry import Registry
 
-NEURONS: Registry[type[nn.Module]] = Registry("neuron", discover=("spikebit.methods",))
+NEURONS: Registry[type[SpikingNeuron]] = Registry("neuron")  # + spikebit.methods, plugins
 
 
 @dataclass(frozen=True)
