@@ -142,7 +142,8 @@ def import_plugins(modules: Iterable[str], base: str | Path | None = None) -> No
 
 
 class Registry(Generic[T]):
-    """Maps names to objects; ``@registry.register("name")`` adds one.
+    """Maps names to objects of one ``kind`` (used in messages); ``@registry.register("name")``
+    adds one.
 
     A lookup of an unknown name runs :func:`discover` (``spikebit.methods``, the
     ``spikebit.plugins`` entry points, and this registry's ``discover`` packages)
@@ -162,6 +163,8 @@ class Registry(Generic[T]):
             discover(self._discover)
 
     def register(self, name: str) -> Callable[[T], T]:
+        """Decorator adding its target under ``name`` (RegistryError if taken)."""
+
         def add(obj: T) -> T:
             if name in self._items:
                 raise RegistryError(f"{self.kind} {name!r} is already registered")
@@ -177,6 +180,8 @@ class Registry(Generic[T]):
         return self._items.pop(name)
 
     def get(self, name: str) -> T:
+        """The entry ``name``; after discovery, a RegistryError naming the nearest names
+        and any plugin that failed to import."""
         if name not in self._items:
             self._load()
         try:
@@ -194,6 +199,7 @@ class Registry(Generic[T]):
             ) from None
 
     def names(self) -> list[str]:
+        """Every registered name (after discovery), sorted."""
         self._load()
         return sorted(self._items)
 

@@ -81,7 +81,8 @@ def fire(h: torch.Tensor, firing: Firing) -> torch.Tensor:
 
 
 def fire_at(h: torch.Tensor, firing: Firing, threshold: torch.Tensor) -> torch.Tensor:
-    """:func:`fire` with a tensor threshold ``V`` that receives a gradient too.
+    """:func:`fire` of ``h`` through ``firing`` with a tensor ``threshold`` ``V``
+    (broadcastable to ``h``) that receives a gradient too.
 
     Binary: ``H((h - V) - 0)``; staircase: ``floor((h / V) / 1)``, so autograd of the
     subtraction/division carries ``ds/dV`` (same values and surrogate as :func:`fire`).

@@ -291,7 +291,9 @@ def lif_sequence(
     ``tau`` (leak per step) is a float, or a tensor broadcastable to one step ``[B, ...]``
     (e.g. ``[]`` or ``[C, 1, 1]``); ``threshold``, if given, a tensor likewise that
     replaces ``firing.threshold``. Tensor parameters get gradients summed over batch,
-    time and neurons; only ``h`` is saved for backward in every case.
+    time and neurons; only ``h`` is saved for backward in every case. ``reset`` is
+    ``"hard"`` or ``"soft"``, ``detach_reset`` cuts the reset's gradient through ``s``,
+    ``backend`` picks the ``"eager"`` or ``"compiled"`` loops.
     """
     if not isinstance(tau, torch.Tensor):
         tau = float(tau)
@@ -310,7 +312,8 @@ def lif_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One step: ``(x_t [B, ...], v [B, ...]) -> (s_t, v_next)``; differentiable.
 
-    ``tau`` and ``threshold`` as in :func:`lif_sequence` (autograd reaches both).
+    ``firing``, ``tau``, ``reset``, ``detach_reset`` and ``threshold`` as in
+    :func:`lif_sequence` (autograd reaches tensor ``tau`` and ``threshold``).
     """
     from spikebit.functional.firing import fire, fire_at
 

@@ -30,14 +30,24 @@ class NeuronDynamics:
     """What a neuron computes, for metrics and export.
 
     ``h[t] = leak * v[t-1] + x[t]``, ``s[t] = fire(h[t])`` (binary ``H(h - V)`` when
-    ``max_spikes == 1``, else ``min(floor(h / V), max_spikes)``), then reset: ``"hard"``
-    ``v = h * (1 - s)``, ``"soft"`` ``v = h - V * s``, ``"none"`` (no membrane kept).
-    ``threshold`` and ``leak`` are floats, or tensors (``[]`` per layer, ``[C]`` per
-    channel) when learnable or per channel. Neurons with ``time_mixing`` (MFP) have no
-    recurrent leak: their output at step ``t`` is a fixed linear mix ``mixing`` ``[T, T]``
-    of the inputs (``leak`` is then 0 and unused). ``steps`` is the fixed horizon ``T`` of
-    neurons that need it (``needs_steps``), else None. ``threshold_per_step`` marks a
-    ``[T]`` threshold indexed by step (MFP eq. 9 folding).
+    ``max_spikes == 1``, else ``min(floor(h / V), max_spikes)``), then reset.
+
+    Fields:
+        kind: the registry name (``"lif"``, ``"if"``, ``"mtlif"``, ``"mfp"``, ...).
+        threshold: ``V``, a float, or a tensor (``[]`` per layer, ``[C]`` per channel) when
+            learnable or per channel; ``[T]`` per step when ``threshold_per_step``.
+        leak: the leak factor per step (``tau`` in ``[0, 1]``), float or tensor like
+            ``threshold``; 0 and unused when ``time_mixing``.
+        reset: ``"hard"`` ``v = h * (1 - s)``, ``"soft"`` ``v = h - V * s``, ``"none"`` (no
+            membrane kept between steps).
+        max_spikes: 1 for binary spikes, ``O_max`` for graded (multi-threshold) counts.
+        needs_steps: built with ``steps=T`` (``make_neuron`` passes it).
+        time_mixing: the output at step ``t`` is a fixed linear mix ``mixing`` ``[T, T]`` of
+            the inputs (MFP), not a recurrence.
+        exact_step: ``step`` reproduces ``forward`` exactly.
+        steps: the fixed horizon ``T`` of neurons that need it, else None.
+        mixing: the effective ``[T, T]`` time-mixing matrix (``time_mixing``), else None.
+        threshold_per_step: ``threshold`` is ``[T]``, indexed by step (MFP eq. 9 folding).
     """
 
     kind: str
@@ -64,16 +74,20 @@ class SpikingNeuron(nn.Module):
     needs_steps: ClassVar[bool] = False
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """Input currents ``x_seq [T, B, ...]`` -> spikes ``[T, B, ...]``, from a zero state."""
         raise NotImplementedError
 
     def init_state(self, x_t: torch.Tensor) -> Any:  # pragma: no cover - abstract
+        """The state before the first step, for one step's input ``x_t [B, ...]``."""
         raise NotImplementedError
 
     def step(self, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """One step: ``x_t [B, ...]`` and ``state`` (None = ``init_state``) -> ``(s_t, state)``."""
         raise NotImplementedError  # pragma: no cover - abstract
 
     @property
     def dynamics(self) -> NeuronDynamics:  # pragma: no cover - abstract
+        """What this neuron computes (:class:`NeuronDynamics`), read by metrics and export."""
         raise NotImplementedError
 
 
@@ -124,7 +138,7 @@ class LIFState(NamedTuple):
 
 
 def check_sequence(x: torch.Tensor, who: str) -> None:
-    """Raise a clear error unless ``x`` is time-major ``[T, B, ...]``."""
+    """Raise a clear ShapeError (naming ``who``) unless ``x`` is time-major ``[T, B, ...]``."""
     if x.ndim < 2:
         raise ShapeError(
             f"{who} expects a time-major sequence [T, B, ...] (at least 2 dims), got shape "
@@ -148,7 +162,9 @@ class IntegrateFireNeuron(SpikingNeuron):
 
     ``forward(x_seq)`` starts from a zero state and leaves no state behind.
     ``step(x_t, state)`` advances one step from an explicit :class:`LIFState`.
-    Subclasses choose the firing function (``_firing``) and set ``kind``.
+    Subclasses choose the firing function (``_firing``) and set ``kind``. ``tau``,
+    ``reset``, ``detach_reset``, ``backend`` and ``threshold`` as for
+    :class:`~spikebit.neurons.LIF`.
 
     Learnable dynamics (PLIF, Fang et al. 2021, eq. 6-7): ``learn_tau`` stores the leak as
     ``leak = sigmoid(w)`` (parameter ``leak_logit``, initialised to ``logit(tau)``) so it
@@ -203,6 +219,7 @@ class IntegrateFireNeuron(SpikingNeuron):
 
     @property
     def firing(self) -> Firing:
+        """The firing function (fixed threshold; a learnable ``V`` is passed separately)."""
         return self._firing  # type: ignore[attr-defined,no-any-return]
 
     @property
@@ -212,6 +229,7 @@ class IntegrateFireNeuron(SpikingNeuron):
 
     @property
     def threshold(self) -> float | torch.Tensor:
+        """``V``: a float, or the learnable ``v_threshold`` parameter."""
         return self.firing.threshold if self.v_threshold is None else self.v_threshold
 
     def _shaped(self, p: torch.Tensor | float, x_t: torch.Tensor) -> torch.Tensor | float:
@@ -223,7 +241,7 @@ class IntegrateFireNeuron(SpikingNeuron):
         return p
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """``[T, B, ...]`` input current -> ``[T, B, ...]`` spikes (or counts)."""
+        """``x_seq [T, B, ...]`` input current -> ``[T, B, ...]`` spikes (or counts)."""
         check_sequence(x_seq, type(self).__name__)
         x0 = x_seq[0]
         thr = None if self.v_threshold is None else self._shaped(self.v_threshold, x0)
@@ -231,6 +249,7 @@ class IntegrateFireNeuron(SpikingNeuron):
                             self.detach_reset, self.backend, threshold=thr)
 
     def init_state(self, x_t: torch.Tensor) -> LIFState:
+        """Zero membrane potential shaped like one step's input ``x_t [B, ...]``."""
         return LIFState(torch.zeros_like(x_t))
 
     def step(
@@ -246,6 +265,7 @@ class IntegrateFireNeuron(SpikingNeuron):
 
     @property
     def dynamics(self) -> NeuronDynamics:
+        """Kind, threshold and leak (detached tensors when learnable), reset, ``O_max``."""
         leak = self.leak
         return NeuronDynamics(
             kind=self.kind,

@@ -11,10 +11,25 @@ from spikebit.neurons.base import NEURONS, IntegrateFireNeuron
 
 @NEURONS.register("lif")
 class LIF(IntegrateFireNeuron):
-    """Binary LIF: ``s = H(h - V)``. ALBSNN: V=0.5, tau=0.25; AGMM: V=1, tau=0.5.
+    """Binary LIF over ``[T, B, ...]``: ``h = tau * v + x``, ``s = H(h - V)``, then reset.
 
-    ``learn_tau`` / ``learn_threshold`` (with ``per_channel`` and ``channels``) make the
-    leak and ``V`` learnable (see :class:`IntegrateFireNeuron`).
+    ALBSNN: V=0.5, tau=0.25; AGMM: V=1, tau=0.5.
+
+    Args:
+        threshold: ``V`` (same unit as the input current).
+        tau: leak factor per step in ``[0, 1]`` (not a time constant; see ``TAU_HELP``).
+        reset: ``"hard"`` (``v = h * (1 - s)``) or ``"soft"`` (``v = h - V * s``).
+        surrogate: name in ``SURROGATES`` (or an instance) for ``ds/dh`` in backward.
+        width: the surrogate's width (in units of the potential).
+        detach_reset: cut the reset's gradient path through ``s`` (SpikingJelly's option).
+        backend: ``"eager"`` or ``"compiled"`` (``torch.compile``) fused kernel.
+        learn_tau, learn_threshold, per_channel, channels: learnable leak (PLIF sigmoid
+            parametrisation) and threshold, per layer or per channel (see
+            :class:`IntegrateFireNeuron`).
+
+    Raises:
+        ConfigError: ``tau`` outside ``[0, 1]``, an unknown ``reset``, ``per_channel``
+            without ``channels``.
     """
 
     kind = "lif"
@@ -41,7 +56,12 @@ class LIF(IntegrateFireNeuron):
 
 @NEURONS.register("if")
 class IF(LIF):
-    """Integrate-and-fire: LIF without leak (``tau = 1``), soft reset by default."""
+    """Integrate-and-fire: LIF without leak (``tau = 1``), soft reset by default.
+
+    ``threshold``, ``reset``, ``surrogate``, ``width``, ``detach_reset``, ``backend``,
+    ``learn_threshold``, ``per_channel`` and ``channels`` as for :class:`LIF`; ``tau`` must
+    be 1 (ConfigError otherwise).
+    """
 
     kind = "if"
 
@@ -70,7 +90,11 @@ class MultiThresholdLIF(IntegrateFireNeuron):
     """Multi-threshold LIF: emits ``min(floor(h / V), O_max)`` spikes per step.
 
     Reset by subtraction (``v = h - V * o``), so the residual potential carries
-    over. ``curve`` is a staircase surrogate (see ``spikebit.functional.staircase``).
+    over. ``threshold``, ``tau``, ``width``, ``detach_reset``, ``backend``, ``learn_tau``,
+    ``learn_threshold``, ``per_channel`` and ``channels`` as for :class:`LIF`;
+    ``max_spikes`` is ``O_max``; ``surrogate`` names a staircase curve (``STAIRCASES``,
+    e.g. ``mt-gauss``) with bump ``height`` and ``width``; ``reset`` must be ``"soft"``.
+    Source: multi-threshold SNN paper, eq. 3-5 (see docs/methods/multithreshold.md).
     """
 
     kind = "mtlif"

@@ -59,8 +59,9 @@ class QuantizerSchedule(Callback):
 
 
 def callback_keys(callbacks: list[Callback]) -> list[str]:
-    """Stable checkpoint keys: the registered name (``flip-ratio``), ``name#2`` for a
-    second callback of the same name; unregistered classes use their class name."""
+    """Stable checkpoint keys of ``callbacks``: the registered name (``flip-ratio``),
+    ``name#2`` for a second callback of the same name; unregistered classes use their
+    class name."""
     registered = {}
     for name in CALLBACKS.names():
         registered.setdefault(CALLBACKS.get(name), name)
@@ -73,7 +74,8 @@ def callback_keys(callbacks: list[Callback]) -> list[str]:
 
 
 def callback_state(callbacks: list[Callback]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Checkpoint tensors ``callback.KEY.NAME`` and JSON state ``{KEY: meta}``."""
+    """Checkpoint tensors ``callback.KEY.NAME`` and JSON state ``{KEY: meta}`` of
+    ``callbacks``, keyed by :func:`callback_keys`."""
     tensors: dict[str, torch.Tensor] = {}
     meta: dict[str, Any] = {}
     for key, cb in zip(callback_keys(callbacks), callbacks):
@@ -85,7 +87,9 @@ def callback_state(callbacks: list[Callback]) -> tuple[dict[str, torch.Tensor], 
 
 def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tensor],
                         meta: dict[str, Any], source: object = "the checkpoint") -> None:
-    """Give each callback the state saved under its key.
+    """Give each of ``callbacks`` the state saved under its key in ``tensors`` (all the
+    checkpoint's tensors) and ``meta`` (the checkpoint's ``"callbacks"`` entry); ``source``
+    names the checkpoint in errors.
 
     Checkpoints written before keys were names (``"0"``, ``"1"``, ...) are read by
     position. Raises :class:`CheckpointError` when the checkpoint's callbacks and the

@@ -36,7 +36,7 @@ def spike_count_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def make_loss(spec: Any) -> Loss:
-    """The loss a run config names: ``"ce"``, or ``{name: ..., args: {...}}`` (a
+    """The loss ``spec`` a run config names: ``"ce"``, or ``{name: ..., args: {...}}`` (a
     ``LossSection`` or a mapping); ``args`` are bound as keywords of the registered loss.
 
     Raises:

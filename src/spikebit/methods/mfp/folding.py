@@ -87,6 +87,7 @@ class FoldedThresholdNeuron(SpikingNeuron):
         return spike(x_seq - theta, self.surrogate)
 
     def init_state(self, x_t: torch.Tensor) -> FoldedState:
+        """Step 0 (no membrane: ``x_t`` only fixes the protocol's signature)."""
         return FoldedState(0)
 
     @property
