@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from spikebit.conversion.calibrate import DEFAULT_MAX_VALUES, check_percentile, record_lambdas
+from spikebit.conversion.check import check_convertible
 from spikebit.conversion.dynamics import ENCODERS, Clock, Encoder, Method, build_method
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.fold import fold_batchnorm
@@ -109,6 +110,7 @@ def convert(
     ``synchronous`` toggles SN on residual shortcuts (default: on for bsnn
     only); ``input_coding``: ``"direct"`` or ``"phase"`` (default per method).
     """
+    check_convertible(ann)
     check_percentile(percentile)
     spiking = build_method(method, K)
     encoder = ENCODERS.get(input_coding or spiking.default_encoder)()
