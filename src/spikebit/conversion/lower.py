@@ -195,5 +195,6 @@ def _lower_block(b: _Builder, block: nn.Module) -> None:
         raise ConversionError(f"layer {path!r}: the residual shortcut must be affine "
                               "(no ReLU/max-pool)")
     shortcut = short.close()
-    b.x = torch.relu(body.x + short.x)
-    b.nodes.append(Residual(name, body.nodes, tail, shortcut))
+    act = copy.deepcopy(block.relu2)
+    b.x = act(body.x + short.x)
+    b.nodes.append(Residual(name, body.nodes, tail, shortcut, act=act))

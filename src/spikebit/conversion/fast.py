@@ -1,0 +1,90 @@
+"""Conversion methods for few time steps (T <= 4): per-channel thresholds, half-threshold
+initial potentials, burst spikes.
+
+All three are rate-coded IF neurons with soft reset (Rueckauer et al. 2017) and real
+input current, run in the normalized units of :func:`spikebit.conversion.graph.fire`
+(threshold 1, spike value 1; the per-channel threshold is folded into the spike):
+
+* ``ltb`` -- local threshold balancing (Bu, Li & Yu, CVPR 2025, arXiv:2409.03368):
+  per-channel thresholds from calibration batches
+  (:mod:`spikebit.conversion.thresholds`), membrane potentials starting at half the
+  threshold. The half-threshold start turns the IF neuron's floor quantization into
+  rounding, which makes the expected conversion error zero (Bu et al., "Optimal
+  ANN-SNN conversion for high-accuracy and ultra-low-latency SNNs", ICLR 2022,
+  Theorem 2; Deng & Gu, ICLR 2021, threshold shift). The same recipe as
+  SpikingJelly 2.0's ``LocalThresholdBalancingRecipe``.
+* ``burst`` -- burst spikes (Li & Zeng, "Efficient and accurate conversion of spiking
+  neural network with burst spikes", IJCAI 2022): a neuron may fire up to
+  ``max_spikes`` (Gamma) spikes in one step, each worth ``theta / Gamma``, so one step
+  carries ``log2(Gamma + 1)`` bits and T steps resolve ``Gamma * T`` levels of the
+  activation. Thresholds as ``ltb``; initial potential half a spike threshold.
+* ``qcfs`` -- for ANNs trained with the quantization-clip-floor-shift activation
+  (Bu et al., ICLR 2022; :mod:`spikebit.conversion.qcfs`): the learned clip
+  ``lambda`` of each layer is the threshold, the potential starts at ``lambda / 2``
+  (the shift phi = 1/2). No calibration data is needed.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from spikebit.conversion.dynamics import METHODS, Clock, RateIF
+from spikebit.conversion.errors import ConversionError
+
+
+class HalfThresholdIF(RateIF):
+    """IF neuron, threshold 1, spike value 1, soft reset, initial potential 1/2."""
+
+    name = "half-if"
+    initial: ClassVar[float] = 0.5
+
+    def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        u = self.initial + current if state is None else state + current
+        s = (u >= 1.0).to(u.dtype)
+        return s, u - s
+
+
+@METHODS.register("ltb")
+class LocalThresholdIF(HalfThresholdIF):
+    """``ltb``: per-channel LTB thresholds + half-threshold start (see module doc)."""
+
+    name = "ltb"
+    thresholds = "ltb"
+
+
+@METHODS.register("qcfs")
+class QCFSIF(HalfThresholdIF):
+    """``qcfs``: thresholds = the QCFS clip ``lambda`` learned by the ANN; start at 1/2."""
+
+    name = "qcfs"
+    thresholds = "module"
+
+
+@METHODS.register("burst")
+class BurstIF(RateIF):
+    """``burst``: up to ``max_spikes`` spikes of value ``1 / max_spikes`` per step.
+
+    The state is the potential in units of one spike threshold ``1 / Gamma``: it
+    starts at 1/2, gains ``Gamma * current`` per step, emits ``n = clamp(floor(w), 0,
+    Gamma)`` spikes and keeps ``w - n`` (soft reset).
+    """
+
+    name = "burst"
+    thresholds = "ltb"
+    options = ("max_spikes",)
+
+    def __init__(self, K: int = 8, max_spikes: int = 4) -> None:
+        super().__init__(K)
+        if not isinstance(max_spikes, int) or not 1 <= max_spikes <= 255:
+            raise ConversionError(f"max_spikes (spikes per step) must be an int in 1..255, "
+                                  f"got {max_spikes!r}")
+        self.max_spikes = max_spikes
+
+    def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        g = self.max_spikes
+        w = 0.5 + g * current if state is None else state + g * current
+        n = torch.clamp(torch.floor(w), 0, g)
+        return n / g, w - n
