@@ -151,7 +151,8 @@ def convert_checkpoint(
     r = summarize(Variant(method, method, percentile, K, snn.synchronous), ev["ann_accuracy"],
                   ev["snn_accuracy"], ev["output_error"], tolerance)
     rows = [{"T": t, "snn_accuracy": r.accuracy[t - 1],
-             "loss": ev["ann_accuracy"] - r.accuracy[t - 1],
+             "loss": None if r.accuracy[t - 1] is None else ev["ann_accuracy"] - r.accuracy[t - 1],
+             "no_output": ev["no_output"][t - 1],
              "output_error": r.output_error[t - 1]} for t in selected_steps(T, r.best_T)]
     report: dict[str, Any] = {
         "checkpoint": str(loaded.path), "model": loaded.config.model.name,
@@ -185,8 +186,14 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for row in report["rows"]:
         mark = "  <- best" if row["T"] == report["best_T"] else ""
+        silent = row.get("no_output") or 0.0
+        if row["snn_accuracy"] is None:
+            lines.append(f"{row['T']:>6} {'no output':>10} {'-':>8} "
+                         f"{row['output_error']:>10.4f}")
+            continue
+        note = f"  ({silent:.1f}% no output)" if silent > 0 else ""
         lines.append(f"{row['T']:>6} {row['snn_accuracy']:>10.2f} {row['loss']:>+8.2f} "
-                     f"{row['output_error']:>10.4f}{mark}")
+                     f"{row['output_error']:>10.4f}{mark}{note}")
     lossless = report["lossless_T"]
     reach = (f"loss <= {report['tolerance']:g} from T={lossless}" if lossless
              else f"loss never <= {report['tolerance']:g} within T={report['T']}")
