@@ -130,7 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert a trained ANN checkpoint to an SNN")
     c.add_argument("checkpoint")
-    c.add_argument("--method", choices=["rate", "phase", "bsnn"], default="bsnn")
+    c.add_argument("--method", choices=["rate", "phase", "bsnn", "ltb", "burst", "qcfs"],
+                   default="bsnn", help="conversion method (docs/methods/bsnn.md)")
+    c.add_argument("--max-spikes", type=int, default=None, help="burst: spikes per step")
+    c.add_argument("--thresholds", choices=["ltb", "percentile", "module"], default=None,
+                   help="per-channel threshold rule (default per method)")
+    c.add_argument("--qcfs-levels", type=int, default=4, help="qcfs: quantization steps L")
+    c.add_argument("--qcfs-epochs", type=int, default=2, help="qcfs: fine-tuning epochs")
     c.add_argument("--percentile", type=float, default=99.99)
     c.add_argument("--K", type=int, default=8, help="phase period (bits per period)")
     c.add_argument("--T", type=int, default=64, help="time steps to simulate")
