@@ -10,8 +10,9 @@ activations) of every spiking layer:
   (mean over batch and positions). During calibration each layer passes
   ``min(a, theta)`` on, so later layers balance against the clipped activations the
   SNN will actually produce. This is the rule of SpikingJelly's
-  ``LocalThresholdBalancingRecipe`` (2.0.0); it places the threshold below the
-  channel maximum, trading a little clipping for resolution.
+  ``LocalThresholdBalancingRecipe`` (2.0.0). After one batch the threshold is twice
+  the channel's mean activation, typically far below its maximum: it trades clipping
+  of rare large activations for resolution at few time steps.
 * ``"percentile"`` -- channel-wise data-based normalization (Kim et al., "Spiking-YOLO",
   AAAI 2020, Sec. 3.1): the p-th percentile of each channel's positive activations.
 """
