@@ -174,6 +174,9 @@ def run_net(name: str, T: int, seed: int, with_sj: bool) -> dict[str, Any]:
         "burst4-p99.99": ("spikebit", lambda: spikebit_variant(
             ann, calib, T, method="burst", max_spikes=4, thresholds="percentile",
             percentile=99.99)),
+        "signed": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="signed")),
+        "signed-burst2": ("spikebit", lambda: spikebit_variant(
+            ann, calib, T, method="signed-burst", max_spikes=2)),
         "qcfs-L4": ("spikebit", lambda: spikebit_variant(qnet, calib, T, method="qcfs")),
         "qcfs-L4-burst4": ("spikebit", lambda: spikebit_variant(
             qnet, calib, T, method="burst", thresholds="module", max_spikes=4)),

@@ -110,3 +110,25 @@ def test_qcfs_snn_converges_and_needs_qcfs_layers() -> None:
 def test_per_channel_methods_refuse_synchronous_neurons() -> None:
     with pytest.raises(ConversionError, match="synchronous"):
         convert(tiny_resnet(), images(4), method="ltb", synchronous=True)
+
+
+def test_signed_neuron_takes_back_premature_spikes() -> None:
+    from spikebit.conversion.fast import SignedIF
+
+    neuron, state, outs = SignedIF(), None, []
+    for current in (0.6, -0.5, -0.5, 0.2):
+        s, state = neuron.fire(torch.tensor([current]), Clock(0, 1), state)
+        outs.append(float(s))
+    # u: 0.5+0.6=1.1 -> +1, 0.1; 0.1-0.5=-0.4 -> -1 (count 1 > 0), 0.6; 0.6-0.5=0.1 -> 0;
+    # 0.1+0.2=0.3 -> 0. Net count 0 = round(0.6 - 1.0 + 0.2) clipped at 0
+    assert outs == [1.0, -1.0, 0.0, 0.0]
+    s, state = neuron.fire(torch.tensor([-5.0]), Clock(0, 1), state)
+    assert float(s) == 0.0  # memory: no negative spike without earlier positive ones
+
+
+@pytest.mark.parametrize("method", ["signed", "signed-burst"])
+def test_signed_methods_converge_to_the_ann(method: str) -> None:
+    net, x = tiny_resnet(), images(16)
+    snn = convert(net, x, method=method, thresholds="percentile", percentile=100.0)
+    err = mean_error(snn.simulate(x, 256), net(x).detach())
+    assert err[-1] < 0.1 * err[0] and err[-1] < 5e-3, (err[0], err[-1])

@@ -130,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert a trained ANN checkpoint to an SNN")
     c.add_argument("checkpoint")
-    c.add_argument("--method", choices=["rate", "phase", "bsnn", "ltb", "burst", "qcfs"],
+    c.add_argument("--method", choices=["rate", "phase", "bsnn", "ltb", "burst", "qcfs",
+                                        "signed", "signed-burst"],
                    default="bsnn", help="conversion method (docs/methods/bsnn.md)")
     c.add_argument("--max-spikes", type=int, default=None, help="burst: spikes per step")
     c.add_argument("--thresholds", choices=["ltb", "percentile", "module"], default=None,

@@ -18,6 +18,14 @@ input current, run in the normalized units of :func:`spikebit.conversion.graph.f
   ``max_spikes`` (Gamma) spikes in one step, each worth ``theta / Gamma``, so one step
   carries ``log2(Gamma + 1)`` bits and T steps resolve ``Gamma * T`` levels of the
   activation. Thresholds as ``ltb``; initial potential half a spike threshold.
+* ``signed`` / ``signed-burst`` -- error compensation with signed neurons and memory
+  (Wang et al., "Signed neuron with memory: towards simple, accurate and
+  high-efficient ANN-SNN conversion", IJCAI 2022): as ``ltb`` / ``burst``, but a neuron
+  whose potential falls below the lower rounding bound (0 after the half-threshold
+  start) fires a *negative* spike, as long as its spike count so far is positive (the
+  memory). Spikes that later inputs prove premature are taken back, so the count
+  tracks ``round(accumulated input)`` clipped to ``[0, Gamma t]`` instead of never
+  decreasing (the "unevenness error" of Bu et al. 2022).
 * ``qcfs`` -- for ANNs trained with the quantization-clip-floor-shift activation
   (Bu et al., ICLR 2022; :mod:`spikebit.conversion.qcfs`): the learned clip
   ``lambda`` of each layer is the threshold, the potential starts at ``lambda / 2``
@@ -26,7 +34,7 @@ input current, run in the normalized units of :func:`spikebit.conversion.graph.f
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor
@@ -88,3 +96,38 @@ class BurstIF(RateIF):
         w = 0.5 + g * current if state is None else state + g * current
         n = torch.clamp(torch.floor(w), 0, g)
         return n / g, w - n
+
+
+class SignedState(NamedTuple):
+    """Potential (in spike-threshold units) and net spike count so far, same shape."""
+
+    w: Tensor
+    count: Tensor
+
+
+@METHODS.register("signed-burst")
+class SignedBurstIF(BurstIF):
+    """``signed-burst``: bursts of ``-count .. max_spikes`` spikes per step (see module doc)."""
+
+    name = "signed-burst"
+
+    def fire(self, current: Tensor, clock: Clock,
+             state: SignedState | None) -> tuple[Tensor, SignedState]:
+        g = self.max_spikes
+        if state is None:
+            w, count = 0.5 + g * current, torch.zeros_like(current)
+        else:
+            w, count = state.w + g * current, state.count
+        n = torch.maximum(torch.clamp(torch.floor(w), -g, g), -count)
+        return n / g, SignedState(w - n, count + n)
+
+
+@METHODS.register("signed")
+class SignedIF(SignedBurstIF):
+    """``signed``: binary spikes of value +1 or -1, LTB thresholds (see module doc)."""
+
+    name = "signed"
+    options = ()
+
+    def __init__(self, K: int = 8) -> None:
+        super().__init__(K, max_spikes=1)
