@@ -10,9 +10,10 @@ correct and, when no sample has output, stored as null -- never as class 0.
 
 Networks: ``digits`` (a small CNN on scikit-learn's 8x8 digits, spikebit's fixed
 1,433/364 split), ``fmnist`` (the zoo's ``mnist-cnn``, Kim et al. 12C5-P2-64C5-P2-10,
-on the first 20,000 Fashion-MNIST training images, 2 epochs), ``resnet20`` (the zoo's ResNet20 at width 0.25 on Fashion-MNIST,
-CPU budget). QCFS variants fine-tune the trained ANN with QCFS activations first
-(``qcfs_epochs`` per network); their QCFS ANN accuracy is reported beside the ReLU ANN's.
+on the first 20,000 Fashion-MNIST training images, 2 epochs), ``resnet20`` (the zoo's
+ResNet20 at width 0.25 on Fashion-MNIST, CPU budget). QCFS variants fine-tune the
+trained ANN with QCFS activations first (``qcfs_epochs`` per network); their QCFS ANN
+accuracy is reported beside the ReLU ANN's.
 
 Run: ``PYTHONPATH=src benchmarks/.venv-peers/bin/python benchmarks/conversion_latency.py``
 (SpikingJelly 2.0.0 from ``bash benchmarks/setup_peers.sh``; without it the
