@@ -132,3 +132,11 @@ def test_signed_methods_converge_to_the_ann(method: str) -> None:
     snn = convert(net, x, method=method, thresholds="percentile", percentile=100.0)
     err = mean_error(snn.simulate(x, 256), net(x).detach())
     assert err[-1] < 0.1 * err[0] and err[-1] < 5e-3, (err[0], err[-1])
+
+
+def test_default_threshold_rules() -> None:
+    from spikebit.conversion import METHODS
+
+    rules = {name: METHODS.get(name).thresholds for name in METHODS.names()}
+    assert rules == {"rate": None, "phase": None, "bsnn": None, "ltb": "ltb", "signed": "ltb",
+                     "burst": "percentile", "signed-burst": "percentile", "qcfs": "module"}

@@ -131,6 +131,7 @@ class SignedIF(SignedBurstIF):
     """``signed``: binary spikes of value +1 or -1, LTB thresholds (see module doc)."""
 
     name = "signed"
+    thresholds = "ltb"  # binary spikes need the resolution of the LTB clip
     options = ()
 
     def __init__(self, K: int = 8) -> None:
