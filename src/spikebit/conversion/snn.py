@@ -118,9 +118,10 @@ def convert(
     the clip learned by QCFS layers; default per method).
 
     ``method`` (see :data:`METHODS`): ``"rate"``, ``"phase"``, ``"bsnn"`` (layer-wise
-    normalization) or ``"ltb"``, ``"burst"``, ``"qcfs"`` (per-channel thresholds,
-    :mod:`spikebit.conversion.fast`); ``K`` phases per period (phase, bsnn);
-    ``max_spikes``: spikes per step of ``"burst"`` (default 4); ``synchronous``
+    normalization) or ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``,
+    ``"qcfs"`` (per-channel or learned thresholds, :mod:`spikebit.conversion.fast`);
+    ``K`` phases per period (phase, bsnn); ``max_spikes``: spikes per step of the
+    burst methods (default 4); ``synchronous``
     toggles SN on residual shortcuts (default: on for bsnn only; layer-wise methods
     only); ``input_coding``: ``"direct"`` or ``"phase"`` (default per method).
 
