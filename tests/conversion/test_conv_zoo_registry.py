@@ -13,6 +13,7 @@ from spikebit.conversion import (
     convert,
     fold_batchnorm,
 )
+from spikebit.conversion.qcfs import to_qcfs
 from spikebit.errors import RegistryError, SpikebitError
 
 INPUT = {"mnist-cnn": (1, 28)}  # (channels, size); the others are CIFAR-like
@@ -27,7 +28,8 @@ def small(name: str, **kwargs):
 
 def test_zoo_has_the_papers_networks() -> None:
     assert set(ANN_ZOO.names()) == {"mnist-cnn", "vgg16", "resnet18", "resnet20", "resnet34"}
-    assert set(METHODS.names()) == {"rate", "phase", "bsnn"}
+    assert set(METHODS.names()) == {"rate", "phase", "bsnn", "ltb", "burst", "qcfs", "signed",
+                                    "signed-burst"}
     assert set(ENCODERS.names()) == {"direct", "phase"}
 
 
@@ -44,7 +46,9 @@ def test_zoo_model_logits_and_folding(name: str) -> None:
 def test_zoo_model_converts_with_every_method(name: str) -> None:
     net, x = small(name)
     for method in METHODS:
-        snn = convert(net, x, method=method, K=4)
+        # qcfs takes the thresholds its QCFS layers learned
+        ann = to_qcfs(net, x) if method == "qcfs" else net
+        snn = convert(ann, x, method=method, K=4)
         out = snn.simulate(x, 6)
         assert out.shape == (6, 3, 5) and torch.isfinite(out).all()
 

@@ -164,9 +164,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="convert a trained ANN checkpoint to an SNN")
     c.add_argument("checkpoint", help="a trained ANN checkpoint (.safetensors or run dir)")
-    c.add_argument("--method", choices=["rate", "phase", "bsnn"], default="bsnn",
+    c.add_argument("--method", choices=["rate", "phase", "bsnn", "ltb", "burst", "qcfs",
+                                        "signed", "signed-burst"], default="bsnn",
                    help="rate: rate-coded IF neurons; phase: phase coding; bsnn: bistable IF "
-                   "neurons with phase coding and synchronous neurons (default: bsnn)")
+                   "neurons with phase coding and synchronous neurons; ltb, burst, qcfs, "
+                   "signed, signed-burst: few-step methods (docs/methods/bsnn.md; default: "
+                   "bsnn)")
+    c.add_argument("--max-spikes", type=int, default=None,
+                   help="burst, signed-burst: spikes per step (default 4)")
+    c.add_argument("--thresholds", choices=["ltb", "percentile", "module"], default=None,
+                   help="per-channel threshold rule of the few-step methods (default per "
+                   "method)")
+    c.add_argument("--qcfs-levels", type=int, default=4, help="qcfs: quantization steps L")
+    c.add_argument("--qcfs-epochs", type=int, default=2, help="qcfs: fine-tuning epochs")
     c.add_argument("--percentile", type=float, default=99.99,
                    help="activation percentile used as each layer's scale (default 99.99)")
     c.add_argument("--K", type=int, default=8, help="phase period (bits per period)")

@@ -55,6 +55,11 @@ class Method(ABC):
     default_encoder: ClassVar[str]
     default_synchronous: ClassVar[bool]
     pipelined: ClassVar[bool] = False  # information crosses one layer per period
+    # None: layer-wise data-based normalization (thresholds 1); else the per-channel
+    # threshold rule of spikebit.conversion.thresholds ("ltb", "percentile") or "module"
+    # (thresholds learned in the ANN, e.g. QCFS)
+    thresholds: ClassVar[str | None] = None
+    options: ClassVar[tuple[str, ...]] = ()  # extra keyword options of __init__
 
     def __init__(self, K: int = 8) -> None:
         if not isinstance(K, int) or not 1 <= K <= MAX_K:
@@ -149,9 +154,16 @@ class BistableIF(Method):
         return s, BIFState(state.a + current, state.b - s)
 
 
-def build_method(name: str, K: int = 8) -> Method:
-    """Instantiate the registered method ``name`` with ``K`` phases per period."""
-    return METHODS.get(name)(K)
+def build_method(name: str, K: int = 8, **options: Any) -> Method:
+    """Instantiate the registered method ``name`` with ``K`` phases per period and the
+    method's own ``options`` (None values are dropped; e.g. ``max_spikes`` for burst)."""
+    cls = METHODS.get(name)
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - set(cls.options))
+    if unknown:
+        raise ConversionError(f"method {name!r} takes no option(s) {unknown}; its options: "
+                              f"{list(cls.options) or 'none'}")
+    return cls(K, **given)
 
 
 class Encoder(ABC):
