@@ -6,7 +6,7 @@ from conv_helpers import randomize_bn
 
 from spikebit.conversion import (
     ANN_ZOO,
-    ENCODERS,
+    INPUT_CODINGS,
     METHODS,
     build_ann,
     build_method,
@@ -30,7 +30,7 @@ def test_zoo_has_the_papers_networks() -> None:
     assert set(ANN_ZOO.names()) == {"mnist-cnn", "vgg16", "resnet18", "resnet20", "resnet34"}
     assert set(METHODS.names()) == {"rate", "phase", "bsnn", "ltb", "burst", "qcfs", "signed",
                                     "signed-burst"}
-    assert set(ENCODERS.names()) == {"direct", "phase"}
+    assert set(INPUT_CODINGS.names()) == {"direct", "phase"}
 
 
 @pytest.mark.parametrize("name", ANN_ZOO.names())
@@ -72,7 +72,7 @@ def test_width_scales_channels() -> None:
     [
         (lambda n: build_ann(n), "resnet21", "resnet20"),
         (lambda n: build_method(n), "bsn", "bsnn"),
-        (lambda n: ENCODERS.get(n), "phaze", "phase"),
+        (lambda n: INPUT_CODINGS.get(n), "phaze", "phase"),
         (lambda n: build_ann("vgg16", pool=n), "mx", "max"),
     ],
 )

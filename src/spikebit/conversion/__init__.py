@@ -10,7 +10,7 @@ zoo, so the project trainer trains them.
 from spikebit.conversion import resnet as _resnet  # noqa: F401  (registers the ResNets)
 from spikebit.conversion import zoo_models as _zoo_models  # noqa: F401  (ann-* in MODELS)
 from spikebit.conversion.calibrate import percentile
-from spikebit.conversion.dynamics import ENCODERS, METHODS, build_method
+from spikebit.conversion.dynamics import INPUT_CODINGS, METHODS, build_method
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.evaluate import evaluate_conversion, output_differences
 from spikebit.conversion.fold import fold_batchnorm
@@ -19,7 +19,7 @@ from spikebit.conversion.zoo import ANN_ZOO, build_ann
 
 __all__ = [
     "ANN_ZOO",
-    "ENCODERS",
+    "INPUT_CODINGS",
     "METHODS",
     "ConversionError",
     "SpikingConverted",

@@ -166,8 +166,14 @@ def build_method(name: str, K: int = 8, **options: Any) -> Method:
     return cls(K, **given)
 
 
-class Encoder(ABC):
-    """Turns the (scaled) input image into the signal fed to the first layer."""
+class InputCoding(ABC):
+    """Turns the (scaled) input image into the signal fed to the first layer of a converted
+    SNN, one step at a time on the conversion method's clock (phase, period).
+
+    Not :data:`spikebit.functional.encoders.ENCODERS`: those map a static input
+    ``[B, ...]`` to a whole sequence ``[T, B, ...]`` for directly trained SNNs; an input
+    coding here also sets the input scale ``lambda_0`` and keeps its own state
+    (e.g. the phase code's residual potential)."""
 
     @abstractmethod
     def input_scale(self, x: Tensor, percentile: float) -> float:
@@ -178,11 +184,11 @@ class Encoder(ABC):
         """Signal at this step (same shape as ``x``) and the new encoder state."""
 
 
-ENCODERS: Registry[type[Encoder]] = Registry("input coding")
+INPUT_CODINGS: Registry[type[InputCoding]] = Registry("input coding")
 
 
-@ENCODERS.register("direct")
-class DirectInput(Encoder):
+@INPUT_CODINGS.register("direct")
+class DirectInput(InputCoding):
     """Real-valued input current ``x * beta(t)`` (constant ``x`` for rate coding)."""
 
     def input_scale(self, x: Tensor, percentile: float) -> float:
@@ -193,8 +199,8 @@ class DirectInput(Encoder):
         return (x if beta == 1.0 else x * beta), None
 
 
-@ENCODERS.register("phase")
-class PhaseInput(Encoder):
+@INPUT_CODINGS.register("phase")
+class PhaseInput(InputCoding):
     """Signed K-bit phase code: at phase 0 the encoder adds ``x`` to its potential, then at
     phase k emits ``sign(u) * S_k`` when ``|u| >= S_k`` (soft reset; the remainder is kept,
     so over n periods the code averages to ``x`` within ``2^-K / n``)."""

@@ -8,7 +8,7 @@ from torch import Tensor, nn
 from spikebit.conversion import fast as _fast  # noqa: F401  (registers ltb, burst, qcfs)
 from spikebit.conversion.calibrate import DEFAULT_MAX_VALUES, check_percentile, record_lambdas
 from spikebit.conversion.check import check_convertible
-from spikebit.conversion.dynamics import ENCODERS, Clock, Encoder, Method, build_method
+from spikebit.conversion.dynamics import INPUT_CODINGS, Clock, InputCoding, Method, build_method
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.fold import fold_batchnorm
 from spikebit.conversion.graph import (
@@ -33,7 +33,7 @@ class SpikingConverted(nn.Module):
     converges to the normalized ANN output ``ann(x) / output_scale``.
     """
 
-    def __init__(self, nodes: list[Node], method: Method, encoder: Encoder, *,
+    def __init__(self, nodes: list[Node], method: Method, encoder: InputCoding, *,
                  input_scale: float, output_scale: float, lambdas: dict[str, float],
                  synchronous: bool) -> None:
         super().__init__()
@@ -130,7 +130,7 @@ def convert(
     check_convertible(ann)
     check_percentile(percentile)
     spiking = build_method(method, K, max_spikes=max_spikes)
-    encoder = ENCODERS.get(input_coding or spiking.default_encoder)()
+    encoder = INPUT_CODINGS.get(input_coding or spiking.default_encoder)()
     rule = thresholds or spiking.thresholds
     if rule is not None and rule not in (*THRESHOLD_RULES, "module"):
         raise ConversionError(f"unknown thresholds {rule!r}; expected one of "
