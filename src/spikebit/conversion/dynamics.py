@@ -177,11 +177,15 @@ class InputCoding(ABC):
 
     @abstractmethod
     def input_scale(self, x: Tensor, percentile: float) -> float:
-        """``lambda_0``: the input is divided by it before encoding."""
+        """``lambda_0`` of the calibration images ``x`` ``[B, C, H, W]`` (the ``percentile``
+        in %, of their magnitudes for the phase code): the input is divided by it before
+        encoding."""
 
     @abstractmethod
     def step(self, x: Tensor, clock: Clock, method: Method, state: Any) -> tuple[Tensor, Any]:
-        """Signal at this step (same shape as ``x``) and the new encoder state."""
+        """Signal at this step (same shape as the scaled input ``x``) and the new encoder
+        ``state`` (``None`` at the first step), at the ``clock`` of the conversion
+        ``method``."""
 
 
 INPUT_CODINGS: Registry[type[InputCoding]] = Registry("input coding")

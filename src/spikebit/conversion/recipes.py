@@ -68,9 +68,21 @@ class NetPlan:
 
 @dataclass(frozen=True)
 class ConversionBudget(Budget):
-    """A :class:`spikebit.reproduce.Budget` (data set, limits, batch size) with the nets and
-    conversion settings shared by the nets of one experiment budget; ``data`` holds extra
-    config ``data`` keys."""
+    """A :class:`spikebit.reproduce.Budget` with the nets and conversion settings shared by
+    the nets of one experiment budget.
+
+    Args:
+        dataset, model, epochs, train_limit, test_limit, lr, batch_size, schedule,
+            crop_padding, width, model_args, activity_samples, extra: as in
+            :class:`spikebit.reproduce.Budget` (the nets read ``dataset``, the limits and
+            ``batch_size``, default 128; each :class:`NetPlan` has its own model and epochs).
+        nets: the ANNs trained and converted.
+        calibration: training images the activation scales are calibrated on.
+        histogram_samples: test images of the Fig. 5 output-difference histograms.
+        K_values: BSNN phases per period compared.
+        percentile: p-norm percentile (%) of the rate baseline.
+        data: extra config ``data`` keys (e.g. normalization, augmentation).
+    """
 
     nets: tuple[NetPlan, ...] = ()
     calibration: int = 1000

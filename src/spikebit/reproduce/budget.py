@@ -88,7 +88,7 @@ B = TypeVar("B")
 
 
 def pick_budget(budgets: Mapping[str, B], name: str) -> B:
-    """The entry ``name`` of an experiment's ``{budget name: Budget}`` mapping.
+    """The entry ``name`` of ``budgets``, an experiment's ``{budget name: Budget}`` mapping.
 
     Raises:
         ConfigError: ``name`` is not one of the mapping's budget names.

@@ -17,7 +17,9 @@ __all__ = ["Budget", "mt_budget", "result_row", "run_config"]
 
 
 def mt_budget(dataset: str, model: str, epochs: int = 1, **fields: Any) -> Budget:
-    """A budget with the multi-threshold defaults: Adam lr 0.005, batch 128."""
+    """A :class:`Budget` of ``model`` on ``dataset`` for ``epochs`` epochs with the
+    multi-threshold defaults (Adam lr 0.005, batch 128) unless ``fields`` (other
+    :class:`Budget` fields) say otherwise."""
     return Budget(dataset, model, epochs, **{"lr": 0.005, "batch_size": 128, **fields})
 
 
