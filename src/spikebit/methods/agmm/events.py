@@ -14,17 +14,8 @@ from typing import Any
 
 import torch
 
-from spikebit.methods.agmm.experiments import (
-    FLIP_CALLBACK,
-    RESULT_COLUMNS,
-    VARIANTS,
-    compare_flips,
-    train_variant,
-    variant_for,
-)
-from spikebit.metrics.flips import plot_flip_ratios
+from spikebit.methods.agmm.experiments import FLIP_CALLBACK, VARIANTS, flip_table, variant_for
 from spikebit.reproduce import register_experiment
-from spikebit.reproduce import results_dir as current_results_dir
 from spikebit.reproduce.budget import Budget, pick_budget, run_spec
 
 STEPS = 10
@@ -76,22 +67,11 @@ def _event_activity(b: Budget, batch: int = 100
                      "T=10: FP-SNN vs vanilla BSNN vs AGMM-BSNN, accuracy and flip ratios")
 def agmm_nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
     b = event_budget(budget)
-    rows = []
     activity, probe = _event_activity(b)  # the same test frames for every variant
-    for v in EVENT_VARIANTS:
-        config = event_run_config(v.name, budget, Path(work_dir))
-        rows.append({"model": v.label, "variant": v.name,
-                     **train_variant(config, activity, probe)})
-    curves = {r["model"]: r["flip_ratio_per_epoch"] for r in rows}
-    figure = plot_flip_ratios(curves, current_results_dir() / "agmm-nfmnist-flip-ratio.png",
-                              title=f"event Fashion-MNIST VGGSNN T={STEPS}: mean flip ratio")
-    by_name = {r["variant"]: r for r in rows}
+    configs = [(v, event_run_config(v.name, budget, Path(work_dir))) for v in EVENT_VARIANTS]
     return {
-        "rows": rows,
-        "columns": RESULT_COLUMNS,
-        "flip_ratio_comparison": compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
-                                               by_name["bsnn"]["flip_ratio_per_epoch"]),
-        "figures": [str(figure)] if figure is not None else [],
+        **flip_table(configs, activity, probe, "agmm-nfmnist-flip-ratio.png",
+                     f"event Fashion-MNIST VGGSNN T={STEPS}: mean flip ratio"),
         "note": (f"VGGSNN width {b.width}, {b.describe_frames(STEPS)}, Adam 1e-3 cosine, CE. "
                  "Paper reference (DVS-CIFAR10, a real recording, VGGSNN T=10): "
                  "AGMM-BSNN 82.40%; no number for this simulation."),

@@ -138,6 +138,26 @@ def compare_flips(agmm: list[float], vanilla: list[float]) -> dict[str, Any]:
             "agmm_lower_epochs": sum(a < b for a, b in pairs), "epochs": len(pairs)}
 
 
+def flip_table(configs: list[tuple[Variant, dict[str, Any]]], activity: list[torch.Tensor],
+               probe: tuple[torch.Tensor, torch.Tensor] | None, figure: str,
+               title: str) -> dict[str, Any]:
+    """Train every ``(variant, run config)`` of ``configs`` (:func:`train_variant` on the
+    ``activity`` batches and ``probe``); the result's rows, columns, the AGMM vs vanilla
+    flip comparison (when both ran) and the flip-ratio plot ``figure`` (a file name in
+    the results folder) titled ``title``."""
+    rows = [{"model": v.label, "variant": v.name, **train_variant(config, activity, probe)}
+            for v, config in configs]
+    curves = {r["model"]: r["flip_ratio_per_epoch"] for r in rows}
+    path = plot_flip_ratios(curves, current_results_dir() / figure, title=title)
+    by_name = {r["variant"]: r for r in rows}
+    comparison = {}
+    if "agmm-bsnn" in by_name and "bsnn" in by_name:
+        comparison = compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
+                                   by_name["bsnn"]["flip_ratio_per_epoch"])
+    return {"rows": rows, "columns": RESULT_COLUMNS, "flip_ratio_comparison": comparison,
+            "figures": [str(path)] if path is not None else []}
+
+
 def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARIANTS,
                name: str = "agmm-fmnist",
                optim: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -148,29 +168,18 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
     b = budget_for(budget)
     activity = _activity_batches("fashion-mnist", b.activity_samples)
     probe = _probe_batch("fashion-mnist", min(256, b.activity_samples))
-    rows, curves = [], {}
+    configs = []
     for v in variants:
         config = copy.deepcopy(run_config(v.name, budget))
         config.update(out_dir=str(work_dir), plots=budget != "smoke")
         if optim:
             config["optim"].update(optim)
             config["name"] = f"{name}-{v.name}"
-        row = {"model": v.label, "variant": v.name, **train_variant(config, activity, probe)}
-        rows.append(row)
-        curves[v.label] = row["flip_ratio_per_epoch"]
-    figure = plot_flip_ratios(curves, current_results_dir() / f"{name}-flip-ratio.png",
-                              title=f"{name}: ResNet-19 T={STEPS}, mean flip ratio")
-    by_name = {r["variant"]: r for r in rows}
+        configs.append((v, config))
     settings = {**OPTIM, "epochs": b.epochs, **(optim or {})}
-    comparison = {}
-    if "agmm-bsnn" in by_name and "bsnn" in by_name:
-        comparison = compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
-                                   by_name["bsnn"]["flip_ratio_per_epoch"])
     return {
-        "rows": rows,
-        "columns": RESULT_COLUMNS,
-        "flip_ratio_comparison": comparison,
-        "figures": [str(figure)] if figure is not None else [],
+        **flip_table(configs, activity, probe, f"{name}-flip-ratio.png",
+                     f"{name}: ResNet-19 T={STEPS}, mean flip ratio"),
         "note": (f"ResNet-19 (double skip) width {b.width}, stem stride "
                  f"{b.model_args['stem_stride']}, "
                  f"T={STEPS}, {settings['epochs']} epoch(s), SGD lr {settings['lr']} cosine, "

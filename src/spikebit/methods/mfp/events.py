@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from spikebit.methods.mfp.experiments import add_memory_ratios, memory_row
 from spikebit.methods.mfp.memory import inference_memory
 from spikebit.methods.mfp.serial import find_spiking_net, serial_forward
 from spikebit.reproduce import register_experiment, train_run
@@ -57,18 +58,13 @@ def mfp_nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
     for kind in MODELS:
         run = train_run(event_run_config(kind, budget, Path(work_dir)))
         metrics, model = run.metrics, run.model()
-        memory = inference_memory(model)
-        row = {"model": kind, "test_acc": 100 * metrics["test_acc"],
-               "best_test_acc": 100 * metrics["best_test_acc"],
-               "memory_kib": memory.deployed_bytes / 1024,
-               "serial_memory_kib": memory.serial_bytes / 1024}
+        row = memory_row(kind, metrics, inference_memory(model))
         if kind == "mfp":
             test = run.test_split()
             row["serial_output_max_abs_diff"] = serial_max_abs_diff(
                 model, test.images[:64].transpose(0, 1))
         rows.append(row)
-    for row in rows:
-        row["memory_ratio"] = rows[0]["memory_kib"] / row["memory_kib"]
+    add_memory_ratios(rows)
     b = pick_budget(EVENT_BUDGETS, budget)
     return {
         "rows": rows,

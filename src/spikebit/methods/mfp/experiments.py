@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from spikebit.methods.mfp.folding import THRESHOLD_READINGS, fold_network, layer_spike_mismatch
-from spikebit.methods.mfp.memory import inference_memory
+from spikebit.methods.mfp.memory import MemoryReport, inference_memory
 from spikebit.methods.mfp.serial import find_spiking_net, serial_forward
 from spikebit.reproduce import register_experiment, train_run
 from spikebit.reproduce.budget import Budget, pick_budget, pick_variant, run_spec
@@ -39,6 +39,24 @@ def run_config(kind: str, budget: str, out_dir: str | Path = "runs/mfp") -> dict
     return run_spec(name, b, model=MODELS[pick_variant(MODELS, kind, "MFP model")],
                     model_args={"width": b.width}, out_dir=out_dir,
                     callbacks=[{"name": "mfp-memory"}], plots=False)
+
+
+def memory_row(kind: str, metrics: dict[str, Any], memory: MemoryReport,
+               **fields: Any) -> dict[str, Any]:
+    """Result row of the trained model ``kind``: ``fields``, test and best test accuracy
+    (%) from its final ``metrics``, and its per-sample inference ``memory`` (KiB, as the
+    paper counts it and with the serial path's input history)."""
+    return {"model": kind, **fields, "test_acc": 100 * metrics["test_acc"],
+            "best_test_acc": 100 * metrics["best_test_acc"],
+            "memory_kib": memory.deployed_bytes / 1024,
+            "serial_memory_kib": memory.serial_bytes / 1024}
+
+
+def add_memory_ratios(rows: list[dict[str, Any]]) -> None:
+    """``memory_ratio`` of every row: the first row's (the FP LIF baseline's) memory over
+    the row's own, in place."""
+    for row in rows:
+        row["memory_ratio"] = rows[0]["memory_kib"] / row["memory_kib"]
 
 
 @torch.no_grad()
@@ -88,13 +106,8 @@ def run_mfp_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
         run = train_run(run_config(kind, budget, work_dir))
         metrics, run_dir, model = run.metrics, run.run_dir, run.model()
         memory = inference_memory(model)
-        row = {"model": kind, "zoo": MODELS[kind], "width": b.width,
-               "test_acc": 100 * metrics["test_acc"],
-               "best_test_acc": 100 * metrics["best_test_acc"],
-               "memory_kib": memory.deployed_bytes / 1024,
-               "serial_memory_kib": memory.serial_bytes / 1024,
-               "epoch_seconds": metrics["epoch_seconds"]}
-        rows.append(row)
+        rows.append({**memory_row(kind, metrics, memory, zoo=MODELS[kind], width=b.width),
+                     "epoch_seconds": metrics["epoch_seconds"]})
         details[kind] = {"run_dir": str(run_dir), "memory": memory.to_dict()}
         if kind == "mfp":
             test = run.test_split()
@@ -105,9 +118,7 @@ def run_mfp_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
                 rows.append({"model": f"mfp eq.9 folded ({reading})", "zoo": MODELS[kind],
                              "test_acc": 100 * checks[f"eq9_{reading}_acc"],
                              "memory_kib": folded.deployed_bytes / 1024})
-    base = rows[0]["memory_kib"]
-    for row in rows:
-        row["memory_ratio"] = base / row["memory_kib"]
+    add_memory_ratios(rows)
     gap = rows[0]["test_acc"] - next(r for r in rows if r["model"] == "mfp")["test_acc"]
     return {
         "rows": rows,
