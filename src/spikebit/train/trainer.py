@@ -27,18 +27,17 @@ from spikebit.errors import TrainingError
 from spikebit.train.callbacks import Callback, QuantizerSchedule
 from spikebit.train.checkpoint import (
     Checkpoint,
-    load_checkpoint,
     model_tensors,
     optimizer_tensors,
     quantize_flags,
-    restore_model,
-    restore_optimizer,
-    save_checkpoint,
 )
 from spikebit.train.config import RunConfig
 from spikebit.train.distributed import DistInfo, all_reduce_sum
+from spikebit.train.divergence import DivergenceMonitor
 from spikebit.train.logging import EpochLog, Progress
 from spikebit.train.losses import LOSSES, readout
+from spikebit.train.resume import restore_trainer
+from spikebit.train.rundir import prepare_run_dir, save_epoch
 
 
 def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
@@ -130,6 +129,8 @@ class Trainer:
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config, self.total_steps)
         self.state = TrainState()
+        self.monitor = DivergenceMonitor(model, self.run_dir)
+        self._prepared = False
         self.log = EpochLog(self.run_dir, enabled=self.dist.is_main,
                             tensorboard=config.tensorboard)
 
@@ -160,18 +161,11 @@ class Trainer:
         return Checkpoint(tensors, meta)
 
     def resume(self, path: str | Path | None = None) -> None:
-        """Restore everything from ``path`` (default: this run's ``last.safetensors``)."""
-        ckpt = load_checkpoint(path or self.run_dir / "last.safetensors")
-        restore_model(self.model, ckpt)
-        restore_optimizer(self.optimizer, ckpt)
-        sched = ckpt.meta["scheduler"]
-        sched.pop("lr_lambdas", None)
-        self.scheduler.load_state_dict(sched)
-        torch.set_rng_state(ckpt.tensors["rng.torch"])
-        t = ckpt.meta["trainer"]
-        self.state = TrainState(t["epoch"], t["step"], t["best_acc"], t["history"])
-        for i, cb in enumerate(self.callbacks):
-            cb.load_state_dict(ckpt.section(f"callback{i}"), ckpt.meta["callbacks"].get(str(i), {}))
+        """Restore everything from ``path`` (default: this run's ``last.safetensors``).
+
+        What may differ from the saved config is decided by :mod:`spikebit.train.resume`.
+        """
+        restore_trainer(self, path)
 
     # -- loop ------------------------------------------------------------------
     def evaluate(self, dataset: ArrayDataset | None = None) -> dict[str, float]:
@@ -190,18 +184,16 @@ class Trainer:
                 cb.on_step_start(self, self.state.step)
             output = self.train_model(model_input(images))
             loss = self.loss_fn(output, labels)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {self.state.step}: "
-                    f"training stopped. The last good checkpoint is kept in {self.run_dir}. "
-                    "Try a lower learning rate (--set optim.lr=...) or gradient clipping "
-                    "(--set optim.grad_clip=1.0)."
-                )
+            self.monitor.check_loss(loss, epoch, self.state.step)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            norm = None
             if self.config.optim.grad_clip:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
+                norm = float(nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                      self.config.optim.grad_clip))
+            self.monitor.check_grads(epoch, self.state.step, norm)
             self.optimizer.step()
+            self.monitor.check_update(epoch, self.state.step)
             self.scheduler.step()
             n = labels.numel()
             total_loss += loss.detach() * n
@@ -217,6 +209,9 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train for ``config.optim.epochs``; returns the final metrics."""
+        if self.dist.is_main and not self._prepared:
+            prepare_run_dir(self.run_dir, fresh=not resume and self.state.epoch == 0)
+        self._prepared = True
         if resume:
             self.resume()
         for cb in self.callbacks:
@@ -236,11 +231,7 @@ class Trainer:
             self.state.best_acc = max(self.state.best_acc, metrics["test_acc"])
             metrics["best_test_acc"] = self.state.best_acc
             if self.dist.is_main:
-                ckpt = self.checkpoint(metrics)
-                save_checkpoint(self.run_dir / "last.safetensors", ckpt)
-                if improved:
-                    save_checkpoint(self.run_dir / "best.safetensors", ckpt)
-                self.log.write(metrics, self.state.history)
+                save_epoch(self, metrics, improved)
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self.dist.is_main and self.config.plots:

@@ -1,0 +1,105 @@
+"""Stop training on divergence, with the step, the cause and a truthful note on what is kept.
+
+Training has diverged when, at any step,
+
+* the loss is NaN or inf,
+* the gradient norm is NaN or inf,
+* a weight or buffer (e.g. BatchNorm ``running_var``) is NaN or inf after the update, or
+* the loss exceeds ``BLOWUP_FACTOR`` (10^4) times the reference loss, the mean loss of
+  the first ``REFERENCE_STEPS`` (10) steps of this process. Cross-entropy starts near
+  ``ln(classes)`` (2.3 for 10 classes) and only falls in a working run, so a loss of
+  10^4 times its start happens only when the updates have blown up.
+
+Before a checkpoint is written every tensor in it (weights, buffers, optimizer state,
+callback state) is checked too, so a checkpoint on disk never holds NaN/inf.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from spikebit.errors import SpikebitError, TrainingError
+
+BLOWUP_FACTOR = 1e4
+REFERENCE_STEPS = 10
+_ADVICE = ("Try a lower learning rate (--set optim.lr=...) or gradient clipping "
+           "(--set optim.grad_clip=1.0).")
+
+
+def kept_note(run_dir: Path) -> str:
+    """What the run directory holds now, checked (not assumed) to be finite and loadable."""
+    from spikebit.train.checkpoint import load_checkpoint
+
+    last = run_dir / "last.safetensors"
+    if not last.is_file():
+        return (f"No checkpoint was written in {run_dir} (the run diverged before its first "
+                "epoch ended).")
+    try:
+        epoch = load_checkpoint(last).meta.get("trainer", {}).get("epoch", "?")
+    except SpikebitError as exc:
+        return f"The checkpoint {last} is not usable either: {exc}."
+    return (f"The last good checkpoint, {last} (epoch {epoch}, all tensors finite), is kept; "
+            "continue from it with --resume.")
+
+
+def _flat_norm(tensors: list[torch.Tensor]) -> float:
+    if not tensors:
+        return 0.0
+    return float(torch.linalg.vector_norm(
+        torch.stack([torch.linalg.vector_norm(t.detach().float()) for t in tensors])))
+
+
+class DivergenceMonitor:
+    """Checks each step's loss, gradients and updated tensors (see the module docstring)."""
+
+    def __init__(self, model: nn.Module, run_dir: Path) -> None:
+        self.model, self.run_dir = model, run_dir
+        self.first: list[float] = []
+
+    def _stop(self, epoch: int, step: int, cause: str) -> TrainingError:
+        return TrainingError(
+            f"training diverged: {cause} at epoch {epoch + 1}, step {step}; training stopped. "
+            f"{kept_note(self.run_dir)} {_ADVICE}"
+        )
+
+    def check_loss(self, loss: torch.Tensor, epoch: int, step: int) -> None:
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise self._stop(epoch, step, f"loss became {value}")
+        if len(self.first) < REFERENCE_STEPS:
+            self.first.append(value)
+            return
+        reference = max(sum(self.first) / len(self.first), 1e-6)
+        if value > BLOWUP_FACTOR * reference:
+            raise self._stop(epoch, step, f"the loss {value:.4g} exceeds {BLOWUP_FACTOR:g} times "
+                             f"its starting value {reference:.4g} (loss blow-up)")
+
+    def check_grads(self, epoch: int, step: int, norm: float | None = None) -> None:
+        if norm is None:
+            norm = _flat_norm([p.grad for p in self.model.parameters() if p.grad is not None])
+        if not math.isfinite(norm):
+            raise self._stop(epoch, step, f"the gradient norm became {norm}")
+
+    def check_update(self, epoch: int, step: int) -> None:
+        tensors = [t for t in (*self.model.parameters(), *self.model.buffers())
+                   if t.is_floating_point()]
+        if math.isfinite(_flat_norm(tensors)):
+            return
+        bad = [n for n, t in (*self.model.named_parameters(), *self.model.named_buffers())
+               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if bad:
+            raise self._stop(epoch, step, f"the update made {bad[:3]} NaN/inf")
+        raise self._stop(epoch, step, "the weights' norm overflowed (values near 3e38)")
+
+    def check_checkpoint(self, tensors: dict[str, torch.Tensor], epoch: int, step: int) -> None:
+        """Refuse to write a checkpoint with a NaN/inf tensor (weights, buffers, optimizer)."""
+        from spikebit.train.checkpoint import nonfinite_tensors
+
+        bad = nonfinite_tensors(tensors)
+        if bad:
+            raise self._stop(epoch, step, f"the checkpoint tensors {bad[:3]} hold NaN/inf "
+                             "(it was not written)")
