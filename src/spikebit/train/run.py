@@ -20,6 +20,7 @@ from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
 from spikebit.train.distributed import init_from_env
 from spikebit.train.trainer import Trainer, input_shape, seed_everything
+from spikebit.train.validate import build_component
 
 
 def load_data(data: DataSection) -> tuple[ArrayDataset, ArrayDataset]:
@@ -68,11 +69,12 @@ def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) 
     for key in ("in_shape",):
         if key in args:
             args[key] = tuple(args[key])
-    return factory(**args)
+    return build_component(factory, args, f"model {config.model.name!r}")
 
 
 def build_callbacks(config: RunConfig) -> list[Callback]:
-    return [CALLBACKS.get(c.name)(**c.args) for c in config.callbacks]
+    return [build_component(CALLBACKS.get(c.name), c.args, f"callback {c.name!r}")
+            for c in config.callbacks]
 
 
 class _Normalized(nn.Module):

@@ -38,6 +38,7 @@ from spikebit.train.logging import EpochLog, Progress
 from spikebit.train.losses import LOSSES, readout
 from spikebit.train.resume import restore_trainer
 from spikebit.train.rundir import prepare_run_dir, save_epoch
+from spikebit.train.validate import check_against_data
 
 
 def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
@@ -120,6 +121,7 @@ class Trainer:
                 f"optim.batch_size={config.optim.batch_size} (the global batch) must be divisible "
                 f"by the number of processes ({self.dist.world_size})"
             )
+        check_against_data(config, train, self.dist.world_size)
         self.batches = BatchIterator(
             train, config.optim.batch_size // self.dist.world_size, shuffle=True,
             seed=config.seed, transform=transform, rank=self.dist.rank,
