@@ -5,10 +5,11 @@ Training has diverged when, at any step,
 * the loss is NaN or inf,
 * the gradient norm is NaN or inf,
 * a weight or buffer (e.g. BatchNorm ``running_var``) is NaN or inf after the update, or
-* the loss exceeds ``BLOWUP_FACTOR`` (10^4) times the reference loss, the mean loss of
-  the first ``REFERENCE_STEPS`` (10) steps of this process. Cross-entropy starts near
-  ``ln(classes)`` (2.3 for 10 classes) and only falls in a working run, so a loss of
-  10^4 times its start happens only when the updates have blown up.
+* the loss exceeds ``BLOWUP_FACTOR`` (10^3) times the reference loss, the loss of the
+  first step of this process (before any update of this process; at least 0.1).
+  Cross-entropy starts near ``ln(classes)`` (2.3 for 10 classes) and only falls in a
+  working run, so a loss of 10^3 times its start happens only when the updates have
+  blown up (SGD at lr 10^3 on the test suite's toy set: 0.72 at step 0, 954 at step 1).
 
 Before a checkpoint is written every tensor in it (weights, buffers, optimizer state,
 callback state) is checked too, so a checkpoint on disk never holds NaN/inf.
@@ -24,8 +25,7 @@ from torch import nn
 
 from spikebit.errors import SpikebitError, TrainingError
 
-BLOWUP_FACTOR = 1e4
-REFERENCE_STEPS = 10
+BLOWUP_FACTOR = 1e3
 _ADVICE = ("Try a lower learning rate (--set optim.lr=...) or gradient clipping "
            "(--set optim.grad_clip=1.0).")
 
@@ -58,7 +58,7 @@ class DivergenceMonitor:
 
     def __init__(self, model: nn.Module, run_dir: Path) -> None:
         self.model, self.run_dir = model, run_dir
-        self.first: list[float] = []
+        self.reference: float | None = None
 
     def _stop(self, epoch: int, step: int, cause: str) -> TrainingError:
         return TrainingError(
@@ -70,10 +70,10 @@ class DivergenceMonitor:
         value = float(loss.detach())
         if not math.isfinite(value):
             raise self._stop(epoch, step, f"loss became {value}")
-        if len(self.first) < REFERENCE_STEPS:
-            self.first.append(value)
+        if self.reference is None:
+            self.reference = max(value, 0.1)
             return
-        reference = max(sum(self.first) / len(self.first), 1e-6)
+        reference = self.reference
         if value > BLOWUP_FACTOR * reference:
             raise self._stop(epoch, step, f"the loss {value:.4g} exceeds {BLOWUP_FACTOR:g} times "
                              f"its starting value {reference:.4g} (loss blow-up)")
@@ -82,18 +82,19 @@ class DivergenceMonitor:
         if norm is None:
             norm = _flat_norm([p.grad for p in self.model.parameters() if p.grad is not None])
         if not math.isfinite(norm):
-            raise self._stop(epoch, step, f"the gradient norm became {norm}")
+            raise self._stop(epoch, step, f"the gradient norm became {norm} (NaN/inf, or "
+                             "above the float32 range)")
 
     def check_update(self, epoch: int, step: int) -> None:
-        tensors = [t for t in (*self.model.parameters(), *self.model.buffers())
-                   if t.is_floating_point()]
-        if math.isfinite(_flat_norm(tensors)):
+        named = [(n, t) for n, t in (*self.model.named_parameters(), *self.model.named_buffers())
+                 if t.is_floating_point()]
+        if not named:
             return
-        bad = [n for n, t in (*self.model.named_parameters(), *self.model.named_buffers())
-               if t.is_floating_point() and not bool(torch.isfinite(t).all())]
-        if bad:
-            raise self._stop(epoch, step, f"the update made {bad[:3]} NaN/inf")
-        raise self._stop(epoch, step, "the weights' norm overflowed (values near 3e38)")
+        finite = torch.stack([torch.isfinite(t.detach()).all() for _, t in named])
+        if bool(finite.all()):
+            return
+        bad = [n for (n, _), ok in zip(named, finite.tolist()) if not ok]
+        raise self._stop(epoch, step, f"the update made {bad[:3]} NaN/inf")
 
     def check_checkpoint(self, tensors: dict[str, torch.Tensor], epoch: int, step: int) -> None:
         """Refuse to write a checkpoint with a NaN/inf tensor (weights, buffers, optimizer)."""
