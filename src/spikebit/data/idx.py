@@ -8,6 +8,7 @@ uint32 sizes, then the values in C order, big-endian. Label files have magic 204
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -60,7 +61,7 @@ def read_idx(path: str | Path, magic: int | None = None) -> np.ndarray:
         raise DataError(f"IDX file {path} is truncated inside its header. {_FIX}")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_DTYPES[code])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize  # exact: no 64-bit wrap-around
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "too long"
         raise DataError(

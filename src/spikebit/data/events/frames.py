@@ -35,7 +35,12 @@ def frame_bins(t: np.ndarray, steps: int, mode: FrameMode) -> np.ndarray:
     if mode == "time":
         t0 = int(t.min())
         span = int(t.max()) - t0 + 1
-        return (t.astype(np.int64) - t0) * steps // span
+        if span * steps < 2**63:
+            return (t.astype(np.int64) - t0) * steps // span
+        # (t - t0) * steps would wrap around int64 (e.g. AEDAT 3.1 eventTSOverflow near
+        # 2**30): exact Python integers instead
+        d = t.astype(np.int64) - t0
+        return np.fromiter((int(v) * steps // span for v in d), dtype=np.int64, count=n)
     order = np.argsort(t, kind="stable")
     bins = np.empty(n, dtype=np.int64)
     bins[order] = np.arange(n, dtype=np.int64) * steps // n
