@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import io
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,23 @@ class _ArrayUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"forbidden global {module}.{name}") from None
 
 
+_MEMO_OPS = ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET")
+
+
+def _check_opcodes(raw: bytes) -> None:
+    """Bound the unpickler's work before running it: one linear pass over the opcodes.
+
+    A memo index far beyond the number of opcodes (e.g. ``LONG_BINPUT 175399797``)
+    would make the unpickler allocate a memo table of that size; the official
+    files number their memo entries 0, 1, 2, ...
+    """
+    count = 0
+    for op, arg, _ in pickletools.genops(raw):
+        count += 1
+        if op.name in _MEMO_OPS and isinstance(arg, int) and arg > count:
+            raise pickle.UnpicklingError(f"memo index {arg} at opcode {count} is out of range")
+
+
 def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     """Read one batch file into images uint8 ``[N, 3, 32, 32]`` and labels ``[N]``."""
     fix = f"Replace it with a fresh copy from the official archive ({URL})."
@@ -80,6 +98,7 @@ def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     except OSError as err:
         raise DataError(f"CIFAR batch file {path} cannot be read ({err}). {fix}") from None
     try:  # from memory: a length field in the pickle can never ask for more than the file
+        _check_opcodes(raw)
         batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as err:  # unpickling raises many types on corrupt input
         raise DataError(
