@@ -43,6 +43,7 @@ def _open(image: ModuleType, p: Path, what: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", image.DecompressionBombWarning)
+            warnings.filterwarnings("ignore", module="PIL")  # corrupt-tag notes: we decide
             im = image.open(p)
     except image.DecompressionBombError as err:
         raise DataError(f"{what}: image {p} is too large ({err}). Remove or resize it.") from None
@@ -118,7 +119,8 @@ def read_images(paths: list[Path], what: str, size: int | None = None) -> np.nda
     w, h = (size, size) if size is not None else (sizes[0] if sizes else (0, 0))
     out = np.empty((len(paths), 1 if mode == "L" else 3, h, w), dtype=np.uint8)
     for i, p in enumerate(paths):
-        with _open(image, p, what) as im:
+        with _open(image, p, what) as im, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="PIL")
             try:
                 if mode == "L" and im.mode in _DEEP_GRAY:
                     im = image.fromarray(to_uint8_gray(im, p, what))

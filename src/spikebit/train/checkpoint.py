@@ -137,7 +137,7 @@ def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     meta[INTEGRITY] = {"tensors": {k: tensor_digest(v) for k, v in tensors.items()},
                        "meta": _meta_digest(meta)}
     try:
-        encoded = {k: json.dumps(v, allow_nan=False) for k, v in meta.items()}
+        encoded = {k: json.dumps(v) for k, v in meta.items()}
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"checkpoint metadata for {path} is not plain JSON: {exc}") from None
     tmp = None

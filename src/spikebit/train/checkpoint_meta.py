@@ -93,8 +93,9 @@ def validate_meta(meta: dict[str, Any], tensors: Tensors, where: str) -> None:
     if "trainer" in meta:
         _check_trainer(meta["trainer"], where)
         rng = tensors.get("rng.torch")
-        if rng is None or rng.dtype != torch.uint8 or rng.ndim != 1:
-            raise _fail(where, "rng.torch", "must be the uint8 torch RNG state tensor")
+        size = torch.get_rng_state().numel()
+        if rng is None or rng.dtype != torch.uint8 or tuple(rng.shape) != (size,):
+            raise _fail(where, "rng.torch", f"must be the uint8 torch RNG state tensor [{size}]")
     if "optimizer" in meta:
         _check_optimizer(meta["optimizer"], tensors, where)
 

@@ -112,11 +112,18 @@ def _build(cls: type, data: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+def _optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and \
+        type(None) in typing.get_args(tp)
+
+
 def _convert(tp: Any, value: Any, path: str) -> Any:
+    if value is None:
+        if _optional(tp) or tp is Any:
+            return None
+        raise ConfigError(f"{path} must not be null (empty); give a value or remove the key")
     tp = _strip_optional(tp)
     origin = typing.get_origin(tp)
-    if value is None:
-        return None
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, path)
     if origin is list:

@@ -14,6 +14,7 @@ from torch import nn
 from spikebit.data import ArrayDataset, Compose, RandomCrop, RandomHorizontalFlip
 from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
+from spikebit.errors import CheckpointError
 from spikebit.models import MODELS
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
@@ -159,6 +160,9 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
 def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Checkpoint]:
     """Rebuild the model recorded in a checkpoint and load its weights (no data needed)."""
     ckpt = load_checkpoint(path)
+    if "config" not in ckpt.meta:
+        raise CheckpointError(f"checkpoint {path} lacks the metadata section 'config'; it was "
+                              "not written by 'spikebit train' (or was edited)")
     config = config_from_dict(ckpt.meta["config"])
     shape = ckpt.meta.get("input", {})
     seed_everything(config.seed)

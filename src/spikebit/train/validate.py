@@ -131,11 +131,17 @@ def validate_config(config: RunConfig) -> RunConfig:
     factory = _registered(MODELS, config.model.name, "model.name")
     check_arguments(factory, config.model.args, f"model.args (for {config.model.name!r})",
                     filled=("in_shape", "num_classes"))
-    steps = config.model.args.get("steps")
-    if steps is not None and not _at_least(1, 4096)(steps):
+    args = config.model.args
+    steps = args.get("steps")
+    if "steps" in args and not _at_least(1, 4096)(steps):
         raise ConfigError(f"model.args.steps must be an integer in [1, 4096], got {steps!r}")
-    classes = config.model.args.get("num_classes")
-    if classes is not None and not _at_least(1, 1_000_000)(classes):
+    shape = args.get("in_shape")
+    if "in_shape" in args and not (isinstance(shape, list | tuple) and 1 <= len(shape) <= 3
+                                  and all(_at_least(1, 65536)(d) for d in shape)):
+        raise ConfigError(f"model.args.in_shape must be a list like [C, H, W] of positive "
+                          f"integers, got {shape!r}")
+    classes = args.get("num_classes")
+    if "num_classes" in args and not _at_least(1, 1_000_000)(classes):
         raise ConfigError(f"model.args.num_classes must be an integer >= 1, got {classes!r}")
     if isinstance(config.loss, str):
         _registered(LOSSES, config.loss, "loss")
