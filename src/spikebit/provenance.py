@@ -108,3 +108,10 @@ def describe(prov: dict[str, Any] | None) -> str:
     return (f"spikebit {prov.get('spikebit')} ({commit}), torch {prov.get('torch')}, "
             f"{prov.get('cpu')} [{prov.get('cpu_capability')}], {prov.get('threads')} threads, "
             f"device {prov.get('device')}")
+
+
+def write_result_json(path: str | Path, result: dict[str, Any]) -> None:
+    """Atomically write a results file with its :func:`environment` under ``provenance``."""
+    from spikebit.train.checkpoint import atomic_write_json
+
+    atomic_write_json(Path(path), with_provenance(result))

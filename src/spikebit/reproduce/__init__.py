@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spikebit.provenance import write_result_json
 from spikebit.registry import Registry
-from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
+from spikebit.train.checkpoint import atomic_write_bytes
 
 Runner = Callable[[str, Path], dict[str, Any]]
 
@@ -71,7 +72,7 @@ def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "result
     finally:
         _RESULTS_DIR.reset(token)
     result.update({"experiment": name, "budget": budget, "summary": exp.summary})
-    atomic_write_json(out / f"{name}.json", result)
+    write_result_json(out / f"{name}.json", result)
     write_markdown(result, out / f"{name}.md")
     return out / f"{name}.json"
 

@@ -10,7 +10,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
+from spikebit.provenance import write_result_json
+from spikebit.train.checkpoint import atomic_write_bytes
 
 
 class Progress:
@@ -61,7 +62,7 @@ class EpochLog:
         w.writeheader()
         w.writerows(history)
         atomic_write_bytes(self.run_dir / "log.csv", buf.getvalue().encode())
-        atomic_write_json(self.run_dir / "metrics.json", {"final": metrics, "history": history})
+        write_result_json(self.run_dir / "metrics.json", {"final": metrics, "history": history})
         if self.writer is not None:
             for k in scalar_keys:
                 if k in metrics:
