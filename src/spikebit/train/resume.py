@@ -97,6 +97,37 @@ def apply_changes(trainer: Trainer, changes: dict[str, tuple[Any, Any]]) -> None
     sched._last_lr = list(values)
 
 
+def _check_like(saved: Any, fresh: Any, field: str, where: str) -> None:
+    """``saved`` must have the structure and value types of ``fresh`` (JSON-normalised)."""
+    def fail(why: str) -> CheckpointError:
+        return CheckpointError(f"checkpoint {where}: metadata field {field!r} {why}; the file "
+                               "was edited or belongs to another schedule")
+
+    if isinstance(fresh, bool) or fresh is None or isinstance(fresh, str):
+        if type(saved) is not type(fresh) and not (fresh is None or saved is None):
+            raise fail(f"must be {type(fresh).__name__}, got {saved!r}")
+    elif isinstance(fresh, int):
+        if not isinstance(saved, int) or isinstance(saved, bool) or saved < 0:
+            raise fail(f"must be an integer >= 0, got {saved!r}")
+    elif isinstance(fresh, float):
+        if not isinstance(saved, int | float) or isinstance(saved, bool) \
+                or not math.isfinite(saved):
+            raise fail(f"must be a finite number, got {saved!r}")
+    elif isinstance(fresh, list | tuple):
+        if not isinstance(saved, list) or len(saved) != len(fresh):
+            raise fail(f"must be a list of {len(fresh)}, got {saved!r}")
+        for i, (a, b) in enumerate(zip(saved, fresh)):
+            _check_like(a, b, f"{field}[{i}]", where)
+    elif isinstance(fresh, dict):
+        if not isinstance(saved, dict):
+            raise fail(f"must be a mapping, got {saved!r}")
+        for key, value in fresh.items():
+            if key != "lr_lambdas":
+                if key not in saved:
+                    raise fail(f"lacks {key!r}")
+                _check_like(saved[key], value, f"{field}.{key}", where)
+
+
 def restore_trainer(trainer: Trainer, path: Any = None) -> None:
     """Restore model, optimizer, scheduler, RNG, trainer state and callbacks from a checkpoint.
 
@@ -117,6 +148,7 @@ def restore_trainer(trainer: Trainer, path: Any = None) -> None:
                            trainer.config.optim.epochs, where)
     restore_model(trainer.model, ckpt)
     restore_optimizer(trainer.optimizer, ckpt, trained_steps=t["step"])
+    _check_like(ckpt.meta["scheduler"], trainer.scheduler.state_dict(), "scheduler", where)
     try:
         trainer.scheduler.load_state_dict(dict(ckpt.meta["scheduler"]))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
