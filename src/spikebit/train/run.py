@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
 from spikebit.train.distributed import init_from_env
+from spikebit.train.rundir import move_aside, run_files
+from spikebit.train.seeds import with_repeat_seed
 from spikebit.train.trainer import Trainer, input_shape, seed_everything
 from spikebit.train.validate import build_component
 
@@ -103,22 +104,6 @@ def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, T
     return model, train, test, transform
 
 
-def move_aside(run_dir: Path, why: str) -> Path | None:
-    """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
-    n = 1
-    while kept.exists():  # two moves within one second
-        n += 1
-        kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}-{n}")
-    try:
-        run_dir.rename(kept)
-    except FileNotFoundError:  # already gone
-        return None
-    print(f"{run_dir} held {why}; moved it to {kept}")
-    return kept
-
-
 def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str, Any], Path]:
     """Run a whole training as ``config`` says; returns final metrics and the run directory.
 
@@ -127,8 +112,10 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
     """
     dist = init_from_env()
     run_dir = Path(config.out_dir) / config.name
-    if not resume and dist.is_main and (run_dir / "last.safetensors").is_file():
-        move_aside(run_dir, "an earlier run (use --resume to continue it)")
+    found = run_files(run_dir) if run_dir.is_dir() else []
+    if not resume and dist.is_main and found:
+        move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
+                   "to continue it)")
     model, train, test, transform = prepare(config)
     trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist)
     metrics = trainer.fit(resume=resume)
@@ -142,10 +129,12 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     reused (its final metrics are returned, nothing is trained); an unfinished one
     is resumed from its last checkpoint; otherwise training starts fresh, and a run
     with a different config found there is moved aside (``NAME.replaced-TIMESTAMP``),
-    never overwritten.
+    never overwritten. Inside :func:`spikebit.train.seeds.seed_repeat` (``spikebit
+    reproduce --seeds``) the seed and run name follow the repeat.
     """
-    if isinstance(config, dict):
-        config = config_from_dict(config)
+    if not isinstance(config, dict):
+        config = config.to_dict()
+    config = config_from_dict(with_repeat_seed(config))  # seed repeats (reproduce --seeds)
     last = Path(config.out_dir) / config.name / "last.safetensors"
     if last.is_file():
         meta = load_checkpoint(last).meta

@@ -26,9 +26,9 @@ RUN_FILES = ("last.safetensors", "best.safetensors", "log.csv", "metrics.json",
              "curves.png", "tensorboard")
 
 
-def run_files(run_dir: Path) -> list[str]:
-    """The names in :data:`RUN_FILES` that exist in ``run_dir``."""
-    return [n for n in RUN_FILES if (run_dir / n).exists()]
+def run_files(run_dir: Path, names: tuple[str, ...] = RUN_FILES) -> list[str]:
+    """The ``names`` (default :data:`RUN_FILES`) that exist in ``run_dir``."""
+    return [n for n in names if (run_dir / n).exists()]
 
 
 def move_aside(run_dir: Path, why: str) -> Path | None:
@@ -68,10 +68,14 @@ def check_writable(run_dir: Path) -> None:
 
 
 def prepare_run_dir(run_dir: Path, fresh: bool) -> None:
-    """Before training: move an earlier run aside (``fresh``), check writability, clean temps."""
+    """Before training: move an earlier run aside (``fresh``), check writability, clean temps.
+
+    ``tensorboard/`` is not looked at here: the trainer's own writer creates it before
+    training starts (:func:`spikebit.train.run.train_from_config` checks it earlier).
+    """
     run_dir = Path(run_dir)
     if fresh and run_dir.is_dir():
-        found = run_files(run_dir)
+        found = run_files(run_dir, tuple(n for n in RUN_FILES if n != "tensorboard"))
         if found:
             move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
                        "to continue it)")
