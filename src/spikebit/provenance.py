@@ -100,7 +100,7 @@ def with_provenance(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def describe(prov: dict[str, Any] | None) -> str:
-    """One line for ``spikebit info``: which environment produced a checkpoint."""
+    """One line for ``spikebit info`` from ``prov`` (a checkpoint's ``provenance``)."""
     if not prov:
         return "unknown (written before provenance was recorded)"
     commit = prov.get("git_commit") or "unknown commit"
@@ -111,7 +111,10 @@ def describe(prov: dict[str, Any] | None) -> str:
 
 
 def write_result_json(path: str | Path, result: dict[str, Any]) -> None:
-    """Atomically write a results file with its :func:`environment` under ``provenance``."""
+    """Atomically write ``result`` to ``path`` with :func:`environment` under ``provenance``.
+
+    Raises :class:`~spikebit.errors.CheckpointError` if the file cannot be written.
+    """
     from spikebit.train.checkpoint import atomic_write_json
 
     atomic_write_json(Path(path), with_provenance(result))

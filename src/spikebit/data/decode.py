@@ -66,6 +66,8 @@ def to_uint8_gray(im: Any, p: Path, what: str) -> np.ndarray:
     16-bit modes (``I;16*``) scale ``0..65535`` to ``0..255``; 32-bit ``I`` scales
     ``0..255`` as is and ``0..65535`` as 16-bit; float ``F`` scales ``[0, 1]`` to
     ``0..255`` and ``[0, 255]`` as is. Other ranges (or NaN) are a :class:`DataError`.
+    ``im`` is the opened Pillow image, ``p`` its path and ``what`` the dataset name
+    (both for messages).
     """
     arr = np.asarray(im)
     if im.mode.startswith("I;16"):

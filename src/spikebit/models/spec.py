@@ -127,12 +127,16 @@ def format_spec(layers: list[LayerSpec]) -> str:
 
 
 class WeightBudget:
-    """Counts a network's weights as it is built; :class:`SpecError` past ``MAX_WEIGHTS``."""
+    """Counts a network's weights as it is built; :class:`SpecError` past ``limit``.
+
+    ``spec`` is the spec string (for the message); ``limit`` defaults to ``MAX_WEIGHTS``.
+    """
 
     def __init__(self, spec: str, limit: int = MAX_WEIGHTS) -> None:
         self.spec, self.limit, self.total = spec, limit, 0
 
     def add(self, count: int, token: str) -> None:
+        """Add ``count`` weights of layer ``token``; raises :class:`SpecError` past the limit."""
         self.total += count
         if self.total > self.limit:
             raise SpecError(

@@ -75,7 +75,11 @@ _SECTION_TYPES: dict[str, type] = {
 
 
 def validate_meta(meta: dict[str, Any], tensors: Tensors, where: str) -> None:
-    """Check the type of every known metadata section and its fields."""
+    """Check the type of every known section of ``meta`` and its fields.
+
+    ``tensors`` are the file's tensors (for ``rng.torch`` and the optimizer state
+    names); ``where`` names the file in messages. Raises :class:`CheckpointError`.
+    """
     for key, kind in _SECTION_TYPES.items():
         if key in meta and not isinstance(meta[key], kind):
             raise _fail(where, key, f"must be a {kind.__name__}, got {type(meta[key]).__name__}")
@@ -101,7 +105,8 @@ def validate_meta(meta: dict[str, Any], tensors: Tensors, where: str) -> None:
 
 
 def require_training_sections(meta: dict[str, Any], where: str) -> None:
-    """A checkpoint to resume from needs config, trainer, optimizer, scheduler, callbacks."""
+    """``meta`` of the checkpoint at ``where`` must hold every section needed to resume
+    (config, trainer, optimizer, scheduler, callbacks); else :class:`CheckpointError`."""
     missing = [k for k in TRAINING_SECTIONS if k not in meta]
     if missing:
         raise CheckpointError(

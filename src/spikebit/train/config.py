@@ -171,7 +171,7 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def strict_yaml_load(text: str) -> Any:
-    """``yaml.safe_load`` that also refuses duplicate keys (:class:`yaml.YAMLError`)."""
+    """``yaml.safe_load(text)`` that also refuses duplicate keys (:class:`yaml.YAMLError`)."""
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 

@@ -31,7 +31,7 @@ _ADVICE = ("Try a lower learning rate (--set optim.lr=...) or gradient clipping 
 
 
 def kept_note(run_dir: Path) -> str:
-    """What the run directory holds now, checked (not assumed) to be finite and loadable."""
+    """What ``run_dir`` holds now, checked (not assumed) to be finite and loadable."""
     from spikebit.train.checkpoint import load_checkpoint
 
     last = run_dir / "last.safetensors"
@@ -54,7 +54,12 @@ def _flat_norm(tensors: list[torch.Tensor]) -> float:
 
 
 class DivergenceMonitor:
-    """Checks each step's loss, gradients and updated tensors (see the module docstring)."""
+    """Checks each step's loss, gradients and updated tensors (see the module docstring).
+
+    ``model`` is the trained module; ``run_dir`` is described in the stop message.
+    Every check raises :class:`TrainingError` with the epoch (0-based ``epoch`` shown
+    1-based), the global ``step`` and the cause.
+    """
 
     def __init__(self, model: nn.Module, run_dir: Path) -> None:
         self.model, self.run_dir = model, run_dir
@@ -67,6 +72,7 @@ class DivergenceMonitor:
         )
 
     def check_loss(self, loss: torch.Tensor, epoch: int, step: int) -> None:
+        """``loss`` (scalar) finite and below the blow-up bound at ``epoch``, ``step``."""
         value = float(loss.detach())
         if not math.isfinite(value):
             raise self._stop(epoch, step, f"loss became {value}")
@@ -79,6 +85,7 @@ class DivergenceMonitor:
                              f"its starting value {reference:.4g} (loss blow-up)")
 
     def check_grads(self, epoch: int, step: int, norm: float | None = None) -> None:
+        """The gradient ``norm`` (computed when ``None``) is finite at ``epoch``, ``step``."""
         if norm is None:
             norm = _flat_norm([p.grad for p in self.model.parameters() if p.grad is not None])
         if not math.isfinite(norm):
@@ -86,6 +93,7 @@ class DivergenceMonitor:
                              "above the float32 range)")
 
     def check_update(self, epoch: int, step: int) -> None:
+        """Every weight and buffer is finite after the update of ``epoch``, ``step``."""
         named = [(n, t) for n, t in (*self.model.named_parameters(), *self.model.named_buffers())
                  if t.is_floating_point()]
         if not named:
@@ -97,7 +105,8 @@ class DivergenceMonitor:
         raise self._stop(epoch, step, f"the update made {bad[:3]} NaN/inf")
 
     def check_checkpoint(self, tensors: dict[str, torch.Tensor], epoch: int, step: int) -> None:
-        """Refuse to write a checkpoint with a NaN/inf tensor (weights, buffers, optimizer)."""
+        """Refuse ``tensors`` (a checkpoint's: weights, buffers, optimizer state) holding
+        NaN/inf at the end of ``epoch`` (global ``step``)."""
         from spikebit.train.checkpoint import nonfinite_tensors
 
         bad = nonfinite_tensors(tensors)

@@ -43,7 +43,7 @@ def _fail(field: str, why: str) -> CheckpointError:
 
 def restore_optimizer(optimizer: torch.optim.Optimizer, ckpt: Checkpoint,
                       trained_steps: int = 0) -> None:
-    """Load the optimizer state saved by :func:`optimizer_tensors`.
+    """Load the optimizer state saved by :func:`optimizer_tensors` from ``ckpt``.
 
     Raises :class:`CheckpointError` when groups or parameter counts differ, a state
     tensor has the wrong shape or an unknown name, or the state was dropped although

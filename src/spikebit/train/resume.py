@@ -55,7 +55,12 @@ def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, 
 
 def check_resume(saved: dict[str, Any], current: dict[str, Any], epoch: int,
                  epochs: int, where: str) -> dict[str, tuple[Any, Any]]:
-    """Refuse a resume that would change the run; return the allowed changes."""
+    """Compare the ``saved`` and ``current`` config mappings; return the allowed changes.
+
+    ``epoch`` is the checkpoint's trained epochs, ``epochs`` the config's target and
+    ``where`` the checkpoint path (for messages). Raises :class:`ConfigError` for a
+    change outside :data:`RESUMABLE` or when nothing is left to train.
+    """
     changes = config_changes(saved, current)
     refused = {k: v for k, v in changes.items() if not _resumable(k)}
     if refused:
@@ -76,7 +81,8 @@ def check_resume(saved: dict[str, Any], current: dict[str, Any], epoch: int,
 
 
 def apply_changes(trainer: Trainer, changes: dict[str, tuple[Any, Any]]) -> None:
-    """Make an allowed change to ``optim.lr`` or ``optim.epochs`` take effect."""
+    """Make allowed ``changes`` (from :func:`check_resume`) to ``optim.lr`` or
+    ``optim.epochs`` take effect in ``trainer``'s optimizer and scheduler."""
     if "optim.lr" not in changes and "optim.epochs" not in changes:
         return  # untouched: the restored state continues bit for bit
     lr = trainer.config.optim.lr
@@ -129,7 +135,8 @@ def _check_like(saved: Any, fresh: Any, field: str, where: str) -> None:
 
 
 def restore_trainer(trainer: Trainer, path: Any = None) -> None:
-    """Restore model, optimizer, scheduler, RNG, trainer state and callbacks from a checkpoint.
+    """Restore model, optimizer, scheduler, RNG, trainer state and callbacks from ``path``
+    (default: the trainer's ``last.safetensors``).
 
     The checkpoint's config must agree with ``trainer.config`` except for the
     fields listed in :data:`RESUMABLE` (:func:`check_resume`); allowed changes

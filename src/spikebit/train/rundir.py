@@ -32,7 +32,11 @@ def run_files(run_dir: Path, names: tuple[str, ...] = RUN_FILES) -> list[str]:
 
 
 def move_aside(run_dir: Path, why: str) -> Path | None:
-    """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten)."""
+    """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten).
+
+    ``why`` is printed with the move. Returns the new path (``None`` if ``run_dir`` is
+    gone); a failed rename is a :class:`CheckpointError`.
+    """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
     n = 1
@@ -68,7 +72,8 @@ def check_writable(run_dir: Path) -> None:
 
 
 def prepare_run_dir(run_dir: Path, fresh: bool) -> None:
-    """Before training: move an earlier run aside (``fresh``), check writability, clean temps.
+    """Before training in ``run_dir``: move an earlier run aside (``fresh``), check
+    writability (:class:`CheckpointError`), remove stale temp files.
 
     ``tensorboard/`` is not looked at here: the trainer's own writer creates it before
     training starts (:func:`spikebit.train.run.train_from_config` checks it earlier).
@@ -84,7 +89,8 @@ def prepare_run_dir(run_dir: Path, fresh: bool) -> None:
 
 
 def save_epoch(trainer: Trainer, metrics: dict[str, Any], improved: bool) -> None:
-    """Write the epoch's checkpoints and logs; ``best`` first, then ``last``.
+    """Write ``trainer``'s epoch checkpoints and logs (``metrics`` of the epoch; ``best``
+    too when ``improved``): ``best`` first, then ``last``.
 
     Every tensor is checked for NaN/inf first (a diverged state is never written).
     Writing ``best.safetensors`` before ``last.safetensors`` means a kill during

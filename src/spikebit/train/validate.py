@@ -80,7 +80,11 @@ def _check_name(config: RunConfig) -> None:
 
 
 def check_arguments(factory: Any, args: Any, where: str, filled: tuple[str, ...] = ()) -> None:
-    """``args`` must be a mapping that binds to ``factory``'s signature."""
+    """``args`` must be a mapping that binds to ``factory``'s signature.
+
+    ``where`` names the config field in messages; ``filled`` lists arguments the
+    caller supplies itself (e.g. ``in_shape``). Raises :class:`ConfigError`.
+    """
     if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
         raise ConfigError(f"{where} must be a mapping of argument names to values, got {args!r}")
     try:
@@ -115,7 +119,8 @@ def _registered(registry: Any, name: Any, where: str) -> Any:
 
 
 def validate_config(config: RunConfig) -> RunConfig:
-    """Check ranges, names and component arguments (see the module docstring)."""
+    """Check ``config``'s ranges, names and component arguments (see the module
+    docstring); returns ``config`` or raises :class:`ConfigError`."""
     from spikebit.models import MODELS
     from spikebit.train.callbacks import CALLBACKS
     from spikebit.train.losses import LOSSES
@@ -154,7 +159,8 @@ def validate_config(config: RunConfig) -> RunConfig:
 
 
 def check_against_data(config: RunConfig, train: ArrayDataset, world_size: int = 1) -> None:
-    """``num_classes`` covers the labels; one batch fits in the training set."""
+    """``config``'s ``num_classes`` covers the labels of ``train``, and one batch (split
+    over ``world_size`` processes) fits in it; else :class:`ConfigError`."""
     classes = config.model.args.get("num_classes")
     if classes is not None and classes < train.num_classes:
         raise ConfigError(
@@ -171,7 +177,8 @@ def check_against_data(config: RunConfig, train: ArrayDataset, world_size: int =
 
 
 def build_component(factory: Callable[..., Any], args: dict[str, Any], what: str) -> Any:
-    """``factory(**args)``; a value the component refuses becomes a :class:`ConfigError`."""
+    """``factory(**args)``; a value the component refuses becomes a :class:`ConfigError`
+    naming ``what`` (e.g. ``"model 'albsnn-mnist'"``)."""
     try:
         return factory(**args)
     except SpikebitError:
