@@ -55,6 +55,14 @@ _SAFE = {
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): codecs.encode,
 }
+def _bytes(*args: Any) -> bytes:
+    """``bytes(...)`` as protocol-2 pickles call it (``bytes()`` for b""), never ``bytes(n)``."""
+    if any(isinstance(a, int) for a in args):
+        raise pickle.UnpicklingError("bytes(n) (an allocation) is not allowed in a CIFAR batch")
+    return bytes(*args)
+
+
+_SAFE[("__builtin__", "bytes")] = _SAFE[("builtins", "bytes")] = _bytes
 for _mod in ("numpy.core", "numpy._core"):
     for _name in ("_reconstruct", "scalar"):
         _SAFE[(f"{_mod}.multiarray", _name)] = getattr(_multiarray, _name)
