@@ -85,5 +85,7 @@ class EpochLog:
         ax2.set_xlabel("epoch"), ax2.set_ylabel("accuracy"), ax2.legend()
         fig.tight_layout()
         path = self.run_dir / "curves.png"
-        fig.savefig(path, dpi=100)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=100)
+        atomic_write_bytes(path, png.getvalue())  # a write error is a CheckpointError
         return path
