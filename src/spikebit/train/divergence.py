@@ -13,6 +13,10 @@ Training has diverged when, at any step,
 
 Before a checkpoint is written every tensor in it (weights, buffers, optimizer state,
 callback state) is checked too, so a checkpoint on disk never holds NaN/inf.
+
+With a gradient scaler (fp16 mixed precision), where an occasional inf gradient only
+makes the scaler skip the step, :meth:`DivergenceMonitor.check_grads` belongs after
+unscaling and only on steps the scaler applies.
 """
 
 from __future__ import annotations

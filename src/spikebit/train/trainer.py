@@ -1,11 +1,12 @@
 """The training loop: BPTT with surrogate gradients over multi-step SNNs (or plain ANNs).
 
-Every epoch: train, evaluate, log a CSV row, write ``last.safetensors`` (and
-``best.safetensors`` when test accuracy improves) atomically, and call the
-callbacks. A NaN/inf loss stops training with a message naming the step; the
-last good checkpoint stays intact. ``resume=True`` continues from
-``last.safetensors`` and, on CPU with the same seed, reproduces the
-uninterrupted run exactly.
+Every epoch: train, evaluate, call the callbacks, write ``best.safetensors`` (when
+test accuracy improves) and then ``last.safetensors`` atomically, and log a CSV row
+(:func:`spikebit.train.rundir.save_epoch`). Divergence (NaN/inf loss, gradients or
+weights, or a loss blow-up) stops training with the step and the cause
+(:mod:`spikebit.train.divergence`). ``resume=True`` continues from
+``last.safetensors`` under the resume policy of :mod:`spikebit.train.resume` and, on
+CPU with the same seed, reproduces the uninterrupted run exactly.
 """
 
 from __future__ import annotations
