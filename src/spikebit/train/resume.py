@@ -19,6 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from spikebit.errors import CheckpointError, ConfigError
+from spikebit.train.callbacks import load_callback_state
 from spikebit.train.checkpoint import load_checkpoint, restore_model
 from spikebit.train.checkpoint_meta import require_training_sections
 from spikebit.train.optim_state import restore_optimizer
@@ -163,11 +164,11 @@ def restore_trainer(trainer: Trainer, path: Any = None) -> None:
                               f"loaded ({type(exc).__name__}: {exc})") from None
     torch.set_rng_state(ckpt.tensors["rng.torch"])
     trainer.state = TrainState(t["epoch"], t["step"], t["best_acc"], t["history"])
-    saved_cbs = ckpt.meta["callbacks"]
-    for i, cb in enumerate(trainer.callbacks):
-        try:
-            cb.load_state_dict(ckpt.section(f"callback{i}"), saved_cbs.get(str(i), {}))
-        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
-            raise CheckpointError(f"checkpoint {where}: metadata field 'callbacks.{i}' "
-                                  f"({type(cb).__name__}) cannot be loaded: {exc}") from None
+    try:
+        load_callback_state(trainer.callbacks, ckpt.tensors, ckpt.meta["callbacks"], where)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        if isinstance(exc, CheckpointError):
+            raise
+        raise CheckpointError(f"checkpoint {where}: metadata field 'callbacks' cannot be "
+                              f"loaded ({type(exc).__name__}: {exc})") from None
     apply_changes(trainer, changes)

@@ -15,6 +15,7 @@ from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
 from spikebit.errors import CheckpointError
 from spikebit.models import MODELS
+from spikebit.registry import import_plugins
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
@@ -75,8 +76,12 @@ def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) 
 
 
 def build_callbacks(config: RunConfig) -> list[Callback]:
-    return [build_component(CALLBACKS.get(c.name), c.args, f"callback {c.name!r}")
-            for c in config.callbacks]
+    callbacks = []
+    for c in config.callbacks:
+        cb = build_component(CALLBACKS.get(c.name), c.args, f"callback {c.name!r}")
+        cb.config_name = c.name  # its checkpoint key (see callbacks.callback_keys)
+        callbacks.append(cb)
+    return callbacks
 
 
 class _Normalized(nn.Module):
@@ -95,6 +100,7 @@ class _Normalized(nn.Module):
 
 def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, Transform | None]:
     """Seed, load data and build the model (with input normalization folded in)."""
+    import_plugins(config.imports)
     seed_everything(config.seed)
     train, test = load_data(config.data)
     transform, norm = make_transform(config.data, train)
@@ -153,6 +159,7 @@ def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Check
         raise CheckpointError(f"checkpoint {path} lacks the metadata section 'config'; it was "
                               "not written by 'spikebit train' (or was edited)")
     config = config_from_dict(ckpt.meta["config"])
+    import_plugins(config.imports)
     shape = ckpt.meta.get("input", {})
     seed_everything(config.seed)
     model = build_model(config, tuple(shape.get("in_shape", (1, 28, 28))),

@@ -25,7 +25,11 @@ from torch import nn
 from spikebit.data import ArrayDataset, BatchIterator
 from spikebit.data.transforms import Transform
 from spikebit.errors import TrainingError
-from spikebit.train.callbacks import Callback, QuantizerSchedule
+from spikebit.train.callbacks import (
+    Callback,
+    QuantizerSchedule,
+    callback_state,
+)
 from spikebit.train.checkpoint import (
     Checkpoint,
     model_tensors,
@@ -36,7 +40,7 @@ from spikebit.train.config import RunConfig
 from spikebit.train.distributed import DistInfo, all_reduce_sum
 from spikebit.train.divergence import DivergenceMonitor
 from spikebit.train.logging import EpochLog, Progress
-from spikebit.train.losses import LOSSES, readout
+from spikebit.train.losses import make_loss, readout
 from spikebit.train.resume import restore_trainer
 from spikebit.train.rundir import prepare_run_dir, save_epoch
 from spikebit.train.validate import check_against_data
@@ -115,7 +119,7 @@ class Trainer:
         self.train_model = self.dist.wrap(model)
         self.train_set, self.test_set = train, test
         self.callbacks = [QuantizerSchedule(), *(callbacks or [])]
-        self.loss_fn = LOSSES.get(config.loss)
+        self.loss_fn = make_loss(config.loss)
         self.run_dir = Path(run_dir or Path(config.out_dir) / config.name)
         if config.optim.batch_size % self.dist.world_size:
             raise TrainingError(
@@ -143,11 +147,8 @@ class Trainer:
         opt_t, opt_meta = optimizer_tensors(self.optimizer)
         tensors.update(opt_t)
         tensors["rng.torch"] = torch.get_rng_state()
-        cb_meta = {}
-        for i, cb in enumerate(self.callbacks):
-            t, m = cb.state_dict()
-            tensors.update({f"callback{i}.{k}": v for k, v in t.items()})
-            cb_meta[str(i)] = m
+        cb_tensors, cb_meta = callback_state(self.callbacks)
+        tensors.update(cb_tensors)
         meta = {
             "format": "spikebit-checkpoint-1",
             "config": self.config.to_dict(),
@@ -205,7 +206,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(self, self.state.step, loss.item())
             self.state.step += 1
-            progress.update(n, loss.item(), float(correct / seen))
+            progress.update(n, float(total_loss / seen), float(correct / seen))  # running means
         sums = all_reduce_sum(torch.stack([total_loss, correct.float(), seen.float()]), self.dist)
         progress.close()
         return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}

@@ -123,9 +123,12 @@ def validate_config(config: RunConfig) -> RunConfig:
     docstring); returns ``config`` or raises :class:`ConfigError`."""
     from spikebit.models import MODELS
     from spikebit.train.callbacks import CALLBACKS
-    from spikebit.train.losses import LOSSES
+    from spikebit.train.losses import make_loss
 
     _check_name(config)
+    from spikebit.registry import import_plugins
+
+    import_plugins(config.imports)  # entries they register may be named below
     for path, (ok, accepted) in RULES.items():
         try:
             value = _get(config, path)
@@ -148,8 +151,10 @@ def validate_config(config: RunConfig) -> RunConfig:
     classes = args.get("num_classes")
     if "num_classes" in args and not _at_least(1, 1_000_000)(classes):
         raise ConfigError(f"model.args.num_classes must be an integer >= 1, got {classes!r}")
-    if isinstance(config.loss, str):
-        _registered(LOSSES, config.loss, "loss")
+    try:
+        make_loss(config.loss)
+    except SpikebitError as exc:
+        raise ConfigError(f"loss: {exc}") from None
     for i, cb in enumerate(config.callbacks):
         cls = _registered(CALLBACKS, cb.name, f"callbacks[{i}].name")
         check_arguments(cls, cb.args, f"callbacks[{i}].args (for {cb.name!r})")
