@@ -35,9 +35,9 @@ from spikebit.conversion.recipes import (
     describe,
     train_config,
 )
+from spikebit.provenance import write_result_json
 from spikebit.reproduce import register_experiment, train_run
 from spikebit.reproduce import results_dir as current_results_dir
-from spikebit.train.checkpoint import atomic_write_json
 
 TOLERANCE = 0.1  # points of conversion loss counted as lossless
 VariantsFor = Callable[[ConversionBudget], Sequence[Variant] | None]
@@ -114,7 +114,7 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
         t1 = time.perf_counter()
         report = convert_net(plan, budget, run_dir, variants_for(budget))
         stem = current_results_dir() / f"{experiment}-{plan.key}"
-        atomic_write_json(stem.with_suffix(".json"), report.to_dict())
+        write_result_json(stem.with_suffix(".json"), report.to_dict())
         ann_test_acc = 100.0 * metrics["test_acc"]
         for name, r in report.results.items():
             label = (labels or {}).get(variant_family(r.variant))

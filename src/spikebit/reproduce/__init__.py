@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spikebit.provenance import write_result_json
 from spikebit.registry import Registry
 from spikebit.reproduce.budget import BUDGET_NAMES, Budget, pick_budget, run_spec
 from spikebit.reproduce.runs import TrainedRun, train_run
-from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
+from spikebit.train.checkpoint import atomic_write_bytes
 
 __all__ = [
     "BUDGET_NAMES",
@@ -140,7 +141,7 @@ def run_experiment(
         result["note"] = (f"{result.get('note', '')} Mean ± sample standard deviation over "
                           f"{seeds} training seeds.").strip()
     result.update({"experiment": name, "budget": budget, "summary": exp.summary})
-    atomic_write_json(out / f"{name}.json", result)
+    write_result_json(out / f"{name}.json", result)
     write_markdown(result, out / f"{name}.md")
     return out / f"{name}.json"
 

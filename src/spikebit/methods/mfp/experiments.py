@@ -53,8 +53,8 @@ def memory_row(kind: str, metrics: dict[str, Any], memory: MemoryReport,
 
 
 def add_memory_ratios(rows: list[dict[str, Any]]) -> None:
-    """``memory_ratio`` of every row: the first row's (the FP LIF baseline's) memory over
-    the row's own, in place."""
+    """Set ``memory_ratio`` in every row of ``rows`` (in place): the first row's (the FP
+    LIF baseline's) memory over the row's own."""
     for row in rows:
         row["memory_ratio"] = rows[0]["memory_kib"] / row["memory_kib"]
 
