@@ -7,7 +7,9 @@ exist (model, callbacks, loss) and that ``model.args`` and each callback's
 unknown argument is reported before any data is loaded. Checks that need the
 data (``num_classes`` versus the labels, ``batch_size`` versus the training
 set) are :func:`check_against_data`. Every failure is a :class:`ConfigError`
-naming the field and the accepted range.
+naming the field and the accepted range. When the config's ``imports`` cannot be
+imported from the working directory yet, the name and argument checks wait until the
+components are built (:func:`build_component`, which names the same problems).
 """
 
 from __future__ import annotations
@@ -121,14 +123,7 @@ def _registered(registry: Any, name: Any, where: str) -> Any:
 def validate_config(config: RunConfig) -> RunConfig:
     """Check ``config``'s ranges, names and component arguments (see the module
     docstring); returns ``config`` or raises :class:`ConfigError`."""
-    from spikebit.models import MODELS
-    from spikebit.train.callbacks import CALLBACKS
-    from spikebit.train.losses import make_loss
-
     _check_name(config)
-    from spikebit.registry import import_plugins
-
-    import_plugins(config.imports)  # entries they register may be named below
     for path, (ok, accepted) in RULES.items():
         try:
             value = _get(config, path)
@@ -136,10 +131,9 @@ def validate_config(config: RunConfig) -> RunConfig:
             continue
         if not ok(value):
             raise ConfigError(f"{path} must be {accepted}, got {value!r}")
-    factory = _registered(MODELS, config.model.name, "model.name")
-    check_arguments(factory, config.model.args, f"model.args (for {config.model.name!r})",
-                    filled=("in_shape", "num_classes"))
     args = config.model.args
+    if not isinstance(args, dict):
+        raise ConfigError(f"model.args must be a mapping, got {args!r}")
     steps = args.get("steps")
     if "steps" in args and not _at_least(1, 4096)(steps):
         raise ConfigError(f"model.args.steps must be an integer in [1, 4096], got {steps!r}")
@@ -151,6 +145,35 @@ def validate_config(config: RunConfig) -> RunConfig:
     classes = args.get("num_classes")
     if "num_classes" in args and not _at_least(1, 1_000_000)(classes):
         raise ConfigError(f"model.args.num_classes must be an integer >= 1, got {classes!r}")
+    if _plugins_loaded(config):
+        _check_components(config)
+    if not isinstance(config.data.frames, dict):
+        raise ConfigError(f"data.frames must be a mapping, got {config.data.frames!r}")
+    return config
+
+
+def _plugins_loaded(config: RunConfig) -> bool:
+    """Import the config's ``imports`` (from the working directory). When they cannot be
+    imported from here (they may be relative to another directory, resolved when the run
+    is prepared), names they register cannot be checked yet: ``False``."""
+    from spikebit.registry import import_plugins
+
+    try:
+        import_plugins(config.imports)
+    except ConfigError:
+        return False
+    return True
+
+
+def _check_components(config: RunConfig) -> None:
+    """Registered names exist; ``model.args``/callback ``args`` bind; the loss builds."""
+    from spikebit.models import MODELS
+    from spikebit.train.callbacks import CALLBACKS
+    from spikebit.train.losses import make_loss
+
+    factory = _registered(MODELS, config.model.name, "model.name")
+    check_arguments(factory, config.model.args, f"model.args (for {config.model.name!r})",
+                    filled=("in_shape", "num_classes"))
     try:
         make_loss(config.loss)
     except SpikebitError as exc:
@@ -158,9 +181,6 @@ def validate_config(config: RunConfig) -> RunConfig:
     for i, cb in enumerate(config.callbacks):
         cls = _registered(CALLBACKS, cb.name, f"callbacks[{i}].name")
         check_arguments(cls, cb.args, f"callbacks[{i}].args (for {cb.name!r})")
-    if not isinstance(config.data.frames, dict):
-        raise ConfigError(f"data.frames must be a mapping, got {config.data.frames!r}")
-    return config
 
 
 def check_against_data(config: RunConfig, train: ArrayDataset, world_size: int = 1) -> None:
