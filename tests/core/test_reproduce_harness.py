@@ -16,12 +16,12 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "spikebit"
 
 
 def test_run_spec_fills_every_section_from_the_budget():
-    b = Budget("mnist", "zoo-net", 3, train_limit=100, lr=0.01, batch_size=16,
+    b = Budget("mnist", "mt-mnist-cnn", 3, train_limit=100, lr=0.01, batch_size=16,
                model_args={"steps": 2})
     spec = run_spec("r1", b, model_args={"width": 0.5}, loss="mse", out_dir=Path("w"))
     assert spec == {
         "name": "r1", "seed": 0, "loss": "mse", "out_dir": "w",
-        "model": {"name": "zoo-net", "args": {"steps": 2, "width": 0.5}},
+        "model": {"name": "mt-mnist-cnn", "args": {"steps": 2, "width": 0.5}},
         "data": {"name": "mnist", "train_limit": 100},
         "optim": {"optimizer": "adam", "lr": 0.01, "schedule": "cosine", "epochs": 3,
                   "batch_size": 16},
