@@ -25,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from spikebit.train import model_from_checkpoint
-    from spikebit.train.losses import LOSSES
+    from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data
     from spikebit.train.trainer import evaluate
 
@@ -33,7 +33,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.data_dir:
         config.data.data_dir = args.data_dir
     _, test = load_data(config.data)
-    result = evaluate(model, test, LOSSES.get(config.loss), config.optim.eval_batch_size)
+    result = evaluate(model, test, make_loss(config.loss), config.optim.eval_batch_size)
     print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": config.data.name,
                       "test_acc": result["acc"], "test_loss": result["loss"]}, indent=2))
     return 0
@@ -91,7 +91,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for name, summary in list_experiments():
             print(f"{name:28s} {summary}")
         return 0
-    path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir)
+    path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir, seeds=args.seeds)
     print(f"wrote {path}")
     return 0
 
@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--budget", choices=["smoke", "cpu", "full"], default="cpu",
                    help="smoke: seconds, a wiring check; cpu: minutes to hours on a laptop "
                    "CPU; full: the paper's setting (default: cpu)")
+    r.add_argument("--seeds", type=int, default=1,
+                   help="train every run with N seeds and report mean ± standard deviation "
+                   "(default 1; finished runs are reused, so a stopped run resumes)")
     r.add_argument("--out-dir", default="results",
                    help="where the results JSON, Markdown table and figures go "
                    "(default: results)")
