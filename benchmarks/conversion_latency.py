@@ -26,6 +26,7 @@ import argparse
 import importlib.metadata as md
 import json
 import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -230,7 +231,7 @@ def main() -> None:
     report.update({
         "benchmark": "conversion_latency", "T_max": args.T, "tolerances": list(TOLERANCES),
         "versions": {"torch": torch.__version__, "spikingjelly": sj,
-                     "python": platform.python_version()},
+                     "python": platform.python_version(), "executable": sys.executable},
         "command": "PYTHONPATH=src benchmarks/.venv-peers/bin/python "
                    f"benchmarks/conversion_latency.py --nets {args.nets} --T {args.T}",
         "note": ("accuracy: percent of test images, entry t-1 after t steps; null = no "

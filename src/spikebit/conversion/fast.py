@@ -54,6 +54,9 @@ class HalfThresholdIF(RateIF):
     initial: ClassVar[float] = 0.5
 
     def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Integrate ``current`` (``[B, ...]``, normalized units: threshold 1) at ``clock``
+        (unused: every step is alike) into ``state`` (None at t = 0); returns ``(spike
+        values, new state)``."""
         u = self.initial + current if state is None else state + current
         s = (u >= 1.0).to(u.dtype)
         return s, u - s
@@ -79,6 +82,9 @@ class QCFSIF(HalfThresholdIF):
 class BurstIF(RateIF):
     """``burst``: up to ``max_spikes`` spikes of value ``1 / max_spikes`` per step.
 
+    ``K``: unused phase parameter (kept for the common constructor); ``max_spikes``:
+    Gamma, 1..255. Raises :class:`ConversionError` for another ``max_spikes``.
+
     The state is the potential in units of one spike threshold ``1 / Gamma``: it
     starts at 1/2, gains ``Gamma * current`` per step, emits ``n = clamp(floor(w), 0,
     Gamma)`` spikes and keeps ``w - n`` (soft reset).
@@ -96,6 +102,9 @@ class BurstIF(RateIF):
         self.max_spikes = max_spikes
 
     def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Integrate ``current`` (``[B, ...]``, normalized units: threshold 1) at ``clock``
+        (unused: every step is alike) into ``state`` (None at t = 0); returns ``(spike
+        values, new state)``."""
         g = self.max_spikes
         w = 0.5 + g * current if state is None else state + g * current
         n = torch.clamp(torch.floor(w), 0, g)
@@ -117,6 +126,9 @@ class SignedBurstIF(BurstIF):
 
     def fire(self, current: Tensor, clock: Clock,
              state: SignedState | None) -> tuple[Tensor, SignedState]:
+        """Integrate ``current`` (``[B, ...]``, normalized units: threshold 1) at ``clock``
+        (unused: every step is alike) into ``state`` (None at t = 0); returns ``(spike
+        values, new state)``."""
         g = self.max_spikes
         if state is None:
             w, count = 0.5 + g * current, torch.zeros_like(current)
@@ -128,7 +140,8 @@ class SignedBurstIF(BurstIF):
 
 @METHODS.register("signed")
 class SignedIF(SignedBurstIF):
-    """``signed``: binary spikes of value +1 or -1, LTB thresholds (see module doc)."""
+    """``signed``: spikes of value +1 or -1, LTB thresholds (see module doc); ``K``: unused
+    phase parameter (kept for the common constructor)."""
 
     name = "signed"
     thresholds = "ltb"  # binary spikes need the resolution of the LTB clip

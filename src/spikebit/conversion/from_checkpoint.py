@@ -123,7 +123,9 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
 
 def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
                    epochs: int) -> nn.Module:
-    """The checkpoint's ANN with QCFS activations, fine-tuned on its training split."""
+    """The ANN of ``loaded`` with QCFS activations of ``levels`` steps (``lambda`` from the
+    ``calibration`` images ``[N, C, H, W]``), fine-tuned ``epochs`` epochs on the run's
+    training split."""
     from spikebit.train.run import load_data
 
     train, _ = load_data(loaded.config.data)

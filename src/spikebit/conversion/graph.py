@@ -87,7 +87,8 @@ def channel_view(th: Tensor, like: Tensor) -> Tensor:
 
 def fire(method: Method, current: Tensor, clock: Clock, state: Any,
          threshold: Tensor | None) -> tuple[Tensor, Any]:
-    """``method.fire`` with threshold ``theta`` (None: 1, the normalized threshold).
+    """``method.fire(current, clock, state)`` with firing threshold ``threshold`` (``[C]``
+    per channel or scalar; None: 1, the normalized threshold); ``current`` ``[B, C, ...]``.
 
     A neuron with threshold ``theta`` whose spikes carry the value ``theta`` equals a
     threshold-1 neuron fed ``current / theta`` with spikes scaled back by ``theta`` (the

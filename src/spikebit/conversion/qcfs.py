@@ -50,6 +50,7 @@ class QCFS(nn.Module):
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
 
     def forward(self, x: Tensor) -> Tensor:
+        """``h(x)`` of ``x`` ``[B, C, ...]`` (same shape), straight-through floor."""
         lam = self.threshold
         q = floor_ste(x * self.levels / lam + self.shift) / self.levels
         return torch.clamp(q, 0.0, 1.0) * lam
@@ -105,9 +106,10 @@ def to_qcfs(ann: nn.Module, calibration: Tensor, levels: int = 4,
 
 def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 1e-3,
              batch_size: int = 128, seed: int = 0) -> nn.Module:
-    """Fine-tune ``net`` (e.g. from :func:`to_qcfs`) on ``(x [N, ...], y [N])`` with Adam and
-    cross-entropy; BatchNorm statistics are frozen (eval mode) so that they stay the ones
-    folded at conversion. Returns ``net`` in eval mode."""
+    """Fine-tune ``net`` (e.g. from :func:`to_qcfs`) on images ``x`` ``[N, ...]`` and labels
+    ``y`` ``[N]`` for ``epochs`` epochs with Adam (learning rate ``lr``), cross-entropy,
+    batches of ``batch_size`` shuffled with ``seed``; BatchNorm statistics are frozen (eval
+    mode) so that they stay the ones folded at conversion. Returns ``net`` in eval mode."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     net.eval()

@@ -65,6 +65,7 @@ class ChannelPercentile:
 
     @property
     def thresholds(self) -> dict[str, Tensor]:
+        """``name -> [C]`` percentile of the positive values per channel (1 if none)."""
         out = {}
         for name, chunks in self.values.items():
             flat = torch.cat(chunks, dim=1)
@@ -78,8 +79,10 @@ def calibrate_thresholds(forward: Forward, data: Tensor, rule: str, percentile: 
                          batch_size: int, names: set[str]) -> dict[str, Tensor]:
     """Per-channel thresholds ``name -> [C]`` of the layers ``names`` (float32, CPU).
 
-    ``forward(x, record)`` runs the lowered ANN; ``rule`` is ``"ltb"`` or
-    ``"percentile"`` (``percentile`` is used by the latter only).
+    ``forward(x, record)`` runs the lowered ANN on each of the ``batch_size`` batches of
+    ``data`` ``[N, C, H, W]``; ``rule`` is ``"ltb"`` or ``"percentile"`` (``percentile``,
+    in (0, 100], is used by the latter only). Raises :class:`ConversionError` for an
+    unknown rule.
     """
     if rule not in THRESHOLD_RULES:
         raise ConversionError(f"unknown threshold rule {rule!r}; expected one of "
