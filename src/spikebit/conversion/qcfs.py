@@ -114,7 +114,7 @@ def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     net.eval()
     for _ in range(epochs):
-        for idx in torch.randperm(x.shape[0], generator=g).split(batch_size):
+        for idx in torch.randperm(x.shape[0], generator=g, device=g.device).split(batch_size):
             loss = F.cross_entropy(net(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
