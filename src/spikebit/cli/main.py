@@ -15,7 +15,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from spikebit.cli.report import print_run_summary
     from spikebit.train import load_config, train_from_config
 
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, args.set + ([f"device={args.device}"] if args.device else []))
     start = time.perf_counter()
     metrics, run_dir = train_from_config(config, resume=args.resume)
     print_run_summary(run_dir, metrics, time.perf_counter() - start)
@@ -28,7 +28,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from spikebit.train.run import load_data
     from spikebit.train.trainer import evaluate
 
-    model, config, _ = model_from_checkpoint(args.checkpoint)
+    model, config, _ = model_from_checkpoint(args.checkpoint, device=args.device)
     if args.data_dir:
         config.data.data_dir = args.data_dir
     _, test = load_data(config.data)
@@ -40,8 +40,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from spikebit.cli.report import info_report
+    from spikebit.train.device import use_device
 
-    print(info_report(args.checkpoint, measure=not args.no_activity, as_json=args.json))
+    with use_device(args.device):
+        print(info_report(args.checkpoint, measure=not args.no_activity, as_json=args.json))
     return 0
 
 
@@ -78,34 +80,44 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for name, summary in list_experiments():
             print(f"{name:28s} {summary}")
         return 0
-    path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir)
+    from spikebit.train.device import use_device
+
+    with use_device(args.device):
+        path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir)
     print(f"wrote {path}")
     return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from spikebit.cli.convert import run_convert
+    from spikebit.train.device import use_device
 
-    return run_convert(args)
+    with use_device(args.device):
+        return run_convert(args)
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="spikebit", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument("--device", default=None, metavar="DEVICE",
+                        help="auto, cpu, cuda, cuda:N or mps (train: overrides the config's "
+                        "device; eval/info/convert: where the checkpoint is loaded, default cpu)")
 
-    t = sub.add_parser("train", help="train from a YAML config")
+    t = sub.add_parser("train", parents=[device], help="train from a YAML config")
     t.add_argument("config")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set optim.lr=0.01 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("eval", help="evaluate a checkpoint on its test set")
+    e = sub.add_parser("eval", parents=[device], help="evaluate a checkpoint on its test set")
     e.add_argument("checkpoint")
     e.add_argument("--data-dir", default=None)
     e.set_defaults(func=cmd_eval)
 
-    i = sub.add_parser("info", help="architecture, storage, firing rates, SOPs and energy")
+    i = sub.add_parser("info", parents=[device],
+                       help="architecture, storage, firing rates, SOPs and energy")
     i.add_argument("checkpoint")
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.add_argument("--no-activity", action="store_true",
@@ -121,14 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", default=None, help="cache directory (default $SPIKEBIT_DATA)")
     d.set_defaults(func=cmd_data)
 
-    r = sub.add_parser("reproduce", help="run a paper's table and write results")
+    r = sub.add_parser("reproduce", parents=[device], help="run a paper's table and write results")
     r.add_argument("name", nargs="?")
     r.add_argument("--list", action="store_true")
     r.add_argument("--budget", choices=["smoke", "cpu", "full"], default="cpu")
     r.add_argument("--out-dir", default="results")
     r.set_defaults(func=cmd_reproduce)
 
-    c = sub.add_parser("convert", help="convert a trained ANN checkpoint to an SNN")
+    c = sub.add_parser("convert", parents=[device],
+                       help="convert a trained ANN checkpoint to an SNN")
     c.add_argument("checkpoint")
     c.add_argument("--method", choices=["rate", "phase", "bsnn"], default="bsnn")
     c.add_argument("--percentile", type=float, default=99.99)

@@ -36,7 +36,9 @@ def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
 
     _, test = load_data(config.data)
     size = min(100, len(test))
-    inputs = [model_input(test.images[i * size:(i + 1) * size]) for i in range(batches)]
+    device = next(iter(model.parameters()), test.images).device
+    inputs = [model_input(test.images[i * size:(i + 1) * size]).to(device)
+              for i in range(batches)]
     return measure_activity(model, [x for x in inputs if len(x)]).to_dict()
 
 

@@ -1,0 +1,221 @@
+"""Where a run computes and in which precision: device resolution, autocast, grad scaling.
+
+``device`` strings (config key ``device``, CLI ``--device``):
+
+* ``auto``: ``cuda`` when CUDA is available (under ``torchrun``: ``cuda:LOCAL_RANK``),
+  else ``cpu``;
+* ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
+
+``precision`` (config key ``precision``):
+
+* ``fp32``: no autocast (the default; bit-for-bit the runs before this option existed);
+* ``bf16`` / ``fp16``: forward and loss under :func:`torch.autocast` with that dtype;
+  ``fp16`` adds a gradient scaler (:class:`torch.amp.GradScaler`). Parameters, optimizer
+  state, BatchNorm statistics and LIF membrane state stay float32 (the fused LIF kernel
+  computes in float32 and returns spikes, exactly 0/1, in the input dtype).
+
+Every bad value is a :class:`~spikebit.errors.ConfigError` raised before training starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+from spikebit.errors import CheckpointError, ConfigError
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_PATTERN = re.compile(r"^(auto|cpu|mps|cuda)(?::(\d+))?$")
+
+
+def cuda_count() -> int:
+    """Number of visible CUDA devices (0 without CUDA)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
+    """Turn a device string into a :class:`torch.device` that exists on this machine.
+
+    ``None`` and ``"auto"`` pick ``cuda:LOCAL_RANK`` (``LOCAL_RANK`` from ``torchrun``,
+    default 0) when CUDA is available, else ``cpu``.
+
+    Raises:
+        ConfigError: unknown string, CUDA/MPS asked for but absent, or a CUDA index
+            beyond the visible devices.
+    """
+    if isinstance(spec, torch.device):
+        spec = str(spec)
+    text = (spec or "auto").strip().lower()
+    match = _PATTERN.match(text)
+    if match is None:
+        raise ConfigError(
+            f"unknown device {spec!r}; use one of 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' "
+            "(e.g. --device cpu or 'device: cuda:0' in the config)."
+        )
+    kind, index = match.group(1), match.group(2)
+    if kind in ("auto", "cpu", "mps") and index is not None:
+        raise ConfigError(f"device {spec!r} takes no index; use {kind!r}.")
+    count = cuda_count()
+    if kind == "auto":
+        if not count:
+            return torch.device("cpu")
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % count)
+    if kind == "cpu":
+        return torch.device("cpu")
+    if kind == "mps":
+        if not mps_available():
+            raise ConfigError(
+                "device 'mps' was requested but this PyTorch has no usable MPS (Apple GPU) "
+                "backend; use --device cpu (or device: auto)."
+            )
+        return torch.device("mps")
+    if not count:
+        raise ConfigError(
+            f"device {spec!r} was requested but CUDA is not available on this machine "
+            f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+            "use --device cpu (or device: auto, which falls back to the CPU)."
+        )
+    if index is None:
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % count)
+    if int(index) >= count:
+        raise ConfigError(
+            f"device {spec!r} does not exist: this machine has {count} CUDA device(s), "
+            f"cuda:0..cuda:{count - 1}; pick one of those or use device: auto."
+        )
+    return torch.device("cuda", int(index))
+
+
+def check_precision(precision: str, device: torch.device) -> torch.dtype:
+    """Validate ``precision`` for ``device``; returns the autocast dtype.
+
+    Raises:
+        ConfigError: an unknown precision, or a half precision the device cannot autocast to
+            (e.g. ``bf16`` on a GPU without bfloat16 support).
+    """
+    if precision not in DTYPES:
+        raise ConfigError(
+            f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}."
+        )
+    if device.type == "cuda" and precision == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ConfigError(
+            f"precision 'bf16' needs a GPU with bfloat16 support, which {device} lacks; "
+            "use precision: fp16 (with gradient scaling) or fp32."
+        )
+    return DTYPES[precision]
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """Autocast region for the forward pass and loss (a no-op for ``fp32``)."""
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=DTYPES[precision]):
+        yield
+
+
+def make_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
+    """A gradient scaler, enabled only for ``fp16`` (bf16 has float32's exponent range)."""
+    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+
+
+def probe_precision(
+    model: nn.Module, sample: torch.Tensor, loss_fn: Any, labels: torch.Tensor,
+    device: torch.device, precision: str,
+) -> None:
+    """Run one forward+backward of a copy of ``model`` under ``precision`` on ``sample``.
+
+    Finds ops without a half-precision kernel on this device *before* training starts
+    (the model itself, its BatchNorm statistics and its RNG-free state are not touched).
+
+    Raises:
+        ConfigError: the probe failed in a half-precision kernel, naming the op's message.
+    """
+    if precision == "fp32":
+        return
+    probe = copy.deepcopy(model)
+    try:
+        with autocast(device, precision):
+            out = probe(sample)
+            loss = loss_fn(out, labels)
+        loss.float().backward()
+    except (RuntimeError, NotImplementedError, TypeError) as exc:
+        raise ConfigError(
+            f"precision {precision!r} does not run on {device}: {str(exc).splitlines()[0]}. "
+            "Use precision: fp32 here (or bf16 on CPU, or train on a CUDA GPU)."
+        ) from None
+    finally:
+        del probe
+
+
+def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Move a batch tensor to ``device`` (asynchronously from pinned memory on CUDA)."""
+    if x.device == device:
+        return x
+    return x.to(device, non_blocking=device.type == "cuda" and x.is_pinned())
+
+
+def checkpoint_device(spec: str | torch.device | None) -> torch.device:
+    """Device to load a checkpoint onto (``map_location`` semantics); ``None`` means CPU.
+
+    Raises:
+        CheckpointError: the device does not exist here (naming the fix).
+    """
+    if spec is None:
+        return torch.device("cpu")
+    try:
+        return resolve_device(spec)
+    except ConfigError as exc:
+        raise CheckpointError(
+            f"cannot load the checkpoint onto {spec!r}: {exc} Checkpoints are stored on the "
+            "CPU and load anywhere: pass --device cpu."
+        ) from None
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """Random-number state of ``device``'s generator (empty on CPU: the CPU one is saved apart)."""
+    if device.type == "cuda":
+        return {"rng.cuda": torch.cuda.get_rng_state(device)}
+    return {}
+
+
+def set_rng_state(tensors: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Restore what :func:`rng_state` saved, when it was saved on the same kind of device."""
+    state = tensors.get("rng.cuda")
+    if state is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state.cpu(), device)
+
+
+_OVERRIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar("spikebit_device",
+                                                                        default=None)
+
+
+@contextlib.contextmanager
+def use_device(spec: str | None) -> Iterator[None]:
+    """Within this block, runs and checkpoint loads use ``spec`` instead of their config's
+    ``device`` (``spikebit reproduce --device``, ``convert --device``); ``None`` changes nothing.
+    """
+    token = _OVERRIDE.set(spec)
+    try:
+        yield
+    finally:
+        _OVERRIDE.reset(token)
+
+
+def requested_device(configured: str | None) -> str | None:
+    """The device string in force: a :func:`use_device` override, else ``configured``."""
+    return _OVERRIDE.get() or configured
