@@ -210,8 +210,17 @@ def lif_sequence(
     detach_reset: bool = False,
     backend: Backend = "eager",
 ) -> torch.Tensor:
-    """LIF dynamics over ``x [T, B, ...]`` from a zero state; returns spikes ``[T, B, ...]``."""
-    return _LIFSequence.apply(x.contiguous(), float(tau), reset, firing, detach_reset, backend)
+    """LIF dynamics over ``x [T, B, ...]`` from a zero state; returns spikes ``[T, B, ...]``.
+
+    Half-precision input (bfloat16/float16, e.g. under autocast) runs in float32: the
+    membrane state accumulates in float32 and the spikes (exact small integers) come back
+    in the input's dtype.
+    """
+    dtype = x.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    s = _LIFSequence.apply(x.contiguous(), float(tau), reset, firing, detach_reset, backend)
+    return s if s.dtype == dtype else s.to(dtype)
 
 
 def lif_step(
