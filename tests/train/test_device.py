@@ -242,3 +242,21 @@ def test_fp16_resume_is_exact(toy_config):
     resumed, _ = train_from_config(config, resume=True)
     for key in ("train_loss", "train_acc", "test_acc", "test_loss"):
         assert resumed[key] == whole[key], key
+
+
+def test_quantizers_keep_float32_statistics_under_autocast():
+    from spikebit.quant.quantizers import QUANTIZERS
+
+    torch.manual_seed(0)
+    w = torch.randn(32, 16, 3, 3) * 0.05
+    model = nn.ModuleList([QUANTIZERS.get("abc")(), QUANTIZERS.get("fp")()])
+    exact = model[0](w)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        drifted = model[0](w)  # ABC's least squares in bfloat16
+    assert not torch.equal(drifted, exact)
+    assert dev.fp32_quantizers(model) == 2 and dev.fp32_quantizers(model) == 0  # idempotent
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hooked = model[0](w)
+        assert torch.is_autocast_enabled("cpu")  # restored after the quantizer
+        y = nn.functional.linear(torch.ones(2, 9), torch.ones(3, 9))
+    assert torch.equal(hooked, exact) and y.dtype == torch.bfloat16

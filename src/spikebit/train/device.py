@@ -219,3 +219,41 @@ def use_device(spec: str | None) -> Iterator[None]:
 def requested_device(configured: str | None) -> str | None:
     """The device string in force: a :func:`use_device` override, else ``configured``."""
     return _OVERRIDE.get() or configured
+
+
+def _enter_fp32(module: nn.Module, args: tuple) -> None:
+    w = next((a for a in args if torch.is_tensor(a)), None)
+    kind = w.device.type if w is not None else "cpu"
+    if torch.is_autocast_enabled(kind):
+        ctx = torch.autocast(device_type=kind, enabled=False)
+        ctx.__enter__()
+        module.__dict__.setdefault("_fp32_contexts", []).append(ctx)
+    else:
+        module.__dict__.setdefault("_fp32_contexts", []).append(None)
+
+
+def _exit_fp32(module: nn.Module, args: tuple, output: Any) -> None:
+    ctx = module.__dict__.get("_fp32_contexts", [None]).pop()
+    if ctx is not None:
+        ctx.__exit__(None, None, None)
+
+
+def fp32_quantizers(model: nn.Module) -> int:
+    """Run every weight quantizer of ``model`` with autocast off (float32 statistics).
+
+    Under autocast, the matmuls inside a quantizer (ABC-Net's least squares for its
+    alphas, ``B B^T`` and ``B w``) would run in bfloat16/float16; forward hooks switch
+    autocast off around each :class:`~spikebit.quant.quantizers.WeightQuantizer` call, so
+    the effective weight is the float32 one (the layer's convolution still autocasts).
+    Idempotent; returns the number of quantizers hooked.
+    """
+    from spikebit.quant.quantizers import WeightQuantizer
+
+    hooked = 0
+    for m in model.modules():
+        if isinstance(m, WeightQuantizer) and not getattr(m, "_fp32_hooked", False):
+            m.register_forward_pre_hook(_enter_fp32)
+            m.register_forward_hook(_exit_fp32, always_call=True)
+            m._fp32_hooked = True
+            hooked += 1
+    return hooked

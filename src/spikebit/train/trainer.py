@@ -39,6 +39,7 @@ from spikebit.train.config import RunConfig
 from spikebit.train.device import (
     autocast,
     check_precision,
+    fp32_quantizers,
     make_scaler,
     probe_precision,
     requested_device,
@@ -141,6 +142,8 @@ class Trainer:
         self.model = model.to(self.device)
         preflight(self.model, train, LOSSES.get(config.loss), self.device, self.precision)
         self.scaler = make_scaler(self.device, self.precision)
+        if self.precision != "fp32":
+            fp32_quantizers(self.model)  # quantizer statistics stay float32 under autocast
         self.train_model = self.dist.wrap(self.model, self.device)
         self.train_set, self.test_set = train, test
         self.callbacks = [QuantizerSchedule(), *(callbacks or [])]
