@@ -27,6 +27,7 @@ from spikebit.train.device import (
 from spikebit.train.distributed import init_from_env
 from spikebit.train.loader import num_classes, stream_enabled, streaming_transform
 from spikebit.train.losses import LOSSES
+from spikebit.train.seeds import with_repeat_seed
 from spikebit.train.trainer import Trainer, input_shape, preflight, seed_everything
 
 
@@ -158,10 +159,12 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     reused (its final metrics are returned, nothing is trained); an unfinished one
     is resumed from its last checkpoint; otherwise training starts fresh, and a run
     with a different config found there is moved aside (``NAME.replaced-TIMESTAMP``),
-    never overwritten.
+    never overwritten. Inside :func:`spikebit.train.seeds.seed_repeat` (``spikebit
+    reproduce --seeds``) the seed and run name follow the repeat.
     """
-    if isinstance(config, dict):
-        config = config_from_dict(config)
+    if not isinstance(config, dict):
+        config = config.to_dict()
+    config = config_from_dict(with_repeat_seed(config))  # seed repeats (reproduce --seeds)
     last = Path(config.out_dir) / config.name / "last.safetensors"
     if last.is_file():
         meta = load_checkpoint(last).meta

@@ -7,7 +7,6 @@ picks up where it stopped.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from spikebit.errors import ConfigError
 from spikebit.methods.multithreshold.loss import TARGET_COUNT
+from spikebit.plotting import new_figure
 from spikebit.train.run import train_or_reuse
 
 BUDGETS = ("smoke", "cpu", "full")
@@ -106,12 +106,9 @@ def plot_sweep(
 ) -> Path | None:
     """Accuracy (%) against ``x`` for each named series, saved as PNG (``None`` without
     matplotlib)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - matplotlib is optional
-        warnings.warn("matplotlib is not installed; skipping plot", stacklevel=2)
+    fig = new_figure(title, figsize=(5, 3.5))
+    if fig is None:
         return None
-    fig = Figure(figsize=(5, 3.5))
     ax = fig.subplots()
     for i, (name, ys) in enumerate(series.items()):
         if bars:
