@@ -191,6 +191,12 @@ def stream_folder(name: str, train: bool, data_dir: str | Path | None = None,
                   size: int | None = None) -> ImageFiles:
     """One split of ``imagenet``, ``tinyimagenet`` or ``imagefolder`` as lazily decoded files.
 
+    Args:
+        name: ``imagenet``, ``tinyimagenet`` or ``imagefolder``.
+        train: the train split (random crops and flips) or the test/val split.
+        data_dir: cache root (default ``$SPIKEBIT_DATA`` or ``~/.cache/spikebit``).
+        size: output side in pixels.
+
     Nothing but the file list is read up front; every sample is decoded when a
     ``DataLoader`` worker asks for it (see :class:`~spikebit.data.imagefiles.ImageFiles`),
     at ``size`` pixels (default :data:`STREAM_SIZES`, 224 for ImageNet; ``imagefolder``

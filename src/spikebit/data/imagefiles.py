@@ -37,7 +37,14 @@ _LOG_RATIO = (math.log(3 / 4), math.log(4 / 3))
 
 def random_resized_box(width: int, height: int, rng: np.random.Generator,
                        scale: tuple[float, float]) -> tuple[int, int, int, int]:
-    """A crop box ``(left, top, right, bottom)`` of random area and aspect ratio."""
+    """A crop box ``(left, top, right, bottom)`` of random area and aspect ratio.
+
+    Args:
+        width: image width in pixels.
+        height: image height in pixels.
+        rng: the generator every draw comes from.
+        scale: range of the box area as a fraction of ``width * height``.
+    """
     area = width * height
     for _ in range(10):
         target = area * rng.uniform(*scale)
@@ -56,7 +63,14 @@ def random_resized_box(width: int, height: int, rng: np.random.Generator,
 def center_box(width: int, height: int, size: int, crop_fraction: float
                ) -> tuple[tuple[int, int], tuple[int, int, int, int]]:
     """Resized ``(w, h)`` with the shorter side ``round(size / crop_fraction)`` and the
-    central ``size x size`` box in it."""
+    central ``size x size`` box in it.
+
+    Args:
+        width: image width in pixels.
+        height: image height in pixels.
+        size: side of the crop in pixels.
+        crop_fraction: crop side over the resized shorter side (0.875: 224 of 256).
+    """
     short = max(size, round(size / crop_fraction))
     if width <= height:
         new = (short, max(short, round(height * short / width)))

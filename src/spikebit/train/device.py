@@ -43,12 +43,17 @@ def cuda_count() -> int:
 
 
 def mps_available() -> bool:
+    """True when this PyTorch has a usable MPS (Apple GPU) backend."""
     mps = getattr(torch.backends, "mps", None)
     return bool(mps is not None and mps.is_available())
 
 
 def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     """Turn a device string into a :class:`torch.device` that exists on this machine.
+
+    Args:
+        spec: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (case and surrounding
+            spaces ignored), a :class:`torch.device`, or ``None`` (= ``auto``).
 
     ``None`` and ``"auto"`` pick ``cuda:LOCAL_RANK`` (``LOCAL_RANK`` from ``torchrun``,
     default 0) when CUDA is available, else ``cpu``.
@@ -100,7 +105,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
 
 def check_precision(precision: str, device: torch.device) -> torch.dtype:
-    """Validate ``precision`` for ``device``; returns the autocast dtype.
+    """Validate ``precision`` (``fp32``, ``bf16`` or ``fp16``) for ``device``; returns the
+    autocast dtype.
 
     Raises:
         ConfigError: an unknown precision, or a half precision the device cannot autocast to
@@ -120,7 +126,8 @@ def check_precision(precision: str, device: torch.device) -> torch.dtype:
 
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    """Autocast region for the forward pass and loss (a no-op for ``fp32``)."""
+    """Autocast region for the forward pass and loss on ``device`` at ``precision``
+    (``bf16``/``fp16``; a no-op for ``fp32``)."""
     if precision == "fp32":
         yield
         return
@@ -129,7 +136,8 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
 
 
 def make_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
-    """A gradient scaler, enabled only for ``fp16`` (bf16 has float32's exponent range)."""
+    """A gradient scaler for ``device``'s type, enabled only when ``precision`` is ``fp16``
+    (bf16 has float32's exponent range)."""
     return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
 
@@ -138,6 +146,14 @@ def probe_precision(
     device: torch.device, precision: str,
 ) -> None:
     """Run one forward+backward of a copy of ``model`` under ``precision`` on ``sample``.
+
+    Args:
+        model: the network (not modified: a deep copy runs).
+        sample: a small input batch on ``device`` (e.g. two training samples).
+        loss_fn: ``loss_fn(output, labels) -> scalar``.
+        labels: int64 ``[B]`` labels of ``sample``.
+        device: where ``model`` and ``sample`` are.
+        precision: ``fp32`` (nothing to check), ``bf16`` or ``fp16``.
 
     Finds ops without a half-precision kernel on this device *before* training starts
     (the model itself, its BatchNorm statistics and its RNG-free state are not touched).
@@ -163,14 +179,17 @@ def probe_precision(
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move a batch tensor to ``device`` (asynchronously from pinned memory on CUDA)."""
+    """Move batch tensor ``x`` to ``device`` (asynchronously from pinned memory on CUDA)."""
     if x.device == device:
         return x
     return x.to(device, non_blocking=device.type == "cuda" and x.is_pinned())
 
 
 def checkpoint_device(spec: str | torch.device | None) -> torch.device:
-    """Device to load a checkpoint onto (``map_location`` semantics); ``None`` means CPU.
+    """Device to load a checkpoint onto (``map_location`` semantics).
+
+    Args:
+        spec: a device string as for :func:`resolve_device`; ``None`` means the CPU.
 
     Raises:
         CheckpointError: the device does not exist here (naming the fix).
@@ -194,7 +213,8 @@ def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
 
 
 def set_rng_state(tensors: dict[str, torch.Tensor], device: torch.device) -> None:
-    """Restore what :func:`rng_state` saved, when it was saved on the same kind of device."""
+    """Restore what :func:`rng_state` saved (found in ``tensors``, a checkpoint's tensors)
+    onto ``device``'s generator, when it was saved on the same kind of device."""
     state = tensors.get("rng.cuda")
     if state is not None and device.type == "cuda":
         torch.cuda.set_rng_state(state.cpu(), device)
@@ -206,9 +226,9 @@ _OVERRIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar("spikebit
 
 @contextlib.contextmanager
 def use_device(spec: str | None) -> Iterator[None]:
-    """Within this block, runs and checkpoint loads use ``spec`` instead of their config's
-    ``device`` (``spikebit reproduce --device``, ``convert --device``); ``None`` changes nothing.
-    """
+    """Within this block, runs and checkpoint loads use device ``spec`` instead of their
+    config's ``device`` (``spikebit reproduce --device``, ``convert --device``); ``None``
+    changes nothing."""
     token = _OVERRIDE.set(spec)
     try:
         yield

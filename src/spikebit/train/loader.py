@@ -50,6 +50,16 @@ class ShardedBatchSampler(Sampler[list[Any]]):
     ``rows[r::world_size]``. A short last global batch is padded with the epoch's first
     samples to a multiple of ``world_size`` (or dropped with ``drop_last``). With
     ``seeded`` each key is ``(index, sample_seed(seed, epoch, index))``.
+
+    Args:
+        size: number of samples in the dataset.
+        batch_size: samples per rank and step.
+        shuffle: permute each epoch (else file order).
+        seed: run seed.
+        rank: this process's rank.
+        world_size: number of processes.
+        drop_last: drop a short last global batch.
+        seeded: yield ``(index, seed)`` keys.
     """
 
     def __init__(self, size: int, batch_size: int, shuffle: bool, seed: int, rank: int = 0,
@@ -66,6 +76,7 @@ class ShardedBatchSampler(Sampler[list[Any]]):
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
+        """Select the ``epoch`` whose permutation and sample seeds the next pass uses."""
         self.epoch = int(epoch)
 
     def __len__(self) -> int:
@@ -73,6 +84,7 @@ class ShardedBatchSampler(Sampler[list[Any]]):
         return self.size // g if self.drop_last else math.ceil(self.size / g)
 
     def order(self) -> torch.Tensor:
+        """Sample indices of this epoch before batching and sharding (int64 ``[size]``)."""
         if not self.shuffle:
             return torch.arange(self.size)
         return torch.randperm(self.size, generator=_generator(self.seed, self.epoch, 0))
@@ -93,7 +105,8 @@ class ShardedBatchSampler(Sampler[list[Any]]):
 
 
 class ArrayItems(Dataset):
-    """Map-style view of an :class:`ArrayDataset`: ``items[i] -> (image, label)``."""
+    """Map-style view of an :class:`ArrayDataset` ``data``: ``items[i] -> (image, label)``;
+    ``__getitems__`` gathers a whole batch with one ``index_select``."""
 
     def __init__(self, data: ArrayDataset) -> None:
         self.data = data
@@ -121,6 +134,19 @@ class StreamingBatches:
     ``len()``, ``set_epoch()`` and the batch order match :class:`BatchIterator`. Worker
     processes are created once and kept (``persistent_workers``); the loader's own
     generator is seeded, so iterating never draws from the global torch RNG.
+
+    Args:
+        dataset: a map-style dataset of ``(image, label)`` or an ``ArrayDataset``.
+        batch_size: samples per rank and step.
+        shuffle: permute each epoch.
+        seed: run seed (permutation, sample seeds, batch transform).
+        transform: batch transform run on each batch (``t(x, generator)``), or ``None``.
+        rank: this process's rank.
+        world_size: number of processes.
+        drop_last: drop a short last global batch.
+        workers: DataLoader worker processes (0: load in this process).
+        pin_memory: pin batches (for asynchronous copies to CUDA).
+        persistent: keep the workers between epochs.
     """
 
     def __init__(self, dataset: Dataset | ArrayDataset, batch_size: int, shuffle: bool,
@@ -143,6 +169,7 @@ class StreamingBatches:
         )
 
     def set_epoch(self, epoch: int) -> None:
+        """Select the ``epoch`` of the next pass (permutation, crops, batch transform)."""
         self.epoch = int(epoch)
         self.sampler.set_epoch(epoch)
 
@@ -161,7 +188,12 @@ def make_batches(dataset: Any, batch_size: int, shuffle: bool, seed: int,
                  transform: Transform | None = None, rank: int = 0, world_size: int = 1,
                  drop_last: bool = False, workers: int = 0,
                  device: torch.device | None = None) -> BatchIterator | StreamingBatches:
-    """The in-memory fast path for an ``ArrayDataset`` without workers, else a DataLoader."""
+    """The in-memory fast path for an ``ArrayDataset`` without workers, else a DataLoader.
+
+    ``dataset``, ``batch_size``, ``shuffle``, ``seed``, ``transform``, ``rank``,
+    ``world_size``, ``drop_last`` and ``workers`` as for :class:`StreamingBatches`;
+    ``device`` decides pinned memory (CUDA).
+    """
     if isinstance(dataset, ArrayDataset) and workers == 0:
         return BatchIterator(dataset, batch_size, shuffle=shuffle, seed=seed, transform=transform,
                              rank=rank, world_size=world_size, drop_last=drop_last)
@@ -189,7 +221,7 @@ def _first(dataset: Any) -> tuple[torch.Tensor, Any]:
 
 
 def head(dataset: Any, n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` samples as a batch ``(images, labels)`` (for probes, not training)."""
+    """The first ``n`` samples of ``dataset`` as a batch ``(images, labels)`` (for probes)."""
     if isinstance(dataset, ArrayDataset):
         return dataset.images[:n], dataset.labels[:n]
     seeded = getattr(dataset, "seeded", False)
@@ -200,7 +232,9 @@ def head(dataset: Any, n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def eval_batches(dataset: Any, batch_size: int, workers: int = 0,
                  device: torch.device | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Batches of ``dataset`` in file order (evaluation)."""
+    """Batches of ``batch_size`` samples of ``dataset`` in file order (evaluation);
+    ``workers`` DataLoader processes for streamed datasets, pinned memory for a CUDA
+    ``device``."""
     if isinstance(dataset, ArrayDataset):
         for start in range(0, len(dataset), batch_size):
             yield dataset.images[start:start + batch_size], dataset.labels[start:start + batch_size]

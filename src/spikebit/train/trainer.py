@@ -65,7 +65,10 @@ def model_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def preflight(model: nn.Module, train, loss_fn, device: torch.device, precision: str) -> None:
-    """Forward+backward a copy of ``model`` on 2 training samples in ``precision`` (not fp32).
+    """Forward+backward a copy of ``model`` on 2 samples of ``train`` in ``precision``.
+
+    Nothing runs for ``fp32``. ``loss_fn(output, labels)`` is the run's loss; ``device`` is
+    where ``model`` already is.
 
     Raises:
         ConfigError: an op has no kernel for that precision on ``device``.
