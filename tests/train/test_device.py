@@ -260,3 +260,22 @@ def test_quantizers_keep_float32_statistics_under_autocast():
         assert torch.is_autocast_enabled("cpu")  # restored after the quantizer
         y = nn.functional.linear(torch.ones(2, 9), torch.ones(3, 9))
     assert torch.equal(hooked, exact) and y.dtype == torch.bfloat16
+
+
+def test_runs_recorded_before_the_device_keys_are_reused(toy_config, tmp_path):
+    from spikebit.train.run import same_config, train_or_reuse
+
+    last, saved = _seed_run(toy_config, tmp_path)
+    ckpt = load_checkpoint(last)  # as written before `device`/`precision` existed
+    for key in ("device", "precision"):
+        ckpt.meta["config"].pop(key)
+    for key in ("workers", "stream", "image_size"):
+        ckpt.meta["config"]["data"].pop(key)
+    save_checkpoint(last, ckpt)
+    config = config_from_dict(dict(toy_config, optim={**toy_config["optim"], "epochs": 1}))
+    assert same_config(ckpt.meta["config"], config)
+    assert not same_config(ckpt.meta["config"], config_from_dict(dict(toy_config, seed=9)))
+    assert not same_config({**ckpt.meta["config"], "gone": 1}, config)
+    metrics, run_dir = train_or_reuse(config)  # reused: nothing trained, nothing moved
+    assert metrics == ckpt.meta["metrics"] and run_dir == last.parent
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["toy"]

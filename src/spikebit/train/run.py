@@ -14,6 +14,7 @@ from torch import nn
 from spikebit.data import ArrayDataset, Compose, RandomCrop, RandomHorizontalFlip
 from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
+from spikebit.errors import ConfigError
 from spikebit.models import MODELS
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
@@ -152,6 +153,17 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
     return metrics, trainer.run_dir
 
 
+def same_config(recorded: Any, config: RunConfig) -> bool:
+    """Whether a checkpoint's ``recorded`` config mapping equals ``config``, after keys added
+    to :class:`RunConfig` since it was written (e.g. ``device``, ``precision``) take their
+    defaults; a recorded key that no longer exists makes them differ."""
+    try:
+        filled = config_from_dict(recorded).to_dict()
+    except (ConfigError, TypeError):
+        return False
+    return json.loads(json.dumps(filled)) == json.loads(json.dumps(config.to_dict()))
+
+
 def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], Path]:
     """Like :func:`train_from_config`, for experiment runners that may be interrupted.
 
@@ -168,7 +180,7 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     last = Path(config.out_dir) / config.name / "last.safetensors"
     if last.is_file():
         meta = load_checkpoint(last).meta
-        if meta.get("config") == json.loads(json.dumps(config.to_dict())):
+        if same_config(meta.get("config"), config):
             if meta["trainer"]["epoch"] >= config.optim.epochs:
                 return meta["metrics"], last.parent
             return train_from_config(config, resume=True)
