@@ -74,7 +74,7 @@ def check_is_ann(model: nn.Module, in_shape: tuple[int, ...], name: str) -> None
     if not spiking:
         try:
             with torch.no_grad():
-                out = model.eval()(torch.zeros(2, *in_shape))
+                out = model.eval()(next(model.parameters()).new_zeros(2, *in_shape))
         except RuntimeError as err:
             raise ConversionError(f"checkpoint model {name!r} does not run on a batch "
                                   f"[2, {', '.join(map(str, in_shape))}]: {err}") from err

@@ -38,7 +38,7 @@ def flip_ratio(before: torch.Tensor, after: torch.Tensor) -> float:
                          f"{tuple(before.shape)} and {tuple(after.shape)}")
     if before.numel() == 0:
         return 0.0
-    flips = (weight_signs(before) != weight_signs(after)).sum()
+    flips = (weight_signs(before).to(after.device) != weight_signs(after)).sum()
     return float(flips) / before.numel()
 
 

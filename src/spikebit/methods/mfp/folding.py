@@ -52,7 +52,7 @@ def _check_diagonal(m: torch.Tensor) -> None:
 def rowsum_thresholds(m: torch.Tensor, threshold: float) -> torch.Tensor:
     """``theta = (alpha M)^-1 (V * 1)`` for ``m = alpha M`` ``[T, T]``; returns ``[T]``."""
     _check_diagonal(m)
-    ones = torch.full((m.shape[0], 1), float(threshold), dtype=m.dtype)
+    ones = torch.full((m.shape[0], 1), float(threshold), dtype=m.dtype, device=m.device)
     return torch.linalg.solve_triangular(m, ones, upper=False).squeeze(1)
 
 

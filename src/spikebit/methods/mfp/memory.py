@@ -129,7 +129,7 @@ def _neuron_sizes(model: nn.Module, in_shape: tuple[int, ...]) -> dict[str, int]
     model.eval()
     try:
         with torch.random.fork_rng(devices=[]):  # encoders may draw random numbers
-            model(torch.zeros(1, *in_shape))
+            model(next(model.parameters()).new_zeros(1, *in_shape))
     finally:
         model.train(was_training)
         for h in hooks:
