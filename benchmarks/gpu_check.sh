@@ -14,9 +14,10 @@
 # it, else PYTHONPATH=src (the same code, from this checkout).
 #
 # Steps and their time limits (seconds; GPU_CHECK_SECONDS sets the total, default 450):
-#   setup 60 | tests/gpu 150 | neuron_speed GPU section 180 | ALBSNN Table 5: the rest
+#   setup 60 | tests/gpu 150 | zoo models on CUDA (tests/contract) 90 |
+#   neuron_speed GPU section 180 | ALBSNN Table 5: the rest
 # Results in $OUT: gpu_check.json (steps, status, seconds, environment), gpu_check.log,
-# tests_gpu.xml, neuron_speed_gpu.json, albsnn-table5-gpu.json.
+# tests_gpu.xml, tests_contract_cuda.xml, neuron_speed_gpu.json, albsnn-table5-gpu.json.
 set -u
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DRY=0
@@ -115,6 +116,11 @@ command -v nvidia-smi > /dev/null && nvidia-smi >> "$LOG" 2>&1
 if [ "$SETUP_OK" = 1 ]; then
   step tests_gpu 150 "$PY" -m pytest tests/gpu -q -rs -p no:cacheprovider \
     --junitxml="$OUT/tests_gpu.xml"
+fi
+
+if [ "$SETUP_OK" = 1 ]; then  # every zoo model on CUDA in float32/bfloat16 (tests/contract)
+  step contract_cuda 90 "$PY" -m pytest tests/contract/test_device_dtype_contract.py -q -rs \
+    -p no:cacheprovider -k on_cuda --junitxml="$OUT/tests_contract_cuda.xml"
 fi
 
 # -- GPU benchmark --------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import copy
+import itertools
 import os
 import re
 from collections.abc import Iterator
@@ -183,6 +184,13 @@ def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     if x.device == device:
         return x
     return x.to(device, non_blocking=device.type == "cuda" and x.is_pinned())
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of ``model``'s first parameter or buffer (the CPU for a stateless model)."""
+    for t in itertools.chain(model.parameters(), model.buffers()):
+        return t.device
+    return torch.device("cpu")
 
 
 def checkpoint_device(spec: str | torch.device | None) -> torch.device:

@@ -41,6 +41,7 @@ from spikebit.train.device import (
     check_precision,
     fp32_quantizers,
     make_scaler,
+    model_device,
     probe_precision,
     requested_device,
     resolve_device,
@@ -308,7 +309,7 @@ def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int =
     was_training = model.training
     model.eval()
     if device is None:
-        device = next(iter(model.parameters()), torch.zeros(())).device
+        device = model_device(model)
     correct, total, loss_sum = 0, 0, 0.0
     for images, labels in eval_batches(dataset, batch_size, workers, device):
         images, labels = to_device(images, device), to_device(labels, device)
