@@ -85,7 +85,8 @@ def main() -> None:
         work = Path(args.work or tmp)
         probe = probe_epoch_seconds(args.budget, args.device, work)
         budget = get_budget(args.budget)
-        variants, epochs = plan(args.seconds, probe["full_epoch_seconds"],
+        allowance = args.seconds - (time.perf_counter() - started)  # the probe's time is spent
+        variants, epochs = plan(allowance, probe["full_epoch_seconds"],
                                 probe["run_overhead_seconds"], budget.epochs, list(VARIANTS))
         print(f"plan: {variants} x {epochs} epochs (est. {probe['full_epoch_seconds']:.1f} "
               f"s/epoch of ALBSNN+BWO)", flush=True)
@@ -101,6 +102,12 @@ def main() -> None:
                          "epoch_seconds": outcome.metrics["epoch_seconds"]})
             print(f"{label}: acc {rows[-1]['acc']:.2f} (paper {paper_acc}) "
                   f"{rows[-1]['seconds']:.0f} s", flush=True)
+            write(args, budget, epochs, probe, variants, rows, started)  # after every row
+
+
+def write(args: argparse.Namespace, budget: Any, epochs: int, probe: dict[str, Any],
+          variants: list[str], rows: list[dict[str, Any]], started: float) -> None:
+    """Write the table so far (every finished variant) to ``args.out``."""
     result = {
         "experiment": "albsnn-table5", "budget": args.budget, "device": args.device,
         "device_name": (torch.cuda.get_device_name(0) if args.device.startswith("cuda")
@@ -108,6 +115,7 @@ def main() -> None:
         "model": budget.model, "batch_size": budget.batch_size,
         "epochs": epochs, "paper_epochs": 50, "allowance_seconds": args.seconds,
         "probe": probe, "variants": variants, "rows": rows,
+        "complete": len(rows) == len(variants),
         "total_seconds": time.perf_counter() - started,
         "note": (f"Paper model and batch; {epochs} of the full budget's {budget.epochs} epochs "
                  "(cosine schedule over those epochs), sized to the time allowance; one run, "
@@ -117,7 +125,8 @@ def main() -> None:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out} ({result['total_seconds']:.0f} s)")
+    print(f"wrote {args.out} ({len(rows)}/{len(variants)} rows, "
+          f"{result['total_seconds']:.0f} s)", flush=True)
 
 
 if __name__ == "__main__":

@@ -26,9 +26,10 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture
 def deterministic():
-    """Deterministic cuDNN/cuBLAS kernels for the duration of a test."""
+    """Deterministic cuDNN/cuBLAS kernels for the duration of a test (an op without a
+    deterministic CUDA kernel warns instead of raising: an exactness check then says so)."""
     before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark)
-    torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
     yield
     torch.use_deterministic_algorithms(before[0])
