@@ -20,7 +20,7 @@ if [ ! -d "$CACHE/fashion-mnist" ]; then
   PYTHONPATH="$REPO/src" "$PY" -m spikebit.cli.main data fetch fashion-mnist
 fi
 cp -r "$CACHE/fashion-mnist" "$CARRY/data/"
-PURE="pytest pluggy iniconfig packaging loguru spikingjelly==2.0.0"
+PURE="pytest pluggy iniconfig packaging pygments exceptiongroup tomli loguru spikingjelly==2.0.0"
 BINARY="pyyaml safetensors"
 [ "${WITH_NUMPY:-0}" = 1 ] && BINARY="$BINARY numpy"
 "$PY" -m pip download --no-deps --only-binary=:all: -d "$CARRY/wheels" $PURE

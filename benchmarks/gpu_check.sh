@@ -65,7 +65,8 @@ import importlib.util, pathlib, subprocess, sys
 wheels, site = pathlib.Path(sys.argv[1]), sys.argv[2]
 modules = {"numpy": "numpy", "pyyaml": "yaml", "safetensors": "safetensors", "pytest": "pytest",
            "pluggy": "pluggy", "iniconfig": "iniconfig", "packaging": "packaging",
-           "spikingjelly": "spikingjelly", "loguru": "loguru", "pillow": "PIL"}
+           "spikingjelly": "spikingjelly", "loguru": "loguru", "pillow": "PIL",
+           "pygments": "pygments", "exceptiongroup": "exceptiongroup", "tomli": "tomli"}
 need = []
 for whl in sorted(wheels.glob("*.whl")) if wheels.is_dir() else []:
     dist = whl.name.split("-")[0].lower().replace("_", "-")
