@@ -6,6 +6,9 @@
 #   bash benchmarks/gpu_carry.sh                 # PYVER=3.12, without numpy
 #   PYVER=3.11 WITH_NUMPY=1 bash benchmarks/gpu_carry.sh
 #
+# The carried pytest and SpikingJelly need Python >= 3.11 on the GPU machine (older: the
+# machine's own pytest is used if it has one; SpikingJelly is then reported unavailable).
+#
 # Carried to the GPU machine as one path (".gpu-carry"); keep it under 64 MiB (Fashion-MNIST
 # is 30 MiB, the wheels a few MiB; numpy adds ~16 MiB, only when WITH_NUMPY=1).
 set -eu
@@ -20,7 +23,7 @@ if [ ! -d "$CACHE/fashion-mnist" ]; then
   PYTHONPATH="$REPO/src" "$PY" -m spikebit.cli.main data fetch fashion-mnist
 fi
 cp -r "$CACHE/fashion-mnist" "$CARRY/data/"
-PURE="pytest pluggy iniconfig packaging pygments exceptiongroup tomli loguru spikingjelly==2.0.0"
+PURE="pytest pluggy iniconfig packaging pygments loguru spikingjelly==2.0.0"
 BINARY="pyyaml safetensors"
 [ "${WITH_NUMPY:-0}" = 1 ] && BINARY="$BINARY numpy"
 "$PY" -m pip download --no-deps --only-binary=:all: -d "$CARRY/wheels" $PURE
