@@ -279,3 +279,23 @@ def test_runs_recorded_before_the_device_keys_are_reused(toy_config, tmp_path):
     metrics, run_dir = train_or_reuse(config)  # reused: nothing trained, nothing moved
     assert metrics == ckpt.meta["metrics"] and run_dir == last.parent
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["toy"]
+
+
+def test_cli_device_flags(toy_config, tmp_path, capsys, no_cuda):
+    import yaml
+
+    from spikebit.cli.main import main
+
+    last, saved = _seed_run(toy_config, tmp_path)
+    assert main(["eval", str(last), "--device", "cpu"]) == 0
+    assert '"test_acc"' in capsys.readouterr().out
+    assert main(["info", str(last), "--device", "cuda", "--no-activity"]) == 2
+    assert "--device cpu" in capsys.readouterr().err
+    cfg = tmp_path / "toy.yaml"
+    cfg.write_text(yaml.safe_dump(toy_config))
+    assert main(["train", str(cfg), "--device", "gpu"]) == 2
+    assert "unknown device 'gpu'" in capsys.readouterr().err
+    assert main(["reproduce", "albsnn-table5", "--budget", "smoke", "--device", "cuda:0",
+                 "--out-dir", str(tmp_path / "res")]) == 2
+    assert "CUDA is not available" in capsys.readouterr().err
+    assert last.read_bytes() == saved
