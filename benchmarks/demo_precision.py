@@ -62,6 +62,8 @@ def main() -> None:
             str(ROOT)) else args.config,
         "epochs": args.epochs, "device": args.device, "overrides": args.set, "runs": runs,
         "test_acc_diff_points": {k: 100.0 * (v["test_acc"] - base) for k, v in runs.items()},
+        "note": "runs are sequential, so epoch_seconds compare speed only on an otherwise idle "
+                "machine; the accuracy comparison holds regardless",
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "machine": platform.platform(),
     }
