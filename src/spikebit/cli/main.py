@@ -26,7 +26,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from spikebit.train import model_from_checkpoint
-    from spikebit.train.losses import LOSSES
+    from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data
     from spikebit.train.trainer import evaluate
 
@@ -34,7 +34,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.data_dir:
         config.data.data_dir = args.data_dir
     _, test = load_data(config.data)
-    result = evaluate(model, test, LOSSES.get(config.loss), config.optim.eval_batch_size)
+    result = evaluate(model, test, make_loss(config.loss), config.optim.eval_batch_size)
     print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": config.data.name,
                       "test_acc": result["acc"], "test_loss": result["loss"]}, indent=2))
     return 0

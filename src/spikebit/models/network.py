@@ -12,7 +12,7 @@ from spikebit.errors import ShapeError, SpecError
 from spikebit.functional.encoders import ENCODERS
 from spikebit.layers import GlobalAvgPool, TimeDistributed
 from spikebit.models.spec import LayerSpec, parse_spec
-from spikebit.neurons import NEURONS
+from spikebit.neurons import make_neuron
 from spikebit.quant import QConv2d, QLinear, get_quantizer
 
 
@@ -143,10 +143,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
     layers = parse_spec(config.spec)
     count = _weight_layer_count(layers, config.num_classes)
     keep_fp = _normalize_indices(config.full_precision, count)
-    neuron_cls = NEURONS.get(config.neuron)
-    neuron_kwargs = dict(config.neuron_kwargs)
-    if getattr(neuron_cls, "needs_steps", False):  # e.g. MFP's T x T time mixing
-        neuron_kwargs["steps"] = config.steps
+    make_neuron(config.neuron, config.neuron_kwargs, config.steps, 1)  # validate early
     get_quantizer(config.quantizer, **config.quantizer_kwargs)  # validate name/kwargs early
     block_cls = BLOCKS.get(config.block) if config.block else None
     channels, *spatial = config.in_shape
@@ -161,13 +158,13 @@ def build_network(config: ModelConfig) -> SpikingNet:
             "quantize": index not in keep_fp,
         }
 
-    def add_hidden(weight: nn.Module, bn: nn.Module, quantized: bool) -> None:
+    def add_hidden(weight: nn.Module, bn: nn.Module, quantized: bool, width: int) -> None:
         mods.append(TimeDistributed(weight))
         if config.batchnorm:
             mods.append(TimeDistributed(bn))
         if block_cls is not None and quantized:
             mods.append(block_cls(config.steps, **config.block_kwargs))
-        mods.append(neuron_cls(**neuron_kwargs))
+        mods.append(make_neuron(config.neuron, config.neuron_kwargs, config.steps, width))
 
     for layer in layers:
         if layer.kind == "conv":
@@ -177,7 +174,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
             q = quantizer_for(widx)
             conv = QConv2d(channels, layer.channels, layer.size, padding=pad,
                            bias=not config.batchnorm, **q)
-            add_hidden(conv, nn.BatchNorm2d(layer.channels), q["quantize"])
+            add_hidden(conv, nn.BatchNorm2d(layer.channels), q["quantize"], layer.channels)
             channels, widx = layer.channels, widx + 1
             size = size + 2 * pad - layer.size + 1
         elif layer.kind in ("avgpool", "maxpool"):
@@ -201,7 +198,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
             if is_output:
                 mods.append(TimeDistributed(fc))
             else:
-                add_hidden(fc, nn.BatchNorm1d(layer.channels), q["quantize"])
+                add_hidden(fc, nn.BatchNorm1d(layer.channels), q["quantize"], layer.channels)
             channels, widx = layer.channels, widx + 1
         if size <= 0 and not flat:
             raise SpecError(

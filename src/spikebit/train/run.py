@@ -16,6 +16,7 @@ from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
 from spikebit.errors import ConfigError
 from spikebit.models import MODELS
+from spikebit.registry import import_plugins
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
@@ -27,7 +28,7 @@ from spikebit.train.device import (
 )
 from spikebit.train.distributed import init_from_env
 from spikebit.train.loader import num_classes, stream_enabled, streaming_transform
-from spikebit.train.losses import LOSSES
+from spikebit.train.losses import make_loss
 from spikebit.train.seeds import with_repeat_seed
 from spikebit.train.trainer import Trainer, input_shape, preflight, seed_everything
 
@@ -89,7 +90,12 @@ def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) 
 
 
 def build_callbacks(config: RunConfig) -> list[Callback]:
-    return [CALLBACKS.get(c.name)(**c.args) for c in config.callbacks]
+    callbacks = []
+    for c in config.callbacks:
+        cb = CALLBACKS.get(c.name)(**c.args)
+        cb.config_name = c.name  # its checkpoint key (see callbacks.callback_keys)
+        callbacks.append(cb)
+    return callbacks
 
 
 class _Normalized(nn.Module):
@@ -108,6 +114,7 @@ class _Normalized(nn.Module):
 
 def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, Transform | None]:
     """Seed, load data and build the model (with input normalization folded in)."""
+    import_plugins(config.imports)
     seed_everything(config.seed)
     train, test = load_data(config.data)
     transform, norm = make_transform(config.data, train)
@@ -144,7 +151,7 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
     dist = init_from_env(device)
     run_dir = Path(config.out_dir) / config.name
     model, train, test, transform = prepare(config)
-    preflight(model.to(device), train, LOSSES.get(config.loss), device, config.precision)
+    preflight(model.to(device), train, make_loss(config.loss), device, config.precision)
     if not resume and dist.is_main and (run_dir / "last.safetensors").is_file():
         move_aside(run_dir, "an earlier run (use --resume to continue it)")
     trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist,
@@ -200,6 +207,7 @@ def model_from_checkpoint(
     target = checkpoint_device(requested_device(device))
     ckpt = load_checkpoint(path)
     config = config_from_dict(ckpt.meta["config"])
+    import_plugins(config.imports)
     shape = ckpt.meta.get("input", {})
     seed_everything(config.seed)
     model = build_model(config, tuple(shape.get("in_shape", (1, 28, 28))),
