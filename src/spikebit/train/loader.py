@@ -36,6 +36,14 @@ from spikebit.data.transforms import Transform
 from spikebit.errors import DataError
 
 
+def in_memory(dataset: Any) -> bool:
+    """True for an ``ArrayDataset`` or anything holding ``images``/``labels`` tensors
+    (batched by slicing); False for a map-style dataset read item by item."""
+    return isinstance(dataset, ArrayDataset) or (
+        torch.is_tensor(getattr(dataset, "images", None))
+        and torch.is_tensor(getattr(dataset, "labels", None)))
+
+
 def sample_seed(seed: int, epoch: int, index: int) -> int:
     """A 63-bit seed for sample ``index`` of ``epoch`` (independent of workers and ranks)."""
     state = np.random.SeedSequence([seed, epoch, 2, index]).generate_state(2, np.uint64)
@@ -110,8 +118,8 @@ class ArrayItems(Dataset):
 
     def __init__(self, data: ArrayDataset) -> None:
         self.data = data
-        self.num_classes = data.num_classes
-        self.shape = data.shape
+        self.num_classes = getattr(data, "num_classes", None)
+        self.shape = tuple(int(s) for s in data.images.shape[-3:])
 
     def __len__(self) -> int:
         return len(self.data)
@@ -153,7 +161,7 @@ class StreamingBatches:
                  seed: int, transform: Transform | None = None, rank: int = 0,
                  world_size: int = 1, drop_last: bool = False, workers: int = 0,
                  pin_memory: bool = False, persistent: bool = True) -> None:
-        if isinstance(dataset, ArrayDataset):
+        if in_memory(dataset):
             dataset = ArrayItems(dataset)
         self.dataset = dataset
         self.seed, self.transform, self.epoch = seed, transform, 0
@@ -194,7 +202,7 @@ def make_batches(dataset: Any, batch_size: int, shuffle: bool, seed: int,
     ``world_size``, ``drop_last`` and ``workers`` as for :class:`StreamingBatches`;
     ``device`` decides pinned memory (CUDA).
     """
-    if isinstance(dataset, ArrayDataset) and workers == 0:
+    if in_memory(dataset) and workers == 0:
         return BatchIterator(dataset, batch_size, shuffle=shuffle, seed=seed, transform=transform,
                              rank=rank, world_size=world_size, drop_last=drop_last)
     if workers < 0:
@@ -206,7 +214,7 @@ def make_batches(dataset: Any, batch_size: int, shuffle: bool, seed: int,
 
 def sample_shape(dataset: Any) -> tuple[int, ...]:
     """Per-sample input shape ``(C, H, W)`` of an ``ArrayDataset`` or a streaming dataset."""
-    if isinstance(dataset, ArrayDataset):
+    if in_memory(dataset):
         shape = tuple(dataset.images.shape[1:])
         return shape[1:] if dataset.images.ndim == 5 else shape
     shape = getattr(dataset, "shape", None)
@@ -222,7 +230,7 @@ def _first(dataset: Any) -> tuple[torch.Tensor, Any]:
 
 def head(dataset: Any, n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n`` samples of ``dataset`` as a batch ``(images, labels)`` (for probes)."""
-    if isinstance(dataset, ArrayDataset):
+    if in_memory(dataset):
         return dataset.images[:n], dataset.labels[:n]
     seeded = getattr(dataset, "seeded", False)
     items = [dataset[(i, 0) if seeded else i] for i in range(min(n, len(dataset)))]
@@ -235,7 +243,7 @@ def eval_batches(dataset: Any, batch_size: int, workers: int = 0,
     """Batches of ``batch_size`` samples of ``dataset`` in file order (evaluation);
     ``workers`` DataLoader processes for streamed datasets, pinned memory for a CUDA
     ``device``."""
-    if isinstance(dataset, ArrayDataset):
+    if in_memory(dataset):
         for start in range(0, len(dataset), batch_size):
             yield dataset.images[start:start + batch_size], dataset.labels[start:start + batch_size]
         return
