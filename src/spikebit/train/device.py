@@ -285,3 +285,14 @@ def fp32_quantizers(model: nn.Module) -> int:
             m._fp32_hooked = True
             hooked += 1
     return hooked
+
+
+def restore_device_state(trainer: Any, ckpt: Any) -> None:
+    """Put what :meth:`Trainer.checkpoint` saved about the device back into ``trainer``:
+    the CUDA generator state (``ckpt.tensors["rng.cuda"]``, when training on CUDA) and the
+    fp16 gradient scaler (``ckpt.meta["device"]["scaler"]``, when fp16 is in use)."""
+    set_rng_state(ckpt.tensors, getattr(trainer, "device", torch.device("cpu")))
+    scaler = getattr(trainer, "scaler", None)
+    saved = (ckpt.meta.get("device") or {}).get("scaler")
+    if scaler is not None and saved and scaler.is_enabled():
+        scaler.load_state_dict(saved)

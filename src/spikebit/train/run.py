@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from torch import nn
 from spikebit.data import ArrayDataset, Compose, RandomCrop, RandomHorizontalFlip
 from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
-from spikebit.errors import ConfigError
+from spikebit.errors import CheckpointError, ConfigError
 from spikebit.models import MODELS
 from spikebit.registry import import_plugins
 from spikebit.train.callbacks import CALLBACKS, Callback
@@ -29,8 +28,10 @@ from spikebit.train.device import (
 from spikebit.train.distributed import init_from_env
 from spikebit.train.loader import num_classes, stream_enabled, streaming_transform
 from spikebit.train.losses import make_loss
+from spikebit.train.rundir import move_aside, run_files
 from spikebit.train.seeds import with_repeat_seed
 from spikebit.train.trainer import Trainer, input_shape, preflight, seed_everything
+from spikebit.train.validate import build_component
 
 
 def load_data(data: DataSection) -> tuple[ArrayDataset, ArrayDataset]:
@@ -86,13 +87,13 @@ def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) 
     for key in ("in_shape",):
         if key in args:
             args[key] = tuple(args[key])
-    return factory(**args)
+    return build_component(factory, args, f"model {config.model.name!r}")
 
 
 def build_callbacks(config: RunConfig) -> list[Callback]:
     callbacks = []
     for c in config.callbacks:
-        cb = CALLBACKS.get(c.name)(**c.args)
+        cb = build_component(CALLBACKS.get(c.name), c.args, f"callback {c.name!r}")
         cb.config_name = c.name  # its checkpoint key (see callbacks.callback_keys)
         callbacks.append(cb)
     return callbacks
@@ -124,22 +125,6 @@ def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, T
     return model, train, test, transform
 
 
-def move_aside(run_dir: Path, why: str) -> Path | None:
-    """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
-    n = 1
-    while kept.exists():  # two moves within one second
-        n += 1
-        kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}-{n}")
-    try:
-        run_dir.rename(kept)
-    except FileNotFoundError:  # already gone
-        return None
-    print(f"{run_dir} held {why}; moved it to {kept}")
-    return kept
-
-
 def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str, Any], Path]:
     """Run a whole training as ``config`` says; returns final metrics and the run directory.
 
@@ -152,8 +137,10 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
     run_dir = Path(config.out_dir) / config.name
     model, train, test, transform = prepare(config)
     preflight(model.to(device), train, make_loss(config.loss), device, config.precision)
-    if not resume and dist.is_main and (run_dir / "last.safetensors").is_file():
-        move_aside(run_dir, "an earlier run (use --resume to continue it)")
+    found = run_files(run_dir) if run_dir.is_dir() else []
+    if not resume and dist.is_main and found:
+        move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
+                   "to continue it)")
     trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist,
                       device=device)
     metrics = trainer.fit(resume=resume)
@@ -206,6 +193,9 @@ def model_from_checkpoint(
     """
     target = checkpoint_device(requested_device(device))
     ckpt = load_checkpoint(path)
+    if "config" not in ckpt.meta:
+        raise CheckpointError(f"checkpoint {path} lacks the metadata section 'config'; it was "
+                              "not written by 'spikebit train' (or was edited)")
     config = config_from_dict(ckpt.meta["config"])
     import_plugins(config.imports)
     shape = ckpt.meta.get("input", {})
