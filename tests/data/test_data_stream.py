@@ -136,3 +136,21 @@ def test_streaming_training_end_to_end(tmp_path):
     again, _ = train_from_config(config_from_dict(
         dict(config, name="again", data={**config["data"], "workers": 0})))
     assert again["train_loss"] == metrics["train_loss"]  # workers do not change the batches
+
+
+def test_imagenet_streams_by_default_and_stream_false_keeps_memory(tmp_path):
+    from spikebit.data import ArrayDataset
+    from spikebit.train.config import DataSection
+    from spikebit.train.run import load_data
+
+    for split in ("train", "val"):
+        for cls in ("n01", "n02"):
+            save_image(tmp_path / "imagenet" / split / cls / "0.JPEG", _gradient(300, 260))
+    train, test = load_data(DataSection(name="imagenet", data_dir=str(tmp_path)))
+    assert isinstance(train, ImageFiles) and train.train and not test.train
+    assert train.shape == test.shape == (3, 224, 224)
+    assert test[0][0].shape == (3, 224, 224) and train[(1, 5)][0].shape == (3, 224, 224)
+    small, _ = load_data(DataSection(name="imagenet", data_dir=str(tmp_path), image_size=32))
+    assert small.shape == (3, 32, 32)
+    memory, _ = load_data(DataSection(name="imagenet", data_dir=str(tmp_path), stream=False))
+    assert isinstance(memory, ArrayDataset) and memory.images.shape == (2, 3, 64, 64)
