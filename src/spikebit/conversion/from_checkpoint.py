@@ -108,17 +108,21 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
     """``(calibration images, test images, test labels)`` of the run's dataset, preprocessed.
 
     The calibration images are ``calibration`` training images drawn with ``seed``
-    (default: the run's seed); the test split honours ``data.test_limit``.
+    (default: the run's seed); the test split honours ``data.test_limit``. All three are on
+    the ANN's device.
     """
     from spikebit.train.run import load_data
 
     if calibration < 1:
         raise ConversionError(f"calibration must be >= 1 training images, got {calibration}")
+    from spikebit.train.device import model_device
+
     train, test = load_data(loaded.config.data)
     g = torch.Generator().manual_seed(loaded.config.seed if seed is None else seed)
     pick = torch.randperm(len(train), generator=g)[:calibration]
-    return (loaded.preprocess(train.images[pick]), loaded.preprocess(test.images),
-            test.labels)
+    dev = model_device(loaded.ann)  # convert --device: the data goes where the ANN is
+    return (loaded.preprocess(train.images[pick].to(dev)), loaded.preprocess(test.images.to(dev)),
+            test.labels.to(dev))
 
 
 def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
