@@ -22,9 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+from spikebit.neurons import is_neuron  # noqa: E402
 from spikebit.provenance import write_result_json  # noqa: E402
 from spikebit.train import load_config  # noqa: E402
-from spikebit.train.run import train_or_reuse  # noqa: E402
+from spikebit.train.run import model_from_checkpoint, train_or_reuse  # noqa: E402
 
 CONFIG = ROOT / "configs" / "multithreshold" / "fashion-mnist-mt-ablation.yaml"
 VARIANTS: dict[str, tuple[str, list[str]]] = {
@@ -39,8 +40,33 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                    ["model.args.detach_reset=false"]),
     "tau0": ("no leak carry-over: tau = 0 (the residual potential is dropped each step)",
              ["model.args.tau=0.0"]),
+    "a0.1-reset-grad": ("a = 0.1 and exact reset gradient (V g <= 1, so dv/dh = 1 - V g >= 0)",
+                        ["model.args.a=0.1", "model.args.detach_reset=false"]),
     "gain0.5": ("init gain 0.5 instead of 1", ["model.args.init_gain=0.5"]),
 }
+
+
+def silent_units(run_dir: Path, train_limit: int, samples: int = 1000) -> dict[str, int]:
+    """Units of the output layer and of the 300-unit dense layer that emit no spike on any
+    of the first ``samples`` test images (a silent unit gets almost no surrogate gradient:
+    the staircase curve sits on the levels 1..O_max, far from a potential below 0)."""
+    import torch
+
+    from spikebit.data.catalog import load_dataset
+
+    train, test = load_dataset("fashion-mnist", True), load_dataset("fashion-mnist", False)
+    mean, std = train.images[:train_limit].mean(), train.images[:train_limit].std()
+    loaded = model_from_checkpoint(run_dir / "last.safetensors")
+    net = loaded[0] if isinstance(loaded, tuple) else loaded
+    net.eval()
+    spikes: list[torch.Tensor] = []
+    for m in net.modules():
+        if is_neuron(m):
+            m.register_forward_hook(lambda _m, _i, out: spikes.append(out.detach()))
+    with torch.no_grad():
+        net((test.images[:samples] - mean) / std)
+    dead = [int((s.sum((0, 1)) == 0).sum()) for s in spikes[-2:]]
+    return {"silent_dense_units": dead[0], "silent_output_neurons": dead[1]}
 
 
 def main() -> int:
@@ -63,14 +89,15 @@ def main() -> int:
             config = load_config(CONFIG, [*budget, *sets, f"name={name}-T{t}-e{args.epochs}",
                                           f"out_dir={ROOT / 'runs' / 'mt-steps-ablation'}",
                                           "plots=false"])
-            metrics, _ = train_or_reuse(config)
+            metrics, run_dir = train_or_reuse(config)
             row = {"variant": name, "what": what, "steps": t, "set": diff, "budget": budget,
                    "test_acc": round(100 * metrics["test_acc"], 2),
                    "train_acc": round(100 * metrics["train_acc"], 2),
-                   "epoch_seconds": round(metrics.get("epoch_seconds") or 0.0, 1)}
+                   "epoch_seconds": round(metrics.get("epoch_seconds") or 0.0, 1),
+                   **silent_units(Path(run_dir), args.train_limit)}
             rows[(name, t, tuple(budget))] = row
-            print(f"{name:12s} T={t} test {row['test_acc']:.2f} train {row['train_acc']:.2f}",
-                  flush=True)
+            print(f"{name:12s} T={t} test {row['test_acc']:.2f} train {row['train_acc']:.2f} "
+                  f"silent outputs {row['silent_output_neurons']}", flush=True)
             write_result_json(args.out, {
                 "command": "python benchmarks/mt_steps_ablation.py",
                 "config": str(CONFIG.relative_to(ROOT)), "rows": list(rows.values())})
