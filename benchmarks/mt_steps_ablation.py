@@ -1,8 +1,9 @@
 """Why multi-threshold LIF collapses at T >= 3 in ``mt-steps``: screening ablation.
 
-Each variant changes one setting of the ablation config
-(``configs/multithreshold/fashion-mnist-mt-ablation.yaml``: Table 3 CNN, Adam 5e-3
-cosine, count loss with 4 spikes per step, paper init and curve) and is trained at
+Each variant changes one setting of the ablation config before the fix
+(``configs/multithreshold/fashion-mnist-mt-ablation.yaml`` with the paper's curve width
+``b = 20``: Table 3 CNN, Adam 5e-3 cosine, count loss with 4 spikes per step, paper
+init) and is trained at
 each ``--steps`` on a reduced budget (``--epochs`` 3, first ``--train-limit`` 5000
 training images, first ``--test-limit`` 5000 test images, seed 0). Rows (variant, T,
 the ``--set`` overrides, test/train accuracy, last epoch's seconds) go to
@@ -28,21 +29,24 @@ from spikebit.train import load_config  # noqa: E402
 from spikebit.train.run import model_from_checkpoint, train_or_reuse  # noqa: E402
 
 CONFIG = ROOT / "configs" / "multithreshold" / "fashion-mnist-mt-ablation.yaml"
+PAPER_B = ["model.args.b=20.0"]  # the paper's width; the zoo's default is now 200
 VARIANTS: dict[str, tuple[str, list[str]]] = {
-    "base": ("the mt-steps setting before the fix", []),
-    "lr1e-3": ("learning rate 1e-3 instead of 5e-3", ["optim.lr=0.001"]),
-    "target1": ("count-loss target 1 spike per step instead of 4", ["loss.args.target_count=1.0"]),
+    "base": ("the mt-steps setting before the fix (curve 2, b = 20 mV^2)", PAPER_B),
+    "lr1e-3": ("learning rate 1e-3 instead of 5e-3", [*PAPER_B, "optim.lr=0.001"]),
+    "target1": ("count-loss target 1 spike per step instead of 4",
+                [*PAPER_B, "loss.args.target_count=1.0"]),
     "a0.1": ("surrogate height a = 0.1 / mV instead of 1 (per-level integral ~0.7 instead of ~7)",
-             ["model.args.a=0.1"]),
-    "b200": ("surrogate width b = 200 mV^2 instead of 20", ["model.args.b=200"]),
-    "clip1": ("gradient-norm clipping at 1", ["optim.grad_clip=1.0"]),
+             [*PAPER_B, "model.args.a=0.1"]),
+    "b200": ("surrogate width b = 200 mV^2 instead of 20 (the new default)",
+             ["model.args.b=200.0"]),
+    "clip1": ("gradient-norm clipping at 1", [*PAPER_B, "optim.grad_clip=1.0"]),
     "reset-grad": ("reset not detached (exact BPTT through v = h - V o)",
-                   ["model.args.detach_reset=false"]),
-    "tau0": ("no leak carry-over: tau = 0 (the residual potential is dropped each step)",
-             ["model.args.tau=0.0"]),
+                   [*PAPER_B, "model.args.detach_reset=false"]),
     "a0.1-reset-grad": ("a = 0.1 and exact reset gradient (V g <= 1, so dv/dh = 1 - V g >= 0)",
-                        ["model.args.a=0.1", "model.args.detach_reset=false"]),
-    "gain0.5": ("init gain 0.5 instead of 1", ["model.args.init_gain=0.5"]),
+                        [*PAPER_B, "model.args.a=0.1", "model.args.detach_reset=false"]),
+    "tau0": ("no leak carry-over: tau = 0 (the residual potential is dropped each step)",
+             [*PAPER_B, "model.args.tau=0.0"]),
+    "gain0.5": ("init gain 0.5 instead of 1", [*PAPER_B, "model.args.init_gain=0.5"]),
 }
 
 

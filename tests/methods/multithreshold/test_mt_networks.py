@@ -1,5 +1,7 @@
 """The zoo's networks, and multi-threshold neurons wherever the plain LIF goes."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -130,3 +132,18 @@ def test_albsnn_variant_with_omax_1_is_albsnns_lif_at_t1():
     b.sum().backward()
     for pa, pb in zip(lif.parameters(), mt.parameters(), strict=True):
         torch.testing.assert_close(pa.grad, pb.grad)
+
+
+def test_default_curve_width_keeps_silent_neurons_trainable():
+    # zoo default b = 200 mV^2 -> width 2 in x = h / V units; the paper's b = 20 -> 0.2.
+    # Curve 2 at h = 0 (nearest level 1, distance 1): height * exp(-1 / width) / V.
+    from spikebit.methods.multithreshold.params import DEFAULT_B, PAPER_B
+
+    assert (DEFAULT_B, PAPER_B) == (200.0, 20.0)
+    for b, expected in [(None, 10 * math.exp(-1 / 2.0) / 10), (PAPER_B, 10 * math.exp(-5) / 10)]:
+        kw = {} if b is None else {"b": b}
+        net = mt_network("4", in_shape=(3,), num_classes=2, steps=1, **kw)
+        neuron = net.body[-1]
+        h = torch.zeros(1, 1, 2, requires_grad=True)
+        neuron(h).sum().backward()
+        assert h.grad[0, 0, 0].item() == pytest.approx(expected, rel=1e-5)

@@ -25,6 +25,13 @@ PAPER_LEAK = 0.9
 """Table 1: ``tau_m = 10 ms``; forward Euler with ``dt = 1 ms`` gives ``1 - dt/tau = 0.9``."""
 PAPER_A = 1.0
 PAPER_B = 20.0
+DEFAULT_B = 200.0
+"""Ours: the zoo's default width of curve 2 (mV^2), ten times the paper's ``PAPER_B``.
+With ``b = 20`` (a bump of std 0.32 V around each level 1..O_max) a neuron whose
+potential stays below the first level gets almost no gradient (``exp(-1/0.2)`` = 0.7%
+of the peak at ``h = 0``); at T >= 3 whole output neurons fell silent for every input
+and their classes were never predicted (``results/mt-steps-ablation.json``). ``b = 200``
+(std 1 V) keeps them trainable; pass ``b=PAPER_B`` for the paper's curve."""
 PAPER_MAX_SPIKES = 15
 PAPER_CURVE = "mt-gauss"  # "curve 2" (Sec. 3.4.1: the paper's choice)
 DETACH_RESET = True

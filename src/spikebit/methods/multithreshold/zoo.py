@@ -18,9 +18,9 @@ from typing import Any, Literal
 from spikebit.errors import ConfigError
 from spikebit.methods.multithreshold.init import mt_init_
 from spikebit.methods.multithreshold.params import (
+    DEFAULT_B,
     DETACH_RESET,
     PAPER_A,
-    PAPER_B,
     PAPER_CURVE,
     PAPER_LEAK,
     PAPER_MAX_SPIKES,
@@ -55,7 +55,7 @@ def mt_network(
     pool: Pool = "max",
     curve: str = PAPER_CURVE,
     a: float = PAPER_A,
-    b: float = PAPER_B,
+    b: float = DEFAULT_B,
     max_spikes: int = PAPER_MAX_SPIKES,
     threshold: float = PAPER_THRESHOLD_MV,
     tau: float = PAPER_LEAK,
@@ -68,7 +68,9 @@ def mt_network(
     """A multi-threshold SNN from ``spec`` (returns ``[T, B, K]``: counts if ``spiking_output``).
 
     ``a``/``b`` are the surrogate's height and width in the paper's units (see
-    ``params``); other :class:`ModelConfig` fields (``quantizer``, ``full_precision``,
+    ``params``; the default ``b`` is ours, ``DEFAULT_B`` = 200 mV^2: with the paper's 20,
+    silent neurons lose their gradient and training at T >= 3 collapses); other
+    :class:`ModelConfig` fields (``quantizer``, ``full_precision``,
     ``batchnorm``, ``neuron``, ``neuron_kwargs`` ...) pass through ``overrides``.
     With ``neuron`` other than ``"mtlif"`` and no ``neuron_kwargs``, the neuron gets
     only ``threshold`` and ``tau``.
