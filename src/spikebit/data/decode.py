@@ -22,7 +22,17 @@ MAX_PIXELS = 2**26
 
 
 def require_pillow(what: str) -> ModuleType:
-    """Import ``PIL.Image`` or raise :class:`DataError` saying how to install it."""
+    """Import ``PIL.Image`` or raise :class:`DataError` saying how to install it.
+
+    Args:
+        what: what is being read (a dataset name), for the error message.
+
+    Returns:
+        The ``PIL.Image`` module.
+
+    Raises:
+        DataError: Pillow is not installed (``pip install pillow``).
+    """
     try:
         from PIL import Image
     except ImportError:
@@ -34,7 +44,15 @@ def require_pillow(what: str) -> ModuleType:
 
 
 def is_image(path: Path) -> bool:
-    """True for a regular file whose suffix is a known image type (any case)."""
+    """True for a regular file whose suffix is a known image type (any case).
+
+    Args:
+        path: file to test; its suffix is compared with ``IMAGE_SUFFIXES``. The
+            file is not opened.
+
+    Returns:
+        Whether ``path`` is an existing regular file with an image suffix.
+    """
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
@@ -100,8 +118,20 @@ def read_images(paths: list[Path], what: str, size: int | None = None) -> np.nda
     expanded). High-depth grayscale (16-bit PNG, float TIFF) is scaled by its own
     format's range (:func:`to_uint8_gray`). With ``size=None`` all images must share
     one size; otherwise each is resized (shorter side to ``size``, bilinear) and
-    center-cropped to ``size x size``. An image over ``MAX_PIXELS`` pixels, or one that
-    cannot be decoded, raises :class:`DataError`.
+    center-cropped to ``size x size``.
+
+    Args:
+        paths: image files (any format Pillow decodes), in output order.
+        what: dataset name, for error messages.
+        size: output side length in pixels, or ``None`` to keep the (common) size.
+
+    Returns:
+        uint8 ``[N, C, H, W]`` with ``C`` 1 (all grayscale) or 3 (RGB).
+
+    Raises:
+        DataError: Pillow is missing, an image cannot be opened or decoded, claims
+            more than ``MAX_PIXELS`` pixels, has an unsupported value range, or (with
+            ``size=None``) differs in size from the first image.
     """
     image = require_pillow(what)
     from PIL import ImageOps

@@ -58,6 +58,15 @@ def save_event_dataset(path: PathArg, data: EventDataset, level: int = 1) -> Non
     Stored columns: ``dt`` (t minus the previous event's t within a sample; the
     first keeps its absolute t), ``x``, ``y``, ``p`` in their smallest unsigned
     dtypes, plus ``offsets [N+1]``, ``labels [N]``, ``sensor_size``, ``name``.
+    The file is written to a temp name and renamed, so a reader never sees half of it.
+
+    Args:
+        path: destination ``.npz``; parent folders are created.
+        data: the dataset to store.
+        level: deflate compression level, 0 (none) to 9 (smallest).
+
+    Raises:
+        OSError: the file cannot be written (not wrapped).
     """
     allev = np.concatenate(data.events) if data.events else np.empty(0, EVENT_DTYPE)
     counts = np.array([e.size for e in data.events], dtype=np.int64)
@@ -84,7 +93,19 @@ def save_event_dataset(path: PathArg, data: EventDataset, level: int = 1) -> Non
 
 
 def load_event_dataset(path: PathArg) -> EventDataset:
-    """Read a file written by :func:`save_event_dataset`."""
+    """Read a file written by :func:`save_event_dataset`.
+
+    Args:
+        path: the ``.npz`` file.
+
+    Returns:
+        The :class:`EventDataset`, events of :data:`EVENT_DTYPE` with absolute
+        timestamps in microseconds.
+
+    Raises:
+        DataError: the file is missing, not a zip/npz, or lacks a stored column
+            (delete it to rebuild).
+    """
     try:
         with np.load(Path(path)) as z:
             offsets, labels = z["offsets"], z["labels"]
