@@ -27,7 +27,21 @@ from spikebit.train.validate import build_component
 
 
 def load_data(data: DataSection) -> tuple[ArrayDataset, ArrayDataset]:
-    """Train and test splits, limited to the first ``*_limit`` samples if set."""
+    """Train and test splits, limited to the first ``*_limit`` samples if set.
+
+    Args:
+        data: the config's ``data`` section: ``name``, ``data_dir``, ``train_limit``,
+            ``test_limit`` and, for event data, ``frames`` (keyword arguments of
+            :func:`~spikebit.data.events.training.load_event_frames`, e.g. ``{T: 10}``).
+
+    Returns:
+        ``(train, test)`` datasets: images ``[N, C, H, W]``, or event frames
+        ``[N, T, C, H, W]`` (batch-first) when ``frames`` is set.
+
+    Raises:
+        RegistryError: an unknown static dataset name.
+        DataError: an unknown event dataset, or missing or corrupt files.
+    """
     if data.frames:
         from spikebit.data.events.training import load_event_frames
 
@@ -47,7 +61,18 @@ Stats = tuple[list[float], list[float]]
 
 
 def make_transform(data: DataSection, train: ArrayDataset) -> tuple[Transform | None, Stats | None]:
-    """Training augmentation, and per-channel (mean, std) of the train set if normalizing."""
+    """Training augmentation, and per-channel (mean, std) of the train set if normalizing.
+
+    Args:
+        data: the config's ``data`` section (``normalize``, ``crop_padding``, ``hflip``).
+        train: the training split; its statistics and image size are used.
+
+    Returns:
+        ``(transform, stats)``: a :class:`~spikebit.data.transforms.Compose` of
+        ``RandomCrop`` (padding ``crop_padding`` pixels) and ``RandomHorizontalFlip``
+        (p = 0.5), or ``None`` without augmentation; and ``(mean, std)`` lists with
+        one value per channel ``C`` when ``normalize`` is set, else ``None``.
+    """
     norm = None
     if data.normalize:
         dims = [d for d in range(train.images.ndim) if d != train.images.ndim - 3]
@@ -61,7 +86,23 @@ def make_transform(data: DataSection, train: ArrayDataset) -> tuple[Transform | 
 
 
 def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """The zoo model named in ``config.model`` with dataset-derived defaults filled in."""
+    """The zoo model named in ``config.model`` with dataset-derived defaults filled in.
+
+    ``in_shape`` and ``num_classes`` are passed to the model factory when it accepts
+    them and ``config.model.args`` does not set them.
+
+    Args:
+        config: the run config (``model.name``, ``model.args``).
+        in_shape: per-sample input shape ``(C, H, W)`` (one time step for event frames).
+        num_classes: number of output classes ``K``.
+
+    Returns:
+        The model, on the CPU.
+
+    Raises:
+        RegistryError: an unknown model name.
+        ConfigError: the factory refuses its arguments.
+    """
     args = dict(config.model.args)
     factory = MODELS.get(config.model.name)
     params = inspect.signature(factory).parameters
@@ -76,6 +117,20 @@ def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) 
 
 
 def build_callbacks(config: RunConfig) -> list[Callback]:
+    """The callbacks listed in ``config.callbacks``, built from their registered names.
+
+    Each callback's ``config_name`` is set to its name, which keys its checkpoint state.
+
+    Args:
+        config: the run config; ``callbacks`` is a list of ``{name, args}`` entries.
+
+    Returns:
+        One :class:`~spikebit.train.callbacks.Callback` per entry, in config order.
+
+    Raises:
+        RegistryError: an unknown callback name.
+        ConfigError: a callback refuses its arguments.
+    """
     callbacks = []
     for c in config.callbacks:
         cb = build_component(CALLBACKS.get(c.name), c.args, f"callback {c.name!r}")
@@ -99,7 +154,25 @@ class _Normalized(nn.Module):
 
 
 def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, Transform | None]:
-    """Seed, load data and build the model (with input normalization folded in)."""
+    """Seed, load data and build the model (with input normalization folded in).
+
+    Imports the config's ``imports`` plugins first, then seeds Python, numpy and
+    torch with ``config.seed``.
+
+    Args:
+        config: the run config.
+
+    Returns:
+        ``(model, train, test, transform)``: the model (wrapped so that inputs are
+        normalized by the train set's per-channel mean and std when
+        ``data.normalize`` is set), the two splits and the training augmentation
+        (or ``None``).
+
+    Raises:
+        ConfigError: a plugin cannot be imported, or the model refuses its arguments.
+        RegistryError: an unknown dataset or model name.
+        DataError: the data are missing or corrupt.
+    """
     import_plugins(config.imports)
     seed_everything(config.seed)
     train, test = load_data(config.data)
@@ -153,7 +226,24 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Checkpoint]:
-    """Rebuild the model recorded in a checkpoint and load its weights (no data needed)."""
+    """Rebuild the model recorded in a checkpoint and load its weights (no data needed).
+
+    The model is built from the checkpoint's ``config`` and ``input`` metadata
+    (defaults ``in_shape = (1, 28, 28)``, ``num_classes = 10`` when absent), with the
+    normalization wrapper when the checkpoint holds one.
+
+    Args:
+        path: a ``.safetensors`` checkpoint or a run directory.
+
+    Returns:
+        ``(model, config, ckpt)``: the model with the saved weights and ``quantize``
+        flags, the run config, and the loaded checkpoint.
+
+    Raises:
+        CheckpointError: the file is missing, corrupt, lacks ``config``, or does not
+            match the model its config builds.
+        ConfigError: the recorded config is invalid or a plugin cannot be imported.
+    """
     ckpt = load_checkpoint(path)
     if "config" not in ckpt.meta:
         raise CheckpointError(f"checkpoint {path} lacks the metadata section 'config'; it was "
