@@ -21,6 +21,11 @@ class ArrayDataset:
         labels: int64 ``[N]``, each in ``[0, num_classes)``.
         num_classes: number of classes.
         name: dataset name plus split, e.g. ``"fashion-mnist/train"``.
+
+    Raises:
+        DataError: images not float32 of rank 4 or 5, labels not int64 ``[N]``,
+            counts that differ, ``num_classes < 1``, or a label outside
+            ``[0, num_classes)``.
     """
 
     images: torch.Tensor

@@ -83,9 +83,18 @@ def to_uint8_gray(im: Any, p: Path, what: str) -> np.ndarray:
 
     16-bit modes (``I;16*``) scale ``0..65535`` to ``0..255``; 32-bit ``I`` scales
     ``0..255`` as is and ``0..65535`` as 16-bit; float ``F`` scales ``[0, 1]`` to
-    ``0..255`` and ``[0, 255]`` as is. Other ranges (or NaN) are a :class:`DataError`.
-    ``im`` is the opened Pillow image, ``p`` its path and ``what`` the dataset name
-    (both for messages).
+    ``0..255`` and ``[0, 255]`` as is.
+
+    Args:
+        im: the opened Pillow image (a grayscale mode such as ``I;16``, ``I`` or ``F``).
+        p: its path, for messages.
+        what: the dataset name, for messages.
+
+    Returns:
+        uint8 ``[H, W]``, rounded to nearest.
+
+    Raises:
+        DataError: negative, non-finite or out-of-range values for the mode.
     """
     arr = np.asarray(im)
     if im.mode.startswith("I;16"):

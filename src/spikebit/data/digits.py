@@ -75,7 +75,23 @@ def _sklearn_bytes() -> bytes | None:
 
 
 def fetch_digits(root: Path) -> Path:
-    """Cache ``digits.csv.gz`` under ``<root>/digits`` (once) and return that folder."""
+    """Cache ``digits.csv.gz`` under ``<root>/digits`` (once) and return that folder.
+
+    The file is copied from an installed scikit-learn, else read out of a
+    scikit-learn wheel downloaded with pip (``pip download --no-deps``); it is
+    parsed before it is saved.
+
+    Args:
+        root: cache root.
+
+    Returns:
+        The folder holding ``digits.csv.gz`` (``<root>/digits``, or ``root`` when the
+        file is already there).
+
+    Raises:
+        DataError: the wheel cannot be downloaded or read (the message says how to
+            place the file by hand), or the CSV does not parse.
+    """
     for folder in (root / "digits", root):
         if (folder / FILE).is_file():
             return folder

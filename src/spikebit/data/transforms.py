@@ -16,7 +16,12 @@ from spikebit.errors import DataError
 
 
 class Transform(Protocol):
-    """A batch transform: ``[B, C, H, W] -> [B, C, H', W']``."""
+    """A batch transform: ``[B, C, H, W] -> [B, C, H', W']``.
+
+    Called as ``transform(x, generator)`` with a float batch ``x`` and the
+    ``torch.Generator`` that every random choice is drawn from (one draw per sample,
+    in batch order), so a seeded generator reproduces the output.
+    """
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
 

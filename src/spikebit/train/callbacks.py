@@ -107,7 +107,14 @@ class QuantizerSchedule(Callback):
 def callback_keys(callbacks: list[Callback]) -> list[str]:
     """Stable checkpoint keys of ``callbacks``: the registered name (``flip-ratio``),
     ``name#2`` for a second callback of the same name; unregistered classes use their
-    class name."""
+    class name.
+
+    Args:
+        callbacks: the run's callbacks, in config order.
+
+    Returns:
+        One key per callback, in the same order.
+    """
     registered = {}
     for name in CALLBACKS.names():
         registered.setdefault(CALLBACKS.get(name), name)
@@ -121,7 +128,15 @@ def callback_keys(callbacks: list[Callback]) -> list[str]:
 
 def callback_state(callbacks: list[Callback]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Checkpoint tensors ``callback.KEY.NAME`` and JSON state ``{KEY: meta}`` of
-    ``callbacks``, keyed by :func:`callback_keys`."""
+    ``callbacks``, keyed by :func:`callback_keys`.
+
+    Args:
+        callbacks: the run's callbacks.
+
+    Returns:
+        ``(tensors, meta)``: every callback's tensors under ``callback.<key>.`` and its
+        JSON-able state under ``<key>``.
+    """
     tensors: dict[str, torch.Tensor] = {}
     meta: dict[str, Any] = {}
     for key, cb in zip(callback_keys(callbacks), callbacks):
@@ -138,9 +153,17 @@ def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tens
     names the checkpoint in errors.
 
     Checkpoints written before keys were names (``"0"``, ``"1"``, ...) are read by
-    position. Raises :class:`CheckpointError` when the checkpoint's callbacks and the
-    configured ones differ (a callback would otherwise get another's state, or none);
-    callbacks without state (saved ``{}``) need not match.
+    position. Callbacks without state (saved ``{}``) need not match.
+
+    Args:
+        callbacks: the run's callbacks; each receives its state in place.
+        tensors: all the checkpoint's tensors.
+        meta: the checkpoint's ``"callbacks"`` metadata entry.
+        source: names the checkpoint in errors.
+
+    Raises:
+        CheckpointError: the checkpoint's callbacks and the configured ones differ (a
+            callback would otherwise get another's state, or none).
     """
     keys = callback_keys(callbacks)
     if meta and all(k.isdigit() for k in meta):  # positional (older checkpoints)

@@ -188,6 +188,23 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
 
     Without ``resume``, an earlier run in ``out_dir/name`` is moved aside first
     (:func:`move_aside`), so starting over never overwrites saved checkpoints.
+
+    Args:
+        config: the validated run config.
+        resume: continue from ``out_dir/name/last.safetensors`` (see
+            :func:`spikebit.train.resume.restore_trainer`).
+
+    Returns:
+        ``(metrics, run_dir)``: the final epoch's record (``test_acc``,
+        ``best_test_acc``, ...) and the run directory.
+
+    Raises:
+        ConfigError: a plugin, model or callback the config cannot build, or a resume
+            that changes a fixed field.
+        RegistryError: an unknown dataset, model or callback name.
+        DataError: missing or corrupt data.
+        CheckpointError: an unwritable run directory or a bad checkpoint to resume.
+        TrainingError: training diverged.
     """
     dist = init_from_env()
     run_dir = Path(config.out_dir) / config.name
@@ -210,6 +227,18 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     with a different config found there is moved aside (``NAME.replaced-TIMESTAMP``),
     never overwritten. Inside :func:`spikebit.train.seeds.seed_repeat` (``spikebit
     reproduce --seeds``) the seed and run name follow the repeat.
+
+    Args:
+        config: a run config, or its mapping form.
+
+    Returns:
+        ``(metrics, run_dir)`` as :func:`train_from_config` returns them.
+
+    Raises:
+        ConfigError: the config is invalid.
+        CheckpointError: the existing run's checkpoint is unreadable.
+        DataError: missing or corrupt data.
+        TrainingError: training diverged.
     """
     if not isinstance(config, dict):
         config = config.to_dict()

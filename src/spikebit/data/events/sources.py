@@ -24,6 +24,13 @@ class EventSample:
 
     ``source`` and ``stamp`` identify the content for the frame cache: a file
     path (plus ``#k`` for the k-th slice) and e.g. the file's size and mtime.
+
+    Attributes:
+        source: what the events come from (resolved file path, ``#k`` suffix for the
+            k-th gesture of a recording, or ``<name>#i`` for in-memory arrays).
+        label: class label, ``>= 0``.
+        load: ``load() -> events [N]`` of :data:`EVENT_DTYPE` (decodes on demand).
+        stamp: a version of the content, e.g. ``"size:mtime_ns"`` of the file.
     """
 
     source: str

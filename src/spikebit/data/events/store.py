@@ -18,8 +18,13 @@ from spikebit.errors import DataError
 class EventDataset:
     """``events[i]`` (:data:`EVENT_DTYPE` ``[N_i]``, sorted by t) with ``labels[i]``.
 
-    ``labels`` is int64 ``[N]``; ``sensor_size`` is ``(H, W)``; ``name`` identifies
-    the content (it keys the frame cache, so include every parameter in it).
+    Attributes:
+        events: one array ``[N_i]`` of :data:`EVENT_DTYPE` per sample, timestamps in
+            microseconds, sorted by t.
+        labels: int64 ``[N]`` class labels.
+        sensor_size: ``(H, W)`` in pixels.
+        name: identifies the content (it keys the frame cache, so include every
+            parameter in it).
     """
 
     events: list[np.ndarray]
