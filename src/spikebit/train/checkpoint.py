@@ -265,7 +265,7 @@ def load_checkpoint(path: str | Path, verify: bool | None = None) -> Checkpoint:
         verify: check the SHA-256 hashes; ``None`` uses :func:`verify_enabled`.
 
     Returns:
-        The :class:`Checkpoint` (tensors on the CPU, metadata decoded).
+        The loaded :class:`Checkpoint` (tensors on the CPU, metadata decoded).
 
     Raises:
         CheckpointError: the file is missing, unreadable, fails its hashes, has

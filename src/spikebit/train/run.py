@@ -125,7 +125,8 @@ def build_callbacks(config: RunConfig) -> list[Callback]:
         config: the run config; ``callbacks`` is a list of ``{name, args}`` entries.
 
     Returns:
-        One :class:`~spikebit.train.callbacks.Callback` per entry, in config order.
+        A list of one :class:`~spikebit.train.callbacks.Callback` per entry, in config
+        order.
 
     Raises:
         RegistryError: an unknown callback name.

@@ -143,7 +143,7 @@ def fetch_event_dataset(
             ``None`` for all.
 
     Returns:
-        An :class:`~spikebit.data.events.store.EventDataset`: per sample, events of
+        The dataset as an :class:`~spikebit.data.events.store.EventDataset`: per sample, events of
         ``EVENT_DTYPE`` (t in microseconds), int64 labels ``[N]``, the sensor size.
 
     Raises:

@@ -163,7 +163,8 @@ def simulate_batch(
         cfg: the simulator parameters.
 
     Returns:
-        One :data:`EVENT_DTYPE` array per image, sorted by t (microseconds, from 0).
+        A list of one :data:`EVENT_DTYPE` array per image, sorted by t (microseconds,
+        from 0).
 
     Raises:
         DataError: ``images`` has the wrong rank, does not fit the sensor, holds
@@ -313,7 +314,7 @@ def make_event_dataset(
         chunk: images simulated per batch.
 
     Returns:
-        An :class:`~spikebit.data.events.store.EventDataset` with ``N`` event arrays,
+        The dataset as an :class:`~spikebit.data.events.store.EventDataset` with ``N`` event arrays,
         int64 labels ``[N]`` and ``cfg.sensor_size``.
 
     Raises:

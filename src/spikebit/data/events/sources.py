@@ -66,7 +66,7 @@ def file_samples(
         reader: ``reader(path) -> events [N]`` of :data:`EVENT_DTYPE`.
 
     Returns:
-        One :class:`EventSample` per file, named by its resolved path.
+        A list of one :class:`EventSample` per file, named by its resolved path.
     """
     return [
         EventSample(str(f.resolve()), int(c), lambda f=f: reader(f), file_stamp(f))
@@ -166,7 +166,7 @@ def array_samples(name: str, events: list[np.ndarray], labels: np.ndarray) -> li
         labels: one class label per sample.
 
     Returns:
-        One :class:`EventSample` per array, sources ``"<name>#<i>"``.
+        A list of one :class:`EventSample` per array, sources ``"<name>#<i>"``.
     """
     return [
         EventSample(f"{name}#{i}", int(c), lambda e=e: e)

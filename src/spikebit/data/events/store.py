@@ -104,7 +104,7 @@ def load_event_dataset(path: PathArg) -> EventDataset:
         path: the ``.npz`` file.
 
     Returns:
-        The :class:`EventDataset`, events of :data:`EVENT_DTYPE` with absolute
+        The dataset as an :class:`EventDataset`, events of :data:`EVENT_DTYPE` with absolute
         timestamps in microseconds.
 
     Raises:
