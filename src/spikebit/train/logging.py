@@ -24,7 +24,8 @@ class Progress:
     Args:
         total: number of batches in the epoch.
         label: text before the bar, e.g. ``"epoch 1/10"``.
-        enabled: show anything at all (``False`` on non-main ranks and with ``--quiet``).
+        enabled: show anything at all (the trainer passes ``False`` on ranks other
+            than 0); ``--quiet`` silences the bar regardless.
         every: batches between plain lines when stdout is not a terminal (at least 1).
     """
 
