@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from spikebit.functional.surrogate import sech2
 from spikebit.registry import Registry
 
 QUANTIZERS: Registry[type[WeightQuantizer]] = Registry("quantizer")
@@ -136,7 +137,7 @@ class _QSNNBinarize(torch.autograd.Function):
         (w_hat,) = ctx.saved_tensors
         t = ctx.t
         k = max(1.0 / t, 1.0)
-        return grad * k * t * (1.0 - torch.tanh(t * w_hat) ** 2), None
+        return grad * k * t * sech2(t * w_hat), None  # = 1 - tanh^2, no cancellation
 
 
 @QUANTIZERS.register("qsnn")
