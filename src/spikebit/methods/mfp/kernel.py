@@ -42,6 +42,7 @@ BACKENDS: tuple[str, ...] = ("eager", "compiled")
 
 
 def check_backend(backend: str) -> str:
+    """Return ``backend`` if it names a kernel (:data:`BACKENDS`), else raise ``ConfigError``."""
     if backend not in BACKENDS:
         raise ConfigError(
             f"unknown MFP kernel backend {backend!r}: use one of {', '.join(BACKENDS)} "
@@ -160,7 +161,11 @@ def mfp_backward(
     x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: float,
     surrogate: Surrogate, backend: Backend = "eager",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(grad_X [T, N], grad_m [T, T])`` for ``x, grad_s [T, N]`` (the backward alone)."""
+    """The backward alone: ``(grad_X [T, N], grad_m [T, T])`` of ``S = H(m @ x - V)``.
+
+    ``x, grad_s [T, N]``, lower-triangular ``m [T, T]``, ``threshold`` ``V``, ``surrogate``
+    (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence`.
+    """
     if check_backend(backend) == "compiled":
         return _fused_backward_call(x.contiguous(), m, grad_s, float(threshold), surrogate,
                                     True)
@@ -174,7 +179,8 @@ def mfp_sequence(
     x: torch.Tensor, m: torch.Tensor, threshold: float, surrogate: Surrogate,
     backend: Backend = "eager",
 ) -> torch.Tensor:
-    """Spikes ``H(m @ x - V)`` for ``x [T, B, ...]`` and lower-triangular ``m [T, T]``.
+    """Spikes ``H(m @ x - V)`` for ``x [T, B, ...]``, lower-triangular ``m [T, T]`` and
+    ``threshold`` ``V``; ``surrogate`` gives ``dS/dH`` in backward.
 
     ``alpha`` is folded into ``m``; entries above its diagonal are ignored. Differentiable
     in ``x`` and ``m`` (surrogate gradient); saves only ``x`` and ``m`` for backward.
