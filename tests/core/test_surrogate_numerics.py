@@ -177,7 +177,7 @@ def test_sech2_is_one_minus_tanh_squared_without_cancellation(dtype):
 
 
 def test_qsnn_binarizer_gradient_far_from_zero():
-    from spikebit.quant.quantizers import _QSNNBinarize
+    from spikebit.quant.ste import _QSNNBinarize
 
     w = torch.tensor([-2.0, 2.0], requires_grad=True)  # t w = -/+20: tanh rounds to 1
     _QSNNBinarize.apply(w, 10.0).sum().backward()
