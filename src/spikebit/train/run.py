@@ -13,16 +13,24 @@ from torch import nn
 from spikebit.data import ArrayDataset, Compose, RandomCrop, RandomHorizontalFlip
 from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
-from spikebit.errors import CheckpointError
+from spikebit.errors import CheckpointError, ConfigError
 from spikebit.models import MODELS
 from spikebit.registry import import_plugins
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
+from spikebit.train.device import (
+    check_precision,
+    checkpoint_device,
+    requested_device,
+    resolve_device,
+)
 from spikebit.train.distributed import init_from_env
+from spikebit.train.loader import num_classes, stream_enabled, streaming_transform
+from spikebit.train.losses import make_loss
 from spikebit.train.rundir import move_aside, run_files
 from spikebit.train.seeds import with_repeat_seed
-from spikebit.train.trainer import Trainer, input_shape, seed_everything
+from spikebit.train.trainer import Trainer, input_shape, preflight, seed_everything
 from spikebit.train.validate import build_component
 
 
@@ -31,18 +39,26 @@ def load_data(data: DataSection) -> tuple[ArrayDataset, ArrayDataset]:
 
     Args:
         data: the config's ``data`` section: ``name``, ``data_dir``, ``train_limit``,
-            ``test_limit`` and, for event data, ``frames`` (keyword arguments of
-            :func:`~spikebit.data.events.training.load_event_frames`, e.g. ``{T: 10}``).
+            ``test_limit``; for event data ``frames`` (keyword arguments of
+            :func:`~spikebit.data.events.training.load_event_frames`, e.g. ``{T: 10}``);
+            for image folders ``stream`` and ``image_size`` (see
+            :func:`~spikebit.train.loader.stream_enabled`).
 
     Returns:
-        ``(train, test)`` datasets: images ``[N, C, H, W]``, or event frames
-        ``[N, T, C, H, W]`` (batch-first) when ``frames`` is set.
+        ``(train, test)``: in-memory datasets with images ``[N, C, H, W]``, or event
+        frames ``[N, T, C, H, W]`` (batch-first) when ``frames`` is set; lazily decoded
+        :class:`~spikebit.data.imagefiles.ImageFiles` when streaming.
 
     Raises:
         RegistryError: an unknown static dataset name.
-        DataError: an unknown event dataset, or missing or corrupt files.
+        DataError: an unknown event or streamed dataset, or missing or corrupt files.
     """
-    if data.frames:
+    if stream_enabled(data):  # lazily decoded image files (train/loader.py)
+        from spikebit.data.folders import stream_folder
+
+        train = stream_folder(data.name, True, data.data_dir, data.image_size)
+        test = stream_folder(data.name, False, data.data_dir, data.image_size)
+    elif data.frames:
         from spikebit.data.events.training import load_event_frames
 
         train, test = load_event_frames(data.name, data.data_dir, train_limit=data.train_limit,
@@ -63,6 +79,10 @@ Stats = tuple[list[float], list[float]]
 def make_transform(data: DataSection, train: ArrayDataset) -> tuple[Transform | None, Stats | None]:
     """Training augmentation, and per-channel (mean, std) of the train set if normalizing.
 
+    A streamed dataset (not an :class:`~spikebit.data.dataset.ArrayDataset`) gets no
+    batch transform (its workers crop and flip per sample) and its fixed ``stats``
+    (:func:`~spikebit.train.loader.streaming_transform`).
+
     Args:
         data: the config's ``data`` section (``normalize``, ``crop_padding``, ``hflip``).
         train: the training split; its statistics and image size are used.
@@ -72,7 +92,12 @@ def make_transform(data: DataSection, train: ArrayDataset) -> tuple[Transform | 
         ``RandomCrop`` (padding ``crop_padding`` pixels) and ``RandomHorizontalFlip``
         (p = 0.5), or ``None`` without augmentation; and ``(mean, std)`` lists with
         one value per channel ``C`` when ``normalize`` is set, else ``None``.
+
+    Raises:
+        DataError: ``normalize`` is set for a streamed dataset without ``stats``.
     """
+    if not isinstance(train, ArrayDataset):
+        return streaming_transform(data, train)
     norm = None
     if data.normalize:
         dims = [d for d in range(train.images.ndim) if d != train.images.ndim - 3]
@@ -178,7 +203,7 @@ def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, T
     seed_everything(config.seed)
     train, test = load_data(config.data)
     transform, norm = make_transform(config.data, train)
-    model = build_model(config, input_shape(train), train.num_classes)
+    model = build_model(config, input_shape(train), num_classes(train))
     if norm is not None:
         model = _Normalized(model, *norm)
     return model, train, test, transform
@@ -200,23 +225,48 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
         ``best_test_acc``, ...) and the run directory.
 
     Raises:
-        ConfigError: a plugin, model or callback the config cannot build, or a resume
-            that changes a fixed field.
+        ConfigError: an unknown or absent device, a precision the device cannot run,
+            a plugin, model or callback the config cannot build, or a resume that
+            changes a fixed field.
         RegistryError: an unknown dataset, model or callback name.
         DataError: missing or corrupt data.
         CheckpointError: an unwritable run directory or a bad checkpoint to resume.
         TrainingError: training diverged.
     """
-    dist = init_from_env()
+    device = resolve_device(requested_device(config.device))  # bad device/precision: error
+    check_precision(config.precision, device)                # before anything is touched
+    dist = init_from_env(device)
     run_dir = Path(config.out_dir) / config.name
+    model, train, test, transform = prepare(config)
+    preflight(model.to(device), train, make_loss(config.loss), device, config.precision)
     found = run_files(run_dir) if run_dir.is_dir() else []
     if not resume and dist.is_main and found:
         move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
                    "to continue it)")
-    model, train, test, transform = prepare(config)
-    trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist)
+    trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist,
+                      device=device)
     metrics = trainer.fit(resume=resume)
     return metrics, trainer.run_dir
+
+
+def same_config(recorded: Any, config: RunConfig) -> bool:
+    """Whether a checkpoint's ``recorded`` config mapping equals ``config``, after keys added
+    to :class:`RunConfig` since it was written (e.g. ``device``, ``precision``) take their
+    defaults; a recorded key that no longer exists makes them differ.
+
+    Args:
+        recorded: the ``config`` metadata of a checkpoint (any value; not a valid
+            config mapping means "differs").
+        config: this run's config.
+
+    Returns:
+        Whether both describe the same run (compared as JSON).
+    """
+    try:
+        filled = config_from_dict(recorded).to_dict()
+    except (ConfigError, TypeError):
+        return False
+    return json.loads(json.dumps(filled)) == json.loads(json.dumps(config.to_dict()))
 
 
 def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], Path]:
@@ -247,7 +297,7 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     last = Path(config.out_dir) / config.name / "last.safetensors"
     if last.is_file():
         meta = load_checkpoint(last).meta
-        if meta.get("config") == json.loads(json.dumps(config.to_dict())):
+        if same_config(meta.get("config"), config):
             if meta["trainer"]["epoch"] >= config.optim.epochs:
                 return meta["metrics"], last.parent
             return train_from_config(config, resume=True)
@@ -255,7 +305,9 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     return train_from_config(config)
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Checkpoint]:
+def model_from_checkpoint(
+    path: str | Path, device: str | torch.device | None = None
+) -> tuple[nn.Module, RunConfig, Checkpoint]:
     """Rebuild the model recorded in a checkpoint and load its weights (no data needed).
 
     The model is built from the checkpoint's ``config`` and ``input`` metadata
@@ -264,16 +316,20 @@ def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Check
 
     Args:
         path: a ``.safetensors`` checkpoint or a run directory.
+        device: where the model lands (``map_location`` semantics; default: the CPU,
+            or a :func:`~spikebit.train.device.use_device` override), whatever device
+            trained it.
 
     Returns:
         ``(model, config, ckpt)``: the model with the saved weights and ``quantize``
-        flags, the run config, and the loaded checkpoint.
+        flags on ``device``, the run config, and the loaded checkpoint.
 
     Raises:
-        CheckpointError: the file is missing, corrupt, lacks ``config``, or does not
-            match the model its config builds.
+        CheckpointError: ``device`` does not exist here, or the file is missing,
+            corrupt, lacks ``config``, or does not match the model its config builds.
         ConfigError: the recorded config is invalid or a plugin cannot be imported.
     """
+    target = checkpoint_device(requested_device(device))
     ckpt = load_checkpoint(path)
     if "config" not in ckpt.meta:
         raise CheckpointError(f"checkpoint {path} lacks the metadata section 'config'; it was "
@@ -288,4 +344,4 @@ def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Check
         channels = ckpt.tensors["model.mean"].numel()
         model = _Normalized(model, [0.0] * channels, [1.0] * channels)
     restore_model(model, ckpt)
-    return model, config, ckpt
+    return model.to(target), config, ckpt
