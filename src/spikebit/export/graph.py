@@ -92,7 +92,7 @@ class BatchNorm:
 @dataclass
 class Pool2d:
     path: str
-    kind: str  # "avg" | "max"
+    kind: str  # "avg" | "max" | "sum" (sum pool = average times the window area)
     kernel: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int] = (0, 0)
@@ -216,7 +216,7 @@ def node_output_shape(node: Primitive, shape: tuple[int, ...], index: int = 0) -
         elif isinstance(node, Pool2d):
             if len(shape) != 3:
                 raise _shape_error(node, index, shape, "pooling needs (C, H, W)")
-            pool = F.avg_pool2d if node.kind == "avg" else F.max_pool2d
+            pool = F.max_pool2d if node.kind == "max" else F.avg_pool2d
             y = pool(x, node.kernel, node.stride, node.padding, ceil_mode=node.ceil_mode)
         else:
             raise ExportError(f"{_name(node, index)}: not a spikebit export primitive")

@@ -162,8 +162,11 @@ class _Lowering:
                               "primitive (use average pooling, AP<k>, in the model spec)")
         if kind == "avg" and not m.count_include_pad:
             raise ExportError(f"layer {path!r}: AvgPool2d(count_include_pad=False) unsupported")
-        if kind == "avg" and m.divisor_override is not None:
-            raise ExportError(f"layer {path!r}: AvgPool2d(divisor_override=...) unsupported")
+        if kind == "avg" and m.divisor_override not in (None, 1):
+            raise ExportError(f"layer {path!r}: AvgPool2d(divisor_override="
+                              f"{m.divisor_override}) unsupported (1, a sum pool, is)")
+        if kind == "avg" and m.divisor_override == 1:
+            kind = "sum"
         if kind == "max" and _pair(m.dilation) != (1, 1):
             raise ExportError(f"layer {path!r}: dilated max pooling unsupported")
         kernel = _pair(m.kernel_size)

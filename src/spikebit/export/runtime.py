@@ -98,8 +98,9 @@ def stateless(node: Primitive, x: torch.Tensor) -> torch.Tensor:
     if isinstance(node, BatchNorm):
         return F.batch_norm(x, node.mean, node.var, node.weight, node.bias, False, 0.0, node.eps)
     if isinstance(node, Pool2d):
-        if node.kind == "avg":
-            return F.avg_pool2d(x, node.kernel, node.stride, node.padding, node.ceil_mode)
+        if node.kind in ("avg", "sum"):
+            return F.avg_pool2d(x, node.kernel, node.stride, node.padding, node.ceil_mode,
+                                divisor_override=1 if node.kind == "sum" else None)
         return F.max_pool2d(x, node.kernel, node.stride, node.padding, ceil_mode=node.ceil_mode)
     if isinstance(node, GlobalAvgPool):
         return x.mean(dim=(-2, -1))
