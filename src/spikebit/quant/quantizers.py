@@ -171,6 +171,8 @@ class QSNNQuantizer(WeightQuantizer):
         std = w.std(dim=dims, keepdim=True, unbiased=False).clamp_min(1e-8)
         w_hat = (w - mean) / std
         scale = torch.exp2(torch.round(torch.log2(w_hat.detach().abs().mean(dims, keepdim=True))))
+        if torch.compiler.is_exporting():  # same values; ``self.t`` reads a tensor (a guard)
+            return scale * torch.where(w_hat >= 0, 1.0, -1.0).to(w_hat.dtype)
         return scale * _QSNNBinarize.apply(w_hat, self.t)
 
     def bits(self, w: torch.Tensor) -> int:
