@@ -90,9 +90,7 @@ class _Lowering:
                 f"approximation ({APPROXIMATIONS[key]}), or export to a format that "
                 "supports it (ONNX)."
             )
-        note = f"{path}: {APPROXIMATIONS[key]}"
-        self.approximations.append(note)
-        warnings.warn(f"{self.target.name} export approximates {note}", stacklevel=4)
+        self.approximations.append(f"{path}: {APPROXIMATIONS[key]}")
 
     def walk(self, module: nn.Module, path: str) -> None:
         from spikebit.layers import GlobalAvgPool as SbGlobalAvgPool
@@ -258,6 +256,9 @@ def lower(
         )
     state = _Lowering(target, _approximations(approximate))
     state.walk(body, "body")
+    if state.approximations:
+        warnings.warn(f"{target.name} export is approximate: " + "; ".join(state.approximations),
+                      stacklevel=2)
     graph = LoweredGraph(
         in_shape=tuple(int(s) for s in config.in_shape), steps=int(config.steps),
         nodes=state.nodes, encoder=str(getattr(config, "encoder", "direct")),
