@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from conftest import calibrate, small_net
+from export_helpers import calibrate, small_net
 from torch import nn
 
 from spikebit.errors import ExportError
@@ -24,7 +24,7 @@ def _run(graph: LoweredGraph, x: torch.Tensor):
 
 @pytest.mark.parametrize("quantizer", ["fp", "sign", "uniform", "abc"])
 def test_lowered_graph_reproduces_eval(quantizer, images):
-    from clients import run_spikebit
+    from export_clients import run_spikebit
 
     net = calibrate(small_net(quantizer=quantizer), images)
     ref, ref_spikes = run_spikebit(net, images)
