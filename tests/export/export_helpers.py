@@ -27,9 +27,10 @@ def calibrate(model: nn.Module, x: torch.Tensor, seed: int = 0) -> nn.Module:
 
 
 def small_net(neuron: str = "lif", neuron_kwargs: dict | None = None, quantizer: str = "abc",
-              spec: str = "8C3-AP2-16C3-AP2-32", steps: int = 4, **kw) -> nn.Module:
+              spec: str = "8C3-AP2-16C3-AP2-32", steps: int = 4,
+              full_precision: tuple[int, ...] = (0,), **kw) -> nn.Module:
     torch.manual_seed(0)
     config = ModelConfig(spec=spec, in_shape=(1, 28, 28), steps=steps, neuron=neuron,
                          neuron_kwargs=dict(LIF if neuron_kwargs is None else neuron_kwargs),
-                         quantizer=quantizer, full_precision=[0], **kw)
+                         quantizer=quantizer, full_precision=list(full_precision), **kw)
     return build_network(config)

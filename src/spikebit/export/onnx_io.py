@@ -44,7 +44,7 @@ def graph_metadata(graph: LoweredGraph) -> dict[str, str]:
     }
 
 
-def onnx_program(graph: LoweredGraph, spikes: bool = True):  # noqa: ANN201 - ONNXProgram
+def onnx_program(graph: LoweredGraph, spikes: bool = True, optimize: bool = True):  # noqa: ANN201
     """Trace ``graph`` with ``torch.onnx.export`` (dynamo exporter, dynamic batch)."""
     module = GraphModule(graph, record_spikes=spikes).eval()
     example = torch.zeros(2, *graph.in_shape)
@@ -56,7 +56,8 @@ def onnx_program(graph: LoweredGraph, spikes: bool = True):  # noqa: ANN201 - ON
         try:
             return torch.onnx.export(module, (example,), None, dynamo=True,
                                      opset_version=OPSET, dynamic_shapes=({0: batch},),
-                                     input_names=["x"], output_names=names, verbose=False)
+                                     input_names=["x"], output_names=names, verbose=False,
+                                     optimize=optimize)
         except Exception as exc:  # the exporter raises many types; report them as one
             raise ExportError(f"ONNX export failed: {type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
@@ -79,10 +80,12 @@ def to_onnx(
     *,
     spikes: bool = True,
     approximate: bool | str | Iterable[str] | None = None,
+    optimize: bool = True,
 ) -> Path:
     """Write ``model`` (a trained SpikingNet or a lowered graph) to an ONNX file ``path``.
 
-    Returns ``path``. The file is written atomically (no partial file on error).
+    ``spikes``: also output every neuron layer's spikes. ``optimize``: run the ONNX
+    graph optimizer of ``torch.onnx`` (constant folding; slower export). Returns ``path``. The file is written atomically (no partial file on error).
     Raises :class:`ExportError` for a layer the lowering refuses or an exporter failure.
     """
     import onnx
@@ -92,7 +95,7 @@ def to_onnx(
         raise ExportError(f"ONNX export takes static inputs with 'direct' encoding; the model "
                           f"uses {graph.encoder!r} (stochastic or other encoders stay outside "
                           "the graph: export a model with encoder='direct')")
-    program = onnx_program(graph, spikes)
+    program = onnx_program(graph, spikes, optimize)
     proto = program.model_proto
     for key, value in graph_metadata(graph).items():
         entry = proto.metadata_props.add()

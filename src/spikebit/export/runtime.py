@@ -120,11 +120,11 @@ class GraphModule(nn.Module):
 
     def __init__(self, graph: LoweredGraph, record_spikes: bool = False) -> None:
         super().__init__()
-        self.graph = graph
+        self.lowered = graph
         self.record_spikes = record_spikes
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        g = self.graph
+        g = self.lowered
         n = len(g.in_shape)
         if x.ndim == n + 2:
             return x
@@ -140,7 +140,7 @@ class GraphModule(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         x = self.encode(x)
         spikes = []
-        for node in self.graph.nodes:
+        for node in self.lowered.nodes:
             if isinstance(node, Neuron):
                 x = neuron_sequence(node, x)
                 spikes.append(x)
