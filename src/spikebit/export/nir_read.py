@@ -246,13 +246,21 @@ def _module(node: Primitive) -> nn.Module:
 
 
 def build_network(graph: LoweredGraph) -> nn.Module:
-    """A :class:`~spikebit.models.SpikingNet` (eval mode) running ``graph``'s primitives."""
+    """A :class:`~spikebit.models.SpikingNet` (eval mode) running ``graph``'s primitives.
+
+    With an input normalization in the graph, the network is wrapped like a trained
+    checkpoint's model, so it takes raw inputs ``[B, *in_shape]``.
+    """
     from spikebit.models.network import ModelConfig, SpikingNet
 
     out = graph.out_shape
     config = ModelConfig(spec="nir", in_shape=tuple(graph.in_shape),
                          num_classes=int(out[0]) if len(out) == 1 else 0, steps=graph.steps,
                          neuron="lif", encoder=graph.encoder, batchnorm=False)
-    net = SpikingNet(config, nn.Sequential(*[_module(n) for n in graph.nodes]))
+    net: nn.Module = SpikingNet(config, nn.Sequential(*[_module(n) for n in graph.nodes]))
+    if graph.normalization is not None:  # the same wrapper a trained checkpoint uses
+        from spikebit.train.run import _Normalized
+
+        net = _Normalized(net, *graph.normalization)
     net.export_metadata = {"normalization": graph.normalization, **graph.metadata}
     return net.eval()

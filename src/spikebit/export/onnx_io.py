@@ -85,7 +85,8 @@ def to_onnx(
     """Write ``model`` (a trained SpikingNet or a lowered graph) to an ONNX file ``path``.
 
     ``spikes``: also output every neuron layer's spikes. ``optimize``: run the ONNX
-    graph optimizer of ``torch.onnx`` (constant folding; slower export). Returns ``path``. The file is written atomically (no partial file on error).
+    graph optimizer of ``torch.onnx`` (constant folding; slower export). Returns ``path``;
+    the file is written atomically (no partial file on error).
     Raises :class:`ExportError` for a layer the lowering refuses or an exporter failure.
     """
     import onnx
