@@ -16,9 +16,11 @@ from spikebit.export.onnx_io import OPSET
 from spikebit.models import MODELS
 
 SMALL = {  # channel widths reduced where the factory takes ``width`` (same structure)
-    "agmm-vggsnn": {"width": 0.0625, "in_shape": (2, 32, 32), "steps": 3},
-    "mfp-vggsnn-cifar10dvs": {"width": 0.0625, "in_shape": (2, 32, 32), "steps": 3},
-    "mfp-vggsnn-cifar10dvs-fp-lif": {"width": 0.0625, "in_shape": (2, 32, 32), "steps": 3},
+    "agmm-vggsnn": {"width": 0.0625, "in_shape": (2, 32, 32), "steps": 2},
+    "mfp-vggsnn-cifar10dvs": {"width": 0.0625, "in_shape": (2, 32, 32), "steps": 2},
+    "mfp-vggsnn-cifar10dvs-fp-lif": {"width": 0.0625, "in_shape": (2, 32, 32), "steps": 2},
+    "mfp-vggsnn-fmnist": {"steps": 2},
+    "mfp-vggsnn-fmnist-fp-lif": {"steps": 2},
 }
 REFUSED = {"agmm-resnet18": "DoubleSkipBlock", "agmm-resnet19": "DoubleSkipBlock"}
 SNN_MODELS = [n for n in MODELS.names() if not n.startswith("ann-")]
