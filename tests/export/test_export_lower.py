@@ -31,21 +31,21 @@ def test_lowered_graph_reproduces_eval(quantizer, images):
     out, *spikes = _run(lower(net), images)
     assert 0.05 < float(torch.cat([s.flatten() for s in spikes]).mean()) < 0.6  # neurons fire
     assert len(spikes) == len(ref_spikes) and all(map(torch.equal, spikes, ref_spikes))
-    if quantizer == "abc":  # eval's straight-through w + (w_eff - w) rounds w_eff (by ~1 ulp)
-        assert torch.allclose(out, ref, rtol=0, atol=1e-6)
-    else:
-        assert torch.equal(out, ref)
+    assert torch.equal(out, ref)
 
 
 def test_abc_weight_is_the_sum_of_its_bases():
     torch.manual_seed(0)
     layer = QLinear(6, 3, quantizer=get_quantizer("abc", bases=3))
     w, info = exact_weight(layer)
-    bases, alpha = info.parts["bases"], info.parts["alpha"]
-    assert set(bases.unique().tolist()) == {-1.0, 1.0} and alpha.shape == (3,)
-    by_hand = sum(alpha[i] * bases[i] for i in range(3))
-    assert torch.equal(w, by_hand.float()) and info.bits == 3
+    codes, scales = info.parts["codes"], info.parts["scales"]
+    assert codes.shape == (3, 3, 6) and codes.dtype == torch.bool and scales.shape == (3, 3)
+    assert torch.equal(scales, scales[:, :1].expand(3, 3))  # one alpha per base (per layer)
+    signs = codes.float() * 2 - 1
+    by_hand = scales[0, 0] * signs[0] + scales[1, 0] * signs[1] + scales[2, 0] * signs[2]
+    assert torch.equal(w, by_hand) and info.bits == 3 and info.name == "ABCQuantizer"
     assert len(torch.unique(w)) <= 2 ** 3  # at most 2^k levels
+    assert torch.equal(w, layer.effective_weight().detach())  # the forward's weight
 
 
 def test_sign_weight_levels_are_plus_minus_gamma():
@@ -54,7 +54,7 @@ def test_sign_weight_levels_are_plus_minus_gamma():
     w, info = exact_weight(layer)
     gamma = layer.weight.detach().abs().mean(1, keepdim=True)
     assert torch.equal(w.abs(), gamma.expand_as(w))
-    assert torch.equal(info.parts["scale"], gamma.flatten())
+    assert torch.equal(info.parts["scales"].flatten(), gamma.flatten())
 
 
 def test_fold_batchnorm_matches_by_hand():

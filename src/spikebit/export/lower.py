@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from spikebit.errors import ExportError
-from spikebit.export.adapters import exact_weight, mixing_matrix, read_dynamics
+from spikebit.export.adapters import exact_weight, read_dynamics
 from spikebit.export.graph import (
     BatchNorm,
     Conv2d,
@@ -52,7 +52,11 @@ APPROXIMATIONS = {
 
 @dataclass(frozen=True)
 class Target:
-    """What a format can express exactly; anything else is refused or approximated."""
+    """What a format can express exactly; anything else is refused or approximated.
+
+    Fields: ``name`` (for messages), ``resets`` allowed, ``graded`` spikes,
+    ``time_mixing``, ``gate`` (AGMM), ``maxpool``, ``per_channel_threshold``.
+    """
 
     name: str
     resets: frozenset[str] = frozenset({"hard", "soft", "none"})
@@ -65,7 +69,7 @@ class Target:
 
 ONNX_TARGET = Target("onnx")
 NIR_TARGET = Target("nir", resets=frozenset({"hard"}), graded=False, time_mixing=False,
-                    gate=False, maxpool=False)
+                    gate=False, maxpool=False, per_channel_threshold=False)
 ANY_TARGET = Target("lowered")
 
 
@@ -108,7 +112,7 @@ class _Lowering:
             return
         dyn = read_dynamics(module)
         if dyn is not None:
-            self.neuron(module, dyn, path)
+            self.neuron(dyn, path)
         elif isinstance(module, nn.Conv2d):
             self.conv(module, path)
         elif isinstance(module, nn.Linear):
@@ -179,18 +183,21 @@ class _Lowering:
         window = "step" if m.per_step else ("cumulative" if m.causal else "all")
         self.nodes.append(Gate(path, _tensor(m.alpha), window))
 
-    def neuron(self, module: nn.Module, dyn: NeuronDynamics, path: str) -> None:
+    def neuron(self, dyn: NeuronDynamics, path: str) -> None:
         t = self.target
         mixing = None
         if dyn.time_mixing:
             if t.time_mixing:
-                mixing = mixing_matrix(module)
+                mixing = dyn.mixing
                 if mixing is None:
                     raise ExportError(f"layer {path!r}: time-mixing neuron without a matrix")
             else:
                 self.refuse_or_approximate(path, f"{dyn.kind} time mixing (T x T)", "time-mixing")
-                dyn = dataclasses.replace(dyn, time_mixing=False, needs_steps=False,
-                                          reset="hard")
+                leak = float(dyn.mixing[1, 0] / dyn.mixing[0, 0]) \
+                    if dyn.mixing is not None and dyn.mixing.shape[0] > 1 \
+                    and float(dyn.mixing[0, 0]) != 0 else 0.0
+                dyn = dataclasses.replace(dyn, time_mixing=False, needs_steps=False, steps=None,
+                                          mixing=None, reset="hard", leak=min(max(leak, 0.0), 1.0))
         if dyn.max_spikes > 1 and not t.graded:
             self.refuse_or_approximate(path, f"multi-threshold spikes (max_spikes="
                                        f"{dyn.max_spikes})", "multi-threshold")
@@ -200,8 +207,10 @@ class _Lowering:
                                        if dyn.reset == "soft" else f"reset {dyn.reset!r}",
                                        "soft-reset")
             dyn = dataclasses.replace(dyn, reset="hard")
-        if isinstance(dyn.threshold, torch.Tensor) and not t.per_channel_threshold:
-            raise ExportError(f"layer {path!r}: per-channel thresholds unsupported by {t.name}")
+        per_value = isinstance(dyn.threshold, torch.Tensor) or isinstance(dyn.leak, torch.Tensor)
+        if per_value and not t.per_channel_threshold:
+            raise ExportError(f"layer {path!r}: per-channel or per-step threshold/leak cannot "
+                              f"be written to {t.name} (its importers take one value per layer)")
         self.nodes.append(Neuron(path, dyn, mixing))
 
 
