@@ -134,3 +134,38 @@ def test_lowering_does_not_change_the_model(images):
     lower(net)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert isinstance(lower(net).nodes[2], Neuron)
+
+
+def test_residual_branches_must_agree_and_fold_inside():
+    from spikebit.export.graph import Residual
+
+    conv = Conv2d("c", torch.ones(3, 2, 1, 1), None)
+    bn = BatchNorm("bn", torch.zeros(3), torch.ones(3), torch.full((3,), 2.0), torch.zeros(3),
+                   0.0)
+    bad = LoweredGraph((2, 4, 4), 1, [Residual("block", [conv, bn], [])])
+    with pytest.raises(ExportError, match=r"Residual 'block'.*body gives \(3, 4, 4\) but its "
+                                          r"shortcut gives \(2, 4, 4\)"):
+        bad.shapes()
+    good = LoweredGraph((2, 4, 4), 1, [Residual("block", [conv, bn],
+                                                [Conv2d("s", torch.ones(3, 2, 1, 1), None)])])
+    folded = fold_batchnorm(good).nodes[0]
+    assert len(folded.body) == 1 and torch.equal(folded.body[0].weight, torch.full((3, 2, 1, 1),
+                                                                                   2.0))
+    x = torch.rand(1, 2, 2, 4, 4)
+    out = GraphModule(good)(x)
+    assert torch.allclose(out, 3 * x.sum(2, keepdim=True).expand(1, 2, 3, 4, 4))
+
+
+def test_agmm_resnet_lowers_exactly_for_onnx_and_is_refused_for_nir(images):
+    from export_clients import run_spikebit
+
+    from spikebit.models import MODELS
+
+    net = MODELS.get("agmm-resnet19")(width=0.0625, in_shape=(3, 16, 16)).eval()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    ref, ref_spikes = run_spikebit(net, x)
+    out, *spikes = _run(lower(net), x)
+    assert torch.equal(out, ref) and len(spikes) == 17
+    assert all(map(torch.equal, spikes, ref_spikes))
+    with pytest.raises(ExportError, match=r"layer 'body\.3': residual blocks"):
+        lower(net, NIR_TARGET)

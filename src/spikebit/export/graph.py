@@ -24,7 +24,8 @@ from spikebit.neurons.base import NeuronDynamics
 from spikebit.quant.levels import QuantLevels
 
 __all__ = ["NeuronDynamics", "QuantInfo", "LoweredGraph", "Conv2d", "Linear", "BatchNorm",
-           "Pool2d", "GlobalAvgPool", "Flatten", "Neuron", "Gate", "node_output_shape"]
+           "Pool2d", "GlobalAvgPool", "Flatten", "Neuron", "Gate", "Residual",
+           "node_output_shape"]
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,19 @@ class Gate:
     window: str
 
 
-Primitive = Conv2d | Linear | BatchNorm | Pool2d | GlobalAvgPool | Flatten | Neuron | Gate
+@dataclass
+class Residual:
+    """``body(x) + shortcut(x)``: two stateless chains (``shortcut`` empty = identity) whose
+    outputs are added, in that order (a ResNet block's shortcut before its neuron);
+    ``path`` names the source block."""
+
+    path: str
+    body: list[Primitive]
+    shortcut: list[Primitive]
+
+
+Primitive = (Conv2d | Linear | BatchNorm | Pool2d | GlobalAvgPool | Flatten | Neuron | Gate
+             | Residual)
 
 
 @dataclass
@@ -196,6 +209,17 @@ def node_output_shape(node: Primitive, shape: tuple[int, ...], index: int = 0) -
     """
     if isinstance(node, (Neuron, Gate)):
         return shape
+    if isinstance(node, Residual):
+        out = shape
+        for j, sub in enumerate(node.body):
+            out = node_output_shape(sub, out, j)
+        short = shape
+        for j, sub in enumerate(node.shortcut):
+            short = node_output_shape(sub, short, j)
+        if out != short:
+            raise _shape_error(node, index, shape, f"its body gives {out} but its shortcut "
+                               f"gives {short}")
+        return out
     if isinstance(node, Flatten):
         if len(shape) < 1:
             raise _shape_error(node, index, shape, "nothing to flatten")

@@ -37,6 +37,7 @@ from spikebit.export.graph import (
     NeuronDynamics,
     Pool2d,
     Primitive,
+    Residual,
 )
 
 APPROXIMATIONS = {
@@ -55,7 +56,8 @@ class Target:
     """What a format can express exactly; anything else is refused or approximated.
 
     Fields: ``name`` (for messages), ``resets`` allowed, ``graded`` spikes,
-    ``time_mixing``, ``gate`` (AGMM), ``maxpool``, ``per_channel_threshold``.
+    ``time_mixing``, ``gate`` (AGMM), ``maxpool``, ``per_channel_threshold``,
+    ``residual`` (blocks adding a shortcut).
     """
 
     name: str
@@ -65,11 +67,12 @@ class Target:
     gate: bool = True
     maxpool: bool = True
     per_channel_threshold: bool = True
+    residual: bool = True
 
 
 ONNX_TARGET = Target("onnx")
 NIR_TARGET = Target("nir", resets=frozenset({"hard"}), graded=False, time_mixing=False,
-                    gate=False, maxpool=False, per_channel_threshold=False)
+                    gate=False, maxpool=False, per_channel_threshold=False, residual=False)
 ANY_TARGET = Target("lowered")
 
 
@@ -110,6 +113,9 @@ class _Lowering:
             return
         if isinstance(module, (nn.Identity, nn.Dropout)):
             return
+        if type(module).__name__ == "DoubleSkipBlock":
+            self.double_skip(module, path)
+            return
         dyn = read_dynamics(module)
         if dyn is not None:
             self.neuron(dyn, path)
@@ -135,9 +141,30 @@ class _Lowering:
             raise ExportError(
                 f"layer {path!r} ({type(module).__name__}) has no export primitive: supported "
                 "are conv/linear (quantized or not), BatchNorm, avg/max pooling, global average "
-                "pooling, flatten, spiking neurons and the AGMM gate in a sequential body "
-                "(residual blocks and ANN activations such as ReLU are not)."
+                "pooling, flatten, spiking neurons, the AGMM gate and the AGMM ResNets' "
+                "double-skip blocks (ANN activations such as ReLU are not)."
             )
+
+    def chain(self, module: nn.Module, path: str) -> list[Primitive]:
+        """Lower ``module`` into a separate list (a residual block's branch)."""
+        outer, self.nodes = self.nodes, []
+        try:
+            self.walk(module, path)
+            return self.nodes
+        finally:
+            self.nodes = outer
+
+    def double_skip(self, block: nn.Module, path: str) -> None:
+        """``s1 = N1(unit1(s) + shortcut1(s))``, ``s2 = N2(unit2(s1) + s1)`` (AGMM ResNets)."""
+        if not self.target.residual:
+            raise ExportError(f"layer {path!r}: residual blocks (shortcut additions) are not "
+                              f"written to {self.target.name} yet; export to ONNX")
+        self.nodes.append(Residual(f"{path}.unit1", self.chain(block.unit1, f"{path}.unit1"),
+                                   self.chain(block.shortcut1, f"{path}.shortcut1")))
+        self.walk(block.neuron1, f"{path}.neuron1")
+        self.nodes.append(Residual(f"{path}.unit2", self.chain(block.unit2, f"{path}.unit2"),
+                                   []))
+        self.walk(block.neuron2, f"{path}.neuron2")
 
     def conv(self, m: nn.Conv2d, path: str) -> None:
         if m.padding_mode != "zeros" or isinstance(m.padding, str):
@@ -279,12 +306,22 @@ def lower(
 
 
 def fold_batchnorm(graph: LoweredGraph) -> LoweredGraph:
-    """A copy of ``graph`` with every BatchNorm folded into the conv/linear before it.
+    """A copy of ``graph`` with every BatchNorm folded into the conv/linear before it
+    (also inside residual branches).
 
-    Raises :class:`ExportError` for a BatchNorm that does not follow a weight layer.
+    Raises:
+        ExportError: a BatchNorm that does not follow a conv or linear layer.
     """
+    return dataclasses.replace(graph, nodes=_fold(graph.nodes))
+
+
+def _fold(chain: list[Primitive]) -> list[Primitive]:
     nodes: list[Primitive] = []
-    for i, node in enumerate(graph.nodes):
+    for i, node in enumerate(chain):
+        if isinstance(node, Residual):
+            nodes.append(dataclasses.replace(node, body=_fold(node.body),
+                                             shortcut=_fold(node.shortcut)))
+            continue
         if not isinstance(node, BatchNorm):
             nodes.append(node)
             continue
@@ -298,4 +335,4 @@ def fold_batchnorm(graph: LoweredGraph) -> LoweredGraph:
         bias = (b - node.mean.double()) * scale + node.bias.double()
         nodes[-1] = dataclasses.replace(prev, weight=w.float(), bias=bias.float(), quant=None,
                                         path=f"{prev.path}+{node.path}")
-    return dataclasses.replace(graph, nodes=nodes)
+    return nodes

@@ -31,6 +31,7 @@ from spikebit.export.graph import (
     Neuron,
     Pool2d,
     Primitive,
+    Residual,
 )
 
 
@@ -150,18 +151,28 @@ class GraphModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         """Run the graph on ``x`` (see the class docstring for shapes and outputs)."""
-        x = self.encode(x)
-        spikes = []
-        for node in self.lowered.nodes:
-            if isinstance(node, Neuron):
-                x = neuron_sequence(node, x)
-                spikes.append(x)
-            elif isinstance(node, Gate):
-                x = gate_sequence(node, x)
-            else:
-                t, b = x.shape[:2]
-                y = stateless(node, x.reshape(t * b, *x.shape[2:]))
-                x = y.reshape(t, b, *y.shape[1:])
+        spikes: list[torch.Tensor] = []
+        x = run_chain(self.lowered.nodes, self.encode(x), spikes)
         if self.record_spikes:
             return (x, *spikes)
         return x
+
+
+def run_chain(nodes: list[Primitive], x: torch.Tensor,
+              spikes: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Run the primitives ``nodes`` on a sequence ``x [T, B, ...]``; every neuron layer's
+    spikes are appended to ``spikes`` (when given), in order."""
+    for node in nodes:
+        if isinstance(node, Neuron):
+            x = neuron_sequence(node, x)
+            if spikes is not None:
+                spikes.append(x)
+        elif isinstance(node, Gate):
+            x = gate_sequence(node, x)
+        elif isinstance(node, Residual):
+            x = run_chain(node.body, x, spikes) + run_chain(node.shortcut, x, spikes)
+        else:
+            t, b = x.shape[:2]
+            y = stateless(node, x.reshape(t * b, *x.shape[2:]))
+            x = y.reshape(t, b, *y.shape[1:])
+    return x
