@@ -178,11 +178,10 @@ class _Lowering:
         if m.running_mean is None or m.running_var is None:
             raise ExportError(f"layer {path!r}: BatchNorm without running statistics "
                               "(track_running_stats=False) has no fixed inference form")
-        c = m.num_features
-        weight = _tensor(m.weight) if m.affine else torch.ones(c)
-        bias = _tensor(m.bias) if m.affine else torch.zeros(c)
-        self.nodes.append(BatchNorm(path, _tensor(m.running_mean), _tensor(m.running_var),
-                                    weight, bias, float(m.eps)))
+        mean, var = _tensor(m.running_mean), _tensor(m.running_var)
+        weight = _tensor(m.weight) if m.affine else torch.ones_like(mean)
+        bias = _tensor(m.bias) if m.affine else torch.zeros_like(mean)
+        self.nodes.append(BatchNorm(path, mean, var, weight, bias, float(m.eps)))
 
     def pool(self, m: nn.AvgPool2d | nn.MaxPool2d, path: str) -> None:
         kind = "avg" if isinstance(m, nn.AvgPool2d) else "max"

@@ -155,12 +155,12 @@ def _node(node: Primitive, shape: tuple[int, ...], dt: float) -> Any:
 
     meta = {"spikebit_path": node.path}
     if isinstance(node, Conv2d):
-        bias = node.bias if node.bias is not None else torch.zeros(node.weight.shape[0])
+        bias = node.bias if node.bias is not None else node.weight.new_zeros(node.weight.shape[0])
         return nir.Conv2d(input_shape=tuple(shape[1:]), weight=node.weight.numpy(),
                           stride=node.stride, padding=node.padding, dilation=node.dilation,
                           groups=node.groups, bias=bias.numpy(), metadata=meta)
     if isinstance(node, Linear):
-        bias = node.bias if node.bias is not None else torch.zeros(node.weight.shape[0])
+        bias = node.bias if node.bias is not None else node.weight.new_zeros(node.weight.shape[0])
         return nir.Affine(weight=node.weight.numpy(), bias=bias.numpy(), metadata=meta)
     if isinstance(node, Pool2d):
         if node.ceil_mode or node.kind != "sum":

@@ -49,7 +49,7 @@ def onnx_program(graph: LoweredGraph, spikes: bool = True, optimize: bool = True
     :data:`OPSET`): ``spikes`` adds every neuron layer's spikes as outputs, ``optimize``
     runs the exporter's ONNX optimizer. Raises :class:`ExportError` if tracing fails."""
     module = GraphModule(graph, record_spikes=spikes).eval()
-    example = torch.zeros(2, *graph.in_shape)
+    example = torch.zeros(2, *graph.in_shape, device="cpu")  # exported on the CPU
     names = ["logits"] + [f"spikes_{i}" for i in range(len(graph.neurons()))] * spikes
     batch = torch.export.Dim("batch", min=1)
     quiet = io.StringIO()

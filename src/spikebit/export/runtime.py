@@ -141,7 +141,7 @@ class GraphModule(nn.Module):
         if x.ndim == n + 2:
             return x
         if g.normalization is not None:
-            mean, std = (torch.tensor(v, dtype=x.dtype).view(-1, *([1] * (n - 1)))
+            mean, std = (torch.tensor(v, dtype=x.dtype, device=x.device).view(-1, *([1] * (n - 1)))
                          for v in g.normalization)
             x = (x - mean) / std
         if g.encoder != "direct":
