@@ -128,6 +128,19 @@ class ImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
+    def subset(self, indices: torch.Tensor) -> ImageFiles:
+        """The files at ``indices`` (an int64 tensor ``[M]``), with the same transforms.
+
+        Used for ``data.train_limit``/``test_limit``; nothing is decoded here.
+        """
+        import copy
+
+        out = copy.copy(self)
+        idx = [int(i) for i in indices]
+        out.paths = [self.paths[i] for i in idx]
+        out.labels = self.labels[idx]
+        return out
+
     def __repr__(self) -> str:
         return (f"ImageFiles(name={self.name!r}, files={len(self)}, size={self.size}, "
                 f"train={self.train})")

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from spikebit.errors import ConfigError
+
 _REPEAT: ContextVar[int] = ContextVar("seed_repeat", default=0)
 
 
@@ -36,10 +38,10 @@ def seed_repeat(k: int) -> Iterator[int]:
         ``k``.
 
     Raises:
-        ValueError: a negative ``k``.
+        ConfigError: a negative ``k``.
     """
     if k < 0:
-        raise ValueError(f"a seed repeat index is >= 0, got {k}")
+        raise ConfigError(f"a seed repeat index is >= 0, got {k}.")
     token = _REPEAT.set(k)
     try:
         yield k

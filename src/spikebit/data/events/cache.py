@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from spikebit.data.events.core import PathArg
-from spikebit.data.events.frames import FRAME_MODES, FrameMode, events_to_frames
+from spikebit.data.events.frames import FrameMode, events_to_frames
 from spikebit.data.events.sources import EventSample
 from spikebit.errors import DataError
 from spikebit.progress import track
@@ -103,8 +103,12 @@ class EventFrameDataset:
         downsample_to: int | tuple[int, int] | None = None,
         cache_dir: PathArg | None = None,
     ) -> None:
-        if mode not in FRAME_MODES:
-            raise DataError(f"unknown frame mode {mode!r}; use one of {FRAME_MODES}.")
+        if mode not in ("time", "count"):
+            hint = (" Fixed-duration frames have a per-sample length: frame those with "
+                    "events_to_frames(..., mode='duration', window=..., T=...) or "
+                    "TonicFrames." if mode == "duration" else "")
+            raise DataError(f"unknown frame mode {mode!r} for cached frames; use 'time' or "
+                            f"'count'.{hint}")
         if not samples:
             raise DataError("EventFrameDataset needs at least one sample.")
         self.sensor_size = (int(sensor_size[0]), int(sensor_size[1]))
