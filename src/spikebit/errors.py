@@ -40,11 +40,26 @@ class CheckpointError(SpikebitError, ValueError):
     """A checkpoint cannot be read or written."""
 
 
+class ExportError(SpikebitError, ValueError):
+    """A model, layer or interchange file (NIR, ONNX) cannot be exported or imported."""
+
+
 class TrainingError(SpikebitError, RuntimeError):
     """Training cannot continue (e.g. the loss became NaN)."""
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest option, or ``""``."""
+    """Suggest the closest of ``options`` to a misspelled ``name``, for error messages.
+
+    Uses :func:`difflib.get_close_matches` (one match, similarity cutoff 0.5).
+
+    Args:
+        name: the name that was not found (e.g. an unknown registry key).
+        options: the valid names to compare against.
+
+    Returns:
+        ``" Did you mean 'x'?"`` (with a leading space, ready to append to a message)
+        for the closest option, or ``""`` when none is close enough.
+    """
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""
