@@ -23,6 +23,27 @@ class ModelConfig:
     ``full_precision`` lists weight-layer indices (0-based, negatives count from
     the end) kept at full precision; every other weight layer uses ``quantizer``.
     ``block`` names extra per-block modules (``"agmm"``) inserted after BN.
+
+    Validated when built (:func:`build_network`), not on construction.
+
+    Args:
+        spec: layer spec string (``16C3-AP2-128-10``, see :mod:`spikebit.models.spec`).
+        in_shape: one sample's shape without batch and time, ``(C, H, W)`` or ``(N,)``.
+        num_classes: ``K``, outputs of the last layer.
+        steps: ``T``, number of time steps (static inputs are encoded over ``T`` steps).
+        neuron: neuron name in ``NEURONS`` (``"lif"``, ``"if"``, ``"mtlif"``, ``"mfp"``, ...).
+        neuron_kwargs: keyword arguments of the neuron (e.g. ``threshold``; ``tau``, the
+            leak factor per step in ``[0, 1]``).
+        quantizer: weight quantizer name in ``QUANTIZERS`` (``"fp"``: full precision).
+        quantizer_kwargs: keyword arguments of the quantizer (e.g. ``bits``).
+        full_precision: weight-layer indices kept at full precision.
+        encoder: input encoder name in ``ENCODERS`` (``"direct"``, ``"poisson"``, ``"phase"``).
+        batchnorm: BatchNorm after every hidden weight layer (then hidden layers have no bias).
+        padding: ``"same"`` (``k // 2``) or ``"valid"`` (none) for conv layers.
+        gap_kernel: kernel size of the conv before global average pooling (``GAP``).
+        block: name in ``BLOCKS`` of a module inserted after each quantized layer's BN
+            (``"agmm"``), or ``None``.
+        block_kwargs: keyword arguments of ``block`` (after ``steps``).
     """
 
     spec: str = "16C3-16C3-AP2-64C3-64C3-AP2-256C3-1024C3-GAP"
@@ -48,7 +69,11 @@ class SpikingNet(nn.Module):
     ``forward(x)``: static input ``[B, *in_shape]`` is encoded to ``[T, B, ...]``;
     a sequence ``[T, B, *in_shape]`` (e.g. event frames) is used as is.
     Returns the real-valued output layer per step, ``[T, B, num_classes]``;
-    the prediction is its mean over time.
+    the prediction is its mean over time. Built by :func:`build_network`.
+
+    Args:
+        config: the :class:`ModelConfig` the network was built from.
+        body: the layers, each on time-major ``[T, B, ...]`` sequences.
     """
 
     def __init__(self, config: ModelConfig, body: nn.Sequential) -> None:
@@ -58,6 +83,7 @@ class SpikingNet(nn.Module):
 
     @property
     def steps(self) -> int:
+        """``T``, the number of time steps the network was built for."""
         return self.config.steps
 
     def encode(
@@ -70,6 +96,20 @@ class SpikingNet(nn.Module):
         Integer inputs (e.g. Tonic's int16 frames) are converted to the float dtype of
         the model's parameters. With ``check_steps`` a sequence of ``T != steps`` raises
         :class:`ShapeError` (a batch-first input read as time-major is the usual cause).
+
+        Args:
+            x: static input ``[B, *in_shape]`` or a sequence ``[T, B, *in_shape]``
+                (``[B, T, *in_shape]`` with ``time_first=False``).
+            time_first: whether a sequence is time-major; ``False`` transposes it.
+            check_steps: refuse a sequence whose ``T`` differs from :attr:`steps`.
+
+        Returns:
+            The time-major sequence ``[T, B, *in_shape]`` (floating point).
+
+        Raises:
+            ShapeError: a rank that is neither ``len(in_shape) + 1`` nor ``+ 2``, or
+                ``T != steps`` with ``check_steps``.
+            RegistryError: the configured encoder name is unknown.
         """
         n = len(self.config.in_shape)
         if not (x.is_floating_point() or x.is_complex()):
@@ -100,7 +140,14 @@ class SpikingNet(nn.Module):
     ) -> torch.Tensor:
         """``[B, *in_shape]`` or ``[T, B, *in_shape]`` -> output per step ``[T, B, K]``.
 
-        See :meth:`encode` for ``time_first`` and ``check_steps``.
+        Args:
+            x: static input ``[B, *in_shape]`` or a sequence ``[T, B, *in_shape]``.
+            time_first: whether a sequence is time-major (see :meth:`encode`).
+            check_steps: refuse a sequence whose ``T`` differs from :attr:`steps`.
+
+        Returns:
+            The output layer per step, ``[T, B, K]`` (real-valued; average over ``T`` to
+            predict).
 
         Raises:
             ShapeError: wrong rank, trailing dims that differ from ``in_shape``, or a

@@ -94,7 +94,14 @@ def parse_spec(spec: str) -> list[LayerSpec]:
 
 
 def format_spec(layers: list[LayerSpec]) -> str:
-    """Inverse of :func:`parse_spec` (canonical spelling)."""
+    """Inverse of :func:`parse_spec` (canonical spelling).
+
+    Args:
+        layers: parsed layers, e.g. ``parse_spec("16C3-AP2-10")``.
+
+    Returns:
+        The spec string, tokens joined by ``-`` (``16C3``, ``AP2``, ``P2``, ``GAP``, ``10``).
+    """
     out = []
     for layer in layers:
         if layer.kind == "conv":
