@@ -51,8 +51,9 @@ def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
     samples each (event frames ``[B, T, C, H, W]`` are made time-major first).
 
     Args:
-        model: the network rebuilt from the checkpoint.
-        config: the run's ``RunConfig`` (its ``data`` section selects the dataset).
+        model (nn.Module): the network rebuilt from the checkpoint.
+        config (RunConfig): the run's configuration (its ``data`` section selects the
+            dataset).
         batches: number of test batches of 100 samples to run.
 
     Returns:

@@ -46,10 +46,10 @@ def probe(model: nn.Module, train, test, loss_fn, settings: BWOSettings, times: 
 
     Args:
         model: a trained model with k-base (``"abc"``) binarized layers (not modified).
-        train: training split (``images``, ``labels``); batch ``i`` gives the ``i``-th
-            gradient.
-        test: test split for the accuracy afterwards.
-        loss_fn: ``loss_fn(outputs [T, B, K], labels [B])`` -> scalar loss.
+        train (ArrayDataset): training split (``images``, ``labels``); batch ``i`` gives
+            the ``i``-th gradient.
+        test (ArrayDataset): test split for the accuracy afterwards.
+        loss_fn (Callable): ``loss_fn(outputs [T, B, K], labels [B])`` -> scalar loss.
         settings: the BWO decision rule.
         times: number of BWO applications in a row (no fine-tuning in between).
         batch_size: samples per gradient batch.
