@@ -136,7 +136,15 @@ class _Fire(torch.autograd.Function):
 
 
 def fire(h: torch.Tensor, firing: Firing) -> torch.Tensor:
-    """Differentiable firing of a single step (used by the step APIs)."""
+    """Differentiable firing of a single step (used by the step APIs).
+
+    Args:
+        h: pre-reset membrane potential of one step, e.g. ``[B, C, H, W]``.
+        firing: the firing function (:class:`BinaryFiring` or :class:`StaircaseFiring`).
+
+    Returns:
+        ``firing.fire(h)`` (shape of ``h``); backward multiplies by ``firing.grad(h)``.
+    """
     return _Fire.apply(h, firing)
 
 
@@ -146,6 +154,14 @@ def fire_at(h: torch.Tensor, firing: Firing, threshold: torch.Tensor) -> torch.T
 
     Binary: ``H((h - V) - 0)``; staircase: ``floor((h / V) / 1)``, so autograd of the
     subtraction/division carries ``ds/dV`` (same values and surrogate as :func:`fire`).
+
+    Args:
+        h: pre-reset membrane potential of one step, e.g. ``[B, C, H, W]``.
+        firing: the firing function; its own ``threshold`` is replaced.
+        threshold: ``V`` as a tensor broadcastable to ``h`` (e.g. ``[]`` or ``[C, 1, 1]``).
+
+    Returns:
+        Spikes (binary) or counts (staircase), shape of ``h``.
     """
     if isinstance(firing, StaircaseFiring):
         return _Fire.apply(h / threshold, replace(firing, threshold=1.0))

@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
 
 def weight_signs(w: torch.Tensor) -> torch.Tensor:
-    """``sign(w)`` as int8 with ``sign(0) = +1`` (the binarizer's convention)."""
+    """``sign(w)`` as int8 with ``sign(0) = +1`` (the binarizer's convention).
+
+    Args:
+        w: a weight tensor, any shape (detached).
+
+    Returns:
+        int8 ``+1``/``-1`` of the shape of ``w``.
+    """
     return torch.where(w.detach() >= 0, 1, -1).to(torch.int8)
 
 

@@ -184,7 +184,24 @@ def _normalize_indices(indices: list[int], count: int) -> set[int]:
 
 
 def build_network(config: ModelConfig) -> SpikingNet:
-    """Build a :class:`SpikingNet` from ``config`` (see module docstring of ``spec``)."""
+    """Build a :class:`SpikingNet` from ``config`` (see module docstring of ``spec``).
+
+    Hidden layers are ``weight -> BN -> [block] -> neuron``, each on ``[T, B, ...]``;
+    the output layer (GAP conv, a final FC of ``num_classes``, or an appended FC) has
+    no neuron.
+
+    Args:
+        config: the network's :class:`ModelConfig`.
+
+    Returns:
+        The network: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` -> ``[T, B, num_classes]``.
+
+    Raises:
+        SpecError: an invalid spec, a conv after a flat input, a ``full_precision``
+            index out of range, or an input too small for the spec.
+        RegistryError: unknown neuron, quantizer or block name.
+        ConfigError: neuron arguments that do not fit the neuron.
+    """
     from spikebit.models.blocks import BLOCKS
 
     layers = parse_spec(config.spec)

@@ -32,7 +32,14 @@ _PATTERNS: list[tuple[re.Pattern[str], LayerKind]] = [
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One parsed token: ``kind`` with ``channels`` (conv/fc) and ``size`` (kernel/window)."""
+    """One parsed token: ``kind`` with ``channels`` (conv/fc) and ``size`` (kernel/window).
+
+    Args:
+        kind: ``"conv"``, ``"avgpool"``, ``"maxpool"``, ``"fc"`` or ``"gap"``.
+        channels: output channels (conv) or units (fc); 0 otherwise.
+        size: kernel size (conv) or pooling window and stride; 0 otherwise.
+        token: the token as written in the spec.
+    """
 
     kind: LayerKind
     channels: int = 0

@@ -42,7 +42,16 @@ THETA_METHODS: Registry[ThetaMethod] = Registry("ALE theta method")
 
 @dataclass(frozen=True)
 class LayerError:
-    """Eq. 5-7 for one layer: ``w_loss``, ``A``, ``theta_max``, ``theta_1`` and ``M``."""
+    """Eq. 5-7 for one layer: ``w_loss``, ``A``, ``theta_max``, ``theta_1`` and ``M``.
+
+    ALBSNN eq. 5-7; all values in the weights' units.
+
+    Args:
+        w_loss: eq. 5, ``sum |W - Q(W)|``.
+        A: eq. 6, ``w_loss / c_out``.
+        theta_max: ``A`` of ``W`` reshaped to one output channel (eq. 7).
+        theta_1: ``A`` of ``W`` reshaped to ``c_out * c_in`` output channels (eq. 7).
+    """
 
     w_loss: float
     A: float
@@ -79,7 +88,19 @@ def _kernels(w: torch.Tensor) -> int:
 @THETA_METHODS.register("direct")
 def theta_direct(w: torch.Tensor, quantizer: WeightQuantizer, w_loss: float) -> tuple[float, float]:
     """``theta_max``, ``theta_1`` by quantizing ``W`` reshaped to one and to ``c_out*c_in``
-    output channels (eq. 7's definition). Shape-independent quantizers reuse ``w_loss``."""
+    output channels (eq. 7's definition). Shape-independent quantizers reuse ``w_loss``.
+
+    Args:
+        w: latent weight ``[c_out, c_in, k, k]`` or ``[c_out, c_in]``.
+        quantizer: the layer's binarizer.
+        w_loss: eq. 5's ``sum |W - Q(W)|`` of ``w``.
+
+    Returns:
+        ``(theta_max, theta_1)`` in the weights' units.
+
+    Raises:
+        ConfigError: ``w`` has fewer than 2 dimensions.
+    """
     n = _kernels(w)
     rest = tuple(w.shape[2:])
     if isinstance(quantizer, RESHAPE_INVARIANT):
@@ -178,7 +199,13 @@ def criterion(f: float, error: LayerError, x: int, num_layers: int, num_classes:
 
 @dataclass(frozen=True)
 class ALEScores:
-    """Per-layer errors, parabola values ``F`` and criterion ``R`` (layer order)."""
+    """Per-layer errors, parabola values ``F`` and criterion ``R`` (layer order).
+
+    Args:
+        errors: one :class:`LayerError` per quantizable layer (eq. 5-7).
+        F: eq. 9's parabola per layer.
+        R: eq. 10's criterion per layer.
+    """
 
     errors: list[LayerError]
     F: list[float]

@@ -87,7 +87,12 @@ class BWOSettings:
 
 @dataclass(frozen=True)
 class BWOStep:
-    """Result for one layer: the new latent ``weight`` and the ``removed`` mask ``[k, ...]``."""
+    """Result for one layer: the new latent ``weight`` and the ``removed`` mask ``[k, ...]``.
+
+    Args:
+        weight: the new latent weight, shape of the layer's weight.
+        removed: bool ``[k, *weight.shape]``, True where base ``i`` was removed.
+    """
 
     weight: torch.Tensor
     removed: torch.Tensor

@@ -43,6 +43,9 @@ def intra_op_threads(n: int | None) -> Iterator[None]:
 
     ALE is many small element-wise passes; on a busy CPU one thread avoids the
     synchronisation stalls that made it several times slower with two threads.
+
+    Args:
+        n: number of intra-op threads inside the block, or ``None`` to leave it.
     """
     before = torch.get_num_threads()
     if n is not None and n != before:

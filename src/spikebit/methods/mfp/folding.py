@@ -133,7 +133,14 @@ class FoldedThresholdNeuron(SpikingNeuron):
         return spike(x_seq - theta, self.surrogate)
 
     def init_state(self, x_t: torch.Tensor) -> FoldedState:
-        """Step 0 (no membrane: ``x_t`` only fixes the protocol's signature)."""
+        """Step 0 (no membrane: ``x_t`` only fixes the protocol's signature).
+
+        Args:
+            x_t: one step's input ``[B, ...]`` (unused).
+
+        Returns:
+            ``FoldedState(0)``.
+        """
         return FoldedState(0)
 
     @property

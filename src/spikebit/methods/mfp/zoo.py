@@ -24,20 +24,44 @@ LIF_NEURON: dict[str, Any] = {"threshold": 1.0, "tau": 0.5, "reset": "hard",
 
 
 def vggsnn_spec(width: float = 1.0) -> str:
-    """The VGGSNN spec with every channel count times ``width`` (at least 1)."""
+    """The VGGSNN spec with every channel count times ``width`` (at least 1).
+
+    Args:
+        width: channel multiplier, > 0.
+
+    Returns:
+        The spec string (``"64C3-128C3-AP2-..."`` at ``width=1``).
+
+    Raises:
+        ValueError: ``width <= 0``.
+    """
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
     return "-".join(t if isinstance(t, str) else f"{max(1, round(t * width))}C3" for t in VGGSNN)
 
 
 def mfp_config(**fields: Any) -> ModelConfig:
-    """MFP-QSNN: MFP neurons, Q-SNN 1-bit weights; the first (encoding) conv stays fp32."""
+    """MFP-QSNN: MFP neurons, Q-SNN 1-bit weights; the first (encoding) conv stays fp32.
+
+    Args:
+        **fields: other :class:`ModelConfig` fields (``in_shape``, ``steps``, ...).
+
+    Returns:
+        The :class:`ModelConfig` (full-width VGGSNN spec).
+    """
     return ModelConfig(spec=vggsnn_spec(), neuron="mfp", neuron_kwargs=dict(MFP_NEURON),
                        quantizer="qsnn", full_precision=[0], **fields)
 
 
 def lif_config(**fields: Any) -> ModelConfig:
-    """FP LIF baseline: LIF neurons (hard reset), fp32 weights."""
+    """FP LIF baseline: LIF neurons (hard reset), fp32 weights.
+
+    Args:
+        **fields: other :class:`ModelConfig` fields (``in_shape``, ``steps``, ...).
+
+    Returns:
+        The :class:`ModelConfig` (full-width VGGSNN spec).
+    """
     return ModelConfig(spec=vggsnn_spec(), neuron="lif", neuron_kwargs=dict(LIF_NEURON),
                        quantizer="fp", **fields)
 

@@ -39,7 +39,17 @@ def _scalar(threshold: float | torch.Tensor) -> float | tuple[float, ...]:
 
 
 def model_threshold(model: nn.Module) -> float:
-    """The threshold ``V`` shared by the model's spiking neurons."""
+    """The threshold ``V`` shared by the model's spiking neurons.
+
+    Args:
+        model: a network with spiking neurons.
+
+    Returns:
+        ``V`` (a per-channel tensor threshold counts if all its entries are equal).
+
+    Raises:
+        ConfigError: no spiking neurons, or more than one threshold.
+    """
     values = {_scalar(m.dynamics.threshold) for m in model.modules() if is_neuron(m)}
     if len(values) != 1:
         found = sorted(values, key=str) if values else "no spiking neurons"

@@ -36,7 +36,19 @@ Pool = Literal["max", "avg"]
 
 
 def with_pooling(spec: str, pool: Pool) -> str:
-    """``spec`` with every pooling token made max (``P<k>``) or average (``AP<k>``)."""
+    """``spec`` with every pooling token made max (``P<k>``) or average (``AP<k>``).
+
+    Args:
+        spec: a layer spec string.
+        pool: ``"max"`` or ``"avg"``.
+
+    Returns:
+        The canonical spec string with the pooling kind replaced.
+
+    Raises:
+        ConfigError: ``pool`` is neither ``"max"`` nor ``"avg"``.
+        SpecError: an invalid ``spec``.
+    """
     if pool not in ("max", "avg"):
         raise ConfigError(f"pool must be 'max' or 'avg', got {pool!r}")
     kind = "maxpool" if pool == "max" else "avgpool"
