@@ -27,7 +27,7 @@ def build_model(name: str, **overrides: object):  # noqa: ANN201 - returns nn.Mo
             such as ``steps``, ``quantizer``; ``width`` for scaled families).
 
     Returns:
-        nn.Module: the model, typically a :class:`SpikingNet`.
+        model (nn.Module): the model, typically a :class:`SpikingNet`.
 
     Raises:
         RegistryError: unknown ``name``.
