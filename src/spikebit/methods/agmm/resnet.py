@@ -34,15 +34,7 @@ AGMM_NEURON: Mapping[str, Any] = MappingProxyType(
 
 
 def scaled(channels: int, width: float) -> int:
-    """``channels * width`` rounded, at least 1.
-
-    Args:
-        channels: the paper's channel count.
-        width: channel multiplier.
-
-    Returns:
-        The scaled channel count (>= 1).
-    """
+    """``channels * width`` rounded, at least 1."""
     return max(1, int(round(channels * width)))
 
 

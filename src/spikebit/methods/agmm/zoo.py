@@ -74,14 +74,7 @@ def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool = True,
 
 
 def vggsnn_spec(width: float = 1.0) -> str:
-    """VGGSNN's conv/pool layers with channels scaled by ``width``.
-
-    Args:
-        width: channel multiplier (each conv keeps at least 1 channel).
-
-    Returns:
-        The spec string, e.g. ``"64C3-128C3-AP2-..."`` at ``width=1``.
-    """
+    """VGGSNN's conv/pool layers with channels scaled by ``width``."""
     layers = [replace(x, channels=scaled(x.channels, width)) if x.kind == "conv" else x
               for x in parse_spec(VGGSNN_SPEC)]
     return format_spec(layers)

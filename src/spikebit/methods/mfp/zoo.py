@@ -24,17 +24,7 @@ LIF_NEURON: dict[str, Any] = {"threshold": 1.0, "tau": 0.5, "reset": "hard",
 
 
 def vggsnn_spec(width: float = 1.0) -> str:
-    """The VGGSNN spec with every channel count times ``width`` (at least 1).
-
-    Args:
-        width: channel multiplier, > 0.
-
-    Returns:
-        The spec string (``"64C3-128C3-AP2-..."`` at ``width=1``).
-
-    Raises:
-        ValueError: ``width <= 0``.
-    """
+    """The VGGSNN spec with every channel count times ``width`` (at least 1)."""
     if width <= 0:
         raise ValueError(f"width must be positive, got {width}")
     return "-".join(t if isinstance(t, str) else f"{max(1, round(t * width))}C3" for t in VGGSNN)
