@@ -55,7 +55,7 @@ def phase_weights(
         steps: number of time steps ``T``.
         period: phase period ``K`` in steps (bits of the binary expansion per period).
         dtype: floating dtype of the weights.
-        device: device of the returned tensor (default: CPU).
+        device: device of the returned tensor (default: torch's default device).
 
     Returns:
         ``[T]`` weights ``1/2, 1/4, ..., 2^-K`` repeating every ``K`` steps.

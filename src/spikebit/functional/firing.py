@@ -73,7 +73,7 @@ class StaircaseFiring:
 
     Backward: the staircase surrogate ``curve`` (a function of ``h / V`` with one
     bump per level), scaled by ``1 / V`` by the chain rule. The multi-threshold LIF's
-    graded output (multi-threshold LIF paper, Eq. 4-5); ``O_max = 2^bits - 1``.
+    graded output (multi-threshold LIF paper, eq. 4-5).
 
     Args:
         threshold: base threshold ``V`` (the step of the staircase, unit of ``h``).

@@ -246,7 +246,7 @@ def ale_scores(
 
     Raises:
         ConfigError: ``weights`` and ``quantizers`` differ in length, ``num_classes < 2``,
-            fewer than 2 layers, or a weight with fewer than 2 dimensions.
+            a single layer (eq. 9 needs L >= 2), or a weight with fewer than 2 dimensions.
         RegistryError: unknown ``theta``.
     """
     if len(weights) != len(quantizers):

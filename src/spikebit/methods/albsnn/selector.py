@@ -97,7 +97,7 @@ def model_scores(
         :class:`ALEScores` per layer.
 
     Raises:
-        ConfigError: fewer than 2 layers or ``num_classes < 2``.
+        ConfigError: a single layer (eq. 9 needs L >= 2) or ``num_classes < 2``.
         RegistryError: unknown ``theta``.
     """
     return ale_scores([layer.weight for _, layer in layers],
