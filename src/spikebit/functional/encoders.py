@@ -22,7 +22,7 @@ def direct(x: torch.Tensor, steps: int) -> torch.Tensor:
 
     Returns:
         ``[T, B, ...]``: a broadcast view of ``x`` repeated ``T`` times (no copy; do not
-        write into it in place).
+            write into it in place).
     """
     return x.unsqueeze(0).expand(steps, *x.shape)
 

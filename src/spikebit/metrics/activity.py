@@ -177,7 +177,7 @@ def measure_activity(
         dist: process-group info for multi-process measurement, or ``None``.
 
     Returns:
-        An :class:`ActivityReport` of per-sample rates, MACs, SOPs and energy.
+        A new :class:`ActivityReport` of per-sample rates, MACs, SOPs and energy.
     """
     neurons: dict[str, _Sums] = {}
     weights: dict[str, _Sums] = {}

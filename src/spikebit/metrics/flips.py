@@ -89,7 +89,7 @@ def flip_ratios(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor])
 
     Returns:
         ``{"layers": {name: ratio}, "mean": float, "overall": float}`` (ratios in
-        ``[0, 1]``; 0.0 when there are no layers or weights).
+            ``[0, 1]``; 0.0 when there are no layers or weights).
 
     Raises:
         ShapeError: the snapshots name different layers, or a layer's shapes differ.

@@ -102,7 +102,7 @@ def model_storage(model: nn.Module) -> ModelStorage:
             at their exact deployed bits, every other parameter at 32 bits.
 
     Returns:
-        A :class:`ModelStorage` (bits).
+        A new :class:`ModelStorage` (bits).
     """
     layers = []
     counted = set()

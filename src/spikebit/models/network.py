@@ -147,7 +147,7 @@ class SpikingNet(nn.Module):
 
         Returns:
             The output layer per step, ``[T, B, K]`` (real-valued; average over ``T`` to
-            predict).
+                predict).
 
         Raises:
             ShapeError: wrong rank, trailing dims that differ from ``in_shape``, or a

@@ -49,7 +49,7 @@ def spec_model(base: ModelConfig, **overrides: Any) -> nn.Module:
         **overrides: :class:`ModelConfig` fields to replace.
 
     Returns:
-        The :class:`SpikingNet` from :func:`build_network`.
+        The resulting :class:`SpikingNet` from :func:`build_network`.
 
     Raises:
         TypeError: an override that is not a :class:`ModelConfig` field.

@@ -54,7 +54,7 @@ def binary_units(model: nn.Module) -> list[BinaryUnit]:
         model: a spiking network (``SpikingResNet``, ``SpikingNet``, ...).
 
     Returns:
-        One :class:`BinaryUnit` per unit, in module order.
+        One record, :class:`BinaryUnit`, per unit, in module order.
     """
     units = []
     for name, seq in model.named_modules():
@@ -94,7 +94,7 @@ def modulation_report(model: nn.Module, images: torch.Tensor, labels: torch.Tens
 
     Returns:
         ``{"mean": {quantity: mean over units or None}, "layers": [per-unit dicts]}``;
-        ``gate`` is ``None`` for units without AGMM.
+            ``gate`` is ``None`` for units without AGMM.
     """
     units = binary_units(model)
     gates: dict[str, float] = {}

@@ -27,9 +27,9 @@ def cost_summary(model: nn.Module, batches: list[torch.Tensor]) -> dict[str, Any
 
     Returns:
         ``size_MB`` (deployed weights + other fp32 parameters, 1 MB = 1e6
-        bytes), ``SOPs_M``/``MACs_M`` (millions per sample), ``energy_uJ`` (per
-        sample), ``mean_firing_rate`` (unweighted over neuron layers) and
-        ``firing_rates`` (per neuron layer, spikes per neuron per step).
+            bytes), ``SOPs_M``/``MACs_M`` (millions per sample), ``energy_uJ`` (per
+            sample), ``mean_firing_rate`` (unweighted over neuron layers) and
+            ``firing_rates`` (per neuron layer, spikes per neuron per step).
     """
     report = measure_activity(model, batches)
     storage = model_storage(model)

@@ -58,8 +58,8 @@ def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool = True,
         **overrides: :class:`ResNetConfig` fields (``width``, ``steps``, ``in_shape``, ...).
 
     Returns:
-        A :class:`SpikingResNet`: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` ->
-        ``[T, B, num_classes]``.
+        A new :class:`SpikingResNet`: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` ->
+            ``[T, B, num_classes]``.
 
     Raises:
         TypeError: an override that is not a config field.
@@ -102,8 +102,8 @@ def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
         **overrides: other :class:`ModelConfig` fields.
 
     Returns:
-        A :class:`SpikingNet`: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` ->
-        ``[T, B, num_classes]``.
+        A new :class:`SpikingNet`: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` ->
+            ``[T, B, num_classes]``.
 
     Raises:
         TypeError: an override that is not a config field.
@@ -129,7 +129,7 @@ def agmm_resnet19(**kw: Any) -> SpikingResNet:
             :class:`ResNetConfig` overrides (e.g. ``width``).
 
     Returns:
-        A :class:`SpikingResNet` with output ``[T, B, num_classes]``.
+        A new :class:`SpikingResNet` with output ``[T, B, num_classes]``.
     """
     return agmm_resnet(RESNET19, **kw)
 
@@ -144,7 +144,7 @@ def agmm_resnet18(**kw: Any) -> SpikingResNet:
             :class:`ResNetConfig` overrides (e.g. ``width``).
 
     Returns:
-        A :class:`SpikingResNet` with output ``[T, B, num_classes]``.
+        A new :class:`SpikingResNet` with output ``[T, B, num_classes]``.
     """
     return agmm_resnet(RESNET18, **kw)
 
@@ -158,6 +158,6 @@ def agmm_vggsnn_entry(**kw: Any) -> SpikingNet:
         **kw: :func:`agmm_vggsnn` arguments.
 
     Returns:
-        A :class:`SpikingNet` with output ``[T, B, num_classes]``.
+        A new :class:`SpikingNet` with output ``[T, B, num_classes]``.
     """
     return agmm_vggsnn(**kw)

@@ -140,8 +140,8 @@ def layer_error(
             reshaped weights) or ``"eq8"`` (eq. 8's estimate).
 
     Returns:
-        A :class:`LayerError` (``w_loss``, ``A = w_loss / c_out``, ``theta_max``,
-        ``theta_1``; ``M`` derived).
+        A new :class:`LayerError` (``w_loss``, ``A = w_loss / c_out``, ``theta_max``,
+            ``theta_1``; ``M`` derived).
 
     Raises:
         RegistryError: unknown ``theta``.

@@ -131,8 +131,8 @@ def bwo_update(
         settings: the decision rule; default :class:`BWOSettings()`.
 
     Returns:
-        :class:`BWOStep`: the new latent weight (dtype of ``w``) and the ``removed`` mask
-        ``[k, *w.shape]``.
+        A new :class:`BWOStep`: the new latent weight (dtype of ``w``) and the ``removed`` mask
+            ``[k, *w.shape]``.
 
     Raises:
         ConfigError: shapes of ``grad``, ``bases`` or ``alpha`` do not match ``w``.
@@ -199,7 +199,7 @@ def apply_bwo(model: nn.Module, lr: float, settings: BWOSettings | None = None) 
 
     Returns:
         The number of adjusted weight elements per layer name (layers without a
-        gradient are skipped).
+            gradient are skipped).
 
     Raises:
         ConfigError: a binarized layer's quantizer is not k-base.
@@ -228,7 +228,7 @@ def schedule(total_epochs: int, steps_per_epoch: int, epochs: int, times: int) -
 
     Returns:
         Sorted distinct 0-based global steps (fewer than ``times`` if the window is
-        shorter; empty if it has no step).
+            shorter; empty if it has no step).
     """
     start = max(0, total_epochs - epochs) * steps_per_epoch
     window = total_epochs * steps_per_epoch - start

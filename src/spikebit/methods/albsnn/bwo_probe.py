@@ -57,7 +57,7 @@ def probe(model: nn.Module, train, test, loss_fn, settings: BWOSettings, times: 
 
     Returns:
         ``adjusted_share`` (binarized elements adjusted at least once / all
-        binarized elements) and ``acc`` (test accuracy afterwards, %).
+            binarized elements) and ``acc`` (test accuracy afterwards, %).
 
     Raises:
         ConfigError: a binarized layer's quantizer is not k-base.
@@ -99,7 +99,7 @@ def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
 
     Returns:
         ``{"rows": [...], "columns": [...], "note": str}`` (shares in ``[0, 1]``,
-        accuracies in %).
+            accuracies in %).
     """
     from spikebit.methods.albsnn.experiments import train_run
     from spikebit.train.losses import make_loss

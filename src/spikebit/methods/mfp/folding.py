@@ -175,8 +175,8 @@ def fold_neuron(neuron: MFPNeuron, reading: str = "rowsum") -> FoldedThresholdNe
         reading: name in :data:`THRESHOLD_READINGS` (``"rowsum"`` or ``"diagonal"``).
 
     Returns:
-        A :class:`FoldedThresholdNeuron` with float32 thresholds ``[T]`` and the same
-        surrogate.
+        A new :class:`FoldedThresholdNeuron` with float32 thresholds ``[T]`` and the same
+            surrogate.
 
     Raises:
         RegistryError: unknown ``reading``.

@@ -180,7 +180,7 @@ def inference_memory(model: nn.Module, in_shape: tuple[int, ...] | None = None) 
             the net's ``config.in_shape``. One zero sample is run to count neurons.
 
     Returns:
-        A :class:`MemoryReport` (bytes per sample).
+        A new :class:`MemoryReport` (bytes per sample).
 
     Raises:
         SerialInferenceError: ``model`` holds no :class:`SpikingNet`.

@@ -37,7 +37,7 @@ def mfp_config(**fields: Any) -> ModelConfig:
         **fields: other :class:`ModelConfig` fields (``in_shape``, ``steps``, ...).
 
     Returns:
-        The :class:`ModelConfig` (full-width VGGSNN spec).
+        The resulting :class:`ModelConfig` (full-width VGGSNN spec).
     """
     return ModelConfig(spec=vggsnn_spec(), neuron="mfp", neuron_kwargs=dict(MFP_NEURON),
                        quantizer="qsnn", full_precision=[0], **fields)
@@ -50,7 +50,7 @@ def lif_config(**fields: Any) -> ModelConfig:
         **fields: other :class:`ModelConfig` fields (``in_shape``, ``steps``, ...).
 
     Returns:
-        The :class:`ModelConfig` (full-width VGGSNN spec).
+        The resulting :class:`ModelConfig` (full-width VGGSNN spec).
     """
     return ModelConfig(spec=vggsnn_spec(), neuron="lif", neuron_kwargs=dict(LIF_NEURON),
                        quantizer="fp", **fields)
@@ -80,8 +80,8 @@ def mfp_vggsnn_cifar10dvs(width: float = 1.0, **overrides: Any) -> nn.Module:
             ``spec``); an explicit ``spec`` replaces the width-scaled one.
 
     Returns:
-        A :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
-        ``[T, B, num_classes]``.
+        A new :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
+            ``[T, B, num_classes]``.
 
     Raises:
         ValueError: ``width <= 0``.
@@ -106,8 +106,8 @@ def lif_vggsnn_cifar10dvs(width: float = 1.0, **overrides: Any) -> nn.Module:
             ``spec``); an explicit ``spec`` replaces the width-scaled one.
 
     Returns:
-        A :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
-        ``[T, B, num_classes]``.
+        A new :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
+            ``[T, B, num_classes]``.
 
     Raises:
         ValueError: ``width <= 0``.
@@ -131,8 +131,8 @@ def mfp_vggsnn_fmnist(width: float = FMNIST_WIDTH, **overrides: Any) -> nn.Modul
             ``spec``); an explicit ``spec`` replaces the width-scaled one.
 
     Returns:
-        A :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
-        ``[T, B, num_classes]``.
+        A new :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
+            ``[T, B, num_classes]``.
 
     Raises:
         ValueError: ``width <= 0``.
@@ -156,8 +156,8 @@ def lif_vggsnn_fmnist(width: float = FMNIST_WIDTH, **overrides: Any) -> nn.Modul
             ``spec``); an explicit ``spec`` replaces the width-scaled one.
 
     Returns:
-        A :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
-        ``[T, B, num_classes]``.
+        A new :class:`SpikingNet`: input ``[B, C, H, W]`` or ``[T, B, C, H, W]``, output
+            ``[T, B, num_classes]``.
 
     Raises:
         ValueError: ``width <= 0``.

@@ -106,7 +106,7 @@ def mt_network(
         **overrides: other :class:`ModelConfig` fields.
 
     Returns:
-        A :class:`SpikingNet`: ``[B, *in_shape]`` -> ``[T, B, K]``.
+        A new :class:`SpikingNet`: ``[B, *in_shape]`` -> ``[T, B, K]``.
 
     Raises:
         ConfigError: unknown ``init`` or ``pool``, an unknown override, invalid neuron
