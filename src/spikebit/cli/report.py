@@ -57,8 +57,8 @@ def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
         batches: number of test batches of 100 samples to run.
 
     Returns:
-        The dict of :meth:`ActivityReport.to_dict` for the measurement (firing rates per neuron layer,
-            MACs and SOPs per sample, energy in µJ per sample).
+        The dict of :meth:`ActivityReport.to_dict` for the measurement (firing rates
+            per neuron layer, MACs and SOPs per sample, energy in µJ per sample).
 
     Raises:
         DataError: the dataset cannot be loaded (not fetched, unreadable files).
