@@ -197,8 +197,10 @@ def build_network(config: ModelConfig) -> SpikingNet:
         The network: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` -> ``[T, B, num_classes]``.
 
     Raises:
-        SpecError: an invalid spec, a conv after a flat input, a ``full_precision``
-            index out of range, or an input too small for the spec.
+        SpecError: an invalid spec (or one past the size limits of
+            :mod:`spikebit.models.spec`, ``MAX_WEIGHTS`` weights in all), a conv after a
+            flat input, a ``full_precision`` index out of range, or an input too small
+            for the spec.
         RegistryError: unknown neuron, quantizer or block name.
         ConfigError: neuron arguments that do not fit the neuron.
     """

@@ -143,14 +143,25 @@ def format_spec(layers: list[LayerSpec]) -> str:
 class WeightBudget:
     """Counts a network's weights as it is built; :class:`SpecError` past ``limit``.
 
-    ``spec`` is the spec string (for the message); ``limit`` defaults to ``MAX_WEIGHTS``.
+    Args:
+        spec: the spec string (for the message).
+        limit: the most weights allowed in the whole network (default ``MAX_WEIGHTS``,
+            2**28: 1 GiB of fp32).
     """
 
     def __init__(self, spec: str, limit: int = MAX_WEIGHTS) -> None:
         self.spec, self.limit, self.total = spec, limit, 0
 
     def add(self, count: int, token: str) -> None:
-        """Add ``count`` weights of layer ``token``; raises :class:`SpecError` past the limit."""
+        """Add ``count`` weights of layer ``token``; raises :class:`SpecError` past the limit.
+
+        Args:
+            count: weights of the layer (e.g. ``c_in * c_out * k * k``).
+            token: the layer's spec token (for the message).
+
+        Raises:
+            SpecError: the running total exceeds ``limit``.
+        """
         self.total += count
         if self.total > self.limit:
             raise SpecError(
