@@ -26,6 +26,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 ROLES = ("class:", "func:", "meth:", "mod:", "attr:", "data:", "exc:", "obj:")
 
 KNOWN = {
+    "spikebit.conversion.recipes.ConversionBudget",
     "spikebit.neurons.lif.LIF",
     "spikebit.quant.layers.QLinear",
     "spikebit.quant.quantizers.WeightQuantizer.forward",

@@ -49,7 +49,8 @@ def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
 
     Loads the test split named by ``config.data`` and runs
     :func:`~spikebit.metrics.measure_activity` on up to ``batches`` batches of at most 100
-    samples each (event frames ``[B, T, C, H, W]`` are made time-major first).
+    samples each (event frames ``[B, T, C, H, W]`` are made time-major first),
+    on the model's device.
 
     Args:
         model (nn.Module): the network rebuilt from the checkpoint.
@@ -64,12 +65,15 @@ def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
     Raises:
         DataError: the dataset cannot be loaded (not fetched, unreadable files).
     """
+    from spikebit.train.device import model_device
     from spikebit.train.run import load_data
     from spikebit.train.trainer import model_input
 
     _, test = load_data(config.data)
     size = min(100, len(test))
-    inputs = [model_input(test.images[i * size:(i + 1) * size]) for i in range(batches)]
+    device = model_device(model)
+    inputs = [model_input(test.images[i * size:(i + 1) * size]).to(device)
+              for i in range(batches)]
     return measure_activity(model, [x for x in inputs if len(x)]).to_dict()
 
 

@@ -7,7 +7,7 @@
   ``val/val_annotations.txt``; classes are the sorted wnids; 3x64x64.
 * ``imagenet``: ``train/<wnid>/*.JPEG`` and ``val/<wnid>/*.JPEG`` (validation images
   sorted into class folders), resized to ``IMAGENET_SIZE`` (shorter side, then center
-  crop) because every dataset is held in memory.
+  crop) when held in memory; :func:`stream_folder` decodes them lazily at 224 px instead.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from spikebit.data.cache import ENV_VAR
 from spikebit.data.catalog import register_dataset
 from spikebit.data.dataset import ArrayDataset, from_uint8
 from spikebit.data.decode import is_image, read_images
+from spikebit.data.imagefiles import ImageFiles
 from spikebit.errors import DataError
 
 IMAGENET_SIZE = 64
@@ -177,3 +178,60 @@ def load_imagenet(folder: Path, train: bool) -> ArrayDataset:
     split = _split_dir(folder, train, "imagenet")
     paths, labels, _ = scan_classes(split, "imagenet", classes)
     return _dataset(paths, labels, classes, f"imagenet/{split.name}", IMAGENET_SIZE)
+
+
+# -- streaming (lazy decoding at full resolution) ----------------------------------------
+STREAM_SIZES = {"imagenet": 224, "tinyimagenet": 64}
+"""Default side of streamed samples: ImageNet's 224-px crops, TinyImageNet's native 64 px."""
+_STREAM_SCALE = {"imagenet": (0.08, 1.0), "tinyimagenet": (0.35, 1.0), "imagefolder": (0.35, 1.0)}
+_CROP_FRACTION = {"imagenet": 0.875, "tinyimagenet": 1.0, "imagefolder": 1.0}
+
+
+def stream_folder(name: str, train: bool, data_dir: str | Path | None = None,
+                  size: int | None = None) -> ImageFiles:
+    """One split of ``imagenet``, ``tinyimagenet`` or ``imagefolder`` as lazily decoded files.
+
+    Args:
+        name: ``imagenet``, ``tinyimagenet`` or ``imagefolder``.
+        train: the train split (random crops and flips) or the test/val split.
+        data_dir: cache root (default ``$SPIKEBIT_DATA`` or ``~/.cache/spikebit``).
+        size: output side in pixels.
+
+    Nothing but the file list is read up front; every sample is decoded when a
+    ``DataLoader`` worker asks for it (see :class:`~spikebit.data.imagefiles.ImageFiles`),
+    at ``size`` pixels (default :data:`STREAM_SIZES`, 224 for ImageNet; ``imagefolder``
+    needs it). Train samples get a random resized crop and flip, test samples a resize and
+    center crop.
+
+    Raises:
+        DataError: unknown name, missing folders, no images, or no ``size`` for imagefolder.
+    """
+    from spikebit.data.cache import cache_dir
+
+    if name not in _STREAM_SCALE:
+        raise DataError(
+            f"dataset {name!r} cannot be streamed from files; streaming datasets: "
+            f"{', '.join(sorted(_STREAM_SCALE))} (set data.stream: false for the others)."
+        )
+    size = size or STREAM_SIZES.get(name)
+    if size is None:
+        raise DataError(f"{name}: set data.image_size (pixels) to stream image files.")
+    root = cache_dir(data_dir)
+    if name == "tinyimagenet":
+        folder = fetch_tinyimagenet(root)
+        wnids = folder / "wnids.txt"
+        classes = (sorted(wnids.read_text().split()) if wnids.is_file()
+                   else class_names(folder / "train"))
+        if train:
+            paths, labels, _ = scan_classes(folder / "train", name, classes, sub="images")
+        else:
+            paths, labels = _tiny_val(folder, classes)
+        split = "train" if train else "val"
+    else:
+        folder = fetch_imagenet(root) if name == "imagenet" else fetch_imagefolder(root)
+        classes = class_names(_split_dir(folder, True, name))
+        split_dir = _split_dir(folder, train, name)
+        paths, labels, _ = scan_classes(split_dir, name, classes)
+        split = split_dir.name
+    return ImageFiles(paths, labels, len(classes), size, train, f"{name}/{split}",
+                      scale=_STREAM_SCALE[name], crop_fraction=_CROP_FRACTION[name])

@@ -297,6 +297,10 @@ def lif_sequence(
     ALBSNN eq. 3-4 (hard reset); with :class:`StaircaseFiring` and soft reset the
     multi-threshold LIF of its paper's eq. 4-5.
 
+    Half-precision input (bfloat16/float16, e.g. under autocast) runs in float32: the
+    membrane state accumulates in float32 and the spikes (exact small integers) come back
+    in the input's dtype.
+
     Args:
         x: input current, time-major ``[T, B, ...]``.
         firing: spike function of ``h`` (:class:`BinaryFiring` or
@@ -314,8 +318,11 @@ def lif_sequence(
     """
     if not isinstance(tau, torch.Tensor):
         tau = float(tau)
-    return _LIFSequence.apply(x.contiguous(), tau, threshold, reset, firing, detach_reset,
-                              backend)
+    dtype = x.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    s = _LIFSequence.apply(x.contiguous(), tau, threshold, reset, firing, detach_reset, backend)
+    return s if s.dtype == dtype else s.to(dtype)
 
 
 def lif_step(

@@ -78,7 +78,20 @@ def _match(token: str) -> tuple[LayerKind, list[int]] | None:
 
 
 def parse_spec(spec: str) -> list[LayerSpec]:
-    """Parse a spec string into layer specs; raises :class:`SpecError` at the bad token."""
+    """Parse a spec string into layer specs; raises :class:`SpecError` at the bad token.
+
+    Args:
+        spec: layer notation such as ``"16C3-16C3-AP2-64C3-GAP"`` (tokens in the module
+            docstring; case-insensitive).
+
+    Returns:
+        One :class:`LayerSpec` per token, in order.
+
+    Raises:
+        SpecError: an empty spec, an unknown or empty token, a zero size, a size past the
+            limits (``MAX_CHANNELS``, ``MAX_KERNEL``, ``MAX_LAYERS``), ``GAP`` not last,
+            or a spatial layer after a fully connected one.
+    """
     if not isinstance(spec, str) or not spec.strip():
         raise SpecError("empty model spec: give layers like '16C3-AP2-64C3-GAP'")
     spec = spec.strip()

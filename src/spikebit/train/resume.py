@@ -4,7 +4,7 @@ May change (applied for real): ``optim.epochs`` (the cosine schedule is
 stretched to the new length), ``optim.lr`` (every parameter group and the
 scheduler's base learning rate; the schedule continues from the current step),
 ``optim.eval_batch_size``, ``optim.grad_clip``, ``log_every``, ``tensorboard``,
-``plots``, ``out_dir``, ``data.data_dir`` and the ``device`` section.
+``plots``, ``out_dir``, ``data.data_dir``, ``data.workers`` and ``device``.
 
 May not change (the run would no longer be the one that was saved): the model
 and its arguments, ``seed``, ``name``, the data (name, limits, augmentation,
@@ -22,6 +22,7 @@ from spikebit.errors import CheckpointError, ConfigError
 from spikebit.train.callbacks import load_callback_state
 from spikebit.train.checkpoint import load_checkpoint, restore_model
 from spikebit.train.checkpoint_meta import require_training_sections
+from spikebit.train.device import restore_device_state
 from spikebit.train.optim_state import restore_optimizer
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 RESUMABLE = frozenset({
     "optim.epochs", "optim.lr", "optim.eval_batch_size", "optim.grad_clip", "log_every",
-    "tensorboard", "plots", "out_dir", "data.data_dir",
+    "tensorboard", "plots", "out_dir", "data.data_dir", "data.workers",
 })
 RESUMABLE_SECTIONS = ("device",)
 
@@ -163,6 +164,7 @@ def restore_trainer(trainer: Trainer, path: Any = None) -> None:
         raise CheckpointError(f"checkpoint {where}: metadata field 'scheduler' cannot be "
                               f"loaded ({type(exc).__name__}: {exc})") from None
     torch.set_rng_state(ckpt.tensors["rng.torch"])
+    restore_device_state(trainer, ckpt)  # CUDA generator, fp16 gradient scaler
     trainer.state = TrainState(t["epoch"], t["step"], t["best_acc"], t["history"])
     try:
         load_callback_state(trainer.callbacks, ckpt.tensors, ckpt.meta["callbacks"], where)

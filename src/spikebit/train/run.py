@@ -13,22 +13,35 @@ from torch import nn
 from spikebit.data import ArrayDataset, Compose, RandomCrop, RandomHorizontalFlip
 from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
-from spikebit.errors import CheckpointError
+from spikebit.errors import CheckpointError, ConfigError
 from spikebit.models import MODELS
 from spikebit.registry import import_plugins
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
+from spikebit.train.device import (
+    check_precision,
+    checkpoint_device,
+    requested_device,
+    resolve_device,
+)
 from spikebit.train.distributed import init_from_env
+from spikebit.train.loader import num_classes, stream_enabled, streaming_transform
+from spikebit.train.losses import make_loss
 from spikebit.train.rundir import move_aside, run_files
 from spikebit.train.seeds import with_repeat_seed
-from spikebit.train.trainer import Trainer, input_shape, seed_everything
+from spikebit.train.trainer import Trainer, input_shape, preflight, seed_everything
 from spikebit.train.validate import build_component
 
 
 def load_data(data: DataSection) -> tuple[ArrayDataset, ArrayDataset]:
     """Train and test splits, limited to the first ``*_limit`` samples if set."""
-    if data.frames:
+    if stream_enabled(data):  # lazily decoded image files (train/loader.py)
+        from spikebit.data.folders import stream_folder
+
+        train = stream_folder(data.name, True, data.data_dir, data.image_size)
+        test = stream_folder(data.name, False, data.data_dir, data.image_size)
+    elif data.frames:
         from spikebit.data.events.training import load_event_frames
 
         train, test = load_event_frames(data.name, data.data_dir, train_limit=data.train_limit,
@@ -48,6 +61,8 @@ Stats = tuple[list[float], list[float]]
 
 def make_transform(data: DataSection, train: ArrayDataset) -> tuple[Transform | None, Stats | None]:
     """Training augmentation, and per-channel (mean, std) of the train set if normalizing."""
+    if not isinstance(train, ArrayDataset):
+        return streaming_transform(data, train)
     norm = None
     if data.normalize:
         dims = [d for d in range(train.images.ndim) if d != train.images.ndim - 3]
@@ -104,7 +119,7 @@ def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, T
     seed_everything(config.seed)
     train, test = load_data(config.data)
     transform, norm = make_transform(config.data, train)
-    model = build_model(config, input_shape(train), train.num_classes)
+    model = build_model(config, input_shape(train), num_classes(train))
     if norm is not None:
         model = _Normalized(model, *norm)
     return model, train, test, transform
@@ -116,16 +131,31 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
     Without ``resume``, an earlier run in ``out_dir/name`` is moved aside first
     (:func:`move_aside`), so starting over never overwrites saved checkpoints.
     """
-    dist = init_from_env()
+    device = resolve_device(requested_device(config.device))  # bad device/precision: error
+    check_precision(config.precision, device)                # before anything is touched
+    dist = init_from_env(device)
     run_dir = Path(config.out_dir) / config.name
+    model, train, test, transform = prepare(config)
+    preflight(model.to(device), train, make_loss(config.loss), device, config.precision)
     found = run_files(run_dir) if run_dir.is_dir() else []
     if not resume and dist.is_main and found:
         move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
                    "to continue it)")
-    model, train, test, transform = prepare(config)
-    trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist)
+    trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist,
+                      device=device)
     metrics = trainer.fit(resume=resume)
     return metrics, trainer.run_dir
+
+
+def same_config(recorded: Any, config: RunConfig) -> bool:
+    """Whether a checkpoint's ``recorded`` config mapping equals ``config``, after keys added
+    to :class:`RunConfig` since it was written (e.g. ``device``, ``precision``) take their
+    defaults; a recorded key that no longer exists makes them differ."""
+    try:
+        filled = config_from_dict(recorded).to_dict()
+    except (ConfigError, TypeError):
+        return False
+    return json.loads(json.dumps(filled)) == json.loads(json.dumps(config.to_dict()))
 
 
 def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], Path]:
@@ -144,7 +174,7 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     last = Path(config.out_dir) / config.name / "last.safetensors"
     if last.is_file():
         meta = load_checkpoint(last).meta
-        if meta.get("config") == json.loads(json.dumps(config.to_dict())):
+        if same_config(meta.get("config"), config):
             if meta["trainer"]["epoch"] >= config.optim.epochs:
                 return meta["metrics"], last.parent
             return train_from_config(config, resume=True)
@@ -152,8 +182,16 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     return train_from_config(config)
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Checkpoint]:
-    """Rebuild the model recorded in a checkpoint and load its weights (no data needed)."""
+def model_from_checkpoint(
+    path: str | Path, device: str | torch.device | None = None
+) -> tuple[nn.Module, RunConfig, Checkpoint]:
+    """Rebuild the model recorded in a checkpoint and load its weights (no data needed).
+
+    The model lands on ``device`` (``map_location`` semantics; default: the CPU, or a
+    :func:`~spikebit.train.device.use_device` override), whatever device trained it.
+    A device that does not exist here is a :class:`CheckpointError`.
+    """
+    target = checkpoint_device(requested_device(device))
     ckpt = load_checkpoint(path)
     if "config" not in ckpt.meta:
         raise CheckpointError(f"checkpoint {path} lacks the metadata section 'config'; it was "
@@ -168,4 +206,4 @@ def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Check
         channels = ckpt.tensors["model.mean"].numel()
         model = _Normalized(model, [0.0] * channels, [1.0] * channels)
     restore_model(model, ckpt)
-    return model, config, ckpt
+    return model.to(target), config, ckpt

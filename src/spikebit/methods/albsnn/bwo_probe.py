@@ -101,12 +101,12 @@ def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
         ``{"rows": [...], "columns": [...], "note": str}`` (shares in ``[0, 1]``,
             accuracies in %).
     """
-    from spikebit.methods.albsnn.experiments import train_run
+    from spikebit.methods.albsnn.experiments import measure_run
     from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data, model_from_checkpoint
 
     # the ALBSNN run of albsnn-table5, trained here only if that experiment has not run
-    outcome = train_run(variant_run("albsnn", budget), work_dir.parent / "albsnn-table5")
+    outcome = measure_run(variant_run("albsnn", budget), work_dir.parent / "albsnn-table5")
     assert outcome.run_dir is not None
     model, config, _ = model_from_checkpoint(outcome.run_dir / "last.safetensors")
     train, test = load_data(config.data)
