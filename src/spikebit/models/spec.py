@@ -85,7 +85,7 @@ def parse_spec(spec: str) -> list[LayerSpec]:
             docstring; case-insensitive).
 
     Returns:
-        One :class:`LayerSpec` per token, in order.
+        One parsed layer (:class:`LayerSpec`) per token, in order.
 
     Raises:
         SpecError: an empty spec, an unknown or empty token, a zero size, a size past the
