@@ -70,7 +70,7 @@ def _check_optimizer(o: Any, tensors: Tensors, where: str) -> None:
 
 _SECTION_TYPES: dict[str, type] = {
     "config": dict, "metrics": dict, "quantize": dict, "input": dict, "scheduler": dict,
-    "callbacks": dict, "provenance": dict, "format": str,
+    "callbacks": dict, "provenance": dict, "format": str, "device": dict,
 }
 
 
@@ -102,6 +102,9 @@ def validate_meta(meta: dict[str, Any], tensors: Tensors, where: str) -> None:
             raise _fail(where, "rng.torch", f"must be the uint8 torch RNG state tensor [{size}]")
     if "optimizer" in meta:
         _check_optimizer(meta["optimizer"], tensors, where)
+    scaler = meta.get("device", {}).get("scaler")
+    if scaler is not None and not isinstance(scaler, dict):
+        raise _fail(where, "device.scaler", f"must be a mapping, got {type(scaler).__name__}")
 
 
 def require_training_sections(meta: dict[str, Any], where: str) -> None:
