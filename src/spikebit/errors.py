@@ -40,6 +40,10 @@ class CheckpointError(SpikebitError, ValueError):
     """A checkpoint cannot be read or written."""
 
 
+class ExportError(SpikebitError, ValueError):
+    """A model, layer or interchange file (NIR, ONNX) cannot be exported or imported."""
+
+
 class TrainingError(SpikebitError, RuntimeError):
     """Training cannot continue (e.g. the loss became NaN)."""
 

@@ -1,4 +1,4 @@
-"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert."""
+"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert, export."""
 
 from __future__ import annotations
 
@@ -207,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_convert)
 
     configs.add_parser(sub)
+
+    from spikebit.cli.export import add_parser as add_export
+
+    add_export(sub)
     return p
 
 
