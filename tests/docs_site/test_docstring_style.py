@@ -27,6 +27,8 @@ ROLES = ("class:", "func:", "meth:", "mod:", "attr:", "data:", "exc:", "obj:")
 
 KNOWN = {
     "spikebit.conversion.recipes.ConversionBudget",
+    "spikebit.export.adapters.exact_weight",
+    "spikebit.export.adapters.read_dynamics",
     "spikebit.neurons.lif.LIF",
     "spikebit.quant.layers.QLinear",
     "spikebit.quant.quantizers.WeightQuantizer.forward",
