@@ -154,3 +154,19 @@ def test_imagenet_streams_by_default_and_stream_false_keeps_memory(tmp_path):
     assert small.shape == (3, 32, 32)
     memory, _ = load_data(DataSection(name="imagenet", data_dir=str(tmp_path), stream=False))
     assert isinstance(memory, ArrayDataset) and memory.images.shape == (2, 3, 64, 64)
+
+
+def test_streamed_splits_honour_the_sample_limits(tmp_path):
+    from spikebit.train.config import DataSection
+    from spikebit.train.run import load_data
+
+    for split in ("train", "val"):
+        for cls in ("n01", "n02"):
+            for i in range(3):
+                save_image(tmp_path / "imagenet" / split / cls / f"{i}.JPEG", _gradient(40, 40))
+    full, _ = load_data(DataSection(name="imagenet", data_dir=str(tmp_path), image_size=16))
+    train, test = load_data(DataSection(name="imagenet", data_dir=str(tmp_path), image_size=16,
+                                        train_limit=4, test_limit=2))
+    assert isinstance(train, ImageFiles) and (len(train), len(test)) == (4, 2)
+    assert train.paths == full.paths[:4] and train.labels.tolist() == full.labels[:4].tolist()
+    assert torch.equal(train[(3, 7)][0], full[(3, 7)][0])  # same file, same seeded transform

@@ -128,6 +128,19 @@ class ImageFiles(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
+    def subset(self, indices: torch.Tensor) -> ImageFiles:
+        """The files at ``indices`` (an int64 tensor ``[M]``), with the same transforms.
+
+        Used for ``data.train_limit``/``test_limit``; nothing is decoded here.
+        """
+        import copy
+
+        out = copy.copy(self)
+        idx = [int(i) for i in indices]
+        out.paths = [self.paths[i] for i in idx]
+        out.labels = self.labels[idx]
+        return out
+
     def __repr__(self) -> str:
         return (f"ImageFiles(name={self.name!r}, files={len(self)}, size={self.size}, "
                 f"train={self.train})")
@@ -137,7 +150,23 @@ class ImageFiles(Dataset):
         return self.load(int(index), int(seed)), int(self.labels[index])
 
     def load(self, index: int, seed: int = 0) -> torch.Tensor:
-        """Decode and transform file ``index`` (crop and flip drawn from ``seed`` if training)."""
+        """Decode and transform file ``index`` (crop and flip drawn from ``seed`` if training).
+
+        Training: a random resized crop (area fraction in ``scale``) to
+        ``size x size`` and a horizontal flip with probability 0.5, both drawn from
+        ``numpy.random.default_rng(seed)``; else a resize and center crop
+        (``crop_fraction``). Bilinear resampling in both cases.
+
+        Args:
+            index: file index in ``[0, N)``.
+            seed: seed of the crop and flip (ignored for the test split).
+
+        Returns:
+            float32 ``[C, size, size]`` in ``[0, 1]`` (bytes / 255).
+
+        Raises:
+            DataError: the file cannot be opened or decoded (naming it).
+        """
         from PIL import Image
 
         path = self.paths[index]
