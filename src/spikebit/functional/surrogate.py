@@ -68,10 +68,14 @@ def sech2(y: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Surrogate:
-    """Base class. ``width`` is the support/steepness parameter of the shape.
+    """Base class of the surrogate spike functions.
 
     Subclasses define ``derivative(x)`` and ``primitive(x)`` (``x = u - V``, any shape);
     both are wrapped by :func:`upcast_half` when the subclass is created.
+
+    Args:
+        width: support/steepness of the shape, in units of the potential ``x`` (each
+            subclass states how it enters its formula).
     """
 
     width: float = 1.0
@@ -83,9 +87,33 @@ class Surrogate:
                 setattr(cls, name, upcast_half(cls.__dict__[name]))
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """The surrogate ``dH/dx`` used in backward (defined by each subclass).
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The derivative at ``x``, same shape and dtype as ``x``.
+
+        Raises:
+            NotImplementedError: on the base class itself.
+        """
         raise NotImplementedError("subclasses define the surrogate derivative")
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        """The smooth step whose derivative is :meth:`derivative` (0 far below, 1 far above).
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The primitive at ``x``, same shape and dtype as ``x``.
+
+        Raises:
+            NotImplementedError: on the base class itself.
+        """
         raise NotImplementedError("subclasses define the smooth primitive")
 
 
@@ -95,10 +123,28 @@ class Rectangle(Surrogate):
     """``h(x) = 1/a * 1(|x| < a/2)`` (ALBSNN eq. 15, ``a = width``)."""
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``1/a`` where ``|x| < a/2``, else 0 (ALBSNN eq. 15, ``a = width``).
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The derivative at ``x``, same shape and dtype as ``x``.
+        """
         a = self.width
         return (x.abs() < a / 2).to(x.dtype) / a
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        """``clamp((x + a/2) / a, 0, 1)``, the ramp whose derivative is the rectangle.
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The primitive at ``x`` in ``[0, 1]``, same shape and dtype as ``x``.
+        """
         a = self.width
         # (x + a/2) / a, not x/a + 1/2: the latter cancels near the lower edge x = -a/2
         return ((x + a / 2) / a).clamp(0.0, 1.0)
@@ -110,10 +156,28 @@ class Triangle(Surrogate):
     """``h(x) = max(0, g - |x|) / g^2`` (AGMM family, ``g = width``)."""
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``max(0, g - |x|) / g^2`` (``g = width``; the peak ``1/g`` is at ``x = 0``).
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The derivative at ``x``, same shape and dtype as ``x``.
+        """
         g = self.width
         return (g - x.abs()).clamp(min=0.0) / (g * g)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        """The piecewise-quadratic ramp from 0 at ``x = -g`` to 1 at ``x = g``.
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The primitive at ``x`` in ``[0, 1]``, same shape and dtype as ``x``.
+        """
         g = self.width
         xc = x.clamp(-g, g)
         left = 0.5 * (xc + g) ** 2 / (g * g)
@@ -134,10 +198,28 @@ class Sigmoid(Surrogate):
     """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``k sigmoid'(k x)`` with ``k = 4 / width``, evaluated without cancellation.
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The derivative at ``x`` (peak ``1/width``), same shape and dtype as ``x``.
+        """
         k = 4.0 / self.width
         return logistic_density(k * x, scale=k)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        """``sigmoid(k x)`` with ``k = 4 / width``, accurate in both tails.
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The primitive at ``x`` in ``[0, 1]``, same shape and dtype as ``x``.
+        """
         y = 4.0 / self.width * x
         e = torch.exp(-y.abs())
         return torch.where(y < 0, e, torch.ones_like(e)).div_(e.add_(1.0))
@@ -149,10 +231,28 @@ class ArcTan(Surrogate):
     """Derivative of ``atan(pi/2 * k x)/pi + 1/2`` with ``k = 2 / width`` (peak 1/width)."""
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``(k/2) / (1 + (pi/2 k x)^2)`` with ``k = 2 / width``.
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The derivative at ``x`` (peak ``1/width``), same shape and dtype as ``x``.
+        """
         k = 2.0 / self.width
         return (k / 2.0) / (1.0 + (math.pi / 2.0 * k * x) ** 2)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        """``atan(pi/2 k x) / pi + 1/2`` with ``k = 2 / width``, via ``atan2``.
+
+        Args:
+            x: ``u - V``, the membrane potential minus the threshold, any shape (same unit as
+                the potential).
+
+        Returns:
+            The primitive at ``x`` in ``[0, 1]``, same shape and dtype as ``x``.
+        """
         # atan(y)/pi + 1/2 = atan2(1, -y)/pi, which keeps its digits as y -> -inf (the sum
         # cancels there)
         k = 2.0 / self.width
@@ -161,7 +261,21 @@ class ArcTan(Surrogate):
 
 
 def get_surrogate(name: str | Surrogate, width: float = 1.0) -> Surrogate:
-    """Return a surrogate instance from its registered name (or pass one through)."""
+    """A surrogate instance from its registered name (or pass one through).
+
+    Args:
+        name: a name registered in ``SURROGATES`` (``"rectangle"``, ``"triangle"``,
+            ``"sigmoid"``, ``"atan"``, plug-ins) or a :class:`Surrogate` instance, returned
+            as is.
+        width: the shape's width, in units of the potential ``x = u - V`` (ignored when
+            ``name`` is an instance).
+
+    Returns:
+        The surrogate, ``SURROGATES[name](width=width)``.
+
+    Raises:
+        RegistryError: ``name`` is not registered (the message lists the known names).
+    """
     if isinstance(name, Surrogate):
         return name
     return SURROGATES.get(name)(width=width)
