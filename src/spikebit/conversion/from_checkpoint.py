@@ -29,9 +29,16 @@ DEFAULT_TOLERANCE = 0.1  # conversion loss (points) counted as lossless
 
 @dataclass
 class LoadedANN:
-    """An ANN from a checkpoint: ``ann`` (eval mode, normalization removed) and its run.
+    """An ANN rebuilt from a trainer checkpoint, with its run.
 
-    ``mean``/``std`` (``[C, 1, 1]``) are the trainer's input normalization, or None.
+    Args:
+        ann: the ANN, eval mode, with the trainer's input normalization removed; images
+            ``[B, C, H, W]`` to logits ``[B, K]``.
+        config: the checkpoint's ``RunConfig``.
+        path: the checkpoint file.
+        in_shape: the input shape ``(C, H, W)`` of one image.
+        mean: the trainer's input normalization mean ``[C, 1, 1]``, or None.
+        std: the trainer's input normalization std ``[C, 1, 1]``, or None.
     """
 
     ann: nn.Module
@@ -47,7 +54,17 @@ class LoadedANN:
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run directory's ``last.safetensors``."""
+    """A checkpoint file, or a run directory's ``last.safetensors``.
+
+    Args:
+        path: a ``.safetensors`` file written by ``spikebit train`` or its run directory.
+
+    Returns:
+        The checkpoint file's path.
+
+    Raises:
+        ConversionError: no checkpoint file at ``path``.
+    """
     p = Path(path)
     if p.is_dir():
         p = p / "last.safetensors"
@@ -68,7 +85,17 @@ def unwrap_normalization(model: nn.Module) -> tuple[nn.Module, Tensor | None, Te
 
 
 def check_is_ann(model: nn.Module, in_shape: tuple[int, ...], name: str) -> None:
-    """Raise unless ``model`` maps a batch ``[B, *in_shape]`` to logits ``[B, K]``."""
+    """Raise unless ``model`` is a ReLU ANN mapping ``[B, *in_shape]`` to logits ``[B, K]``.
+
+    Args:
+        model: the checkpoint's model (normalization wrapper removed).
+        in_shape: one input's shape ``(C, H, W)``.
+        name: the model's zoo name, for the message.
+
+    Raises:
+        ConversionError: ``model`` contains spiking neurons, does not run on a batch
+            ``[2, *in_shape]``, or does not return ``[B, K]``.
+    """
     from spikebit.neurons import is_neuron
 
     spiking = any(is_neuron(m) for m in model.modules())
@@ -88,7 +115,19 @@ def check_is_ann(model: nn.Module, in_shape: tuple[int, ...], name: str) -> None
 
 
 def load_ann(path: str | Path) -> LoadedANN:
-    """Rebuild the ANN of a trainer checkpoint (see :class:`LoadedANN`)."""
+    """Rebuild the ANN of a trainer checkpoint (see :class:`LoadedANN`).
+
+    Args:
+        path: a ``.safetensors`` checkpoint or its run directory.
+
+    Returns:
+        The ``LoadedANN`` (eval mode, normalization split off).
+
+    Raises:
+        ConversionError: no checkpoint at ``path``, a model trained on event frames, or a
+            model that is not a ReLU ANN.
+        CheckpointError: the checkpoint cannot be read or rebuilt.
+    """
     from spikebit.train.run import model_from_checkpoint
 
     p = resolve_checkpoint(path)
@@ -110,6 +149,17 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
     The calibration images are ``calibration`` training images drawn with ``seed``
     (default: the run's seed); the test split honours ``data.test_limit``. All three are on
     the ANN's device.
+
+    Args:
+        loaded: the :class:`LoadedANN` whose run config names the dataset.
+        calibration: number of training images for calibration (``>= 1``).
+        seed: seed of the calibration draw (default: the run's seed).
+
+    Returns:
+        ``(calibration [N, C, H, W], test images [M, C, H, W], test labels [M])``.
+
+    Raises:
+        ConversionError: ``calibration < 1``.
     """
     from spikebit.train.run import load_data
 
@@ -162,8 +212,32 @@ def convert_checkpoint(
 
     ``method="qcfs"`` on a ReLU checkpoint first replaces every ReLU by a QCFS
     activation with ``qcfs_levels`` steps and fine-tunes it for ``qcfs_epochs`` epochs
-    on the run's training split (:mod:`spikebit.conversion.qcfs`); the report's ANN
-    accuracy is then the QCFS ANN's.
+    on the run's training split (QCFS, Bu et al. 2022; :mod:`spikebit.conversion.qcfs`);
+    the report's ANN accuracy is then the QCFS ANN's.
+
+    Args:
+        path: a ``.safetensors`` checkpoint of ``spikebit train`` or its run directory.
+        method: the conversion method (``METHODS``: ``"rate"``, ``"phase"``, ``"bsnn"``,
+            ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"``).
+        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
+        K: phases per period (time steps per period).
+        T: time steps to simulate.
+        calibration: training images used for calibration.
+        batch_size: images per forward pass.
+        tolerance: conversion loss in percentage points counted as lossless.
+        write: write the report as JSON next to the checkpoint.
+        max_spikes: spikes per step of the burst methods (default: the method's).
+        thresholds: per-channel threshold rule (``"ltb"``, ``"percentile"``, ``"module"``;
+            default: the method's).
+        qcfs_levels: quantization steps ``L`` of the QCFS activations (method ``qcfs``).
+        qcfs_epochs: fine-tuning epochs of the QCFS ANN (method ``qcfs``).
+
+    Returns:
+        The report dictionary (JSON-ready; ``"json"`` holds the file written).
+
+    Raises:
+        ConversionError: ``T`` is not a positive int, the checkpoint is missing or not a
+            convertible ANN, or a conversion argument is invalid.
     """
     if not isinstance(T, int) or T < 1:
         raise ConversionError(f"T must be a positive number of time steps, got {T!r}")
@@ -203,7 +277,14 @@ def convert_checkpoint(
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """The compact text table printed by ``spikebit convert``."""
+    """The compact text table printed by ``spikebit convert``.
+
+    Args:
+        report: a report of :func:`convert_checkpoint`.
+
+    Returns:
+        The table, lines joined by newlines.
+    """
     lines = [
         f"{report['model']} on {report['dataset']} ({report['num_samples']} test images), "
         f"method {report['method']}, K={report['K']}, percentile {report['percentile']:g}, "
