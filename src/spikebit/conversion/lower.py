@@ -92,7 +92,17 @@ def lower(model: nn.Module, example: Tensor) -> list[Node]:
 
 
 def check_lowering(nodes: list[Node], model: nn.Module, x: Tensor, rtol: float = 1e-4) -> None:
-    """Raise if the graph's ANN forward differs from ``model(x)``."""
+    """Raise if the graph's ANN forward differs from ``model(x)``.
+
+    Args:
+        nodes: the lowered graph nodes.
+        model: the (BN-folded) ANN they were lowered from.
+        x: a batch of inputs ``[B, C, H, W]``.
+        rtol: tolerance relative to ``1 + max |model(x)|``.
+
+    Raises:
+        ConversionError: the outputs differ in shape or by more than the tolerance.
+    """
     with torch.no_grad():
         ref, got = model(x), run_analog(nodes, x)
     if ref.shape != got.shape or (ref - got).abs().max() > rtol * (1.0 + ref.abs().max()):
