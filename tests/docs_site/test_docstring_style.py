@@ -29,7 +29,6 @@ SRC = ROOT / "src"
 ROLES = ("class:", "func:", "meth:", "mod:", "attr:", "data:", "exc:", "obj:")
 
 KNOWN = {
-    "spikebit.conversion.recipes.ConversionBudget",
     "spikebit.neurons.lif.LIF",
     "spikebit.quant.layers.QLinear",
 }
