@@ -115,7 +115,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     with use_device(args.device):
         path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir,
                               seeds=args.seeds)
-    print(f"wrote {path}")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
 
 

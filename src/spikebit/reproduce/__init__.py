@@ -88,8 +88,10 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
         return "" if v is None else str(v).replace("|", "\\|")  # a "|" would end the cell
 
     def cell(row: dict[str, Any], col: str) -> str:
-        if f"{col}_std" in row:
-            return f"{fmt(row.get(col))} ± {fmt(row[f'{col}_std'])}"
+        if f"{col}_std" in row:  # mean and deviation with the same number of decimals
+            mean = row.get(col)
+            digits = 2 if isinstance(mean, (int, float)) and abs(mean) >= 1 else 4
+            return f"{mean:.{digits}f} ± {row[f'{col}_std']:.{digits}f}"
         return fmt(row.get(col))
 
     head = "| " + " | ".join(columns) + " |"
