@@ -151,7 +151,7 @@ def run_experiment(
 def write_markdown(result: dict[str, Any], path: Path) -> None:
     """The ``.md`` twin of a results JSON written by :func:`run_experiment`."""
     md = (f"# {result['experiment']}\n\n{result['summary']}\n\n"
-          f"Budget: {result['budget']}. {result.get('note', '')}\n\n")
+          f"`--budget {result['budget']}`. {result.get('note', '')}\n\n")
     md += markdown_table(result["rows"], result["columns"]) + "\n"
     atomic_write_bytes(path, md.encode())
 
