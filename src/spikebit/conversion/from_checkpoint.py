@@ -208,7 +208,8 @@ def convert_checkpoint(
     ANN accuracy, best SNN accuracy, its T, the conversion loss (ANN - best
     SNN, points), the first T with loss <= ``tolerance`` and the compact
     ``rows`` of :func:`selected_steps`. With ``write`` it is saved atomically as
-    ``convert-<method>-K<K>.json`` next to the checkpoint (key ``json``).
+    ``convert-<method>-K<K>.json`` (phase codings ``phase``, ``bsnn``) or
+    ``convert-<method>.json`` next to the checkpoint (key ``json``).
 
     ``method="qcfs"`` on a ReLU checkpoint first replaces every ReLU by a QCFS
     activation with ``qcfs_levels`` steps and fine-tunes it for ``qcfs_epochs`` epochs
