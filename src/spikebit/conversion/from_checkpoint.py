@@ -221,7 +221,7 @@ def convert_checkpoint(
         method: the conversion method (``METHODS``: ``"rate"``, ``"phase"``, ``"bsnn"``,
             ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"``).
         percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
-        K: phases per period (time steps per period).
+        K: phases per period (time steps per period; read by the phase codings).
         T: time steps to simulate.
         calibration: training images used for calibration.
         batch_size: images per forward pass.
