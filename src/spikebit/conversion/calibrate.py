@@ -24,14 +24,35 @@ DEFAULT_MAX_VALUES = 2**22  # per layer; above this the positive values are subs
 
 
 def check_percentile(p: float) -> float:
-    """Return ``p`` as float if ``0 < p <= 100``, else raise."""
+    """Return ``p`` as float if ``0 < p <= 100``, else raise.
+
+    Args:
+        p: a percentile in % (100 = max-norm).
+
+    Returns:
+        ``float(p)``.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]``.
+    """
     if not 0.0 < float(p) <= 100.0:
         raise ConversionError(f"percentile must be in (0, 100] (100 = max-norm), got {p}")
     return float(p)
 
 
 def percentile(values: Tensor, p: float) -> float:
-    """p-th percentile of ``values`` (any shape) with numpy's linear interpolation."""
+    """p-th percentile of ``values`` (any shape) with numpy's linear interpolation.
+
+    Args:
+        values: any tensor (flattened).
+        p: the percentile in %, ``(0, 100]`` (100: the maximum).
+
+    Returns:
+        The percentile, as a Python float.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]`` or ``values`` empty.
+    """
     p = check_percentile(p)
     v = values.detach().flatten().double()
     n = v.numel()
@@ -49,7 +70,19 @@ def percentile(values: Tensor, p: float) -> float:
 
 
 def nonzero_percentile(values: Tensor, p: float, default: float = 1.0) -> float:
-    """Percentile of the positive entries of ``values``; ``default`` if there are none."""
+    """Percentile of the positive entries of ``values``; ``default`` if there are none.
+
+    Args:
+        values: any tensor.
+        p: the percentile in %, ``(0, 100]``.
+        default: the value returned when no entry is positive.
+
+    Returns:
+        The percentile of the positive entries (Rueckauer et al. 2017 convention), a float.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]``.
+    """
     positive = values[values > 0]
     return percentile(positive, p) if positive.numel() else default
 

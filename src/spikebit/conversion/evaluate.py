@@ -41,9 +41,18 @@ def iterate_batches(data: Batches, batch_size: int = 256) -> Iterator[tuple[Tens
 
 
 def answered(readout: Tensor) -> Tensor:
-    """Which readouts ``[..., K]`` hold a decision: ``[...]`` bool, False where every class
-    has the same value (e.g. all zeros before a BSNN's first output at ``2 K`` steps, or a
-    network that never fired), whose argmax would be an arbitrary class 0."""
+    """Which readouts hold a decision.
+
+    False where every class has the same value (e.g. all zeros before a BSNN's first
+    output at ``2 K`` steps, or a network that never fired), whose argmax would be an
+    arbitrary class 0.
+
+    Args:
+        readout: readouts ``[..., K]`` (e.g. ``[T, B, K]``).
+
+    Returns:
+        A bool tensor ``[...]``.
+    """
     return readout.amax(-1) > readout.amin(-1)
 
 
@@ -117,7 +126,19 @@ def output_differences(snn: SpikingConverted, ann: nn.Module, x: Tensor, T: int)
     """``snn readout at T - ann(x) / output_scale`` for every sample and class, flat ``[B*K]``.
 
     Both sides are in normalized units (ANN logits divided by ``lambda_L``), the
-    quantity of the paper's Fig. 5.
+    quantity of the BSNN paper's Fig. 5.
+
+    Args:
+        snn: the converted network.
+        ann: the source ANN (evaluated in eval mode; its mode is restored).
+        x: images ``[B, C, H, W]``.
+        T: time steps simulated.
+
+    Returns:
+        The differences, float ``[B*K]`` on the CPU.
+
+    Raises:
+        ConversionError: ``x`` is not a batch or ``T`` is not a positive int.
     """
     was_training = ann.training
     ann.eval()
