@@ -282,15 +282,30 @@ class InputCoding(ABC):
 
     @abstractmethod
     def input_scale(self, x: Tensor, percentile: float) -> float:
-        """``lambda_0`` of the calibration images ``x`` ``[B, C, H, W]`` (the ``percentile``
-        in %, of their magnitudes for the phase code): the input is divided by it before
-        encoding."""
+        """``lambda_0`` of the calibration images: the input is divided by it before encoding.
+
+        Args:
+            x: calibration images ``[B, C, H, W]``.
+            percentile: the percentile in %, ``(0, 100]`` (of the magnitudes, for the phase
+                code).
+
+        Returns:
+            The input scale ``lambda_0`` (> 0).
+        """
 
     @abstractmethod
     def step(self, x: Tensor, clock: Clock, method: Method, state: Any) -> tuple[Tensor, Any]:
-        """Signal at this step (same shape as the scaled input ``x``) and the new encoder
-        ``state`` (``None`` at the first step), at the ``clock`` of the conversion
-        ``method``."""
+        """The signal fed to the first layer at this step.
+
+        Args:
+            x: the scaled input ``[B, C, H, W]``.
+            clock: the step's :class:`Clock`.
+            method: the conversion method (supplies ``beta``).
+            state: the encoder's state, ``None`` at the first step.
+
+        Returns:
+            ``(signal of x's shape, new encoder state)``.
+        """
 
 
 INPUT_CODINGS: Registry[type[InputCoding]] = Registry("input coding")

@@ -68,6 +68,14 @@ class VariantResult:
 
 @dataclass
 class ConversionReport:
+    """All variants of one conversion experiment on one ANN.
+
+    Args:
+        ann_accuracy: the ANN's accuracy in % on the test images.
+        T_max: time steps simulated.
+        tolerance: conversion loss in percentage points counted as lossless.
+        results: ``{variant name: VariantResult}``.
+    """
     ann_accuracy: float
     T_max: int
     tolerance: float

@@ -49,7 +49,14 @@ class LoadedANN:
     std: Tensor | None = None
 
     def preprocess(self, x: Tensor) -> Tensor:
-        """Images ``[B, C, H, W]`` as the ANN expects them (normalized if it was trained so)."""
+        """Images as the ANN expects them (normalized if it was trained so).
+
+        Args:
+            x: images ``[B, C, H, W]`` in the dataset's units.
+
+        Returns:
+            ``(x - mean) / std``, or ``x`` without normalization; same shape.
+        """
         return x if self.mean is None else (x - self.mean) / self.std
 
 
@@ -76,7 +83,15 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def unwrap_normalization(model: nn.Module) -> tuple[nn.Module, Tensor | None, Tensor | None]:
-    """Split the trainer's normalization wrapper (``.model``, ``.mean``, ``.std``) off."""
+    """Split the trainer's normalization wrapper (``.model``, ``.mean``, ``.std``) off.
+
+    Args:
+        model: a model rebuilt from a trainer checkpoint.
+
+    Returns:
+        ``(inner model, mean [C, 1, 1], std [C, 1, 1])``, or ``(model, None, None)`` when
+        it is not wrapped.
+    """
     from spikebit.train.run import _Normalized
 
     if isinstance(model, _Normalized):
@@ -177,9 +192,23 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
 
 def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
                    epochs: int) -> nn.Module:
-    """The ANN of ``loaded`` with QCFS activations of ``levels`` steps (``lambda`` from the
-    ``calibration`` images ``[N, C, H, W]``), fine-tuned ``epochs`` epochs on the run's
-    training split."""
+    """The ANN of ``loaded`` with QCFS activations, fine-tuned on the run's training split.
+
+    QCFS (Bu et al. 2022): :func:`~spikebit.conversion.qcfs.to_qcfs` then
+    :func:`~spikebit.conversion.qcfs.finetune`.
+
+    Args:
+        loaded: the checkpoint's ANN and run.
+        calibration: calibration images ``[N, C, H, W]`` (preprocessed) that set ``lambda``.
+        levels: ``L``, quantization steps of the QCFS activations.
+        epochs: fine-tuning epochs.
+
+    Returns:
+        The fine-tuned QCFS ANN (eval mode).
+
+    Raises:
+        ConversionError: the ANN has no ``nn.ReLU`` or ``levels`` is not a positive int.
+    """
     from spikebit.train.run import load_data
 
     train, _ = load_data(loaded.config.data)
@@ -189,7 +218,15 @@ def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
 
 
 def selected_steps(T: int, best_T: int | None = None) -> list[int]:
-    """Steps shown in a compact table: powers of two below ``T``, ``T`` and ``best_T``."""
+    """Steps shown in a compact table: powers of two below ``T``, ``T`` and ``best_T``.
+
+    Args:
+        T: the simulated time steps.
+        best_T: the step of the best accuracy (None: not added).
+
+    Returns:
+        The steps, sorted.
+    """
     steps = {2**i for i in range(T.bit_length()) if 2**i <= T} | {T}
     if best_T is not None:
         steps.add(best_T)

@@ -127,8 +127,15 @@ class Chain(nn.Module):
 
 
 def channel_view(th: Tensor, like: Tensor) -> Tensor:
-    """A per-channel ``[C]`` (or scalar) threshold shaped to broadcast over ``like``
-    ``[B, C, ...]``."""
+    """A per-channel (or scalar) threshold shaped to broadcast over ``like``.
+
+    Args:
+        th: thresholds ``[C]`` or a scalar tensor.
+        like: an activation ``[B, C, ...]``.
+
+    Returns:
+        ``th`` viewed as ``[1, C, 1, ...]`` (a scalar unchanged).
+    """
     if th.dim() == 0:
         return th
     return th.view(1, -1, *([1] * (like.dim() - 2)))
@@ -136,12 +143,22 @@ def channel_view(th: Tensor, like: Tensor) -> Tensor:
 
 def fire(method: Method, current: Tensor, clock: Clock, state: Any,
          threshold: Tensor | None) -> tuple[Tensor, Any]:
-    """``method.fire(current, clock, state)`` with firing threshold ``threshold`` (``[C]``
-    per channel or scalar; None: 1, the normalized threshold); ``current`` ``[B, C, ...]``.
+    """``method.fire(current, clock, state)`` with firing threshold ``threshold``.
 
     A neuron with threshold ``theta`` whose spikes carry the value ``theta`` equals a
     threshold-1 neuron fed ``current / theta`` with spikes scaled back by ``theta`` (the
     per-channel thresholds of Kim et al. 2020 and Bu et al. 2024, folded into the spike).
+
+    Args:
+        method: the conversion method.
+        current: the input current ``[B, C, ...]``.
+        clock: the step's :class:`~spikebit.conversion.dynamics.Clock`.
+        state: the neuron state from the previous step, None at ``t = 0``.
+        threshold: ``[C]`` per channel or scalar, in units of ``current``; None: 1, the
+            normalized threshold.
+
+    Returns:
+        ``(spike values, new state)``; the spikes have ``current``'s shape.
     """
     if threshold is None:
         return method.fire(current, clock, state)
@@ -166,7 +183,12 @@ class Node(nn.Module):
     threshold: Tensor | None  # spiking nodes: per-channel [C] or scalar; None = 1
 
     def set_threshold(self, threshold: Tensor | None) -> None:
-        """Use firing threshold ``threshold`` (``[C]`` or scalar, input units) from now on."""
+        """Use firing threshold ``threshold`` from now on (stored as a float32 buffer).
+
+        Args:
+            threshold: ``[C]`` per channel or scalar, in input units; None: 1, the normalized
+                threshold.
+        """
         self._buffers.pop("threshold", None)
         self.__dict__.pop("threshold", None)
         value = None if threshold is None else threshold.detach().clone().float()

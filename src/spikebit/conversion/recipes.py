@@ -172,7 +172,18 @@ BUDGETS: dict[str, dict[str, ConversionBudget]] = {
 
 
 def budget_for(experiment: str, budget: str) -> ConversionBudget:
-    """The :class:`ConversionBudget` of ``experiment`` at ``budget`` (smoke, cpu or full)."""
+    """The ``ConversionBudget`` of ``experiment`` at ``budget``.
+
+    Args:
+        experiment: ``"bsnn-fmnist"``, ``"bsnn-mnist-subset"`` or ``"bsnn-table2"``.
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+
+    Returns:
+        The budget.
+
+    Raises:
+        ConversionError: an unknown budget name.
+    """
     if budget not in BUDGET_NAMES:
         raise ConversionError(f"unknown budget {budget!r}; expected one of {BUDGET_NAMES}")
     return BUDGETS[experiment][budget]
@@ -202,7 +213,14 @@ def train_config(plan: NetPlan, budget: ConversionBudget, budget_name: str, out_
 
 
 def describe(budget: ConversionBudget) -> str:
-    """One line stating the budget: data, and per net width / epochs / T_max / test images."""
+    """One line stating the budget: data, and per net width / epochs / T_max / test images.
+
+    Args:
+        budget: the budget.
+
+    Returns:
+        The description.
+    """
     nets = "; ".join(
         f"{n.key}: width {n.width:g}, {n.epochs} epoch(s), T_max {n.T_max}, "
         f"{'all' if n.eval_samples is None else n.eval_samples} test images simulated"
