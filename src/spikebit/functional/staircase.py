@@ -49,6 +49,14 @@ def sum_over_levels(
     the pairs from the outside in, so a sum symmetric about ``(levels + 1) / 2`` in exact
     arithmetic is also symmetric when rounded. One pair at a time: peak memory stays at a
     few tensors of ``x``'s size.
+
+    Args:
+        bump: ``bump(x, k)``, the curve of level ``k``, same shape as ``x``.
+        x: the normalized potential ``h / V``, any shape.
+        levels: ``O_max``, the number of levels.
+
+    Returns:
+        The sum, same shape as ``x``.
     """
     out = torch.zeros_like(x)
     for k in range(1, levels // 2 + 1):
@@ -60,7 +68,14 @@ def sum_over_levels(
 
 @dataclass(frozen=True)
 class StaircaseCurve(Surrogate):
-    """Base: ``width`` is ``b``, ``height`` is ``a``, ``levels`` is ``O_max``."""
+    """Base of the staircase surrogates of the multi-threshold LIF.
+
+    Args:
+        width: ``b``, the bump's width (a variance for the ``mt-*`` curves), in units of the
+            normalized potential ``x = h / V``.
+        height: ``a``, the bump height.
+        levels: ``O_max``, the number of levels (most spikes per step).
+    """
 
     height: float = 1.0
     levels: int = 15

@@ -32,7 +32,15 @@ HALF_DTYPES = (torch.float16, torch.bfloat16)
 
 
 def upcast_half(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-    """Wrap ``fn(self, x)``: float16/bfloat16 ``x`` is computed in float32, cast back."""
+    """Wrap ``fn(self, x)``: float16/bfloat16 ``x`` is computed in float32, cast back.
+
+    Args:
+        fn: a ``derivative`` or ``primitive`` method (wrapped once; a wrapped one is
+            returned as is).
+
+    Returns:
+        The wrapped method.
+    """
     if getattr(fn, "_upcasts_half", False):
         return fn
 
@@ -51,8 +59,15 @@ def logistic_density(y: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 
     Stable on both sides of 0 and exactly even (``sigmoid(y) * (1 - sigmoid(y))`` is 0 in
     float32 from ``y ~ 17``, where the mirror point is ~4e-8). ``scale * e`` is evaluated
-    as ``exp(log(scale) - |y|)`` so it does not underflow before the result does
-    (``scale > 0``). Half-precision ``y`` is computed in float32 and cast back.
+    as ``exp(log(scale) - |y|)`` so it does not underflow before the result does.
+    Half-precision ``y`` is computed in float32 and cast back.
+
+    Args:
+        y: any tensor.
+        scale: a positive factor (``scale > 0``).
+
+    Returns:
+        The density, same shape and dtype as ``y``.
     """
     if y.dtype in HALF_DTYPES:
         return logistic_density(y.float(), scale).to(y.dtype)
@@ -62,7 +77,14 @@ def logistic_density(y: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
 
 def sech2(y: torch.Tensor) -> torch.Tensor:
     """``1 - tanh(y)^2 = sech(y)^2 = 4 sigmoid'(2y)``, without the cancellation of
-    ``1 - tanh^2`` (0 in float32 from ``|y| ~ 9``; the true value there is ~6e-8)."""
+    ``1 - tanh^2`` (0 in float32 from ``|y| ~ 9``; the true value there is ~6e-8).
+
+    Args:
+        y: any tensor.
+
+    Returns:
+        ``sech(y)^2``, same shape and dtype as ``y``.
+    """
     return logistic_density(2.0 * y, scale=4.0)
 
 
@@ -120,7 +142,11 @@ class Surrogate:
 @SURROGATES.register("rectangle")
 @dataclass(frozen=True)
 class Rectangle(Surrogate):
-    """``h(x) = 1/a * 1(|x| < a/2)`` (ALBSNN eq. 15, ``a = width``)."""
+    """``h(x) = 1/a * 1(|x| < a/2)`` (ALBSNN eq. 15).
+
+    Args:
+        width: ``a``, the support of the rectangle, in units of the potential ``x = u - V``.
+    """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         """``1/a`` where ``|x| < a/2``, else 0 (ALBSNN eq. 15, ``a = width``).
@@ -153,7 +179,11 @@ class Rectangle(Surrogate):
 @SURROGATES.register("triangle")
 @dataclass(frozen=True)
 class Triangle(Surrogate):
-    """``h(x) = max(0, g - |x|) / g^2`` (AGMM family, ``g = width``)."""
+    """``h(x) = max(0, g - |x|) / g^2`` (AGMM family).
+
+    Args:
+        width: ``g``, the half-support of the triangle, in units of the potential.
+    """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         """``max(0, g - |x|) / g^2`` (``g = width``; the peak ``1/g`` is at ``x = 0``).
@@ -195,6 +225,9 @@ class Sigmoid(Surrogate):
     The numerator ``k e`` is evaluated as ``exp(log k - |k x|)``, so it does not underflow
     before the result does. The primitive is ``e / (1 + e)`` below the threshold and
     ``1 / (1 + e)`` above (``torch.sigmoid`` flushes to 0 from ``k x ~ -88`` in float32).
+
+    Args:
+        width: ``4 / k``, in units of the potential; the derivative peaks at ``1 / width``.
     """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
@@ -228,7 +261,13 @@ class Sigmoid(Surrogate):
 @SURROGATES.register("atan")
 @dataclass(frozen=True)
 class ArcTan(Surrogate):
-    """Derivative of ``atan(pi/2 * k x)/pi + 1/2`` with ``k = 2 / width`` (peak 1/width)."""
+    """Derivative of ``atan(pi/2 * k x)/pi + 1/2`` with ``k = 2 / width`` (peak 1/width).
+
+    The ATan surrogate of SpikingJelly (Fang et al. 2021).
+
+    Args:
+        width: ``2 / k``, in units of the potential; the derivative peaks at ``1 / width``.
+    """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         """``(k/2) / (1 + (pi/2 k x)^2)`` with ``k = 2 / width``.
@@ -295,5 +334,14 @@ class _Spike(torch.autograd.Function):
 
 
 def spike(x: torch.Tensor, surrogate: Surrogate) -> torch.Tensor:
-    """Heaviside ``H(x) = 1[x >= 0]`` with the surrogate's derivative in backward."""
+    """Heaviside ``H(x) = 1[x >= 0]`` with the surrogate's derivative in backward.
+
+    Args:
+        x: ``u - V``, the potential minus the threshold, any shape (e.g. ``[B, C, H, W]``
+            at one time step).
+        surrogate: the surrogate whose ``derivative(x)`` is the backward's ``dH/dx``.
+
+    Returns:
+        Spikes in ``{0, 1}``, same shape and dtype as ``x``.
+    """
     return _Spike.apply(x, surrogate)
