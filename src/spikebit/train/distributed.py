@@ -25,7 +25,13 @@ from spikebit.errors import ConfigError
 
 @dataclass(frozen=True)
 class DistInfo:
-    """This process's rank, the world size (1 when not distributed) and its local rank."""
+    """This process's place in the process group (all defaults: not distributed).
+
+    Args:
+        rank: global rank of this process, in ``[0, world_size)``.
+        world_size: number of processes (1 when not distributed).
+        local_rank: rank on this machine (the CUDA device index under torchrun).
+    """
 
     rank: int = 0
     world_size: int = 1
@@ -33,10 +39,12 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
+        """``True`` on rank 0, the process that writes checkpoints and logs."""
         return self.rank == 0
 
     @property
     def active(self) -> bool:
+        """``True`` when more than one process trains (DDP is used)."""
         return self.world_size > 1
 
     def wrap(self, model: nn.Module, device: torch.device | None = None) -> nn.Module:
