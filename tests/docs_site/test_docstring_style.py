@@ -30,8 +30,6 @@ ROLES = ("class:", "func:", "meth:", "mod:", "attr:", "data:", "exc:", "obj:")
 
 KNOWN = {
     "spikebit.conversion.recipes.ConversionBudget",
-    "spikebit.neurons.lif.LIF",
-    "spikebit.quant.layers.QLinear",
 }
 
 

@@ -92,8 +92,8 @@ def preflight(model: nn.Module, train, loss_fn, device: torch.device, precision:
 
     Args:
         model: the network, already on ``device``.
-        train: the training set; its first 2 samples are the probe batch.
-        loss_fn: the run's loss, called as ``loss_fn(output, labels)``.
+        train (ArrayDataset): the training set; its first 2 samples are the probe batch.
+        loss_fn (Callable): the run's loss, called as ``loss_fn(output, labels)``.
         device: where ``model`` is and the probe runs.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (the config's ``precision``).
 
@@ -166,15 +166,14 @@ def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer
 def make_scheduler(opt: torch.optim.Optimizer, config: RunConfig, steps: int):
     """The learning-rate schedule named by ``config.optim.schedule``, stepped per batch.
 
+    ``CosineAnnealingLR`` from ``optim.lr`` to 0 over ``steps`` for ``"cosine"``;
+    otherwise a constant ``LambdaLR`` (factor 1).
+
     Args:
         opt: the optimizer whose learning rate is scheduled.
         config: the run configuration (``optim.schedule``: ``"cosine"`` or ``"constant"``).
         steps: total optimizer steps of the run (batches per epoch times epochs); the
             cosine period ``T_max`` (at least 1).
-
-    Returns:
-        ``CosineAnnealingLR`` from ``optim.lr`` to 0 over ``steps`` for ``"cosine"``;
-        otherwise a constant ``LambdaLR`` (factor 1).
     """
     if config.optim.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
@@ -286,7 +285,8 @@ class Trainer:
             metrics: the latest epoch's metrics, stored under ``meta["metrics"]``.
 
         Returns:
-            A :class:`~spikebit.train.checkpoint.Checkpoint` (not yet written to disk).
+            The run's state as a :class:`~spikebit.train.checkpoint.Checkpoint` (not yet
+            written to disk).
         """
         tensors = model_tensors(self.model)
         opt_t, opt_meta = optimizer_tensors(self.optimizer)
@@ -442,7 +442,7 @@ def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int =
     Args:
         model: the network; takes ``[T, B, ...]`` (or ``[B, C, H, W]`` images).
         dataset: the set to evaluate (images ``[N, C, H, W]`` or frames ``[N, T, C, H, W]``).
-        loss_fn: the loss, called as ``loss_fn(output, labels)``.
+        loss_fn (Callable): the loss, called as ``loss_fn(output, labels)``.
         batch_size: samples per evaluation batch.
         device: where batches go (default: where the model's parameters are).
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (autocast off for ``fp32``).
