@@ -188,7 +188,7 @@ def selection(budget: str, work_dir: Path) -> dict[str, Any]:
     """The layers every ALE rule selects on every ALBSNN structure at initialization.
 
     No training: the models are built with seed 0 and scored once per ``theta`` method
-    (ALBSNN's accuracy loss estimator, ``docs/methods/albsnn.md``).
+    (the ALE estimate of eq. 7-8, ``docs/methods/albsnn.md``).
 
     Args:
         budget: accepted for the runner signature; the result is the same for every
