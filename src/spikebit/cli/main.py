@@ -135,16 +135,31 @@ def cmd_data(args: argparse.Namespace) -> int:
             cached = folder.is_dir() and any(folder.iterdir())
             print(f"{name:16s} {'static':7s} {'yes' if cached else 'no':7s} "
                   f"{DATASETS.get(name).summary}")
-        for name in EVENT_DATASETS.names():
-            cached = any((root / "events").glob(f"{name}-*.npz"))
+        from spikebit.data.events.fetch import event_cache_path
+
+        for name in EVENT_DATASETS.names():  # the full simulated splits, not subsets
+            cached = all(event_cache_path(name, args.data_dir, train, 0, None).is_file()
+                         for train in (True, False))
             print(f"{name:16s} {'events':7s} {'yes' if cached else 'no':7s} "
                   f"{EVENT_DATASETS.get(name).summary}")
         return 0
-    for name in args.names:
-        if name in ("nfmnist", "nmnist-subset"):
-            from spikebit.data.events import fetch_event_dataset
+    from spikebit.data.catalog import DATASETS
+    from spikebit.data.events.fetch import EVENT_DATASETS, fetch_event_dataset
+    from spikebit.errors import DataError, did_you_mean
 
-            path = fetch_event_dataset(name, args.data_dir)
+    known = [*DATASETS.names(), *EVENT_DATASETS.names()]
+    if not args.names:
+        raise DataError(f"name the datasets to fetch, e.g. `spikebit data fetch fashion-mnist`; "
+                        f"known: {', '.join(known)} (see `spikebit data list`).")
+    for name in args.names:
+        if name not in known:
+            raise DataError(f"unknown dataset {name!r}.{did_you_mean(name, known)} "
+                            f"Known: {', '.join(known)}.")
+    for name in args.names:
+        if name in EVENT_DATASETS:
+            for train in (True, False):  # both splits, so `data list` shows it cached
+                fetch_event_dataset(name, args.data_dir, train=train)
+            path = cache_dir(args.data_dir) / "events"
         else:
             path = fetch(name, args.data_dir)
         print(f"{name}: {path}")
@@ -176,7 +191,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     with use_device(args.device):
         path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir,
                               seeds=args.seeds)
-    print(f"wrote {path}")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
 
 
@@ -307,6 +322,9 @@ def build_parser() -> argparse.ArgumentParser:
     from spikebit.cli.export import add_parser as add_export
 
     add_export(sub)
+    for command in sub.choices.values():  # -q also after the command: `spikebit train X -q`
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bars or periodic progress lines")
     return p
 
 
@@ -338,6 +356,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: the last completed epoch's checkpoint is intact "
               "(continue with --resume)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` & co.: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

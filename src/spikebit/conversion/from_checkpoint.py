@@ -196,7 +196,8 @@ def convert_checkpoint(
         "seconds": time.perf_counter() - start,
     }
     if write:
-        out = loaded.path.parent / f"convert-{method}-K{K}.json"
+        suffix = f"-K{K}" if method in ("phase", "bsnn") else ""  # K: phase period only
+        out = loaded.path.parent / f"convert-{method}{suffix}.json"
         write_result_json(out, report)
         report["json"] = str(out)
     return report
@@ -206,7 +207,9 @@ def format_report(report: dict[str, Any]) -> str:
     """The compact text table printed by ``spikebit convert``."""
     lines = [
         f"{report['model']} on {report['dataset']} ({report['num_samples']} test images), "
-        f"method {report['method']}, K={report['K']}, percentile {report['percentile']:g}, "
+        f"method {report['method']}, "
+        + (f"K={report['K']}, " if report["method"] in ("phase", "bsnn") else "")
+        + f"percentile {report['percentile']:g}, "
         f"{report['calibration']} calibration images",
         f"ANN accuracy {report['ann_accuracy']:.2f}%",
         f"{'T':>6} {'SNN acc %':>10} {'loss':>8} {'|out err|':>10}",
@@ -222,8 +225,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{row['T']:>6} {row['snn_accuracy']:>10.2f} {row['loss']:>+8.2f} "
                      f"{row['output_error']:>10.4f}{mark}{note}")
     lossless = report["lossless_T"]
-    reach = (f"loss <= {report['tolerance']:g} from T={lossless}" if lossless
-             else f"loss never <= {report['tolerance']:g} within T={report['T']}")
+    reach = (f"first within {report['tolerance']:g} points of the ANN at T={lossless}"
+             if lossless else
+             f"never within {report['tolerance']:g} points of the ANN up to T={report['T']}")
     lines.append(f"best SNN {report['best_accuracy']:.2f}% at T={report['best_T']}, "
                  f"conversion loss {report['conversion_loss']:+.2f} points; {reach}")
     return "\n".join(lines)

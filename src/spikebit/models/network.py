@@ -8,7 +8,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from spikebit.errors import ShapeError, SpecError
+from spikebit.errors import ConfigError, ShapeError, SpecError
 from spikebit.functional.encoders import ENCODERS
 from spikebit.layers import GlobalAvgPool, TimeDistributed
 from spikebit.models.spec import LayerSpec, WeightBudget, parse_spec
@@ -183,6 +183,34 @@ def _normalize_indices(indices: list[int], count: int) -> set[int]:
     return out
 
 
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_fields(config: ModelConfig) -> None:
+    """The same type and range checks the run-config validation makes, for the Python API."""
+    if not _is_int(config.steps) or not 1 <= config.steps <= 4096:
+        raise ConfigError(f"ModelConfig.steps must be an integer number of time steps in "
+                          f"[1, 4096], got {config.steps!r}.")
+    if not _is_int(config.num_classes) or config.num_classes < 1:
+        raise ConfigError(f"ModelConfig.num_classes must be a positive integer, got "
+                          f"{config.num_classes!r}.")
+    shape = tuple(config.in_shape) if isinstance(config.in_shape, (tuple, list)) else ()
+    if not shape or not all(_is_int(d) and d > 0 for d in shape):
+        raise ConfigError(f"ModelConfig.in_shape must be positive integers such as (1, 28, 28), "
+                          f"got {config.in_shape!r}.")
+    for name, default in (("spec", None), ("neuron", "lif"), ("quantizer", "fp"),
+                          ("encoder", "direct")):
+        if not isinstance(getattr(config, name), str):
+            hint = f" (default {default!r})" if default else ""
+            raise ConfigError(f"ModelConfig.{name} must be a name string{hint}, got "
+                              f"{getattr(config, name)!r}.")
+    for name in ("neuron_kwargs", "quantizer_kwargs", "block_kwargs"):
+        if not isinstance(getattr(config, name), dict):
+            raise ConfigError(f"ModelConfig.{name} must be a mapping, got "
+                              f"{type(getattr(config, name)).__name__}.")
+
+
 def build_network(config: ModelConfig) -> SpikingNet:
     """Build a :class:`SpikingNet` from ``config`` (see module docstring of ``spec``).
 
@@ -202,10 +230,12 @@ def build_network(config: ModelConfig) -> SpikingNet:
             flat input, a ``full_precision`` index out of range, or an input too small
             for the spec.
         RegistryError: unknown neuron, quantizer or block name.
-        ConfigError: neuron arguments that do not fit the neuron.
+        ConfigError: neuron arguments that do not fit the neuron, or a field of the
+            wrong type or range (``steps``, ``num_classes``, ``in_shape``, names).
     """
     from spikebit.models.blocks import BLOCKS
 
+    _check_fields(config)
     layers = parse_spec(config.spec)
     count = _weight_layer_count(layers, config.num_classes)
     keep_fp = _normalize_indices(config.full_precision, count)

@@ -107,8 +107,10 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
         return "" if v is None else str(v).replace("|", "\\|")  # a "|" would end the cell
 
     def cell(row: dict[str, Any], col: str) -> str:
-        if f"{col}_std" in row:
-            return f"{fmt(row.get(col))} ± {fmt(row[f'{col}_std'])}"
+        if f"{col}_std" in row:  # mean and deviation with the same number of decimals
+            mean = row.get(col)
+            digits = 2 if isinstance(mean, (int, float)) and abs(mean) >= 1 else 4
+            return f"{mean:.{digits}f} ± {row[f'{col}_std']:.{digits}f}"
         return fmt(row.get(col))
 
     head = "| " + " | ".join(columns) + " |"
@@ -186,7 +188,7 @@ def write_markdown(result: dict[str, Any], path: Path) -> None:
         path: the Markdown file, written atomically.
     """
     md = (f"# {result['experiment']}\n\n{result['summary']}\n\n"
-          f"Budget: {result['budget']}. {result.get('note', '')}\n\n")
+          f"`--budget {result['budget']}`. {result.get('note', '')}\n\n")
     md += markdown_table(result["rows"], result["columns"]) + "\n"
     atomic_write_bytes(path, md.encode())
 

@@ -327,9 +327,14 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     try:
-        data = strict_yaml_load(text) or {}
+        data = strict_yaml_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+    if data is None:
+        raise ConfigError(
+            f"config {path} is empty; start from a shipped config "
+            "(`spikebit configs copy demo .`) or name one (`spikebit train demo`)."
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} must be a YAML mapping at the top level")
     return config_from_dict(apply_overrides(data, overrides or []))

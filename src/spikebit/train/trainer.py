@@ -411,9 +411,10 @@ class Trainer:
         metrics: dict[str, Any] = self.state.history[-1] if self.state.history else {}
         for epoch in range(self.state.epoch, self.config.optim.epochs):
             t0 = time.perf_counter()
+            lr = self.scheduler.get_last_lr()[0]  # the rate of the epoch's first step
             metrics = self._train_epoch(epoch)
             metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
-            metrics.update({"epoch": epoch + 1, "lr": self.scheduler.get_last_lr()[0],
+            metrics.update({"epoch": epoch + 1, "lr": lr,
                             "epoch_seconds": time.perf_counter() - t0})
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch, metrics)
