@@ -119,8 +119,9 @@ def cmd_data(args: argparse.Namespace) -> int:
         0 (errors propagate to :func:`main`).
 
     Raises:
-        RegistryError: an unknown dataset name.
-        DataError: a download fails or its checksum does not match.
+        DataError: ``fetch`` without names, an unknown dataset name (checked before
+            anything is downloaded), or a download that fails or does not match its
+            checksum.
     """
     from spikebit.data import cache_dir, dataset_names, fetch
 
@@ -338,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Returns:
         The exit status: the handler's (0 on success), 2 on a ``SpikebitError``, 130 when
-        interrupted.
+        interrupted, 0 when the output pipe closes early (``| head``).
     """
     args = build_parser().parse_args(argv)
     if getattr(args, "no_verify", False):  # checkpoint SHA-256 checks off (for speed)

@@ -394,7 +394,8 @@ class Trainer:
 
         Returns:
             The last epoch's metrics (``train_loss``, ``train_acc``, ``test_acc``,
-            ``test_loss``, ``epoch``, ``lr``, ``epoch_seconds``, ``best_test_acc``).
+            ``test_loss``, ``epoch``, ``lr`` (the rate of the epoch's first step),
+            ``epoch_seconds``, ``best_test_acc``).
 
         Raises:
             TrainingError: divergence (NaN/inf loss, gradients or weights, or a loss
