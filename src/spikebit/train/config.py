@@ -318,8 +318,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
 
     Raises:
         ConfigError: the file cannot be read, is empty, is not valid YAML (or repeats a
-            key), is not a mapping, has an unknown key or a value of the wrong type or range, or names
-            an unknown model, dataset, loss or callback.
+            key), is not a mapping, has an unknown key or a value of the wrong type or
+            range, or names an unknown model, dataset, loss or callback.
     """
     path = Path(path)
     try:
