@@ -51,6 +51,14 @@ class DistInfo:
         """Wrap ``model`` (already on ``device``) in DDP when distributed, else return it.
 
         On CUDA the BatchNorm layers become SyncBatchNorm and DDP is bound to ``device``.
+
+        Args:
+            model: the network, already on ``device``.
+            device: where this process computes (default: the CPU).
+
+        Returns:
+            ``model`` itself in a single process; otherwise a ``DistributedDataParallel``
+            wrapper that averages gradients over the processes.
         """
         if not self.active:
             return model
@@ -63,7 +71,14 @@ class DistInfo:
 
 
 def backend_for(device: torch.device) -> str:
-    """NCCL for CUDA devices, gloo otherwise."""
+    """NCCL for CUDA devices, gloo otherwise.
+
+    Args:
+        device: where this process computes.
+
+    Returns:
+        The ``torch.distributed`` backend name, ``"nccl"`` or ``"gloo"``.
+    """
     return "nccl" if device.type == "cuda" else "gloo"
 
 
@@ -73,6 +88,14 @@ def init_from_env(device: torch.device | None = None) -> DistInfo:
     ``device`` is where this process computes (see :mod:`spikebit.train.device`; under
     torchrun ``auto``/``cuda`` resolve to ``cuda:LOCAL_RANK``). A CUDA device is made
     current before NCCL starts.
+
+    Args:
+        device: where this process computes (default: ``cuda:LOCAL_RANK`` when CUDA is
+            available, else the CPU).
+
+    Returns:
+        This process's :class:`DistInfo` (the default, one process, when ``WORLD_SIZE``
+        is unset or 1).
 
     Raises:
         ConfigError: an explicit ``cuda:N`` that differs from ``cuda:LOCAL_RANK`` (two
@@ -98,7 +121,17 @@ def init_from_env(device: torch.device | None = None) -> DistInfo:
 
 
 def all_reduce_sum(tensor: torch.Tensor, dist: DistInfo) -> torch.Tensor:
-    """Sum ``tensor`` over processes (identity when not distributed)."""
+    """Sum ``tensor`` over processes (identity when not distributed).
+
+    Args:
+        tensor: any tensor of the same shape on every process (e.g. the stacked loss
+            sum, correct count and sample count of an epoch).
+        dist: this process's place in the process group.
+
+    Returns:
+        The element-wise sum over processes (a copy when distributed; ``tensor`` itself
+        otherwise).
+    """
     if dist.active:
         tensor = tensor.clone()
         tdist.all_reduce(tensor)

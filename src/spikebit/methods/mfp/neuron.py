@@ -207,7 +207,14 @@ class MFPNeuron(SpikingNeuron):
         self.surrogate = get_surrogate(surrogate, width)
 
     def effective_matrix(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """``alpha * M`` (lower-triangular ``[T, T]``), optionally cast to ``dtype``."""
+        """``alpha * M`` (lower-triangular ``[T, T]``), optionally cast to ``dtype``.
+
+        Args:
+            dtype: cast the matrix to this dtype (``None``: the parameters' dtype).
+
+        Returns:
+            The effective mixing matrix of eq. 7-8, differentiable in ``M``.
+        """
         m = self.mixing.matrix()
         if self.alpha != 1.0:
             m = self.alpha * m
@@ -253,7 +260,22 @@ class MFPNeuron(SpikingNeuron):
     def step(
         self, x_t: torch.Tensor, state: MFPState | None = None
     ) -> tuple[torch.Tensor, MFPState]:
-        """One step ``x_t [B, ...] -> (s_t, state)``; spikes equal ``forward``'s exactly."""
+        """One step ``x_t [B, ...] -> (s_t, state)``; spikes equal ``forward``'s exactly.
+
+        Step ``t`` stores ``x_t`` in the input history and evaluates row ``t`` of the same
+        ``T x T`` product, so the serial path keeps all past inputs (it is not
+        memory-free).
+
+        Args:
+            x_t: this step's input current ``[B, ...]``.
+            state: the state returned by the previous step (``None``: a new sample, step 0).
+
+        Returns:
+            The spikes ``s_t`` ``[B, ...]`` and the state for the next step.
+
+        Raises:
+            ShapeError: all ``T`` steps of ``state`` are used already.
+        """
         if state is None:
             state = self.init_state(x_t)
         t = state.t
