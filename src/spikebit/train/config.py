@@ -21,9 +21,13 @@ from spikebit.errors import ConfigError, did_you_mean
 
 @dataclass
 class ModelSection:
-    """A zoo model by ``name`` with keyword ``args`` for its factory.
+    """A zoo model by ``name`` with keyword ``args`` for its factory (the ``model:`` section).
 
-    ``in_shape`` and ``num_classes`` are filled in from the dataset when absent.
+    Args:
+        name: a registered zoo model (``spikebit models``).
+        args: keyword arguments of the model's factory (``steps`` in time steps,
+            ``width``, ``quantizer``, ...); ``in_shape`` ``[C, H, W]`` and ``num_classes``
+            are filled in from the dataset when absent.
     """
 
     name: str = "albsnn-mnist-narrow"
@@ -99,7 +103,12 @@ class OptimSection:
 
 @dataclass
 class CallbackSection:
-    """A registered callback by ``name`` with keyword ``args``."""
+    """A registered callback by ``name`` with keyword ``args`` (an entry of ``callbacks:``).
+
+    Args:
+        name: a registered callback, e.g. ``"flip-ratio"`` or ``"albsnn-selector"``.
+        args: keyword arguments of the callback's constructor.
+    """
 
     name: str = ""
     args: dict[str, Any] = field(default_factory=dict)
@@ -107,7 +116,12 @@ class CallbackSection:
 
 @dataclass
 class LossSection:
-    """A registered loss (``LOSSES``) by ``name`` with keyword ``args``."""
+    """A registered loss (``LOSSES``) by ``name`` with keyword ``args`` (``loss:``).
+
+    Args:
+        name: a registered loss, e.g. ``"ce"``, ``"mse"`` or ``"mt-mse"``.
+        args: keyword arguments of the loss factory.
+    """
 
     name: str = "ce"
     args: dict[str, Any] = field(default_factory=dict)
@@ -256,7 +270,18 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def strict_yaml_load(text: str) -> Any:
-    """``yaml.safe_load(text)`` that also refuses duplicate keys (:class:`yaml.YAMLError`)."""
+    """``yaml.safe_load(text)`` that also refuses a key repeated in one mapping.
+
+    Args:
+        text: YAML source.
+
+    Returns:
+        The parsed value (``None`` for an empty document).
+
+    Raises:
+        yaml.YAMLError: invalid YAML or a duplicate key (callers turn it into
+            ``ConfigError``).
+    """
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
@@ -265,6 +290,17 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
 
     Types come from the dataclasses; ranges, names and component arguments are
     checked by :func:`spikebit.train.validate.validate_config`.
+
+    Args:
+        data: the config as nested mappings (a parsed YAML file, or
+            :meth:`RunConfig.to_dict`).
+
+    Returns:
+        The validated :class:`RunConfig`.
+
+    Raises:
+        ConfigError: an unknown key, a value of the wrong type or range, or an unknown
+            model, dataset, loss or callback.
     """
     from spikebit.train.validate import validate_config
 
