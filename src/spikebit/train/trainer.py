@@ -401,6 +401,8 @@ class Trainer:
             TrainingError: divergence (NaN/inf loss, gradients or weights, or a loss
                 blow-up), with the epoch, step and cause.
             CheckpointError: ``resume=True`` and the checkpoint cannot be read.
+            ConfigError: ``resume=True`` and the config differs from the saved one where
+                the resume policy forbids it, or nothing is left to train.
         """
         if self.dist.is_main and not self._prepared:
             prepare_run_dir(self.run_dir, fresh=not resume and self.state.epoch == 0)
