@@ -28,10 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
 ROLES = ("class:", "func:", "meth:", "mod:", "attr:", "data:", "exc:", "obj:")
 
-KNOWN = {
-    "spikebit.neurons.lif.LIF",
-    "spikebit.quant.layers.QLinear",
-}
+KNOWN: set[str] = set()
 
 
 class _Collect(logging.Handler):
