@@ -40,6 +40,10 @@ class CheckpointError(SpikebitError, ValueError):
     """A checkpoint cannot be read or written."""
 
 
+class ExportError(SpikebitError, ValueError):
+    """A model cannot be exported exactly to the requested format (names layer and reason)."""
+
+
 class TrainingError(SpikebitError, RuntimeError):
     """Training cannot continue (e.g. the loss became NaN)."""
 

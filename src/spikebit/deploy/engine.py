@@ -1,0 +1,298 @@
+"""The packed inference engine: runs a ``.sbit`` model for T steps with numpy + numba.
+
+Activations flow layer by layer over all ``T`` steps at once (``[T*B, H, W, C]``,
+channels last), as :class:`~spikebit.models.SpikingNet` does. Spikes and spike counts
+are small integers (``uint8``) with a power-of-two multiplier after average pooling
+(``AP2`` of spikes = integer sums / 4, exact). A binary-weight layer fed integers packs
+their bit planes with im2col into ``uint64`` words and computes ``2 popcount(x & B+) -
+popcount(x)`` per base (:mod:`spikebit.deploy.kernels`): float weights of binary layers
+never exist. Integer weights (uniform b-bit) multiply integer activations in a float
+GEMM whose sums stay below ``2^24`` (float32) or ``2^53`` (float64), so exact. Real-valued
+inputs (the encoding layer) and fp layers run in float64. Neuron dynamics (LIF/IF,
+multi-threshold, MFP) are evaluated in float64 exactly as the model's forward.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from spikebit.deploy.fileformat import read_packed
+from spikebit.deploy.kernels import binary_dot, pack_patches, pack_rows
+from spikebit.errors import ShapeError
+
+
+@dataclass
+class Act:
+    """An activation: ``data [N, H, W, C]`` or ``[N, F]``; ``N = B`` while ``static``
+    (identical every step, before the first neuron) else ``T * B``. Integer data
+    (``maxv`` its bound) stands for ``data * mult``."""
+
+    data: np.ndarray
+    static: bool
+    maxv: int = 0  # 0: real-valued float64 data
+    mult: float = 1.0
+
+    @property
+    def integer(self) -> bool:
+        return self.maxv > 0
+
+    def real(self) -> np.ndarray:
+        return self.data * self.mult if self.integer else self.data
+
+
+def _patches(x: np.ndarray, k: int, pad: int, stride: int) -> np.ndarray:
+    """im2col of ``x [N, H, W, C]`` -> ``[N*Ho*Wo, k*k*C]`` in ``(dy, dx, c)`` order."""
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    win = sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]
+    n, ho, wo = win.shape[:3]
+    return win.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1), (n, ho, wo)
+
+
+class WeightLayer:
+    """A conv/linear layer: ``current = scale * z + bias``, ``z`` from the stored form."""
+
+    def __init__(self, op: dict[str, Any], t: dict[str, np.ndarray]) -> None:
+        self.op, self.name, self.kind = op, op["name"], op["weights"]
+        shape = op["shape"]
+        self.out = shape[0]
+        self.conv = op["op"] == "conv"
+        self.k = shape[2] if self.conv else 1
+        self.stride, self.pad = op.get("stride", 1), op.get("padding", 0)
+        self.scale, self.bias = t["scale"], t["bias"]
+        self.alpha = t.get("alpha")
+        self.bases = op["bases"]
+        self.masks: np.ndarray | None = None  # binary: uint64 [k*O, words]
+        self.matrix: np.ndarray | None = None  # fp/int: float [K, O], or lazily for float input
+        self._bits = t.get("bits")
+        order = (0, 2, 3, 1) if self.conv else (0, 1)
+        if self.kind == "fp":
+            w = t["weight"].astype(np.float64)
+            self.matrix = w.transpose(order).reshape(self.out, -1).T.copy()
+        elif self.kind == "binary":
+            n = int(np.prod(shape)) * self.bases
+            bits = np.unpackbits(self._bits, count=n, bitorder="little").reshape(
+                self.bases, *shape)
+            bits = bits.transpose((0,) + tuple(i + 1 for i in order))
+            self.masks = pack_rows(bits.reshape(self.bases * self.out, -1))
+        else:
+            b = op["bits"]
+            n = int(np.prod(shape))
+            planes = [np.unpackbits(p, count=n, bitorder="little").astype(np.int64) << i
+                      for i, p in enumerate(self._bits)]
+            q = (sum(planes) - (2 ** (b - 1) - 1)).reshape(shape)
+            self.qmax = 2 ** (b - 1) - 1
+            self.matrix = q.transpose(order).reshape(self.out, -1).T.astype(np.float64)
+        if self.kind != "binary":
+            self._bits = None
+
+    def resident_bytes(self) -> int:
+        arrays = [self.masks, self.matrix, self.scale, self.bias, self.alpha, self._bits]
+        return sum(a.nbytes for a in arrays if a is not None)
+
+    def _dense_bases(self) -> np.ndarray:
+        """``sum_i alpha_i B_i`` as float64 ``[K, O]``, only for real-valued input."""
+        if self.matrix is None:
+            shape = self.op["shape"]
+            n = int(np.prod(shape)) * self.bases
+            signs = np.unpackbits(self._bits, count=n, bitorder="little").reshape(
+                self.bases, *shape).astype(np.float64) * 2 - 1
+            order = (0, 2, 3, 1) if self.conv else (0, 1)
+            w = signs if self.alpha is None else signs * self.alpha.reshape(-1, *[1] * len(shape))
+            self.matrix = w.sum(0).transpose(order).reshape(self.out, -1).T.copy()
+        return self.matrix
+
+    def __call__(self, a: Act) -> Act:
+        x = a.data
+        if not self.conv and x.ndim != 2:
+            raise ShapeError(f"{self.name}: linear layer got {x.shape}; flatten first")
+        x4 = x if self.conv else x[:, None, None, :]
+        k = self.k
+        if self.kind == "binary" and a.integer:
+            planes = max(1, int(a.maxv).bit_length())
+            pk = pack_patches(x4, k, k, self.pad, self.stride, planes)
+            n, h, w = x4.shape[:3]
+            ho = (h + 2 * self.pad - k) // self.stride + 1
+            wo = (w + 2 * self.pad - k) // self.stride + 1
+            counts = binary_dot(pk, self.masks)
+            if self.bases > 1 or self.alpha is not None:
+                z = counts.reshape(-1, self.bases, self.out).astype(np.float64)
+                z = np.einsum("mko,k->mo", z, self.alpha)
+            else:
+                z = counts.astype(np.float64)
+            dims = (n, ho, wo)
+        else:
+            cols, dims = _patches(x4, k, self.pad, self.stride)
+            mat = self._dense_bases() if self.kind == "binary" else self.matrix
+            if self.kind == "int" and a.integer and \
+                    self.qmax * a.maxv * cols.shape[1] < 2 ** 24:
+                z = (cols.astype(np.float32) @ mat.astype(np.float32)).astype(np.float64)
+            else:
+                z = cols.astype(np.float64) @ mat
+        scale = self.scale * a.mult if a.integer else self.scale
+        y = z * scale + self.bias
+        shape = (*dims, self.out) if self.conv else (dims[0], self.out)
+        return Act(y.reshape(shape), a.static)
+
+
+class Neuron:
+    """LIF/IF (hard/soft reset), multi-threshold LIF and MFP dynamics in float64."""
+
+    def __init__(self, op: dict[str, Any], t: dict[str, np.ndarray], steps: int) -> None:
+        self.op, self.name, self.kind = op, op["name"], op["kind"]
+        self.threshold, self.leak, self.reset = op["threshold"], op["leak"], op["reset"]
+        self.max_spikes, self.steps = op["max_spikes"], steps
+        self.mixing = t.get("mixing")
+
+    def resident_bytes(self) -> int:
+        return 0 if self.mixing is None else self.mixing.nbytes
+
+    def __call__(self, a: Act) -> Act:
+        x = a.real()
+        steps = self.steps
+        if a.static:
+            x = np.broadcast_to(x, (steps, *x.shape))
+        else:
+            x = x.reshape(steps, -1, *x.shape[1:])
+        if self.kind == "mfp":
+            h = (self.mixing @ x.reshape(steps, -1)).reshape(x.shape)
+            s = (h >= self.threshold).astype(np.uint8)
+        else:
+            s = np.empty(x.shape, dtype=np.uint8)
+            v = None
+            for t in range(steps):
+                h = x[t] if v is None else x[t] + self.leak * v
+                if self.kind == "mtlif":
+                    st = np.clip(np.floor(h / self.threshold), 0, self.max_spikes)
+                else:
+                    st = (h >= self.threshold).astype(np.float64)
+                s[t] = st
+                v = h * (1.0 - st) if self.reset == "hard" else h - self.threshold * st
+        return Act(s.reshape(-1, *s.shape[2:]), False, maxv=self.max_spikes)
+
+
+def _pool(a: Act, k: int, kind: str) -> Act:
+    n, h, w, c = a.data.shape
+    x = a.data[:, : h // k * k, : w // k * k].reshape(n, h // k, k, w // k, k, c)
+    if kind == "maxpool":
+        return Act(x.max(axis=(2, 4)), a.static, a.maxv, a.mult)
+    if a.integer:
+        total = x.astype(np.int32).sum(axis=(2, 4))
+        maxv = a.maxv * k * k
+        dtype = np.uint8 if maxv < 256 else np.uint16 if maxv < 65536 else np.int64
+        return Act(total.astype(dtype), a.static, maxv, a.mult / (k * k))
+    return Act(x.mean(axis=(2, 4)), a.static)
+
+
+def _flatten(a: Act) -> Act:
+    x = a.data
+    if x.ndim == 4:
+        x = x.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)
+    return Act(np.ascontiguousarray(x), a.static, a.maxv, a.mult)
+
+
+def _gap(a: Act) -> Act:
+    return Act(a.real().mean(axis=(1, 2)), a.static)
+
+
+@dataclass
+class PackedOutput:
+    """``outputs [T, B, K]`` (float64) and, if recorded, every neuron's spikes
+    ``{name: [T, B, C, H, W] or [T, B, F]}`` (integers)."""
+
+    outputs: np.ndarray
+    spikes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def predictions(self) -> np.ndarray:
+        return self.outputs.mean(0).argmax(-1)
+
+
+class PackedModel:
+    """A loaded ``.sbit`` model. ``run(x)`` with ``x [B, *in_shape]`` (static, direct
+    encoding over ``steps``) or ``[T, B, *in_shape]`` (a sequence)."""
+
+    def __init__(self, graph: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
+        self.graph = graph
+        self.steps = int(graph["steps"])
+        self.in_shape = tuple(graph["in_shape"])
+        self.num_classes = int(graph["num_classes"])
+        self.mean = tensors.get("input.mean")
+        self.std = tensors.get("input.std")
+        self.layers: list[Any] = []
+        for i, op in enumerate(graph["layers"]):
+            t = {k.split(".", 1)[1]: v for k, v in tensors.items() if k.split(".")[0] == str(i)}
+            kind = op["op"]
+            if kind in ("conv", "linear"):
+                self.layers.append(WeightLayer(op, t))
+            elif kind == "neuron":
+                self.layers.append(Neuron(op, t, self.steps))
+            elif kind in ("avgpool", "maxpool"):
+                self.layers.append(lambda a, k=op["kernel"], kd=kind: _pool(a, k, kd))
+            elif kind == "flatten":
+                self.layers.append(_flatten)
+            elif kind == "gap":
+                self.layers.append(_gap)
+            else:
+                raise ShapeError(f"unknown packed op {kind!r} in layer {i}")
+        self.names = [op["name"] for op in graph["layers"]]
+        self.times: dict[str, float] = defaultdict(float)
+
+    def resident_weight_bytes(self) -> dict[str, int]:
+        """Bytes held per weight/neuron layer (packed masks, matrices, folded scales)."""
+        return {n: m.resident_bytes() for n, m in zip(self.names, self.layers, strict=True)
+                if hasattr(m, "resident_bytes")}
+
+    def _input(self, x: np.ndarray) -> Act:
+        x = np.asarray(x, dtype=np.float64)
+        n = len(self.in_shape)
+        if x.ndim == n + 1:
+            static = True
+        elif x.ndim == n + 2 and x.shape[0] == self.steps:
+            static, x = False, x.reshape(-1, *x.shape[2:])
+        else:
+            raise ShapeError(f"packed model expects [B, {', '.join(map(str, self.in_shape))}] or "
+                             f"[T={self.steps}, B, ...], got {x.shape}")
+        if tuple(x.shape[1:]) != self.in_shape:
+            raise ShapeError(f"input's trailing dims {x.shape[1:]} != in_shape {self.in_shape}")
+        if self.mean is not None:
+            shape = (1, -1) + (1,) * (n - 1)
+            x = (x - self.mean.reshape(shape)) / self.std.reshape(shape)
+        if n == 3:
+            x = x.transpose(0, 2, 3, 1)
+        return Act(np.ascontiguousarray(x), static)
+
+    def run(self, x: np.ndarray, record: bool = False, profile: bool = False) -> PackedOutput:
+        """Outputs ``[T, B, K]`` for input ``x``; ``record`` keeps every neuron's spikes."""
+        a = self._input(x)
+        batch = a.data.shape[0] if a.static else a.data.shape[0] // self.steps
+        spikes = {}
+        for name, layer in zip(self.names, self.layers, strict=True):
+            start = time.perf_counter() if profile else 0.0
+            a = layer(a)
+            if profile:
+                self.times[name] += time.perf_counter() - start
+            if record and isinstance(layer, Neuron):
+                d = a.data.reshape(self.steps, batch, *a.data.shape[1:])
+                spikes[name] = d.transpose(0, 1, 4, 2, 3) if d.ndim == 5 else d
+        out = a.real()
+        out = np.broadcast_to(out, (self.steps, *out.shape)) if a.static else \
+            out.reshape(self.steps, batch, -1)
+        return PackedOutput(np.array(out, dtype=np.float64), spikes)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class predictions ``[B]``: argmax of the outputs' mean over time."""
+        return self.run(x).predictions
+
+
+def load_packed(path: str | Path) -> PackedModel:
+    """Load a ``.sbit`` file (no code is executed: JSON + raw arrays)."""
+    graph, tensors = read_packed(path)
+    return PackedModel(graph, tensors)
