@@ -149,7 +149,12 @@ class Neuron:
         self.op, self.name, self.kind = op, op["name"], op["kind"]
         self.threshold, self.leak, self.reset = op["threshold"], op["leak"], op["reset"]
         self.max_spikes, self.steps = op["max_spikes"], steps
-        self.mixing = t.get("mixing")
+        self.mixing = None
+        if "mixing" in t:  # the lower triangle of M (fp32), times alpha in float64
+            m = np.zeros((steps, steps))
+            m[np.tril_indices(steps)] = t["mixing"]
+            alpha = op.get("alpha", 1.0)
+            self.mixing = alpha * m if alpha != 1.0 else m
 
     def resident_bytes(self) -> int:
         return 0 if self.mixing is None else self.mixing.nbytes

@@ -72,13 +72,13 @@ def neuron_dynamics(module: nn.Module, name: str, steps: int) -> tuple[Graph, Te
                 "leak": float(module.tau), "reset": module.reset,
                 "max_spikes": int(firing.max_output)}, {}
     if isinstance(module, MFPNeuron):
-        m = module.mixing.matrix().detach().cpu().double()
-        if module.alpha != 1.0:
-            m = module.alpha * m
+        m = module.mixing.matrix().detach().cpu().float()
         if m.shape != (steps, steps):
             raise ExportError(f"layer {name}: MFP mixing is {tuple(m.shape)}, model T={steps}")
+        rows, cols = np.tril_indices(steps)
         return {"op": "neuron", "name": name, "kind": "mfp", "threshold": float(module.threshold),
-                "leak": 0.0, "reset": "none", "max_spikes": 1}, {"mixing": m.numpy()}
+                "alpha": float(module.alpha), "leak": 0.0, "reset": "none",
+                "max_spikes": 1}, {"mixing": m.numpy()[rows, cols]}
     if callable(getattr(module, "step", None)):
         raise ExportError(
             f"layer {name}: neuron {type(module).__name__} has no exact step the packed engine "
