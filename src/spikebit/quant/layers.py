@@ -20,6 +20,12 @@ class QuantizedMixin:
     def effective_weight(self) -> torch.Tensor:
         return self.quantizer(self.weight) if self.quantize else self.weight
 
+    def quant_repr(self) -> str:
+        """``quantizer=abc(3 bits)`` when quantizing, ``quantizer=off (fp32)`` when not."""
+        if not self.quantize:
+            return "quantizer=off (fp32)"
+        return f"quantizer={self.quantizer.describe()}"
+
     def weight_storage_bits(self) -> int:
         """Bits to store the weight as deployed (quantized form, or fp32 when off)."""
         if self.quantize:
@@ -47,8 +53,7 @@ class QConv2d(QuantizedMixin, nn.Conv2d):
         return self._conv_forward(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:
-        q = type(self.quantizer).__name__
-        return f"{super().extra_repr()}, quantizer={q}, quantize={self.quantize}"
+        return f"{super().extra_repr()}, {self.quant_repr()}"
 
 
 class QLinear(QuantizedMixin, nn.Linear):
@@ -66,8 +71,7 @@ class QLinear(QuantizedMixin, nn.Linear):
         return F.linear(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:
-        q = type(self.quantizer).__name__
-        return f"{super().extra_repr()}, quantizer={q}, quantize={self.quantize}"
+        return f"{super().extra_repr()}, {self.quant_repr()}"
 
 
 def quantized_layers(model: nn.Module) -> list[tuple[str, QuantizedMixin]]:
