@@ -105,7 +105,10 @@ class WeightLayer:
             signs = np.unpackbits(self._bits, count=n, bitorder="little").reshape(
                 self.bases, *shape).astype(np.float64) * 2 - 1
             order = (0, 2, 3, 1) if self.conv else (0, 1)
-            w = signs if self.alpha is None else signs * self.alpha.reshape(-1, *[1] * len(shape))
+            if self.alpha is not None:
+                a = self.alpha.reshape(self.alpha.shape + (1,) * (signs.ndim - self.alpha.ndim))
+                signs = signs * a
+            w = signs
             self.matrix = w.sum(0).transpose(order).reshape(self.out, -1).T.copy()
         return self.matrix
 
@@ -122,9 +125,10 @@ class WeightLayer:
             ho = (h + 2 * self.pad - k) // self.stride + 1
             wo = (w + 2 * self.pad - k) // self.stride + 1
             counts = binary_dot(pk, self.masks)
-            if self.bases > 1 or self.alpha is not None:
+            if self.alpha is not None:
                 z = counts.reshape(-1, self.bases, self.out).astype(np.float64)
-                z = np.einsum("mko,k->mo", z, self.alpha)
+                alpha = self.alpha.reshape(self.bases, -1)  # [k, 1] or [k, C_out]
+                z = (z * alpha).sum(1)
             else:
                 z = counts.astype(np.float64)
             dims = (n, ho, wo)
