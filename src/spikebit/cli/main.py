@@ -1,4 +1,4 @@
-"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert."""
+"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert, export, run."""
 
 from __future__ import annotations
 
@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--T", type=int, default=64, help="time steps to simulate")
     c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
     c.set_defaults(func=cmd_convert)
+
+    from spikebit.cli.export import add_export_parser
+    from spikebit.cli.run import add_run_parser
+
+    add_export_parser(sub)
+    add_run_parser(sub)
     return p
 
 
