@@ -24,7 +24,14 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from spikebit.deploy.fileformat import read_packed
-from spikebit.deploy.kernels import binary_dot, pack_patches, pack_rows
+from spikebit.deploy.kernels import (
+    NEURON_KINDS,
+    binary_affine,
+    neuron_steps,
+    pack_patches,
+    pack_rows,
+    pool_int,
+)
 from spikebit.errors import ShapeError
 
 
@@ -82,6 +89,9 @@ class WeightLayer:
                 self.bases, *shape)
             bits = bits.transpose((0,) + tuple(i + 1 for i in order))
             self.masks = pack_rows(bits.reshape(self.bases * self.out, -1))
+            alpha = np.ones((self.bases, 1)) if self.alpha is None else \
+                self.alpha.reshape(self.bases, -1)
+            self.alpha_kc = np.ascontiguousarray(np.broadcast_to(alpha, (self.bases, self.out)))
         else:
             b = op["bits"]
             n = int(np.prod(shape))
@@ -90,11 +100,22 @@ class WeightLayer:
             q = (sum(planes) - (2 ** (b - 1) - 1)).reshape(shape)
             self.qmax = 2 ** (b - 1) - 1
             self.matrix = q.transpose(order).reshape(self.out, -1).T.astype(np.float64)
-        if self.kind != "binary":
-            self._bits = None
+        self.matrix32 = None
+
+    def prepare(self, real_input: bool) -> None:
+        """Keep only what the input kind needs: real-valued input to a binary layer (the
+        encoding layer) uses ``sum_i alpha_i B_i`` as a float64 matrix; integer input to a
+        uniform layer uses a float32 matrix when every sum stays below ``2^24``."""
+        if self.kind == "binary" and real_input:
+            self._dense_bases()
+            self.masks = None
+        if self.kind == "int" and not real_input:
+            self.matrix32 = self.matrix.astype(np.float32)
+        self._bits = None
 
     def resident_bytes(self) -> int:
-        arrays = [self.masks, self.matrix, self.scale, self.bias, self.alpha, self._bits]
+        arrays = [self.masks, self.matrix, self.matrix32, self.scale, self.bias, self.alpha,
+                  getattr(self, "alpha_kc", None)]
         return sum(a.nbytes for a in arrays if a is not None)
 
     def _dense_bases(self) -> np.ndarray:
@@ -118,30 +139,23 @@ class WeightLayer:
             raise ShapeError(f"{self.name}: linear layer got {x.shape}; flatten first")
         x4 = x if self.conv else x[:, None, None, :]
         k = self.k
+        scale = self.scale * a.mult if a.integer else self.scale
         if self.kind == "binary" and a.integer:
             planes = max(1, int(a.maxv).bit_length())
             pk = pack_patches(x4, k, k, self.pad, self.stride, planes)
             n, h, w = x4.shape[:3]
-            ho = (h + 2 * self.pad - k) // self.stride + 1
-            wo = (w + 2 * self.pad - k) // self.stride + 1
-            counts = binary_dot(pk, self.masks)
-            if self.alpha is not None:
-                z = counts.reshape(-1, self.bases, self.out).astype(np.float64)
-                alpha = self.alpha.reshape(self.bases, -1)  # [k, 1] or [k, C_out]
-                z = (z * alpha).sum(1)
-            else:
-                z = counts.astype(np.float64)
-            dims = (n, ho, wo)
+            dims = (n, (h + 2 * self.pad - k) // self.stride + 1,
+                    (w + 2 * self.pad - k) // self.stride + 1)
+            y = binary_affine(pk, self.masks, self.alpha_kc, scale, self.bias)
         else:
             cols, dims = _patches(x4, k, self.pad, self.stride)
             mat = self._dense_bases() if self.kind == "binary" else self.matrix
-            if self.kind == "int" and a.integer and \
+            if self.matrix32 is not None and a.integer and \
                     self.qmax * a.maxv * cols.shape[1] < 2 ** 24:
-                z = (cols.astype(np.float32) @ mat.astype(np.float32)).astype(np.float64)
+                z = (cols.astype(np.float32) @ self.matrix32).astype(np.float64)
             else:
                 z = cols.astype(np.float64) @ mat
-        scale = self.scale * a.mult if a.integer else self.scale
-        y = z * scale + self.bias
+            y = z * scale + self.bias
         shape = (*dims, self.out) if self.conv else (dims[0], self.out)
         return Act(y.reshape(shape), a.static)
 
@@ -166,38 +180,27 @@ class Neuron:
     def __call__(self, a: Act) -> Act:
         x = a.real()
         steps = self.steps
-        if a.static:
-            x = np.broadcast_to(x, (steps, *x.shape))
-        else:
-            x = x.reshape(steps, -1, *x.shape[1:])
-        if self.kind == "mfp":
-            h = (self.mixing @ x.reshape(steps, -1)).reshape(x.shape)
-            s = (h >= self.threshold).astype(np.uint8)
-        else:
-            s = np.empty(x.shape, dtype=np.uint8)
-            v = None
-            for t in range(steps):
-                h = x[t] if v is None else x[t] + self.leak * v
-                if self.kind == "mtlif":
-                    st = np.clip(np.floor(h / self.threshold), 0, self.max_spikes)
-                else:
-                    st = (h >= self.threshold).astype(np.float64)
-                s[t] = st
-                v = h * (1.0 - st) if self.reset == "hard" else h - self.threshold * st
-        return Act(s.reshape(-1, *s.shape[2:]), False, maxv=self.max_spikes)
+        x2 = x.reshape(1 if a.static else steps, -1)
+        mixing = self.mixing if self.mixing is not None else np.zeros((1, 1))
+        s = neuron_steps(np.ascontiguousarray(x2), steps, NEURON_KINDS[self.kind],
+                         float(self.threshold), float(self.leak), self.reset == "hard",
+                         float(self.max_spikes), mixing)
+        shape = x.shape[1:] if a.static else x.shape[1:]
+        return Act(s.reshape(-1, *shape), False, maxv=self.max_spikes)
 
 
 def _pool(a: Act, k: int, kind: str) -> Act:
+    if a.integer and a.maxv * k * k < 65536:
+        n, h, w, c = a.data.shape
+        dtype = a.data.dtype if kind == "maxpool" else np.uint16
+        out = np.zeros((n, h // k, w // k, c), dtype=dtype)
+        pool_int(np.ascontiguousarray(a.data), k, kind == "maxpool", out)
+        if kind == "maxpool":
+            return Act(out, a.static, a.maxv, a.mult)
+        return Act(out, a.static, a.maxv * k * k, a.mult / (k * k))
     n, h, w, c = a.data.shape
-    x = a.data[:, : h // k * k, : w // k * k].reshape(n, h // k, k, w // k, k, c)
-    if kind == "maxpool":
-        return Act(x.max(axis=(2, 4)), a.static, a.maxv, a.mult)
-    if a.integer:
-        total = x.astype(np.int32).sum(axis=(2, 4))
-        maxv = a.maxv * k * k
-        dtype = np.uint8 if maxv < 256 else np.uint16 if maxv < 65536 else np.int64
-        return Act(total.astype(dtype), a.static, maxv, a.mult / (k * k))
-    return Act(x.mean(axis=(2, 4)), a.static)
+    x = a.real()[:, : h // k * k, : w // k * k].reshape(n, h // k, k, w // k, k, c)
+    return Act(x.max(axis=(2, 4)) if kind == "maxpool" else x.mean(axis=(2, 4)), a.static)
 
 
 def _flatten(a: Act) -> Act:
@@ -251,6 +254,13 @@ class PackedModel:
                 self.layers.append(_gap)
             else:
                 raise ShapeError(f"unknown packed op {kind!r} in layer {i}")
+        real = True  # real-valued until the first neuron (and after a weight layer)
+        for layer in self.layers:
+            if isinstance(layer, WeightLayer):
+                layer.prepare(real)
+                real = True
+            elif isinstance(layer, Neuron):
+                real = False
         self.names = [op["name"] for op in graph["layers"]]
         self.times: dict[str, float] = defaultdict(float)
 

@@ -74,19 +74,30 @@ def pack_rows(bits: np.ndarray) -> np.ndarray:
     return np.packbits(padded, axis=1, bitorder="little").view("<u8").astype(np.uint64)
 
 
-@njit(parallel=True, cache=True)
-def pack_patches(x, kh, kw, pad, stride, planes):  # pragma: no cover - compiled
-    """im2col + bit packing in one pass.
+def pack_pixels(x: np.ndarray, planes: int) -> np.ndarray:
+    """``x [N, H, W, C]`` integers in ``0..2^planes - 1`` -> ``[planes, N, H, W, Wc]``
+    uint64: each pixel's channel vector of one bit plane, packed."""
+    c = x.shape[-1]
+    wc = words(c)
+    out = np.zeros((planes, *x.shape[:-1], wc * 8), dtype=np.uint8)
+    for p in range(planes):
+        bits = x if planes == 1 else (x >> p) & 1
+        out[p, ..., : (c + 7) // 8] = np.packbits(bits, axis=-1, bitorder="little")
+    return out.view("<u8").astype(np.uint64, copy=False)
 
-    ``x [N, H, W, C]`` (non-negative integers < 2^planes, NHWC) -> ``[planes, M, Wp]``
-    uint64 with ``M = N * Ho * Wo`` rows, each the ``(dy, dx, c)``-ordered patch of
-    one output position (zero outside the image).
+
+@njit(parallel=True, cache=True)
+def im2col_words(px, c, kh, kw, pad, stride):  # pragma: no cover - compiled
+    """Bit im2col: ``px [P, N, H, W, Wc]`` (:func:`pack_pixels`) -> ``[P, M, Wp]``.
+
+    Row ``m = (n, y, x)`` is the concatenation of the ``C``-bit channel vectors of the
+    ``kh x kw`` window in ``(dy, dx)`` order (bit ``(dy*kw + dx)*C + c``), zero outside
+    the image; ``Wp = ceil(kh*kw*C / 64)``. Word-wise shifts, no per-bit work.
     """
-    n, h, w, c = x.shape
+    planes, n, h, w, wc = px.shape
     ho = (h + 2 * pad - kh) // stride + 1
     wo = (w + 2 * pad - kw) // stride + 1
-    k = kh * kw * c
-    wp = (k + WORD - 1) // WORD
+    wp = (kh * kw * c + WORD - 1) // WORD
     out = np.zeros((planes, n * ho * wo, wp), dtype=np.uint64)
     for row in prange(n * ho * wo):
         b = row // (ho * wo)
@@ -100,17 +111,25 @@ def pack_patches(x, kh, kw, pad, stride, planes):  # pragma: no cover - compiled
                 xx = x0 + dx
                 if xx < 0 or xx >= w:
                     continue
-                base = (dy * kw + dx) * c
-                for ch in range(c):
-                    v = np.uint64(x[b, yy, xx, ch])
-                    if v == 0:
-                        continue
-                    j = base + ch
-                    bit = np.uint64(1) << np.uint64(j % WORD)
-                    for p in range(planes):
-                        if (v >> np.uint64(p)) & np.uint64(1):
-                            out[p, row, j // WORD] |= bit
+                offset = (dy * kw + dx) * c
+                for p in range(planes):
+                    for i in range(wc):
+                        v = px[p, b, yy, xx, i]
+                        if v == 0:
+                            continue
+                        pos = offset + i * WORD
+                        wd = pos // WORD
+                        sh = pos % WORD
+                        out[p, row, wd] |= v << np.uint64(sh)
+                        if sh and wd + 1 < wp:
+                            out[p, row, wd + 1] |= v >> np.uint64(WORD - sh)
     return out
+
+
+def pack_patches(x: np.ndarray, kh: int, kw: int, pad: int, stride: int,
+                 planes: int) -> np.ndarray:
+    """im2col + bit packing of ``x [N, H, W, C]`` -> ``[planes, M, Wp]`` uint64."""
+    return im2col_words(pack_pixels(x, planes), x.shape[-1], kh, kw, pad, stride)
 
 
 @njit(parallel=True, cache=True)
@@ -122,10 +141,8 @@ def binary_dot(a, b):  # pragma: no cover - compiled
     """
     planes, m, wp = a.shape
     r = b.shape[0]
-    out = np.empty((m, r), dtype=np.int32)
+    out = np.zeros((m, r), dtype=np.int32)
     for i in prange(m):
-        for o in range(r):
-            out[i, o] = 0
         for p in range(planes):
             ones = 0
             for w in range(wp):
@@ -135,6 +152,96 @@ def binary_dot(a, b):  # pragma: no cover - compiled
                 for w in range(wp):
                     acc += popcount(a[p, i, w] & b[o, w])
                 out[i, o] += (2 * acc - ones) << p
+    return out
+
+
+@njit(parallel=True, cache=True)
+def binary_affine(a, b, alpha, scale, bias):  # pragma: no cover - compiled
+    """Fused binary layer: float64 ``[M, O]`` of ``scale_o * sum_j alpha[j, o] c_jo + bias_o``
+    with ``c_jo`` the exact integer dot product (:func:`binary_dot`) of row ``m`` with
+    base ``j`` of output ``o`` (``b`` rows ordered ``j * O + o``; ``alpha [k, O]``)."""
+    planes, m, wp = a.shape
+    k, o_n = alpha.shape
+    ones = np.empty((m, planes), dtype=np.int64)
+    for i in prange(m):
+        for p in range(planes):
+            acc = 0
+            for w in range(wp):
+                acc += popcount(a[p, i, w])
+            ones[i, p] = acc
+    out = np.empty((m, o_n), dtype=np.float64)
+    for i in prange(m):
+        for o in range(o_n):
+            z = 0.0
+            for j in range(k):
+                r = j * o_n + o
+                cnt = 0
+                for p in range(planes):
+                    acc = 0
+                    for w in range(wp):
+                        acc += popcount(a[p, i, w] & b[r, w])
+                    cnt += (2 * acc - ones[i, p]) << p
+                z += alpha[j, o] * cnt
+            out[i, o] = scale[o] * z + bias[o]
+    return out
+
+
+NEURON_KINDS = {"lif": 0, "mtlif": 1, "mfp": 2}
+
+
+@njit(parallel=True, cache=True)
+def neuron_steps(x, steps, kind, threshold, leak, hard, max_spikes, mixing):  # pragma: no cover
+    """Spikes ``uint8 [T, N]`` of ``T`` steps on currents ``x [T, N]`` (or ``[1, N]``: the
+    same current every step), float64, the arithmetic of the model's forward:
+
+    * ``kind 0`` (LIF/IF): ``h = x_t + leak * v``; ``s = h >= V``; hard ``v = h (1 - s)``,
+      soft ``v = h - V s``;
+    * ``kind 1`` (multi-threshold): ``s = min(max(floor(h / V), 0), O_max)``, ``v = h - V s``;
+    * ``kind 2`` (MFP): ``h_t = sum_{i<=t} M[t, i] x_i``, ``s = h >= V`` (no state).
+    """
+    n = x.shape[1]
+    repeat = x.shape[0] == 1
+    out = np.empty((steps, n), dtype=np.uint8)
+    for j in prange(n):
+        v = 0.0
+        for t in range(steps):
+            xt = x[0, j] if repeat else x[t, j]
+            if kind == 2:
+                h = 0.0
+                for i in range(t + 1):
+                    h += mixing[t, i] * (x[0, j] if repeat else x[i, j])
+                out[t, j] = 1 if h >= threshold else 0
+                continue
+            h = xt if t == 0 else xt + leak * v
+            if kind == 1:
+                s = np.floor(h / threshold)
+                s = min(max(s, 0.0), max_spikes)
+            else:
+                s = 1.0 if h >= threshold else 0.0
+            out[t, j] = np.uint8(s)
+            v = h * (1.0 - s) if hard else h - threshold * s
+    return out
+
+
+@njit(parallel=True, cache=True)
+def pool_int(x, k, use_max, out):  # pragma: no cover - compiled
+    """Non-overlapping ``k x k`` pooling of integers ``x [N, H, W, C]`` into the zeroed
+    ``out [N, H//k, W//k, C]``: window maxima, or window sums (average pooling = sum /
+    k^2, the division kept as a multiplier)."""
+    n, h, w, c = x.shape
+    ho, wo = out.shape[1], out.shape[2]
+    for r in prange(n * ho):
+        b, y = r // ho, r % ho
+        for xx in range(wo):
+            for dy in range(k):
+                for dx in range(k):
+                    for ch in range(c):
+                        v = x[b, y * k + dy, xx * k + dx, ch]
+                        if use_max:
+                            if v > out[b, y, xx, ch]:
+                                out[b, y, xx, ch] = v
+                        else:
+                            out[b, y, xx, ch] += v
     return out
 
 
