@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 from spikebit.deploy import ExportError, PackedFileError, export_packed, load_packed
-from spikebit.deploy.kernels import binary_dot, pack_patches, pack_rows
+from spikebit.deploy.kernels import (
+    binary_dot,
+    event_affine,
+    float_conv,
+    pack_patches,
+    pack_rows,
+)
 from spikebit.layers import TimeDistributed
 from spikebit.models.network import ModelConfig, build_network
 
@@ -42,6 +48,30 @@ def test_packed_conv_equals_integer_conv(c, o, k, pad, stride, vmax, seed):
         torch.from_numpy(x).permute(0, 3, 1, 2).double(),
         torch.from_numpy(w * 2.0 - 1.0).permute(0, 3, 1, 2), padding=pad, stride=stride)
     np.testing.assert_array_equal(got, ref.permute(0, 2, 3, 1).reshape(-1, o).numpy())
+
+
+@settings(max_examples=15, deadline=None)
+@given(c=st.integers(1, 40), o=st.integers(1, 4), vmax=st.sampled_from([1, 4]),
+       seed=st.integers(0, 2**31))
+def test_event_driven_and_direct_float_convs_equal_torch(c, o, vmax, seed):
+    """One add per spike (fp weights on counts) and the direct real-input conv equal
+    ``conv2d`` in float64 up to summation order, with the folded scale and bias."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, vmax + 1, size=(2, 5, 4, c)).astype(np.uint8)
+    w = rng.normal(size=(3, 3, c, o))
+    scale, bias = rng.normal(size=o), rng.normal(size=o)
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).double()
+    ref = torch.nn.functional.conv2d(xt, torch.from_numpy(w).permute(3, 2, 0, 1), padding=1)
+    ref = (ref.permute(0, 2, 3, 1).numpy() * scale + bias)
+    got = event_affine(pack_patches(x, 3, 3, 1, 1, vmax.bit_length()), w.reshape(-1, o),
+                       scale, bias)
+    np.testing.assert_allclose(got.reshape(ref.shape), ref, rtol=1e-12, atol=1e-12)
+    real = rng.normal(size=x.shape)
+    ref = torch.nn.functional.conv2d(torch.from_numpy(real).permute(0, 3, 1, 2),
+                                     torch.from_numpy(w).permute(3, 2, 0, 1), padding=1)
+    ref = ref.permute(0, 2, 3, 1).numpy() * scale + bias
+    np.testing.assert_allclose(float_conv(real, w, 1, 1, scale, bias), ref, rtol=1e-12,
+                               atol=1e-12)
 
 
 def _net(**kw) -> nn.Module:

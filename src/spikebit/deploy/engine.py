@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from spikebit.deploy.fileformat import read_packed
 from spikebit.deploy.kernels import (
     NEURON_KINDS,
     binary_affine,
+    event_affine,
+    float_conv,
     neuron_steps,
     pack_patches,
     pack_rows,
@@ -52,15 +53,6 @@ class Act:
 
     def real(self) -> np.ndarray:
         return self.data * self.mult if self.integer else self.data
-
-
-def _patches(x: np.ndarray, k: int, pad: int, stride: int) -> np.ndarray:
-    """im2col of ``x [N, H, W, C]`` -> ``[N*Ho*Wo, k*k*C]`` in ``(dy, dx, c)`` order."""
-    if pad:
-        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    win = sliding_window_view(x, (k, k), axis=(1, 2))[:, ::stride, ::stride]
-    n, ho, wo = win.shape[:3]
-    return win.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, -1), (n, ho, wo)
 
 
 class WeightLayer:
@@ -98,9 +90,11 @@ class WeightLayer:
             planes = [np.unpackbits(p, count=n, bitorder="little").astype(np.int64) << i
                       for i, p in enumerate(self._bits)]
             q = (sum(planes) - (2 ** (b - 1) - 1)).reshape(shape)
-            self.qmax = 2 ** (b - 1) - 1
             self.matrix = q.transpose(order).reshape(self.out, -1).T.astype(np.float64)
-        self.matrix32 = None
+
+    def kernel(self) -> np.ndarray:
+        """The ``[K, O]`` matrix as a conv kernel ``[kh, kw, C, O]``."""
+        return self.matrix.reshape(self.k, self.k, -1, self.out)
 
     def prepare(self, real_input: bool) -> None:
         """Keep only what the input kind needs: real-valued input to a binary layer (the
@@ -109,12 +103,10 @@ class WeightLayer:
         if self.kind == "binary" and real_input:
             self._dense_bases()
             self.masks = None
-        if self.kind == "int" and not real_input:
-            self.matrix32 = self.matrix.astype(np.float32)
         self._bits = None
 
     def resident_bytes(self) -> int:
-        arrays = [self.masks, self.matrix, self.matrix32, self.scale, self.bias, self.alpha,
+        arrays = [self.masks, self.matrix, self.scale, self.bias, self.alpha,
                   getattr(self, "alpha_kc", None)]
         return sum(a.nbytes for a in arrays if a is not None)
 
@@ -147,15 +139,20 @@ class WeightLayer:
             dims = (n, (h + 2 * self.pad - k) // self.stride + 1,
                     (w + 2 * self.pad - k) // self.stride + 1)
             y = binary_affine(pk, self.masks, self.alpha_kc, scale, self.bias)
+        elif a.integer:  # fp or integer weights on spikes/counts: one add per spike
+            planes = max(1, int(a.maxv).bit_length())
+            pk = pack_patches(x4, k, k, self.pad, self.stride, planes)
+            n, h, w = x4.shape[:3]
+            dims = (n, (h + 2 * self.pad - k) // self.stride + 1,
+                    (w + 2 * self.pad - k) // self.stride + 1)
+            y = event_affine(pk, self.matrix, scale, self.bias)
+        elif self.conv:  # real-valued input (the encoding layer)
+            y = float_conv(np.ascontiguousarray(x4), self.kernel(), self.pad, self.stride,
+                           scale, self.bias)
+            dims = y.shape[:3]
         else:
-            cols, dims = _patches(x4, k, self.pad, self.stride)
-            mat = self._dense_bases() if self.kind == "binary" else self.matrix
-            if self.matrix32 is not None and a.integer and \
-                    self.qmax * a.maxv * cols.shape[1] < 2 ** 24:
-                z = (cols.astype(np.float32) @ self.matrix32).astype(np.float64)
-            else:
-                z = cols.astype(np.float64) @ mat
-            y = z * scale + self.bias
+            y = x @ self.matrix * scale + self.bias
+            dims = (x.shape[0],)
         shape = (*dims, self.out) if self.conv else (dims[0], self.out)
         return Act(y.reshape(shape), a.static)
 

@@ -24,27 +24,41 @@ from numba import njit, prange, types
 WORD = 64
 
 
-def _make_popcount():
+def _make_bit_ops():
     try:
         from llvmlite import ir
         from numba.extending import intrinsic
 
-        @intrinsic
-        def ctpop(typingctx, x):  # pragma: no cover - compiled
-            sig = types.uint64(types.uint64)
+        def _unary(llvm_name, extra_false):
+            @intrinsic
+            def op(typingctx, x):  # pragma: no cover - compiled
+                sig = types.uint64(types.uint64)
 
-            def codegen(context, builder, signature, args):
-                fn = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(64)])
-                return builder.call(fn, args)
+                def codegen(context, builder, signature, args):
+                    i64, i1 = ir.IntType(64), ir.IntType(1)
+                    params = [i64, i1] if extra_false else [i64]
+                    fnty = ir.FunctionType(i64, params)
+                    fn = builder.module.declare_intrinsic(llvm_name, [i64], fnty)
+                    extra = [ir.Constant(i1, 0)] if extra_false else []
+                    return builder.call(fn, list(args) + extra)
 
-            return sig, codegen
+                return sig, codegen
+
+            return op
+
+        ctpop, cttz = _unary("llvm.ctpop", False), _unary("llvm.cttz", True)
 
         @njit(inline="always")
         def popcount(x):
             return ctpop(x)
 
-        popcount(np.uint64(3))  # compile now: fall back below if the intrinsic fails
-        return popcount, "llvm.ctpop"
+        @njit(inline="always")
+        def lowest_bit(x):
+            return cttz(x)
+
+        popcount(np.uint64(3))  # compile now: fall back below if an intrinsic fails
+        lowest_bit(np.uint64(8))
+        return popcount, lowest_bit, "llvm.ctpop"
     except Exception:  # pragma: no cover - depends on the numba/llvmlite build
 
         @njit(inline="always")
@@ -55,10 +69,14 @@ def _make_popcount():
             x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
             return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
 
-        return popcount_swar, "swar"
+        @njit(inline="always")
+        def lowest_bit_swar(x):
+            return popcount_swar((x & (~x + np.uint64(1))) - np.uint64(1))
+
+        return popcount_swar, lowest_bit_swar, "swar"
 
 
-popcount, POPCOUNT_IMPL = _make_popcount()
+popcount, lowest_bit, POPCOUNT_IMPL = _make_bit_ops()
 
 
 def words(bits: int) -> int:
@@ -183,6 +201,65 @@ def binary_affine(a, b, alpha, scale, bias):  # pragma: no cover - compiled
                     cnt += (2 * acc - ones[i, p]) << p
                 z += alpha[j, o] * cnt
             out[i, o] = scale[o] * z + bias[o]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def event_affine(a, wmat, scale, bias):  # pragma: no cover - compiled
+    """Real (or integer-valued) weights on integer activations, event-driven.
+
+    ``a [P, M, Wp]`` activation bit planes (:func:`pack_patches`), ``wmat [K, O]`` float64.
+    For every set bit ``j`` of plane ``p`` of row ``m``, adds ``2^p * wmat[j]`` (one
+    synaptic operation per spike); returns float64 ``[M, O]`` of ``scale * sum + bias``.
+    """
+    planes, m, wp = a.shape
+    o_n = wmat.shape[1]
+    out = np.empty((m, o_n), dtype=np.float64)
+    for i in prange(m):
+        acc = np.zeros(o_n, dtype=np.float64)
+        for p in range(planes):
+            weight = float(1 << p)
+            for w in range(wp):
+                bits = a[p, i, w]
+                while bits:
+                    j = w * WORD + np.int64(lowest_bit(bits))
+                    bits &= bits - np.uint64(1)
+                    for o in range(o_n):
+                        acc[o] += weight * wmat[j, o]
+        for o in range(o_n):
+            out[i, o] = scale[o] * acc[o] + bias[o]
+    return out
+
+
+@njit(parallel=True, cache=True)
+def float_conv(x, w, pad, stride, scale, bias):  # pragma: no cover - compiled
+    """Direct float64 convolution of real input ``x [N, H, W, C]`` with ``w [kh, kw, C, O]``
+    (zero padding ``pad``), then ``scale * . + bias``; returns ``[N, Ho, Wo, O]``."""
+    n, h, wd, c = x.shape
+    kh, kw, _, o_n = w.shape
+    ho = (h + 2 * pad - kh) // stride + 1
+    wo = (wd + 2 * pad - kw) // stride + 1
+    out = np.empty((n, ho, wo, o_n), dtype=np.float64)
+    for r in prange(n * ho):
+        b, y = r // ho, r % ho
+        acc = np.empty(o_n, dtype=np.float64)
+        for xx in range(wo):
+            acc[:] = 0.0
+            for dy in range(kh):
+                yy = y * stride - pad + dy
+                if yy < 0 or yy >= h:
+                    continue
+                for dx in range(kw):
+                    xi = xx * stride - pad + dx
+                    if xi < 0 or xi >= wd:
+                        continue
+                    for ch in range(c):
+                        v = x[b, yy, xi, ch]
+                        if v != 0.0:
+                            for o in range(o_n):
+                                acc[o] += v * w[dy, dx, ch, o]
+            for o in range(o_n):
+                out[b, y, xx, o] = scale[o] * acc[o] + bias[o]
     return out
 
 
