@@ -68,7 +68,7 @@ class WeightLayer:
         self.scale, self.bias = t["scale"], t["bias"]
         self.alpha = t.get("alpha")
         self.bases = op["bases"]
-        self.masks: np.ndarray | None = None  # binary: uint64 [k*O, words]
+        self.masks: np.ndarray | None = None  # binary: uint64 [k, words, O]
         self.matrix: np.ndarray | None = None  # fp/int: float [K, O], or lazily for float input
         self._bits = t.get("bits")
         order = (0, 2, 3, 1) if self.conv else (0, 1)
@@ -80,7 +80,9 @@ class WeightLayer:
             bits = np.unpackbits(self._bits, count=n, bitorder="little").reshape(
                 self.bases, *shape)
             bits = bits.transpose((0,) + tuple(i + 1 for i in order))
-            self.masks = pack_rows(bits.reshape(self.bases * self.out, -1))
+            masks = pack_rows(bits.reshape(self.bases * self.out, -1))  # [k*O, Wp]
+            self.masks = np.ascontiguousarray(
+                masks.reshape(self.bases, self.out, -1).transpose(0, 2, 1))  # [k, Wp, O]
             alpha = np.ones((self.bases, 1)) if self.alpha is None else \
                 self.alpha.reshape(self.bases, -1)
             self.alpha_kc = np.ascontiguousarray(np.broadcast_to(alpha, (self.bases, self.out)))

@@ -173,34 +173,40 @@ def binary_dot(a, b):  # pragma: no cover - compiled
     return out
 
 
+ROW_BLOCK = 32
+
+
 @njit(parallel=True, cache=True)
-def binary_affine(a, b, alpha, scale, bias):  # pragma: no cover - compiled
-    """Fused binary layer: float64 ``[M, O]`` of ``scale_o * sum_j alpha[j, o] c_jo + bias_o``
-    with ``c_jo`` the exact integer dot product (:func:`binary_dot`) of row ``m`` with
-    base ``j`` of output ``o`` (``b`` rows ordered ``j * O + o``; ``alpha [k, O]``)."""
+def binary_affine(a, bt, alpha, scale, bias):  # pragma: no cover - compiled
+    """Fused binary layer: float64 ``[M, O]`` of ``scale_o * sum_j alpha[j, o] c_jo + bias_o``.
+
+    ``c_jo`` is the exact integer dot product (:func:`binary_dot`) of row ``m`` of the
+    activation planes ``a [P, M, Wp]`` with base ``j`` of output ``o``; the masks come
+    transposed, ``bt [k, Wp, O]``, so the innermost loop runs over outputs (contiguous,
+    vectorizable popcounts) and an all-zero activation word is skipped (sparse spikes).
+    """
     planes, m, wp = a.shape
-    k, o_n = alpha.shape
-    ones = np.empty((m, planes), dtype=np.int64)
-    for i in prange(m):
-        for p in range(planes):
-            acc = 0
-            for w in range(wp):
-                acc += popcount(a[p, i, w])
-            ones[i, p] = acc
+    k, _, o_n = bt.shape
     out = np.empty((m, o_n), dtype=np.float64)
-    for i in prange(m):
-        for o in range(o_n):
-            z = 0.0
-            for j in range(k):
-                r = j * o_n + o
-                cnt = 0
-                for p in range(planes):
-                    acc = 0
-                    for w in range(wp):
-                        acc += popcount(a[p, i, w] & b[r, w])
-                    cnt += (2 * acc - ones[i, p]) << p
-                z += alpha[j, o] * cnt
-            out[i, o] = scale[o] * z + bias[o]
+    for blk in prange((m + ROW_BLOCK - 1) // ROW_BLOCK):
+        acc = np.empty((k, o_n), dtype=np.int64)
+        for i in range(blk * ROW_BLOCK, min(m, (blk + 1) * ROW_BLOCK)):
+            acc[:] = 0
+            ones = 0
+            for p in range(planes):
+                for w in range(wp):
+                    aw = a[p, i, w]
+                    if aw == 0:
+                        continue
+                    ones += np.int64(popcount(aw)) << p
+                    for j in range(k):
+                        for o in range(o_n):
+                            acc[j, o] += np.int64(popcount(aw & bt[j, w, o])) << p
+            for o in range(o_n):
+                z = 0.0
+                for j in range(k):
+                    z += alpha[j, o] * (2 * acc[j, o] - ones)
+                out[i, o] = scale[o] * z + bias[o]
     return out
 
 
