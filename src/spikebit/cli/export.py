@@ -1,7 +1,8 @@
-"""``spikebit export CKPT --format FMT -o OUT``: one subcommand, formats register themselves.
+"""``spikebit export CKPT --format FMT -o OUT``: write a trained checkpoint to another format.
 
-A format is a function ``(model, output path, args) -> summary line`` added with
-:func:`register_format`; format-specific options are added by its ``options`` hook.
+Formats register a writer in :data:`FORMATS` (``@register_format("name")``); a writer
+takes the loaded model, the output path and the parsed arguments and returns the
+path it wrote. Output files are written atomically (no partial file on error).
 """
 
 from __future__ import annotations
@@ -12,55 +13,68 @@ from pathlib import Path
 
 from torch import nn
 
-ExportFn = Callable[[nn.Module, Path, argparse.Namespace], str]
-OptionsFn = Callable[[argparse.ArgumentParser], None]
-FORMATS: dict[str, ExportFn] = {}
-OPTIONS: list[OptionsFn] = []
+from spikebit.registry import Registry
+
+Writer = Callable[[nn.Module, Path, argparse.Namespace], Path]
+FORMATS: Registry[Writer] = Registry("export format")
 
 
-def register_format(name: str, options: OptionsFn | None = None) -> Callable[[ExportFn], ExportFn]:
-    """Register an export format under ``name`` (and its extra CLI options)."""
-
-    def add(fn: ExportFn) -> ExportFn:
-        FORMATS[name] = fn
-        if options is not None:
-            OPTIONS.append(options)
-        return fn
-
-    return add
+def register_format(name: str) -> Callable[[Writer], Writer]:
+    """Register ``writer(model, out, args) -> path`` as ``--format name``."""
+    return FORMATS.register(name)
 
 
-def _packed_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fp-dtype", choices=["float32", "float16"], default="float32",
-                   help="packed: storage of full-precision layers (default float32, exact)")
+@register_format("nir")
+def write_nir(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
+    from spikebit.export.nir_io import to_nir
+
+    to_nir(model, out, dt=args.dt, approximate=args.approximate or None)
+    return out
 
 
-@register_format("packed", _packed_options)
-def export_packed_format(model: nn.Module, out: Path, args: argparse.Namespace) -> str:
+@register_format("onnx")
+def write_onnx(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
+    from spikebit.export.onnx_io import to_onnx
+
+    return to_onnx(model, out, spikes=not args.no_spikes, approximate=args.approximate or None)
+
+
+@register_format("packed")
+def write_packed(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
     from spikebit.deploy import export_packed
     from spikebit.metrics import model_storage
 
     report = export_packed(model, out, fp_dtype=args.fp_dtype)
     storage = model_storage(model).total_bits / 8
-    return (f"wrote {out}: {report.file_bytes / 1024:.1f} KiB ({report.layers} layers; "
-            f"model_storage {storage / 1024:.1f} KiB + folded scales/biases "
-            f"{report.folded_bytes / 1024:.1f} KiB)")
+    print(f"{out}: {report.file_bytes / 1024:.1f} KiB, {report.layers} layers (model_storage "
+          f"{storage / 1024:.1f} KiB; folded per-channel scales/biases "
+          f"{report.folded_bytes / 1024:.1f} KiB)")
+    return out
 
 
-def add_export_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export a checkpoint (packed .sbit, ...)")
-    p.add_argument("checkpoint", help="a .safetensors checkpoint or its run directory")
-    p.add_argument("--format", required=True, choices=sorted(FORMATS),
-                   help="output format")
-    p.add_argument("-o", "--output", required=True, help="output file")
-    for options in OPTIONS:
-        options(p)
-    p.set_defaults(func=run_export)
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``export`` subcommand to the CLI's subparsers."""
+    x = sub.add_parser("export", help="export a trained checkpoint (nir, onnx, packed)")
+    x.add_argument("checkpoint", help="a .safetensors checkpoint or its run directory")
+    x.add_argument("--format", required=True, help="output format: " + ", ".join(FORMATS.names()))
+    x.add_argument("-o", "--output", required=True, help="output file")
+    x.add_argument("--approximate", action="append", default=[], metavar="NAME",
+                   help="allow a named approximation instead of refusing the layer "
+                        "(soft-reset, multi-threshold, time-mixing, agmm, all); repeatable")
+    x.add_argument("--dt", type=float, default=1e-4,
+                   help="NIR: seconds per time step (tau = dt / (1 - leak)); default 1e-4")
+    x.add_argument("--no-spikes", action="store_true",
+                   help="ONNX: output the logits only (no per-layer spike outputs)")
+    x.add_argument("--fp-dtype", choices=["float32", "float16"], default="float32",
+                   help="packed: storage of full-precision layers (float32 is exact)")
+    x.set_defaults(func=run_export)
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from spikebit.train import model_from_checkpoint
+    from spikebit.export.files import model_for_export
 
-    model, _, _ = model_from_checkpoint(args.checkpoint)
-    print(FORMATS[args.format](model.eval(), Path(args.output), args))
+    writer = FORMATS.get(args.format)
+    model = model_for_export(args.checkpoint)
+    path = writer(model, Path(args.output), args)
+    print(f"wrote {path} ({args.format})")
     return 0

@@ -137,10 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
     c.set_defaults(func=cmd_convert)
 
-    from spikebit.cli.export import add_export_parser
+    from spikebit.cli.export import add_parser as add_export
     from spikebit.cli.run import add_run_parser
 
-    add_export_parser(sub)
+    add_export(sub)
     add_run_parser(sub)
     return p
 

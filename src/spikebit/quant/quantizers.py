@@ -301,6 +301,9 @@ class QSNNQuantizer(WeightQuantizer):
     def forward(self, w: torch.Tensor) -> torch.Tensor:
         w_hat, exponent = self._standardize(w)
         scale = torch.exp2(exponent).reshape(_channel_view(w))
+        if torch.compiler.is_exporting():  # same values; ``self.t`` reads a tensor (a guard)
+            one = torch.ones((), dtype=w_hat.dtype, device=w_hat.device)
+            return (scale * torch.where(w_hat >= 0, one, -one)).to(w.dtype)
         return (scale * _QSNNBinarize.apply(w_hat, self.t)).to(w.dtype)
 
     @torch.no_grad()
