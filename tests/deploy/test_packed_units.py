@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -92,7 +94,8 @@ def test_unfolded_batchnorm_after_a_neuron_is_refused(tmp_path):
     model = _net()
     neuron_at = next(i for i, m in enumerate(model.body) if hasattr(m, "step"))
     model.body.insert(neuron_at + 1, TimeDistributed(nn.BatchNorm2d(4)))
-    with pytest.raises(ExportError, match=rf"body\.{neuron_at + 1}: BatchNorm after LIF"):
+    with pytest.raises(ExportError, match=rf"body\.{neuron_at + 1}\.module: BatchNorm that "
+                       "does not directly follow"):
         export_packed(model, tmp_path / "m.sbit")
     assert list(tmp_path.iterdir()) == []
 
@@ -105,18 +108,28 @@ class _PluginNeuron(nn.Module):
         return (x > 0).to(x.dtype), state
 
 
-def test_plugin_neuron_without_known_exact_step_is_refused(tmp_path):
+class _InexactPlugin(_PluginNeuron):
+    dynamics = SimpleNamespace(kind="plugin", threshold=0.0, leak=1.0, reset="hard",
+                               max_spikes=1, needs_steps=False, time_mixing=False,
+                               exact_step=False)
+
+
+def test_plugin_neurons_without_known_exact_step_are_refused(tmp_path):
     model = _net()
     neuron_at = next(i for i, m in enumerate(model.body) if hasattr(m, "step"))
     model.body[neuron_at] = _PluginNeuron()
-    with pytest.raises(ExportError, match=rf"body\.{neuron_at}: neuron _PluginNeuron"):
+    with pytest.raises(ExportError, match=rf"body\.{neuron_at}.*_PluginNeuron"):
         export_packed(model, tmp_path / "m.sbit")
+    model.body[neuron_at] = _InexactPlugin()
+    with pytest.raises(ExportError, match=rf"body\.{neuron_at}: neuron _InexactPlugin .*exact"):
+        export_packed(model, tmp_path / "m.sbit")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_random_encoder_and_residual_nets_are_refused(tmp_path):
     with pytest.raises(ExportError, match="poisson"):
         export_packed(_net(encoder="poisson"), tmp_path / "a.sbit")
-    with pytest.raises(ExportError, match="feed-forward SpikingNet"):
+    with pytest.raises(ExportError, match="not a spikebit SpikingNet"):
         export_packed(nn.Sequential(nn.Linear(2, 2)), tmp_path / "b.sbit")
     assert list(tmp_path.iterdir()) == []
 
