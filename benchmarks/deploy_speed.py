@@ -120,30 +120,33 @@ def round_robin(runners: dict[str, Callable[[], object]], repeats: int) -> dict[
 
 
 def layer_split(model, engine, x: torch.Tensor, repeats: int) -> list[dict]:
-    """Per weight layer: engine time vs PyTorch conv/linear + its BN (ms per call)."""
-    timer = TorchLayerTimer(model)
-    with torch.inference_mode():
-        for _ in range(repeats):
+    """Per layer, median over ``repeats`` calls (ms): the engine's op vs PyTorch's module
+    (a conv/linear with the BatchNorm after it, which the engine folds)."""
+    torch_runs, packed_runs = [], []
+    for _ in range(repeats):  # alternate, like the end-to-end timings
+        timer = TorchLayerTimer(model)
+        with torch.inference_mode():
             model(x)
-    timer.remove()
-    engine.times.clear()
-    for _ in range(repeats):
+        timer.remove()
+        torch_runs.append(dict(timer.times))
+        engine.times.clear()
         engine.run(x.numpy(), profile=True)
+        packed_runs.append(dict(engine.times))
     body = body_of(model)
     rows = []
-    ops = engine.graph["layers"]
-    for op in ops:
+    for op in engine.graph["layers"]:
         name = op["name"]
         i = int(name.split(".")[1])
-        torch_s = timer.times.get(name, 0.0)
+        parts = [f"body.{i}"]
         if op["op"] in ("conv", "linear") and i + 1 < len(body) and \
                 isinstance(getattr(body[i + 1], "module", None), nn.modules.batchnorm._BatchNorm):
-            torch_s += timer.times.get(f"body.{i + 1}", 0.0)
-        row = {"layer": name, "op": op["op"], "weights": op.get("weights", op.get("kind")),
-               "packed_ms": 1e3 * engine.times[name] / repeats,
-               "torch_ms": 1e3 * torch_s / repeats}
-        row["speedup"] = row["torch_ms"] / row["packed_ms"] if row["packed_ms"] else None
-        rows.append(row)
+            parts.append(f"body.{i + 1}")
+        torch_ms = 1e3 * float(np.median([sum(r.get(p, 0.0) for p in parts)
+                                          for r in torch_runs]))
+        packed_ms = 1e3 * float(np.median([r[name] for r in packed_runs]))
+        rows.append({"layer": name, "op": op["op"], "weights": op.get("weights", op.get("kind")),
+                     "packed_ms": packed_ms, "torch_ms": torch_ms,
+                     "speedup": torch_ms / packed_ms if packed_ms else None})
     return rows
 
 
@@ -202,7 +205,10 @@ def bench_model(name: str, ckpt: str, images: torch.Tensor, args) -> dict[str, o
                    "speedup_median": res[best]["median_ms"] / res["packed"]["median_ms"],
                    "load_avg_1min": os.getloadavg()[0]}
             if threads == 1:
-                row["layers"] = layer_split(base, engine, x, max(3, repeats // 2))
+                row["layers"] = layer_split(base, engine, x, repeats)
+                binary = [r for r in row["layers"] if r["weights"] == "binary"]
+                row["binary_layers_speedup"] = (sum(r["torch_ms"] for r in binary)
+                                                / max(1e-9, sum(r["packed_ms"] for r in binary)))
             out["configs"].append(row)
             print(f"{name} threads={threads} batch={batch}: torch {res[best]['median_ms']:.2f} ms "
                   f"({best}), packed {res['packed']['median_ms']:.2f} ms, "
@@ -210,6 +216,34 @@ def bench_model(name: str, ckpt: str, images: torch.Tensor, args) -> dict[str, o
             if limit is not None:
                 limit.unregister()
     return out
+
+
+def markdown(result: dict) -> str:
+    """The summary tables of ``result`` (for docs/deploy.md and the README)."""
+    lines = ["| model | threads | batch | PyTorch median / p99 (ms) | packed median / p99 (ms) "
+             "| speedup | packed samples/s |", "|---|---|---|---|---|---|---|"]
+    for key, m in result["models"].items():
+        for c in m["configs"]:
+            t, pk = c[c["torch_best"]], c["packed"]
+            lines.append(f"| {key} | {c['threads']} | {c['batch']} | {t['median_ms']:.2f} / "
+                         f"{t['p99_ms']:.2f} | {pk['median_ms']:.2f} / {pk['p99_ms']:.2f} | "
+                         f"{c['speedup_median']:.2f}x | {pk['throughput_per_s']:.0f} |")
+    lines += ["", "| model | batch | layer | weights | PyTorch (ms) | packed (ms) | speedup |",
+              "|---|---|---|---|---|---|---|"]
+    for key, m in result["models"].items():
+        for c in m["configs"]:
+            for r in c.get("layers", []):
+                if r["op"] in ("conv", "linear"):
+                    lines.append(f"| {key} | {c['batch']} | {r['layer']} | {r['weights']} | "
+                                 f"{r['torch_ms']:.3f} | {r['packed_ms']:.3f} | "
+                                 f"{r['speedup']:.2f}x |")
+    lines += ["", "| model | file bytes | binary layers packed / fp32 bytes | ratio |",
+              "|---|---|---|---|"]
+    for key, m in result["models"].items():
+        w = m["weights"]
+        lines.append(f"| {key} | {m['file_bytes']} | {w['binary_layers_packed_bytes']} / "
+                     f"{w['binary_layers_fp32_bytes']} | {w['binary_layers_ratio']:.4f} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -237,7 +271,8 @@ def main() -> None:
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    Path(args.out).with_suffix(".md").write_text(markdown(result))
+    print(f"wrote {args.out} and {Path(args.out).with_suffix('.md')}")
 
 
 if __name__ == "__main__":
