@@ -2,5 +2,5 @@
 
 from spikebit.errors import SpikebitError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["SpikebitError", "__version__"]

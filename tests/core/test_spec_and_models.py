@@ -107,7 +107,10 @@ def test_input_shape_errors():
         m(torch.rand(2, 3, 8, 8))
     with pytest.raises(ShapeError, match="expects input"):
         m(torch.rand(8, 8))
-    assert m(torch.rand(3, 2, 1, 8, 8)).shape == (3, 2, 10)  # a sequence input
+    assert m(torch.rand(1, 2, 1, 8, 8)).shape == (1, 2, 10)  # a sequence input
+    with pytest.raises(ShapeError, match="time_first=False"):
+        m(torch.rand(3, 2, 1, 8, 8))  # T=3 but the model was built for steps=1
+    assert m(torch.rand(3, 2, 1, 8, 8), check_steps=False).shape == (3, 2, 10)
     with pytest.raises(SpecError, match="too small"):
         build_network(ModelConfig(spec="4C5-P2-4C5-P2-4C5", in_shape=(1, 8, 8), padding="valid"))
 

@@ -14,8 +14,9 @@ from spikebit.errors import SpikebitError
 def cmd_train(args: argparse.Namespace) -> int:
     from spikebit.cli.report import print_run_summary
     from spikebit.train import load_config, train_from_config
+    from spikebit.train.shipped import resolve_config
 
-    config = load_config(args.config, args.set)
+    config = load_config(resolve_config(args.config), args.set)
     start = time.perf_counter()
     metrics, run_dir = train_from_config(config, resume=args.resume)
     print_run_summary(run_dir, metrics, time.perf_counter() - start)
@@ -24,7 +25,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from spikebit.train import model_from_checkpoint
-    from spikebit.train.losses import LOSSES
+    from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data
     from spikebit.train.trainer import evaluate
 
@@ -32,7 +33,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.data_dir:
         config.data.data_dir = args.data_dir
     _, test = load_data(config.data)
-    result = evaluate(model, test, LOSSES.get(config.loss), config.optim.eval_batch_size)
+    result = evaluate(model, test, make_loss(config.loss), config.optim.eval_batch_size)
     print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": config.data.name,
                       "test_acc": result["acc"], "test_loss": result["loss"]}, indent=2))
     return 0
@@ -54,11 +55,23 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from spikebit.data import dataset_names, fetch
+    from spikebit.data import cache_dir, dataset_names, fetch
 
     if args.action == "list":
+        from spikebit.data.catalog import DATASETS
+        from spikebit.data.events.fetch import EVENT_DATASETS
+
+        root = cache_dir(args.data_dir)
+        print(f"{'dataset':16s} {'kind':7s} {'cached':7s} summary   (cache: {root})")
         for name in dataset_names():
-            print(name)
+            folder = root / name
+            cached = folder.is_dir() and any(folder.iterdir())
+            print(f"{name:16s} {'static':7s} {'yes' if cached else 'no':7s} "
+                  f"{DATASETS.get(name).summary}")
+        for name in EVENT_DATASETS.names():
+            cached = any((root / "events").glob(f"{name}-*.npz"))
+            print(f"{name:16s} {'events':7s} {'yes' if cached else 'no':7s} "
+                  f"{EVENT_DATASETS.get(name).summary}")
         return 0
     for name in args.names:
         if name in ("nfmnist", "nmnist-subset"):
@@ -78,7 +91,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for name, summary in list_experiments():
             print(f"{name:28s} {summary}")
         return 0
-    path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir)
+    path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir, seeds=args.seeds)
     print(f"wrote {path}")
     return 0
 
@@ -90,23 +103,36 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="spikebit", description=__doc__)
+    from spikebit import __version__
+    from spikebit.cli import configs
+
+    p = argparse.ArgumentParser(
+        prog="spikebit",
+        description="spikebit: ultra-low-latency, low-bit spiking neural networks. Train, "
+        "evaluate, inspect, convert and reproduce the papers' tables from the command line.",
+        epilog="Run `spikebit COMMAND --help` for a command's options.",
+    )
+    p.add_argument("--version", action="version", version=f"spikebit {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars or periodic progress lines (errors still print)")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train from a YAML config")
-    t.add_argument("config")
+    t.add_argument("config", help="a YAML config file or a shipped config name "
+                   "(e.g. demo; see `spikebit configs list`)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set optim.lr=0.01 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on its test set")
-    e.add_argument("checkpoint")
-    e.add_argument("--data-dir", default=None)
+    e.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
+    e.add_argument("--data-dir", default=None,
+                   help="dataset cache directory (default $SPIKEBIT_DATA or ~/.cache/spikebit)")
     e.set_defaults(func=cmd_eval)
 
     i = sub.add_parser("info", help="architecture, storage, firing rates, SOPs and energy")
-    i.add_argument("checkpoint")
+    i.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.add_argument("--no-activity", action="store_true",
                    help="skip the firing-rate/SOP measurement (needs the dataset)")
@@ -116,26 +142,39 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
 
     d = sub.add_parser("data", help="fetch or list datasets")
-    d.add_argument("action", choices=["fetch", "list"])
-    d.add_argument("names", nargs="*")
+    d.add_argument("action", choices=["fetch", "list"],
+                   help="list: every dataset and whether it is cached; fetch: download NAMES")
+    d.add_argument("names", nargs="*", help="datasets to fetch, e.g. fashion-mnist nfmnist")
     d.add_argument("--data-dir", default=None, help="cache directory (default $SPIKEBIT_DATA)")
     d.set_defaults(func=cmd_data)
 
     r = sub.add_parser("reproduce", help="run a paper's table and write results")
-    r.add_argument("name", nargs="?")
-    r.add_argument("--list", action="store_true")
-    r.add_argument("--budget", choices=["smoke", "cpu", "full"], default="cpu")
-    r.add_argument("--out-dir", default="results")
+    r.add_argument("name", nargs="?", help="experiment name (see --list)")
+    r.add_argument("--list", action="store_true", help="list the experiments and exit")
+    r.add_argument("--budget", choices=["smoke", "cpu", "full"], default="cpu",
+                   help="smoke: seconds, a wiring check; cpu: minutes to hours on a laptop "
+                   "CPU; full: the paper's setting (default: cpu)")
+    r.add_argument("--seeds", type=int, default=1,
+                   help="train every run with N seeds and report mean ± standard deviation "
+                   "(default 1; finished runs are reused, so a stopped run resumes)")
+    r.add_argument("--out-dir", default="results",
+                   help="where the results JSON, Markdown table and figures go "
+                   "(default: results)")
     r.set_defaults(func=cmd_reproduce)
 
     c = sub.add_parser("convert", help="convert a trained ANN checkpoint to an SNN")
-    c.add_argument("checkpoint")
-    c.add_argument("--method", choices=["rate", "phase", "bsnn"], default="bsnn")
-    c.add_argument("--percentile", type=float, default=99.99)
+    c.add_argument("checkpoint", help="a trained ANN checkpoint (.safetensors or run dir)")
+    c.add_argument("--method", choices=["rate", "phase", "bsnn"], default="bsnn",
+                   help="rate: rate-coded IF neurons; phase: phase coding; bsnn: bistable IF "
+                   "neurons with phase coding and synchronous neurons (default: bsnn)")
+    c.add_argument("--percentile", type=float, default=99.99,
+                   help="activation percentile used as each layer's scale (default 99.99)")
     c.add_argument("--K", type=int, default=8, help="phase period (bits per period)")
     c.add_argument("--T", type=int, default=64, help="time steps to simulate")
     c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
     c.set_defaults(func=cmd_convert)
+
+    configs.add_parser(sub)
 
     from spikebit.cli.export import add_parser as add_export
     from spikebit.cli.run import add_run_parser
@@ -146,7 +185,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spikebit`` command; returns the exit status (2 on a
+    :class:`SpikebitError`, printed as one line without a traceback)."""
     args = build_parser().parse_args(argv)
+    if args.quiet:
+        from spikebit.progress import set_quiet
+
+        set_quiet(True)
     try:
         return int(args.func(args))
     except SpikebitError as exc:

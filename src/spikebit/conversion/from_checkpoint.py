@@ -68,13 +68,13 @@ def unwrap_normalization(model: nn.Module) -> tuple[nn.Module, Tensor | None, Te
 
 def check_is_ann(model: nn.Module, in_shape: tuple[int, ...], name: str) -> None:
     """Raise unless ``model`` maps a batch ``[B, *in_shape]`` to logits ``[B, K]``."""
-    from spikebit.neurons.base import IntegrateFireNeuron
+    from spikebit.neurons import is_neuron
 
-    spiking = any(isinstance(m, IntegrateFireNeuron) for m in model.modules())
+    spiking = any(is_neuron(m) for m in model.modules())
     if not spiking:
         try:
             with torch.no_grad():
-                out = model.eval()(torch.zeros(2, *in_shape))
+                out = model.eval()(next(model.parameters()).new_zeros(2, *in_shape))
         except RuntimeError as err:
             raise ConversionError(f"checkpoint model {name!r} does not run on a batch "
                                   f"[2, {', '.join(map(str, in_shape))}]: {err}") from err

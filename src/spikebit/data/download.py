@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from spikebit.errors import DataError
+from spikebit.progress import ProgressBar
 
 _CHUNK = 1 << 20
 _ALGOS = {32: "md5", 64: "sha256"}
@@ -85,10 +86,13 @@ def _stream(url: str, out: BinaryIO, algo: str, dest: Path, timeout: float) -> s
         with urllib.request.urlopen(url, timeout=timeout) as resp:
             expected = resp.headers.get("Content-Length")
             received = 0
-            for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                out.write(chunk)
-                hasher.update(chunk)
-                received += len(chunk)
+            size = int(expected) if expected is not None and expected.isdigit() else None
+            with ProgressBar(size, f"download {dest.name}", unit="B", unit_scale=True) as bar:
+                for chunk in iter(lambda: resp.read(_CHUNK), b""):
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    received += len(chunk)
+                    bar.update(len(chunk))
     except http.client.IncompleteRead as err:
         raise DataError(
             f"download of {url} for {dest} was truncated: the connection closed with "

@@ -81,7 +81,7 @@ class RandomCrop:
         left = torch.randint(0, w - cw + 1, (b,), generator=generator)
         rows = (top[:, None] + torch.arange(ch))[:, :, None]  # [B, ch, 1]
         cols = (left[:, None] + torch.arange(cw))[:, None, :]  # [B, 1, cw]
-        batch = torch.arange(b)[:, None, None]
+        batch = torch.arange(b, device=x.device)[:, None, None]
         # advanced indices around a slice put their dims first: [B, ch, cw, C]
         return x[batch, :, rows.to(x.device), cols.to(x.device)].permute(0, 3, 1, 2).contiguous()
 

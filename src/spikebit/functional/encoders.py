@@ -25,9 +25,12 @@ def poisson(x: torch.Tensor, steps: int) -> torch.Tensor:
     return torch.bernoulli(p)
 
 
-def phase_weights(steps: int, period: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """Phase-coding spike weights ``S_t = 2^-(1 + t mod K)``, shape ``[T]``."""
-    t = torch.arange(steps)
+def phase_weights(
+    steps: int, period: int, dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Phase-coding spike weights ``S_t = 2^-(1 + t mod K)``, shape ``[T]``, on ``device``."""
+    t = torch.arange(steps, device=device)
     return torch.pow(2.0, -(1.0 + (t % period).to(dtype)))
 
 
@@ -40,7 +43,7 @@ def phase(x: torch.Tensor, steps: int, period: int = 8) -> torch.Tensor:
     """
     q = torch.floor(x.clamp(0.0, 1.0 - 2.0**-period) * 2**period).to(torch.int64)
     out = []
-    w = phase_weights(steps, period, x.dtype)
+    w = phase_weights(steps, period, x.dtype, x.device)
     for t in range(steps):
         bit = (q >> (period - 1 - t % period)) & 1
         out.append(bit.to(x.dtype) * w[t])

@@ -1,14 +1,15 @@
 """Firing functions: membrane potential -> spike output, with surrogate gradient.
 
 A firing function maps the pre-reset potential ``h`` to an output ``s`` and
-gives the surrogate derivative ``ds/dh``. ``BinaryFiring`` is the Heaviside
-``H(h - V)``; ``StaircaseFiring`` is the multi-threshold count
+gives the surrogate derivatives ``ds/dh`` (``grad``) and ``ds/dV`` (``grad_threshold``,
+for learnable thresholds); ``threshold`` may be a tensor broadcastable to ``h``.
+``BinaryFiring`` is the Heaviside ``H(h - V)``; ``StaircaseFiring`` is the multi-threshold count
 ``min(floor(h / V), O_max)`` for ``h >= V`` (0 below).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -30,6 +31,10 @@ class BinaryFiring:
     def grad(self, h: torch.Tensor) -> torch.Tensor:
         return self.surrogate.derivative(h - self.threshold)
 
+    def grad_threshold(self, h: torch.Tensor) -> torch.Tensor:
+        """``ds/dV = -surrogate'(h - V)``."""
+        return -self.grad(h)
+
 
 @dataclass(frozen=True)
 class StaircaseFiring:
@@ -48,6 +53,10 @@ class StaircaseFiring:
 
     def grad(self, h: torch.Tensor) -> torch.Tensor:
         return self.curve.derivative(h / self.threshold) / self.threshold
+
+    def grad_threshold(self, h: torch.Tensor) -> torch.Tensor:
+        """``ds/dV = -curve'(h / V) * h / V^2 = -grad(h) * h / V``."""
+        return -self.grad(h) * h / self.threshold
 
 
 Firing = BinaryFiring | StaircaseFiring
@@ -69,3 +78,15 @@ class _Fire(torch.autograd.Function):
 def fire(h: torch.Tensor, firing: Firing) -> torch.Tensor:
     """Differentiable firing of a single step (used by the step APIs)."""
     return _Fire.apply(h, firing)
+
+
+def fire_at(h: torch.Tensor, firing: Firing, threshold: torch.Tensor) -> torch.Tensor:
+    """:func:`fire` of ``h`` through ``firing`` with a tensor ``threshold`` ``V``
+    (broadcastable to ``h``) that receives a gradient too.
+
+    Binary: ``H((h - V) - 0)``; staircase: ``floor((h / V) / 1)``, so autograd of the
+    subtraction/division carries ``ds/dV`` (same values and surrogate as :func:`fire`).
+    """
+    if isinstance(firing, StaircaseFiring):
+        return _Fire.apply(h / threshold, replace(firing, threshold=1.0))
+    return _Fire.apply(h - threshold, replace(firing, threshold=0.0))

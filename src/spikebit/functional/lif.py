@@ -11,12 +11,17 @@ Only ``h`` (one tensor the size of the input) is saved for backward; spikes
 and surrogate derivatives are recomputed from it. The backward is the exact
 BPTT of the formulas above with ``ds/dh`` replaced by the surrogate (and, with
 ``detach_reset``, the reset term's dependence on ``s`` cut).
+
+``tau`` and ``V`` are floats (the default, fixed), or tensors (learnable leak and
+threshold, per layer or per channel): then the backward also returns their gradients,
+summed over time, batch and neurons, from the same saved ``h``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Literal
 
 import torch
@@ -25,6 +30,7 @@ from spikebit.functional.firing import BinaryFiring, Firing
 
 Reset = Literal["hard", "soft"]
 Backend = Literal["eager", "compiled"]
+Leak = float | torch.Tensor  # a tensor broadcastable to one step [B, ...] when learnable
 
 
 # Two implementations of the same recurrences. ``_forward_loop``/``_backward_loop`` are
@@ -35,34 +41,56 @@ Backend = Literal["eager", "compiled"]
 # with as few full-size passes and temporaries as possible.
 
 
+def _charge(x_t: torch.Tensor, v: torch.Tensor, tau: Leak) -> torch.Tensor:
+    """``tau * v + x_t``: the float path as before, a tensor leak broadcast."""
+    if isinstance(tau, torch.Tensor):
+        return torch.addcmul(x_t, v, tau)
+    return torch.add(x_t, v, alpha=tau)
+
+
+def _after_reset(h: torch.Tensor, s: torch.Tensor, reset: Reset, firing: Firing) -> torch.Tensor:
+    return h * (1.0 - s) if reset == "hard" else h - firing.threshold * s
+
+
 def _forward_loop(
-    x: torch.Tensor, tau: float, reset: Reset, firing: Firing
+    x: torch.Tensor, tau: Leak, reset: Reset, firing: Firing
 ) -> tuple[torch.Tensor, torch.Tensor]:
     spikes, hs = [], []
     v = None
     for t in range(x.shape[0]):
-        h = x[t] if v is None else torch.add(x[t], v, alpha=tau)
+        h = x[t] if v is None else _charge(x[t], v, tau)
         s = firing.fire(h)
         hs.append(h)
         spikes.append(s)
-        v = h * (1.0 - s) if reset == "hard" else h - firing.threshold * s
+        v = _after_reset(h, s, reset, firing)
     return torch.stack(spikes), torch.stack(hs)
 
 
 def _backward_loop(
     grad_s: torch.Tensor,
     h_all: torch.Tensor,
-    tau: float,
+    tau: Leak,
     reset: Reset,
     firing: Firing,
     detach_reset: bool,
-) -> torch.Tensor:
+    param_grads: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    # With ``param_grads`` also the gradients of the leak and the threshold, summed over
+    # time (one step's size; the caller reduces over batch and neurons):
+    #   dL/dtau = sum_t dL/dh[t] * v[t-1]   (v recomputed from h[t-1])
+    #   dL/dV   = sum_t grad_s[t] * ds/dV + dL/dv[t] * dv/dV,  dL/dv[t] = tau * dL/dh[t+1]
+    #     hard: dv/dV = -h * ds/dV;  soft: dv/dV = -s - V * ds/dV  (detach_reset: 0 / -s)
     grads = []
     grad_v = None
-    for t in range(h_all.shape[0] - 1, -1, -1):
+    g_tau = g_thr = None
+    last = h_all.shape[0] - 1
+    for t in range(last, -1, -1):
         h = h_all[t]
         sg = firing.grad(h)
         grad_h = grad_s[t] * sg
+        if param_grads:
+            dsdv = firing.grad_threshold(h)
+            gt = grad_s[t] * dsdv
         if grad_v is not None:  # the last step has no future term
             if reset == "hard":
                 s = firing.fire(h)
@@ -70,9 +98,25 @@ def _backward_loop(
             else:
                 dv_dh = 1.0 if detach_reset else 1.0 - firing.threshold * sg
             grad_h = grad_h + grad_v * dv_dh
+            if param_grads:
+                if reset == "hard":
+                    if not detach_reset:
+                        gt = gt - grad_v * h * dsdv
+                else:
+                    s = firing.fire(h)
+                    dv_dv = -s if detach_reset else -s - firing.threshold * dsdv
+                    gt = gt + grad_v * dv_dv
         grads.append(grad_h)
         grad_v = grad_h * tau
-    return torch.stack(grads[::-1])
+        if param_grads:
+            g_thr = gt if g_thr is None else g_thr + gt
+            if t > 0:
+                h_prev = h_all[t - 1]
+                gl = grad_h * _after_reset(h_prev, firing.fire(h_prev), reset, firing)
+                g_tau = gl if g_tau is None else g_tau + gl
+    if param_grads and g_tau is None:  # T = 1: the leak never acts
+        g_tau = torch.zeros_like(h_all[0])
+    return torch.stack(grads[::-1]), g_tau, g_thr
 
 
 def _forward_loop_eager(
@@ -184,49 +228,102 @@ def _loops(backend: Backend):
     return _forward_loop_eager, _backward_loop_eager
 
 
+def _reduce(g: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Sum a one-step gradient ``[B, ...]`` to the shape of a parameter broadcast to it."""
+    return g.sum_to_size(like.shape) if like.ndim else g.sum().reshape(())
+
+
 class _LIFSequence(torch.autograd.Function):
+    """Spikes of ``x [T, B, ...]``; saves ``h`` (plus the tiny leak/threshold tensors)."""
+
     @staticmethod
-    def forward(ctx, x, tau, reset, firing, detach_reset, backend):  # type: ignore[override]
-        fwd, _ = _loops(backend)
+    def forward(ctx, x, tau, threshold, reset, firing, detach_reset, backend):  # type: ignore[override]
+        tensor_params = isinstance(tau, torch.Tensor) or threshold is not None
+        base_firing = firing  # ctx keeps no tensor outside save_for_backward
+        if threshold is not None:
+            firing = replace(firing, threshold=threshold)
+        if tensor_params:  # functional loops: they broadcast tensor parameters
+            fwd = _compiled_loops()[0] if backend == "compiled" else _forward_loop
+        else:
+            fwd, _ = _loops(backend)
         spikes, h_all = fwd(x, tau, reset, firing)
-        ctx.save_for_backward(h_all)
-        ctx.config = (tau, reset, firing, detach_reset, backend)
+        tensors = [t if isinstance(t, torch.Tensor) else None for t in (tau, threshold)]
+        ctx.save_for_backward(h_all, *tensors)
+        ctx.config = (None if tensors[0] is not None else tau, reset, base_firing,
+                      detach_reset, backend, tensor_params)
         return spikes
 
     @staticmethod
     def backward(ctx, grad_s):  # type: ignore[override]
-        (h_all,) = ctx.saved_tensors
-        tau, reset, firing, detach_reset, backend = ctx.config
-        _, bwd = _loops(backend)
-        grad_x = bwd(grad_s.contiguous(), h_all, tau, reset, firing, detach_reset)
-        return grad_x, None, None, None, None, None
+        h_all, tau_t, thr_t = ctx.saved_tensors
+        tau, reset, firing, detach_reset, backend, tensor_params = ctx.config
+        grad_s = grad_s.contiguous()
+        if not tensor_params:
+            _, bwd = _loops(backend)
+            grad_x = bwd(grad_s, h_all, tau, reset, firing, detach_reset)
+            if backend == "compiled":  # the functional loop also returns (None, None)
+                grad_x = grad_x[0]
+            return grad_x, None, None, None, None, None, None
+        if tau_t is not None:
+            tau = tau_t
+        if thr_t is not None:
+            firing = replace(firing, threshold=thr_t)
+        need = ctx.needs_input_grad
+        bwd = _compiled_loops()[1] if backend == "compiled" else _backward_loop
+        grad_x, g_tau, g_thr = bwd(grad_s, h_all, tau, reset, firing, detach_reset,
+                                   bool(need[1] or need[2]))
+        grad_tau = _reduce(g_tau, tau_t) if need[1] else None
+        grad_thr = _reduce(g_thr, thr_t) if need[2] else None
+        return grad_x, grad_tau, grad_thr, None, None, None, None
 
 
 def lif_sequence(
     x: torch.Tensor,
     firing: Firing,
-    tau: float = 0.5,
+    tau: Leak = 0.5,
     reset: Reset = "hard",
     detach_reset: bool = False,
     backend: Backend = "eager",
+    threshold: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """LIF dynamics over ``x [T, B, ...]`` from a zero state; returns spikes ``[T, B, ...]``."""
-    return _LIFSequence.apply(x.contiguous(), float(tau), reset, firing, detach_reset, backend)
+    """LIF dynamics over ``x [T, B, ...]`` from a zero state; returns spikes ``[T, B, ...]``.
+
+    ``tau`` (leak per step) is a float, or a tensor broadcastable to one step ``[B, ...]``
+    (e.g. ``[]`` or ``[C, 1, 1]``); ``threshold``, if given, a tensor likewise that
+    replaces ``firing.threshold``. Tensor parameters get gradients summed over batch,
+    time and neurons; only ``h`` is saved for backward in every case. ``reset`` is
+    ``"hard"`` or ``"soft"``, ``detach_reset`` cuts the reset's gradient through ``s``,
+    ``backend`` picks the ``"eager"`` or ``"compiled"`` loops.
+    """
+    if not isinstance(tau, torch.Tensor):
+        tau = float(tau)
+    return _LIFSequence.apply(x.contiguous(), tau, threshold, reset, firing, detach_reset,
+                              backend)
 
 
 def lif_step(
     x_t: torch.Tensor,
     v: torch.Tensor,
     firing: Firing,
-    tau: float = 0.5,
+    tau: Leak = 0.5,
     reset: Reset = "hard",
     detach_reset: bool = False,
+    threshold: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One step: ``(x_t [B, ...], v [B, ...]) -> (s_t, v_next)``; differentiable."""
-    from spikebit.functional.firing import fire
+    """One step: ``(x_t [B, ...], v [B, ...]) -> (s_t, v_next)``; differentiable.
+
+    ``firing``, ``tau``, ``reset``, ``detach_reset`` and ``threshold`` as in
+    :func:`lif_sequence` (autograd reaches tensor ``tau`` and ``threshold``).
+    """
+    from spikebit.functional.firing import fire, fire_at
 
     h = tau * v + x_t
-    s = fire(h, firing)
+    if threshold is None:
+        s = fire(h, firing)
+        v_th: float | torch.Tensor = firing.threshold
+    else:
+        s = fire_at(h, firing, threshold)
+        v_th = threshold
     s_reset = s.detach() if detach_reset else s
-    v_next = h * (1.0 - s_reset) if reset == "hard" else h - firing.threshold * s_reset
+    v_next = h * (1.0 - s_reset) if reset == "hard" else h - v_th * s_reset
     return s, v_next

@@ -1,6 +1,11 @@
 """Firing rates, synaptic operations (SOPs), MACs and energy of a spiking model.
 
-Measured with forward hooks on one batch (or more) in eval mode:
+Measured with forward hooks on one batch (or more) in eval mode. Neurons are found
+through the :class:`~spikebit.neurons.SpikingNeuron` protocol (``is_neuron``), so every
+registered neuron (LIF, IF, multi-threshold, MFP, ...) is counted, and ``T`` is read from
+their outputs ``[T, B, ...]``. Every quantity is a sum over all measured samples divided
+by their number (per sample, per neuron, per step), so it does not depend on how the
+samples are split into batches, nor over how many processes (``dist``):
 
 * firing rate of a neuron layer = mean output per neuron per step
   (spike counts for multi-threshold neurons);
@@ -21,12 +26,16 @@ Measured with forward hooks on one batch (or more) in eval mode:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from spikebit.neurons import IntegrateFireNeuron
+from spikebit.neurons import is_neuron
 from spikebit.quant import QuantizedMixin
+
+if TYPE_CHECKING:
+    from spikebit.train.distributed import DistInfo
 
 E_MAC_PJ = 4.6
 E_AC_PJ = 0.9
@@ -44,7 +53,7 @@ class LayerOps:
 
 @dataclass
 class ActivityReport:
-    """Per-sample costs (averaged over the measured batches)."""
+    """Per-sample costs: sums over every measured sample divided by their number."""
 
     firing_rates: dict[str, float]
     layers: list[LayerOps]
@@ -95,14 +104,49 @@ def _is_weight_layer(m: nn.Module) -> bool:
 
 def _passes_spikes(m: nn.Module) -> bool:
     """Parameter-free modules (pooling, flatten, dropout) keep spike provenance."""
-    return not isinstance(m, IntegrateFireNeuron) and next(m.parameters(), None) is None
+    return not is_neuron(m) and next(m.parameters(), None) is None
+
+
+@dataclass
+class _Sums:
+    """Per-layer sums over samples: ``num / den`` is the per-element mean."""
+
+    num: float = 0.0
+    den: float = 0.0
+    flops: int = 0
+    real: int = 0
+
+
+def _all_reduce(neurons: dict[str, _Sums], weights: dict[str, _Sums], steps: int,
+                dist: DistInfo) -> int:
+    """Sum the sample sums over processes (max of ``flops``, ``real`` and ``T``)."""
+    import torch.distributed as tdist
+
+    rows = [*neurons.values(), *weights.values()]
+    sums = torch.tensor([[r.num, r.den] for r in rows] or [[0.0, 0.0]], dtype=torch.float64)
+    peaks = torch.tensor([steps, *[r.flops for r in rows], *[r.real for r in rows]],
+                         dtype=torch.float64)
+    tdist.all_reduce(sums)
+    tdist.all_reduce(peaks, op=tdist.ReduceOp.MAX)
+    n = len(rows)
+    for i, r in enumerate(rows):
+        r.num, r.den = float(sums[i, 0]), float(sums[i, 1])
+        r.flops, r.real = int(peaks[1 + i]), int(peaks[1 + n + i])
+    return int(peaks[0])
 
 
 @torch.no_grad()
-def measure_activity(model: nn.Module, inputs: list[torch.Tensor]) -> ActivityReport:
-    """Run ``inputs`` (model-ready batches) and collect rates, MACs, SOPs per sample."""
-    rates: dict[str, list[float]] = {}
-    stats: dict[str, dict[str, float]] = {}
+def measure_activity(
+    model: nn.Module, inputs: list[torch.Tensor], dist: DistInfo | None = None
+) -> ActivityReport:
+    """Run ``inputs`` (model-ready batches) and collect rates, MACs, SOPs per sample.
+
+    Batches may have any sizes: each rate is (sum over all samples) / (all elements).
+    With ``dist`` active, each process passes its own share of the samples and the
+    sums are all-reduced, so every process gets the report of all samples.
+    """
+    neurons: dict[str, _Sums] = {}
+    weights: dict[str, _Sums] = {}
     steps = 1
     hooks = []
     names = {m: n for n, m in model.named_modules()}
@@ -119,7 +163,9 @@ def measure_activity(model: nn.Module, inputs: list[torch.Tensor]) -> ActivityRe
     def neuron_hook(mod: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
         nonlocal steps
         steps = out.shape[0]
-        rates.setdefault(names[mod], []).append(float(out.float().mean()))
+        s = neurons[names[mod]]
+        s.num += float(out.double().sum())
+        s.den += out.numel()
         mark(out)
 
     def passthrough_hook(_mod: nn.Module, inp: tuple, out: object) -> None:
@@ -131,17 +177,18 @@ def measure_activity(model: nn.Module, inputs: list[torch.Tensor]) -> ActivityRe
         x = inp[0]
         spikes = from_spikes(x) or _is_spike_like(x)
         counts = _is_spike_like(x)
-        rate = float(x.float().mean()) if counts else float((x != 0).float().mean())
-        s = stats.setdefault(names[mod], {"flops": 0, "rate": 0.0, "n": 0, "real": 0})
-        s["flops"] = _flops(mod, out)
-        s["rate"] += rate
-        s["n"] += 1
-        s["real"] = s["real"] or int(not spikes)
+        s = weights[names[mod]]
+        s.flops = _flops(mod, out)
+        s.num += float(x.double().sum()) if counts else float(torch.count_nonzero(x))
+        s.den += x.numel()
+        s.real = s.real or int(not spikes)
 
     for m in model.modules():
-        if isinstance(m, IntegrateFireNeuron):
+        if is_neuron(m):
+            neurons[names[m]] = _Sums()
             hooks.append(m.register_forward_hook(neuron_hook))
         elif _is_weight_layer(m):
+            weights[names[m]] = _Sums()
             hooks.append(m.register_forward_hook(weight_hook))
         elif _passes_spikes(m) and m is not model:
             hooks.append(m.register_forward_hook(passthrough_hook))
@@ -156,13 +203,17 @@ def measure_activity(model: nn.Module, inputs: list[torch.Tensor]) -> ActivityRe
         for h in hooks:
             h.remove()
         model.train(was_training)
+    if dist is not None and dist.active:
+        steps = _all_reduce(neurons, weights, steps, dist)
     layers = []
-    for name, s in stats.items():
-        rate = s["rate"] / s["n"]
-        real = bool(s["real"])
-        dense = steps * s["flops"]
-        layers.append(LayerOps(name, int(s["flops"]), rate, real,
+    for name, s in weights.items():
+        if not s.den:
+            continue
+        rate = s.num / s.den
+        real = bool(s.real)
+        dense = steps * s.flops
+        layers.append(LayerOps(name, int(s.flops), rate, real,
                                macs=float(dense) if real else 0.0,
                                sops=0.0 if real else dense * rate))
-    return ActivityReport({k: sum(v) / len(v) for k, v in rates.items()}, layers, steps)
-
+    rates = {k: s.num / s.den for k, s in neurons.items() if s.den}
+    return ActivityReport(rates, layers, steps)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from spikebit.errors import ShapeError
+from spikebit.plotting import new_figure
 from spikebit.quant import quantized_layers
 from spikebit.train.callbacks import CALLBACKS, Callback
 
@@ -37,7 +38,7 @@ def flip_ratio(before: torch.Tensor, after: torch.Tensor) -> float:
                          f"{tuple(before.shape)} and {tuple(after.shape)}")
     if before.numel() == 0:
         return 0.0
-    flips = (weight_signs(before) != weight_signs(after)).sum()
+    flips = (weight_signs(before).to(after.device) != weight_signs(after)).sum()
     return float(flips) / before.numel()
 
 
@@ -131,19 +132,19 @@ def epoch_curve(history: list[dict[str, Any]], key: str = "mean") -> list[float]
 
 
 def plot_flip_ratios(curves: dict[str, list[float]], path: str | Path,
-                     title: str = "Weight sign flip ratio", xlabel: str = "epoch") -> Path:
-    """Plot one flip-ratio curve per run (x from 1) to a PNG at ``path``; needs matplotlib."""
-    try:
-        import matplotlib
+                     title: str = "Weight sign flip ratio", xlabel: str = "epoch") -> Path | None:
+    """Plot one flip-ratio curve per run (x from 1) to a PNG at ``path``.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import MaxNLocator
-    except ImportError as exc:  # pragma: no cover - matplotlib is a dev dependency
-        raise ImportError("plot_flip_ratios needs matplotlib: pip install matplotlib") from exc
+    Returns the path, or ``None`` (after a one-line warning) without matplotlib.
+    """
     path = Path(path)
+    fig = new_figure(path.name, figsize=(5, 3.5))
+    if fig is None:
+        return None
+    from matplotlib.ticker import MaxNLocator
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax = fig.subplots()
     for label, ys in curves.items():
         ax.plot(range(1, len(ys) + 1), ys, marker="o" if len(ys) < 30 else None, label=label)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -155,5 +156,4 @@ def plot_flip_ratios(curves: dict[str, list[float]], path: str | Path,
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path

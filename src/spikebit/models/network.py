@@ -12,7 +12,7 @@ from spikebit.errors import ShapeError, SpecError
 from spikebit.functional.encoders import ENCODERS
 from spikebit.layers import GlobalAvgPool, TimeDistributed
 from spikebit.models.spec import LayerSpec, parse_spec
-from spikebit.neurons import NEURONS
+from spikebit.neurons import make_neuron
 from spikebit.quant import QConv2d, QLinear, get_quantizer
 
 
@@ -60,11 +60,34 @@ class SpikingNet(nn.Module):
     def steps(self) -> int:
         return self.config.steps
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(
+        self, x: torch.Tensor, time_first: bool = True, check_steps: bool = True
+    ) -> torch.Tensor:
+        """Static ``[B, *in_shape]`` -> encoded ``[T, B, ...]``; sequences pass through.
+
+        A sequence is time-major ``[T, B, *in_shape]``, or batch-first
+        ``[B, T, *in_shape]`` (a Tonic/DataLoader pipeline) with ``time_first=False``.
+        Integer inputs (e.g. Tonic's int16 frames) are converted to the float dtype of
+        the model's parameters. With ``check_steps`` a sequence of ``T != steps`` raises
+        :class:`ShapeError` (a batch-first input read as time-major is the usual cause).
+        """
         n = len(self.config.in_shape)
+        if not (x.is_floating_point() or x.is_complex()):
+            param = next(self.parameters(), None)
+            x = x.to(param.dtype if param is not None else torch.get_default_dtype())
         if x.ndim == n + 1:
             return ENCODERS.get(self.config.encoder)(x, self.config.steps)
         if x.ndim == n + 2:
+            if not time_first:
+                x = x.transpose(0, 1)
+            if check_steps and x.shape[0] != self.config.steps:
+                raise ShapeError(
+                    f"the input sequence has T={x.shape[0]} steps (dim 0 of "
+                    f"{tuple(x.shape)}, time-major [T, B, ...]) but the model was built for "
+                    f"steps={self.config.steps}. If the input is batch-first [B, T, ...] pass "
+                    "time_first=False; to run another number of steps on purpose pass "
+                    "check_steps=False."
+                )
             return x
         raise ShapeError(
             f"SpikingNet expects input [B, {', '.join(map(str, self.config.in_shape))}] "
@@ -72,8 +95,18 @@ class SpikingNet(nn.Module):
             f"got shape {tuple(x.shape)}"
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x_seq = self.encode(x)
+    def forward(
+        self, x: torch.Tensor, time_first: bool = True, check_steps: bool = True
+    ) -> torch.Tensor:
+        """``[B, *in_shape]`` or ``[T, B, *in_shape]`` -> output per step ``[T, B, K]``.
+
+        See :meth:`encode` for ``time_first`` and ``check_steps``.
+
+        Raises:
+            ShapeError: wrong rank, trailing dims that differ from ``in_shape``, or a
+                sequence whose T differs from ``steps`` (with ``check_steps``).
+        """
+        x_seq = self.encode(x, time_first, check_steps)
         n = len(self.config.in_shape)
         if tuple(x_seq.shape[-n:]) != tuple(self.config.in_shape):
             raise ShapeError(
@@ -110,10 +143,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
     layers = parse_spec(config.spec)
     count = _weight_layer_count(layers, config.num_classes)
     keep_fp = _normalize_indices(config.full_precision, count)
-    neuron_cls = NEURONS.get(config.neuron)
-    neuron_kwargs = dict(config.neuron_kwargs)
-    if getattr(neuron_cls, "needs_steps", False):  # e.g. MFP's T x T time mixing
-        neuron_kwargs["steps"] = config.steps
+    make_neuron(config.neuron, config.neuron_kwargs, config.steps, 1)  # validate early
     get_quantizer(config.quantizer, **config.quantizer_kwargs)  # validate name/kwargs early
     block_cls = BLOCKS.get(config.block) if config.block else None
     channels, *spatial = config.in_shape
@@ -128,13 +158,13 @@ def build_network(config: ModelConfig) -> SpikingNet:
             "quantize": index not in keep_fp,
         }
 
-    def add_hidden(weight: nn.Module, bn: nn.Module, quantized: bool) -> None:
+    def add_hidden(weight: nn.Module, bn: nn.Module, quantized: bool, width: int) -> None:
         mods.append(TimeDistributed(weight))
         if config.batchnorm:
             mods.append(TimeDistributed(bn))
         if block_cls is not None and quantized:
             mods.append(block_cls(config.steps, **config.block_kwargs))
-        mods.append(neuron_cls(**neuron_kwargs))
+        mods.append(make_neuron(config.neuron, config.neuron_kwargs, config.steps, width))
 
     for layer in layers:
         if layer.kind == "conv":
@@ -144,7 +174,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
             q = quantizer_for(widx)
             conv = QConv2d(channels, layer.channels, layer.size, padding=pad,
                            bias=not config.batchnorm, **q)
-            add_hidden(conv, nn.BatchNorm2d(layer.channels), q["quantize"])
+            add_hidden(conv, nn.BatchNorm2d(layer.channels), q["quantize"], layer.channels)
             channels, widx = layer.channels, widx + 1
             size = size + 2 * pad - layer.size + 1
         elif layer.kind in ("avgpool", "maxpool"):
@@ -168,7 +198,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
             if is_output:
                 mods.append(TimeDistributed(fc))
             else:
-                add_hidden(fc, nn.BatchNorm1d(layer.channels), q["quantize"])
+                add_hidden(fc, nn.BatchNorm1d(layer.channels), q["quantize"], layer.channels)
             channels, widx = layer.channels, widx + 1
         if size <= 0 and not flat:
             raise SpecError(

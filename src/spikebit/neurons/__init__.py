@@ -1,6 +1,15 @@
 """Spiking neurons: ``forward(x_seq)`` over ``[T, B, ...]`` and ``step(x_t, state)``."""
 
-from spikebit.neurons.base import NEURONS, IntegrateFireNeuron, LIFState, check_sequence
+from spikebit.neurons.base import (
+    NEURONS,
+    IntegrateFireNeuron,
+    LIFState,
+    NeuronDynamics,
+    SpikingNeuron,
+    check_sequence,
+    is_neuron,
+    make_neuron,
+)
 from spikebit.neurons.lif import IF, LIF, MultiThresholdLIF
 
 __all__ = [
@@ -10,5 +19,9 @@ __all__ = [
     "IntegrateFireNeuron",
     "LIFState",
     "MultiThresholdLIF",
+    "NeuronDynamics",
+    "SpikingNeuron",
     "check_sequence",
+    "is_neuron",
+    "make_neuron",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spikebit.errors import ConfigError
 from spikebit.functional.firing import BinaryFiring, StaircaseFiring
 from spikebit.functional.lif import Backend, Reset
 from spikebit.functional.surrogate import Surrogate, get_surrogate
@@ -10,7 +11,28 @@ from spikebit.neurons.base import NEURONS, IntegrateFireNeuron
 
 @NEURONS.register("lif")
 class LIF(IntegrateFireNeuron):
-    """Binary LIF: ``s = H(h - V)``. ALBSNN: V=0.5, tau=0.25; AGMM: V=1, tau=0.5."""
+    """Binary LIF over ``[T, B, ...]``: ``h = tau * v + x``, ``s = H(h - V)``, then reset.
+
+    ALBSNN: V=0.5, tau=0.25; AGMM: V=1, tau=0.5.
+
+    Args:
+        threshold: ``V`` (same unit as the input current).
+        tau: leak factor per step in ``[0, 1]`` (not a time constant; see ``TAU_HELP``).
+        reset: ``"hard"`` (``v = h * (1 - s)``) or ``"soft"`` (``v = h - V * s``).
+        surrogate: name in ``SURROGATES`` (or an instance) for ``ds/dh`` in backward.
+        width: the surrogate's width (in units of the potential).
+        detach_reset: cut the reset's gradient path through ``s`` (SpikingJelly's option).
+        backend: ``"eager"`` or ``"compiled"`` (``torch.compile``) fused kernel.
+        learn_tau, learn_threshold, per_channel, channels: learnable leak (PLIF sigmoid
+            parametrisation) and threshold, per layer or per channel (see
+            :class:`IntegrateFireNeuron`).
+
+    Raises:
+        ConfigError: ``tau`` outside ``[0, 1]``, an unknown ``reset``, ``per_channel``
+            without ``channels``.
+    """
+
+    kind = "lif"
 
     def __init__(
         self,
@@ -21,18 +43,27 @@ class LIF(IntegrateFireNeuron):
         width: float = 1.0,
         detach_reset: bool = False,
         backend: Backend = "eager",
+        learn_tau: bool = False,
+        learn_threshold: bool = False,
+        per_channel: bool = False,
+        channels: int | None = None,
     ) -> None:
-        super().__init__(tau, reset, detach_reset, backend)
+        super().__init__(tau, reset, detach_reset, backend, threshold=threshold,
+                         learn_tau=learn_tau, learn_threshold=learn_threshold,
+                         per_channel=per_channel, channels=channels)
         self._firing = BinaryFiring(float(threshold), get_surrogate(surrogate, width))
-
-    @property
-    def firing(self) -> BinaryFiring:
-        return self._firing
 
 
 @NEURONS.register("if")
 class IF(LIF):
-    """Integrate-and-fire: LIF without leak (``tau = 1``), soft reset by default."""
+    """Integrate-and-fire: LIF without leak (``tau = 1``), soft reset by default.
+
+    ``threshold``, ``reset``, ``surrogate``, ``width``, ``detach_reset``, ``backend``,
+    ``learn_threshold``, ``per_channel`` and ``channels`` as for :class:`LIF`; ``tau`` must
+    be 1 (ConfigError otherwise).
+    """
+
+    kind = "if"
 
     def __init__(
         self,
@@ -43,10 +74,15 @@ class IF(LIF):
         detach_reset: bool = False,
         backend: Backend = "eager",
         tau: float = 1.0,
+        learn_threshold: bool = False,
+        per_channel: bool = False,
+        channels: int | None = None,
     ) -> None:
         if tau != 1.0:
-            raise ValueError("IF has no leak: tau must be 1.0 (use 'lif' for a leaky neuron)")
-        super().__init__(threshold, 1.0, reset, surrogate, width, detach_reset, backend)
+            raise ConfigError("IF has no leak: tau must be 1.0 (use 'lif' for a leaky neuron)")
+        super().__init__(threshold, 1.0, reset, surrogate, width, detach_reset, backend,
+                         learn_threshold=learn_threshold, per_channel=per_channel,
+                         channels=channels)
 
 
 @NEURONS.register("mtlif")
@@ -54,8 +90,14 @@ class MultiThresholdLIF(IntegrateFireNeuron):
     """Multi-threshold LIF: emits ``min(floor(h / V), O_max)`` spikes per step.
 
     Reset by subtraction (``v = h - V * o``), so the residual potential carries
-    over. ``curve`` is a staircase surrogate (see ``spikebit.functional.staircase``).
+    over. ``threshold``, ``tau``, ``width``, ``detach_reset``, ``backend``, ``learn_tau``,
+    ``learn_threshold``, ``per_channel`` and ``channels`` as for :class:`LIF`;
+    ``max_spikes`` is ``O_max``; ``surrogate`` names a staircase curve (``STAIRCASES``,
+    e.g. ``mt-gauss``) with bump ``height`` and ``width``; ``reset`` must be ``"soft"``.
+    Source: multi-threshold SNN paper, eq. 3-5 (see docs/methods/multithreshold.md).
     """
+
+    kind = "mtlif"
 
     def __init__(
         self,
@@ -68,17 +110,19 @@ class MultiThresholdLIF(IntegrateFireNeuron):
         detach_reset: bool = False,
         backend: Backend = "eager",
         reset: Reset = "soft",
+        learn_tau: bool = False,
+        learn_threshold: bool = False,
+        per_channel: bool = False,
+        channels: int | None = None,
     ) -> None:
         if reset != "soft":
-            raise ValueError("MultiThresholdLIF resets by subtraction: reset must be 'soft'")
+            raise ConfigError("MultiThresholdLIF resets by subtraction: reset must be 'soft'")
         if max_spikes < 1:
-            raise ValueError(f"max_spikes (O_max) must be >= 1, got {max_spikes}")
-        super().__init__(tau, "soft", detach_reset, backend)
+            raise ConfigError(f"max_spikes (O_max) must be >= 1, got {max_spikes}")
+        super().__init__(tau, "soft", detach_reset, backend, threshold=threshold,
+                         learn_tau=learn_tau, learn_threshold=learn_threshold,
+                         per_channel=per_channel, channels=channels)
         from spikebit.functional.staircase import get_staircase
 
         curve = get_staircase(surrogate, max_spikes, height=height, width=width)
         self._firing = StaircaseFiring(float(threshold), int(max_spikes), curve)
-
-    @property
-    def firing(self) -> StaircaseFiring:
-        return self._firing

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spikebit.quant.levels import QuantLevels
 from spikebit.quant.quantizers import FP32_BITS, WeightQuantizer
 
 
@@ -18,7 +19,17 @@ class QuantizedMixin:
     quantize: bool
 
     def effective_weight(self) -> torch.Tensor:
+        """``quantizer(weight)`` when ``quantize`` is on, else the float latent weight."""
         return self.quantizer(self.weight) if self.quantize else self.weight
+
+    def weight_levels(self) -> QuantLevels:
+        """Exact decomposition of :meth:`effective_weight` for exporters: the quantizer's
+        :meth:`~spikebit.quant.quantizers.WeightQuantizer.levels` when ``quantize`` is on,
+        else ``kind="float"`` (the fp32 latent weight). ``weight_levels().weight()`` equals
+        ``effective_weight()`` bit for bit."""
+        if self.quantize:
+            return self.quantizer.levels(self.weight)
+        return WeightQuantizer().levels(self.weight)
 
     def quant_repr(self) -> str:
         """``quantizer=abc(3 bits)`` when quantizing, ``quantizer=off (fp32)`` when not."""
@@ -50,6 +61,7 @@ class QConv2d(QuantizedMixin, nn.Conv2d):
         self.quantize = quantize
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[N, C_in, H, W]`` -> ``[N, C_out, H', W']`` with the effective weight."""
         return self._conv_forward(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:
@@ -57,7 +69,13 @@ class QConv2d(QuantizedMixin, nn.Conv2d):
 
 
 class QLinear(QuantizedMixin, nn.Linear):
-    """``nn.Linear`` on ``[N, C]`` with a weight quantizer."""
+    """``nn.Linear`` on ``[N, in_features]`` with a weight quantizer.
+
+    Args:
+        in_features, out_features, bias: as for ``nn.Linear``.
+        quantizer: the :class:`WeightQuantizer` (default: identity, full precision).
+        quantize: apply the quantizer (``False``: the float latent weight is used).
+    """
 
     def __init__(
         self, in_features: int, out_features: int, bias: bool = True,
@@ -68,6 +86,7 @@ class QLinear(QuantizedMixin, nn.Linear):
         self.quantize = quantize
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[N, in_features]`` -> ``[N, out_features]`` with the effective weight."""
         return F.linear(x, self.effective_weight(), self.bias)
 
     def extra_repr(self) -> str:

@@ -4,13 +4,11 @@ Every registered quantizer ``q`` has ``q.levels(w) -> QuantLevels`` and its forw
 emits exactly ``q.levels(w).weight()`` (bit for bit, same dtype), so an exporter that
 stores ``codes`` and ``scales`` reproduces the trained model's effective weight:
 
-=========  =============================  ==================  =====================
-kind       codes ``[k, *w.shape]``        scales ``[k, C]``   value of one element
-=========  =============================  ==================  =====================
-binary     ``bool`` (True = +1, False=-1)  float32/float64     ``sum_i s[i,c] b_i``
-integer    ``int8`` in ``[-L, L]``          float               ``s[0,c] * code``
-float      the weight itself (``k = 1``)    ones                ``w`` (no quantizer)
-=========  =============================  ==================  =====================
+| kind    | codes ``[k, *w.shape]``          | scales ``[k, C]`` | value of one element   |
+|---------|----------------------------------|-------------------|------------------------|
+| binary  | ``bool`` (True = +1, False = -1) | float32/float64   | ``sum_i s[i, c] b_i``  |
+| integer | ``int8`` in ``[-L, L]``, ``k=1`` | float32/float64   | ``s[0, c] * code``     |
+| float   | the weight itself, ``k = 1``     | ones              | ``w`` (no quantizer)   |
 
 ``C`` is the number of output channels (``w.shape[0]``): a per-layer scale (ABC-Net
 alphas, the uniform quantizer's ``alpha / L``) is repeated over channels. The sum over

@@ -29,13 +29,12 @@ Per-layer scales (``abc``, ``uniform``) pass the identity gradient and need no f
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from spikebit.errors import ConfigError
 from spikebit.quant.levels import QuantLevels, combine, straight_through
+from spikebit.quant.ste import _QSNNBinarize, sign_ste
 from spikebit.registry import Registry
 
 QUANTIZERS: Registry[type[WeightQuantizer]] = Registry("quantizer")
@@ -52,11 +51,26 @@ def stat_dtype(dtype: torch.dtype) -> torch.dtype:
 
 
 class WeightQuantizer(nn.Module):
-    """Base class: identity quantizer (full precision, 32 bits per weight)."""
+    """Base class: identity quantizer (full precision, 32 bits per weight).
+
+    Subclasses implement ``forward`` (exactly ``levels(w).weight()`` in value, a
+    straight-through gradient), ``levels`` and ``bits``; ``weight_bits`` is the number of
+    bits per stored weight element.
+    """
 
     weight_bits: int = FP32_BITS
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """Effective weight.
+
+        Args:
+            w: latent weight ``[C_out, C_in, kH, kW]`` (conv) or ``[C_out, C_in]``
+                (linear), any float dtype, any device.
+
+        Returns:
+            ``w_eff`` of ``w``'s shape, dtype and device; its value is exactly
+            ``self.levels(w).weight()``, its gradient the quantizer's straight-through one.
+        """
         return w
 
     def describe(self) -> str:
@@ -67,42 +81,29 @@ class WeightQuantizer(nn.Module):
         return f"{name}({self.weight_bits} {unit})"
 
     def bits(self, w: torch.Tensor) -> int:
-        """Exact storage in bits of the quantized form of ``w``."""
+        """Exact storage in bits of the quantized form of latent weight ``w`` (weights plus
+        scale parameters); here fp32, 32 bits per weight."""
         return FP32_BITS * w.numel()
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
-        """Exact decomposition of ``forward(w)`` for exporters (see
-        :class:`~spikebit.quant.levels.QuantLevels`): here ``kind="float"``, the weight
-        itself with unit scales."""
+        """Exact decomposition of ``forward(w)`` for exporters.
+
+        Args:
+            w: latent weight ``[C_out, ...]`` (as for :meth:`forward`).
+
+        Returns:
+            :class:`~spikebit.quant.levels.QuantLevels` on ``w``'s device: binary bases
+            (``bool [k, *w.shape]``) or integer codes (``int8 [1, *w.shape]``), scales
+            ``[k, C_out]`` (float32, float64 for float64 weights) and bits per weight;
+            ``levels(w).weight()`` equals ``forward(w)`` bit for bit. The identity
+            quantizer returns ``kind="float"``: the weight itself with unit scales.
+        """
         ones = torch.ones(1, w.shape[0], dtype=stat_dtype(w.dtype), device=w.device)
         return QuantLevels("float", w.detach().unsqueeze(0), ones, FP32_BITS, w.dtype)
 
 
 QUANTIZERS.register("fp")(WeightQuantizer)
-
-
-class _SignSTE(torch.autograd.Function):
-    """``sign(x)`` with ``sign(0) = +1``; backward passes the gradient where ``|x| <= clip``."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, clip: float) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
-        ctx.clip = clip
-        one = torch.ones((), dtype=x.dtype, device=x.device)
-        return torch.where(x >= 0, one, -one)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        if math.isinf(ctx.clip):
-            return grad, None
-        return grad * (x.abs() <= ctx.clip).to(grad.dtype), None
-
-
-def sign_ste(x: torch.Tensor, clip: float = 1.0) -> torch.Tensor:
-    """Binary ``±1`` with a clipped straight-through gradient."""
-    return _SignSTE.apply(x, clip)
 
 
 def _channel_dims(w: torch.Tensor) -> tuple[int, ...]:
@@ -132,6 +133,8 @@ class SignQuantizer(WeightQuantizer):
     weight_bits = 1
 
     def __init__(self, scale_floor: float = SCALE_FLOOR) -> None:
+        """``scale_floor``: the gradient scale's floor, a fraction of the layer's
+        ``mean|W|`` (default :data:`SCALE_FLOOR` = 0.01; 0 turns the floor off)."""
         super().__init__()
         self.scale_floor = scale_floor
 
@@ -140,17 +143,22 @@ class SignQuantizer(WeightQuantizer):
 
     @torch.no_grad()
     def scale(self, w: torch.Tensor) -> torch.Tensor:
-        """``gamma [C_out]`` in float32 (float64 for float64 weights)."""
+        """``gamma [C_out] = mean|w_c|`` of latent weight ``w`` ``[C_out, ...]``, in float32
+        (float64 for float64 weights), detached."""
         mag = w.detach().to(stat_dtype(w.dtype)).abs()
         return mag.mean(dim=_channel_dims(w)) if w.ndim > 1 else mag
 
     @torch.no_grad()
     def gradient_scale(self, w: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
-        """``g [C_out] = max(gamma, SCALE_FLOOR * mean|W|)``, at least ``ABS_SCALE_FLOOR``."""
+        """Gradient scale ``g [C_out] = max(gamma, scale_floor * mean(gamma))``, at least
+        ``ABS_SCALE_FLOOR``, for latent weight ``w`` ``[C_out, ...]`` and its channel
+        scales ``gamma`` ``[C_out]`` (:meth:`scale`)."""
         floor = (self.scale_floor * gamma.mean()).clamp_min(ABS_SCALE_FLOOR)
         return torch.maximum(gamma, floor)
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``gamma_c * sign(w)`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype;
+        backward ``g_c * dL/dW_eff`` where ``|w| <= 1`` (class docstring)."""
         gamma = self.scale(w)
         view = _channel_view(w)
         s = sign_ste(w)
@@ -160,10 +168,13 @@ class SignQuantizer(WeightQuantizer):
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """One binary base ``sign(w)`` (``bool [1, *w.shape]``) and ``scales [1, C_out] =
+        gamma`` for latent weight ``w`` ``[C_out, ...]``; ``weight()`` equals ``forward(w)``."""
         codes = (w.detach() >= 0).unsqueeze(0)
         return QuantLevels("binary", codes, self.scale(w).unsqueeze(0), 1, w.dtype)
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w`` ``[C_out, ...]``: 1 bit per weight + one fp32 scale per channel."""
         return w.numel() + FP32_BITS * w.shape[0]
 
 
@@ -181,6 +192,8 @@ class ABCQuantizer(WeightQuantizer):
     """
 
     def __init__(self, bases: int = 3) -> None:
+        """``bases``: ``k >= 1`` binary bases (bits per weight). Raises ``ConfigError``
+        for ``k < 1``."""
         super().__init__()
         if bases < 1:
             raise ConfigError(f"ABC-Net needs at least one base, got bases={bases}")
@@ -191,6 +204,7 @@ class ABCQuantizer(WeightQuantizer):
         return f"bases={self.num_bases}"
 
     def shifts(self) -> list[float]:
+        """The ``k`` shifts ``u_i = -1 + 2(i-1)/(k-1)`` (``[0]`` for one base), ALBSNN eq. 12."""
         k = self.num_bases
         return [0.0] if k == 1 else [-1.0 + 2.0 * i / (k - 1) for i in range(k)]
 
@@ -219,34 +233,24 @@ class ABCQuantizer(WeightQuantizer):
         return alpha.unsqueeze(1).expand(self.num_bases, w.shape[0])
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``sum_i alpha_i B_i`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype
+        (alphas solved in float32/float64); identity straight-through gradient."""
         bases = self._bases(w)
         alpha = self._alpha(w, bases)
         return straight_through(w, combine(self._scales(w, alpha), bases, w.dtype))
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """``k`` binary bases ``B_i`` (``bool [k, *w.shape]``) and ``scales [k, C_out]``
+        (``alpha_i`` repeated over channels) for latent weight ``w`` ``[C_out, ...]``;
+        ``weight()`` equals ``forward(w)``."""
         bases = self._bases(w)
         scales = self._scales(w, self._alpha(w, bases)).contiguous()
         return QuantLevels("binary", bases > 0, scales, self.num_bases, w.dtype)
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w``: ``k`` bits per weight + ``k`` fp32 alphas."""
         return self.num_bases * w.numel() + FP32_BITS * self.num_bases
-
-
-class _QSNNBinarize(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, w_hat: torch.Tensor, t: float) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(w_hat)
-        ctx.t = t
-        one = torch.ones((), dtype=w_hat.dtype, device=w_hat.device)
-        return torch.where(w_hat >= 0, one, -one)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        (w_hat,) = ctx.saved_tensors
-        t = ctx.t
-        k = max(1.0 / t, 1.0)
-        return grad * k * t * (1.0 - torch.tanh(t * w_hat) ** 2), None
 
 
 @QUANTIZERS.register("qsnn")
@@ -270,6 +274,7 @@ class QSNNQuantizer(WeightQuantizer):
     weight_bits = 1
 
     def __init__(self, t_start: float = 0.1, t_end: float = 10.0) -> None:
+        """``t_start``/``t_end``: the surrogate sharpness ``t`` at progress 0 and 1."""
         super().__init__()
         self.t_start, self.t_end = t_start, t_end
         self.register_buffer("progress", torch.zeros(()))
@@ -278,13 +283,18 @@ class QSNNQuantizer(WeightQuantizer):
         return f"t_start={self.t_start}, t_end={self.t_end}"
 
     def set_progress(self, fraction: float) -> None:
-        """Training progress in [0, 1] (set by the trainer each step)."""
+        """Set training progress ``fraction`` (clamped to [0, 1]; the trainer sets it each
+        step), which moves ``t`` from ``t_start`` to ``t_end``."""
         self.progress.fill_(min(max(fraction, 0.0), 1.0))
+
+    def t_tensor(self) -> torch.Tensor:
+        """``t`` as a 0-dim tensor on the buffer's device (read without a host sync)."""
+        return self.t_start * (self.t_end / self.t_start) ** self.progress
 
     @property
     def t(self) -> float:
-        p = float(self.progress)
-        return self.t_start * (self.t_end / self.t_start) ** p
+        """Current ``t = t_start (t_end / t_start)^progress``."""
+        return float(self.t_tensor())
 
     def _standardize(self, w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(w_hat, exponent [C_out])`` with ``w_hat`` differentiable in float32/64."""
@@ -299,21 +309,27 @@ class QSNNQuantizer(WeightQuantizer):
         return w_hat, torch.round(torch.log2(mag))
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``s_c * sign(w_hat)`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype;
+        backward ``k t (1 - tanh^2(t w_hat))`` through the standardization."""
         w_hat, exponent = self._standardize(w)
         scale = torch.exp2(exponent).reshape(_channel_view(w))
-        if torch.compiler.is_exporting():  # same values; ``self.t`` reads a tensor (a guard)
+        if torch.compiler.is_exporting():  # same values; plain ops for torch.export
             one = torch.ones((), dtype=w_hat.dtype, device=w_hat.device)
             return (scale * torch.where(w_hat >= 0, one, -one)).to(w.dtype)
-        return (scale * _QSNNBinarize.apply(w_hat, self.t)).to(w.dtype)
+        return (scale * _QSNNBinarize.apply(w_hat, self.t_tensor())).to(w.dtype)
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """One binary base ``sign(w_hat)`` (``bool [1, *w.shape]``), ``scales [1, C_out] =
+        2^e`` and ``exponents`` ``e`` (int8 ``[C_out]``) for latent weight ``w``
+        ``[C_out, ...]``; ``weight()`` equals ``forward(w)``."""
         w_hat, exponent = self._standardize(w)
         codes = (w_hat >= 0).unsqueeze(0)
         scales = torch.exp2(exponent).unsqueeze(0)
         return QuantLevels("binary", codes, scales, 1, w.dtype, exponent.to(torch.int8))
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w`` ``[C_out, ...]``: 1 bit per weight + an 8-bit exponent per channel."""
         return w.numel() + 8 * w.shape[0]
 
 
@@ -330,6 +346,7 @@ class UniformQuantizer(WeightQuantizer):
     """
 
     def __init__(self, bits: int = 4) -> None:
+        """``bits``: ``b`` in ``[2, 8]`` bits per weight. Raises ``ConfigError`` outside."""
         super().__init__()
         if not 2 <= bits <= 8:
             raise ConfigError(
@@ -351,11 +368,16 @@ class UniformQuantizer(WeightQuantizer):
         return codes, (alpha / top).expand(1, w.shape[0])
 
     def forward(self, w: torch.Tensor) -> torch.Tensor:
+        """``code * alpha / L`` of latent weight ``w`` ``[C_out, ...]`` in ``w``'s dtype;
+        identity straight-through gradient."""
         codes, step = self._codes(w)
         return straight_through(w, combine(step, codes.unsqueeze(0), w.dtype))
 
     @torch.no_grad()
     def levels(self, w: torch.Tensor) -> QuantLevels:
+        """``int8`` codes in ``[-L, L]`` (``[1, *w.shape]``) and ``scales [1, C_out] =
+        alpha / L`` for latent weight ``w`` ``[C_out, ...]``; ``weight()`` equals
+        ``forward(w)``."""
         codes, step = self._codes(w)
         return QuantLevels(
             "integer", codes.to(torch.int8).unsqueeze(0), step.contiguous(), self.weight_bits,
@@ -363,6 +385,7 @@ class UniformQuantizer(WeightQuantizer):
         )
 
     def bits(self, w: torch.Tensor) -> int:
+        """Storage of ``w``: ``b`` bits per weight + one fp32 ``alpha``."""
         return self.weight_bits * w.numel() + FP32_BITS
 
 

@@ -50,26 +50,70 @@ def register_experiment(name: str, summary: str) -> Callable[[Runner], Runner]:
 
 
 def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    """A Markdown table of ``rows`` (dicts) in ``columns`` order.
+
+    Floats print with 2 decimals (4 below 1); a column with a ``<column>_std`` entry
+    (seed repeats) prints as ``mean ± std``; a ``|`` inside a cell is escaped.
+    """
+
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.2f}" if abs(v) >= 1 else f"{v:.4f}"
         return "" if v is None else str(v).replace("|", "\\|")  # a "|" would end the cell
 
+    def cell(row: dict[str, Any], col: str) -> str:
+        if f"{col}_std" in row:
+            return f"{fmt(row.get(col))} ± {fmt(row[f'{col}_std'])}"
+        return fmt(row.get(col))
+
     head = "| " + " | ".join(columns) + " |"
     sep = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    body = ["| " + " | ".join(cell(r, c) for c in columns) + " |" for r in rows]
     return "\n".join([head, sep, *body])
 
 
-def run_experiment(name: str, budget: str = "cpu", out_dir: str | Path = "results") -> Path:
-    """Run experiment ``name`` and write ``<out_dir>/<name>.json`` and ``.md``."""
+def run_experiment(
+    name: str, budget: str = "cpu", out_dir: str | Path = "results", seeds: int = 1
+) -> Path:
+    """Run experiment ``name`` and write ``<out_dir>/<name>.json`` and ``.md``.
+
+    With ``seeds > 1`` the runner runs once per seed repeat ``k = 0..seeds-1`` (every
+    training it starts gets seed ``seed + k`` and, for ``k >= 1``, the run name
+    ``NAME-seed{k}``; finished runs are reused, so an interrupted multi-seed run resumes),
+    and the rows hold the mean, the standard deviation (``_std``) and the per-seed values
+    (``_seeds``) of every column that varies (:func:`spikebit.reproduce.seeds.aggregate_rows`).
+
+    Raises:
+        RegistryError: unknown experiment name.
+        ConfigError: ``seeds < 1``.
+    """
+    from spikebit.errors import ConfigError
+    from spikebit.progress import ProgressBar
+    from spikebit.reproduce.seeds import aggregate_rows
+    from spikebit.train.seeds import seed_repeat
+
+    if not isinstance(seeds, int) or seeds < 1:
+        raise ConfigError(f"seeds must be a positive integer, got {seeds!r}.")
     exp = EXPERIMENTS.get(name)
     out = Path(out_dir)
     token = _RESULTS_DIR.set(out)
+    results = []
     try:
-        result = exp.runner(budget, Path("runs") / "reproduce" / name)
+        with ProgressBar(seeds, f"reproduce {name} ({budget})", unit="seed",
+                         enabled=seeds > 1) as bar:
+            for k in range(seeds):
+                with seed_repeat(k):
+                    results.append(exp.runner(budget, Path("runs") / "reproduce" / name))
+                bar.update(1)
     finally:
         _RESULTS_DIR.reset(token)
+    result = results[0]
+    if seeds > 1:
+        result = dict(result)
+        result["rows"] = aggregate_rows([r["rows"] for r in results])
+        result["seeds"] = seeds
+        result["note"] = (f"{result.get('note', '')} Mean ± sample standard deviation over "
+                          f"{seeds} training seeds.").strip()
     result.update({"experiment": name, "budget": budget, "summary": exp.summary})
     atomic_write_json(out / f"{name}.json", result)
     write_markdown(result, out / f"{name}.md")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from spikebit.errors import CheckpointError
 from spikebit.registry import Registry
 
 if TYPE_CHECKING:
@@ -17,7 +18,10 @@ CALLBACKS: Registry[type[Callback]] = Registry(
 
 
 class Callback:
-    """Base class; every hook is optional. ``state_dict`` is saved in checkpoints."""
+    """Base class; every hook is optional. ``state_dict`` is saved in checkpoints, keyed
+    by the callback's registered name (:func:`callback_keys`), not by its position."""
+
+    config_name: str | None = None  # the name it was built from (set by build_callbacks)
 
     def on_train_start(self, trainer: Trainer) -> None:
         """Called once before the first (or resumed) epoch."""
@@ -52,3 +56,78 @@ class QuantizerSchedule(Callback):
             setter = getattr(module, "set_progress", None)
             if callable(setter):
                 setter(progress)
+
+
+def callback_keys(callbacks: list[Callback]) -> list[str]:
+    """Stable checkpoint keys of ``callbacks``: the registered name (``flip-ratio``),
+    ``name#2`` for a second callback of the same name; unregistered classes use their
+    class name."""
+    registered = {}
+    for name in CALLBACKS.names():
+        registered.setdefault(CALLBACKS.get(name), name)
+    keys, seen = [], {}
+    for cb in callbacks:
+        base = cb.config_name or registered.get(type(cb)) or type(cb).__name__
+        seen[base] = seen.get(base, 0) + 1
+        keys.append(base if seen[base] == 1 else f"{base}#{seen[base]}")
+    return keys
+
+
+def callback_state(callbacks: list[Callback]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Checkpoint tensors ``callback.KEY.NAME`` and JSON state ``{KEY: meta}`` of
+    ``callbacks``, keyed by :func:`callback_keys`."""
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    for key, cb in zip(callback_keys(callbacks), callbacks):
+        t, m = cb.state_dict()
+        tensors.update({f"callback.{key}.{k}": v for k, v in t.items()})
+        meta[key] = m
+    return tensors, meta
+
+
+def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tensor],
+                        meta: dict[str, Any], source: object = "the checkpoint") -> None:
+    """Give each of ``callbacks`` the state saved under its key in ``tensors`` (all the
+    checkpoint's tensors) and ``meta`` (the checkpoint's ``"callbacks"`` entry); ``source``
+    names the checkpoint in errors.
+
+    Checkpoints written before keys were names (``"0"``, ``"1"``, ...) are read by
+    position. Raises :class:`CheckpointError` when the checkpoint's callbacks and the
+    configured ones differ (a callback would otherwise get another's state, or none);
+    callbacks without state (saved ``{}``) need not match.
+    """
+    keys = callback_keys(callbacks)
+    if meta and all(k.isdigit() for k in meta):  # positional (older checkpoints)
+        saved = [str(i) for i in range(len(meta))]
+        if len(saved) != len(keys):
+            raise CheckpointError(
+                f"{source} holds state for {len(saved)} callbacks (saved by position) but "
+                f"this run has {len(keys)} ({', '.join(keys)}); resume with the callbacks the "
+                "checkpoint was trained with, in the same order")
+        for i, cb in enumerate(callbacks):
+            prefix = f"callback{i}."
+            cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
+                                if k.startswith(prefix)}, meta[str(i)])
+        return
+    def has_state(key: str) -> bool:
+        return bool(meta.get(key)) or any(k.startswith(f"callback.{key}.") for k in tensors)
+
+    def fresh_state(cb: Callback) -> bool:
+        t, m = cb.state_dict()
+        return bool(t) or bool(m)
+
+    # stateless callbacks (progress printers, schedules) need not match
+    dropped = sorted(k for k in meta if k not in keys and has_state(k))
+    fresh = sorted(k for k, cb in zip(keys, callbacks) if k not in meta and fresh_state(cb))
+    if dropped or fresh:
+        raise CheckpointError(
+            f"{source} was saved with callbacks [{', '.join(sorted(meta))}] but the config "
+            f"has [{', '.join(keys)}]: the state of {dropped or 'none'} would be dropped and "
+            f"{fresh or 'none'} would start from scratch; resume with the checkpoint's "
+            "callbacks (by name; their order does not matter), or start a new run")
+    for key, cb in zip(keys, callbacks):
+        if key not in meta:
+            continue
+        prefix = f"callback.{key}."
+        cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
+                            if k.startswith(prefix)}, meta[key])

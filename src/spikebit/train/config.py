@@ -68,12 +68,23 @@ class CallbackSection:
 
 
 @dataclass
+class LossSection:
+    """A registered loss (``LOSSES``) by ``name`` with keyword ``args``."""
+
+    name: str = "ce"
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class RunConfig:
-    """One training run."""
+    """One training run. ``loss`` is a loss name or ``{name, args}``; ``imports`` lists
+    local modules (names or ``.py`` paths) imported before anything is built, so the
+    entries they register can be named in this config."""
 
     name: str = "run"
     seed: int = 0
-    loss: str = "ce"
+    loss: str | LossSection = "ce"
+    imports: list[str] = field(default_factory=list)
     out_dir: str = "runs"
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
@@ -117,6 +128,16 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
     origin = typing.get_origin(tp)
     if value is None:
         return None
+    if origin in (typing.Union, types.UnionType):  # e.g. loss: a name or {name, args}
+        options = typing.get_args(tp)
+        for option in options:
+            if dataclasses.is_dataclass(option) and isinstance(value, dict):
+                return _build(option, value, path)
+            if option in (str, int, bool) and isinstance(value, option):
+                return value
+        raise ConfigError(f"{path} must be one of: "
+                          f"{', '.join(getattr(o, '__name__', str(o)) for o in options)}; "
+                          f"got {value!r}")
     if dataclasses.is_dataclass(tp):
         return _build(tp, value, path)
     if origin is list:

@@ -4,37 +4,36 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
+from spikebit.plotting import new_figure
+from spikebit.progress import ProgressBar
 from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
 
 
 class Progress:
-    """A one-line progress report: batches done, loss, accuracy, samples/s."""
+    """Training progress: batches done, loss, accuracy, samples/s and ETA.
+
+    A tqdm bar on a terminal; elsewhere one line every ``every`` batches and at the end
+    (see :mod:`spikebit.progress`); nothing with ``--quiet``.
+    """
 
     def __init__(self, total: int, label: str, enabled: bool = True, every: int = 50) -> None:
-        self.total, self.label, self.enabled, self.every = total, label, enabled, max(1, every)
-        self.count, self.samples, self.start = 0, 0, time.perf_counter()
-        self.tty = sys.stderr.isatty()
+        self.samples, self.start = 0, time.perf_counter()
+        self.bar = ProgressBar(total, label, unit="batch", enabled=enabled, every=max(1, every))
 
     def update(self, n: int, loss: float, acc: float) -> None:
-        self.count += 1
+        """One batch of ``n`` samples done, with its running loss and accuracy."""
         self.samples += n
-        if not self.enabled or (self.count % self.every and self.count != self.total):
-            return
         rate = self.samples / max(1e-9, time.perf_counter() - self.start)
-        line = (f"{self.label} [{self.count}/{self.total}] loss {loss:.4f} "
-                f"acc {acc:.4f} {rate:.0f} samples/s")
-        print(("\r" + line) if self.tty else line, end="" if self.tty else "\n",
-              file=sys.stderr, flush=True)
+        self.bar.update(1, loss=float(loss), acc=float(acc), samples_s=f"{rate:.0f}")
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            print(file=sys.stderr)
+        """Finish the bar."""
+        self.bar.close()
 
 
 class EpochLog:
@@ -72,15 +71,11 @@ class EpochLog:
         """Loss and accuracy curves as ``curves.png`` (skipped without matplotlib)."""
         if not self.enabled or not history:
             return None
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError:
+        fig = new_figure("curves.png", figsize=(9, 3.5))
+        if fig is None:
             return None
         epochs = [h["epoch"] for h in history]
-        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.5))
+        ax1, ax2 = fig.subplots(1, 2)
         for key in ("train_loss", "test_loss"):
             ax1.plot(epochs, [h[key] for h in history], marker="o", label=key)
         for key in ("train_acc", "test_acc"):
@@ -90,5 +85,4 @@ class EpochLog:
         fig.tight_layout()
         path = self.run_dir / "curves.png"
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         return path

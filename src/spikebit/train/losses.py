@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from spikebit.errors import ConfigError
 from spikebit.registry import Registry
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -29,3 +33,28 @@ def spike_count_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """MSE between the time-averaged output (spike count / T) and one-hot targets."""
     scores = readout(output)
     return F.mse_loss(scores, F.one_hot(target, scores.shape[-1]).to(scores.dtype))
+
+
+def make_loss(spec: Any) -> Loss:
+    """The loss ``spec`` a run config names: ``"ce"``, or ``{name: ..., args: {...}}`` (a
+    ``LossSection`` or a mapping); ``args`` are bound as keywords of the registered loss.
+
+    Raises:
+        RegistryError: unknown loss name.
+        ConfigError: ``args`` the loss does not accept.
+    """
+    if isinstance(spec, str):
+        name, args = spec, {}
+    elif isinstance(spec, dict):
+        name, args = spec.get("name", ""), dict(spec.get("args") or {})
+    else:
+        name, args = spec.name, dict(spec.args)
+    fn = LOSSES.get(name)
+    if not args:
+        return fn
+    try:
+        inspect.signature(fn).bind_partial(None, None, **args)
+    except TypeError as err:
+        raise ConfigError(f"loss {name!r}: {err}; its arguments are "
+                          f"{inspect.signature(fn)}") from None
+    return partial(fn, **args)

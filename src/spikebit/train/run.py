@@ -15,10 +15,12 @@ from spikebit.data import ArrayDataset, Compose, RandomCrop, RandomHorizontalFli
 from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
 from spikebit.models import MODELS
+from spikebit.registry import import_plugins
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
 from spikebit.train.distributed import init_from_env
+from spikebit.train.seeds import with_repeat_seed
 from spikebit.train.trainer import Trainer, input_shape, seed_everything
 
 
@@ -72,7 +74,12 @@ def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) 
 
 
 def build_callbacks(config: RunConfig) -> list[Callback]:
-    return [CALLBACKS.get(c.name)(**c.args) for c in config.callbacks]
+    callbacks = []
+    for c in config.callbacks:
+        cb = CALLBACKS.get(c.name)(**c.args)
+        cb.config_name = c.name  # its checkpoint key (see callbacks.callback_keys)
+        callbacks.append(cb)
+    return callbacks
 
 
 class _Normalized(nn.Module):
@@ -91,6 +98,7 @@ class _Normalized(nn.Module):
 
 def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, Transform | None]:
     """Seed, load data and build the model (with input normalization folded in)."""
+    import_plugins(config.imports)
     seed_everything(config.seed)
     train, test = load_data(config.data)
     transform, norm = make_transform(config.data, train)
@@ -139,10 +147,12 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
     reused (its final metrics are returned, nothing is trained); an unfinished one
     is resumed from its last checkpoint; otherwise training starts fresh, and a run
     with a different config found there is moved aside (``NAME.replaced-TIMESTAMP``),
-    never overwritten.
+    never overwritten. Inside :func:`spikebit.train.seeds.seed_repeat` (``spikebit
+    reproduce --seeds``) the seed and run name follow the repeat.
     """
-    if isinstance(config, dict):
-        config = config_from_dict(config)
+    if not isinstance(config, dict):
+        config = config.to_dict()
+    config = config_from_dict(with_repeat_seed(config))  # seed repeats (reproduce --seeds)
     last = Path(config.out_dir) / config.name / "last.safetensors"
     if last.is_file():
         meta = load_checkpoint(last).meta
@@ -158,6 +168,7 @@ def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Check
     """Rebuild the model recorded in a checkpoint and load its weights (no data needed)."""
     ckpt = load_checkpoint(path)
     config = config_from_dict(ckpt.meta["config"])
+    import_plugins(config.imports)
     shape = ckpt.meta.get("input", {})
     seed_everything(config.seed)
     model = build_model(config, tuple(shape.get("in_shape", (1, 28, 28))),

@@ -24,7 +24,12 @@ from torch import nn
 from spikebit.data import ArrayDataset, BatchIterator
 from spikebit.data.transforms import Transform
 from spikebit.errors import TrainingError
-from spikebit.train.callbacks import Callback, QuantizerSchedule
+from spikebit.train.callbacks import (
+    Callback,
+    QuantizerSchedule,
+    callback_state,
+    load_callback_state,
+)
 from spikebit.train.checkpoint import (
     Checkpoint,
     load_checkpoint,
@@ -38,7 +43,7 @@ from spikebit.train.checkpoint import (
 from spikebit.train.config import RunConfig
 from spikebit.train.distributed import DistInfo, all_reduce_sum
 from spikebit.train.logging import EpochLog, Progress
-from spikebit.train.losses import LOSSES, readout
+from spikebit.train.losses import make_loss, readout
 
 
 def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
@@ -114,7 +119,7 @@ class Trainer:
         self.train_model = self.dist.wrap(model)
         self.train_set, self.test_set = train, test
         self.callbacks = [QuantizerSchedule(), *(callbacks or [])]
-        self.loss_fn = LOSSES.get(config.loss)
+        self.loss_fn = make_loss(config.loss)
         self.run_dir = Path(run_dir or Path(config.out_dir) / config.name)
         if config.optim.batch_size % self.dist.world_size:
             raise TrainingError(
@@ -139,11 +144,8 @@ class Trainer:
         opt_t, opt_meta = optimizer_tensors(self.optimizer)
         tensors.update(opt_t)
         tensors["rng.torch"] = torch.get_rng_state()
-        cb_meta = {}
-        for i, cb in enumerate(self.callbacks):
-            t, m = cb.state_dict()
-            tensors.update({f"callback{i}.{k}": v for k, v in t.items()})
-            cb_meta[str(i)] = m
+        cb_tensors, cb_meta = callback_state(self.callbacks)
+        tensors.update(cb_tensors)
         meta = {
             "format": "spikebit-checkpoint-1",
             "config": self.config.to_dict(),
@@ -170,8 +172,8 @@ class Trainer:
         torch.set_rng_state(ckpt.tensors["rng.torch"])
         t = ckpt.meta["trainer"]
         self.state = TrainState(t["epoch"], t["step"], t["best_acc"], t["history"])
-        for i, cb in enumerate(self.callbacks):
-            cb.load_state_dict(ckpt.section(f"callback{i}"), ckpt.meta["callbacks"].get(str(i), {}))
+        load_callback_state(self.callbacks, ckpt.tensors, ckpt.meta["callbacks"],
+                            path or self.run_dir / "last.safetensors")
 
     # -- loop ------------------------------------------------------------------
     def evaluate(self, dataset: ArrayDataset | None = None) -> dict[str, float]:
@@ -210,7 +212,7 @@ class Trainer:
             for cb in self.callbacks:
                 cb.on_step_end(self, self.state.step, loss.item())
             self.state.step += 1
-            progress.update(n, loss.item(), float(correct / seen))
+            progress.update(n, float(total_loss / seen), float(correct / seen))  # running means
         sums = all_reduce_sum(torch.stack([total_loss, correct.float(), seen.float()]), self.dist)
         progress.close()
         return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}

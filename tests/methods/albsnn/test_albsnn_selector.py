@@ -120,7 +120,7 @@ def test_resume_keeps_selector_state(quad_config):
     with pytest.raises(KeyboardInterrupt):  # killed during epoch 2 (4 steps per epoch)
         trainer.fit()
     ckpt = load_checkpoint(trainer.run_dir / "last.safetensors").meta
-    meta = ckpt["callbacks"]["1"]
+    meta = ckpt["callbacks"]["albsnn-selector"]  # keyed by name
     assert [i + 1 for i in meta["box"]] == ckpt["metrics"]["albsnn"]["selected"]
     assert meta["num_classes"] == 4 and meta["steps"] == 0
     assert sel.steps == 3  # steps 4..6 had started when the kill came; not checkpointed

@@ -42,7 +42,7 @@ from spikebit.data.events.fetch import (
     fetch_event_dataset,
     register_event_dataset,
 )
-from spikebit.data.events.frames import events_to_frames
+from spikebit.data.events.frames import events_to_frames, sensor_geometry
 from spikebit.data.events.nmnist import NMNIST_SENSOR, decode_nmnist, nmnist_files, read_nmnist
 from spikebit.data.events.shapes import shape_images
 from spikebit.data.events.simulator import (
@@ -59,6 +59,7 @@ from spikebit.data.events.sources import (
     nmnist_samples,
 )
 from spikebit.data.events.store import EventDataset, load_event_dataset, save_event_dataset
+from spikebit.data.events.tonic_interop import TonicFrames, from_tonic, tonic_frames
 
 __all__ = [
     "CIFAR10DVS_CLASSES",
@@ -81,6 +82,10 @@ __all__ = [
     "drop_events",
     "event_dataset_names",
     "events_to_frames",
+    "from_tonic",
+    "sensor_geometry",
+    "tonic_frames",
+    "TonicFrames",
     "fetch_event_dataset",
     "flip_horizontal",
     "gesture_files",

@@ -19,6 +19,7 @@ from spikebit.data.events.core import PathArg
 from spikebit.data.events.frames import FRAME_MODES, FrameMode, events_to_frames
 from spikebit.data.events.sources import EventSample
 from spikebit.errors import DataError
+from spikebit.progress import track
 
 CACHE_VERSION = "frames-v1"
 
@@ -91,7 +92,8 @@ class EventFrameDataset:
             self.cache_dir.mkdir(parents=True, exist_ok=True)
         self._labels = torch.tensor([s.label for s in samples], dtype=torch.int64)
         self.decoded = 0
-        self._store = torch.from_numpy(np.stack([self._frames_of(s) for s in samples]))
+        frames = [self._frames_of(s) for s in track(samples, f"frames T={self.T}", unit="sample")]
+        self._store = torch.from_numpy(np.stack(frames))
 
     def _convert(self, sample: EventSample) -> np.ndarray:
         self.decoded += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from os import PathLike
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -41,12 +42,65 @@ def empty_events() -> np.ndarray:
     return np.empty(0, dtype=EVENT_DTYPE)
 
 
-def as_events(events: np.ndarray) -> np.ndarray:
+TimeUnit = Literal["us", "ms", "s"]
+TIME_UNITS: dict[str, int] = {"us": 1, "ms": 1_000, "s": 1_000_000}
+"""Microseconds per unit of a timestamp."""
+
+
+def to_microseconds(t: np.ndarray, time_unit: TimeUnit | None) -> np.ndarray:
+    """Timestamps ``t`` in ``time_unit`` -> int64 microseconds (rounded to nearest).
+
+    Integer timestamps default to ``"us"``; float timestamps (e.g. seconds from a
+    Tonic pipeline or a hand-made array) need an explicit unit, since truncating
+    ``0.25`` s to ``0`` us would put every event in the first frame.
+
+    Raises:
+        DataError: an unknown unit, float timestamps without a unit, or non-finite
+            or out-of-range values.
+    """
+    t = np.asarray(t)
+    if time_unit is not None and time_unit not in TIME_UNITS:
+        raise DataError(f"unknown time_unit {time_unit!r}; use one of {sorted(TIME_UNITS)}.")
+    if t.dtype.kind in "iub":
+        scale = TIME_UNITS[time_unit or "us"]
+        if scale == 1:
+            return t.astype(np.int64, copy=False)
+        limit = np.iinfo(np.int64).max // scale
+        if t.size and np.abs(t.astype(np.float64)).max() > limit:
+            raise DataError(f"timestamps in {time_unit} overflow int64 microseconds.")
+        return t.astype(np.int64) * scale
+    if t.dtype.kind != "f":
+        raise DataError(f"timestamps must be numbers, got dtype {t.dtype}.")
+    if time_unit is None:
+        raise DataError(
+            "timestamps are floats: pass time_unit='s', 'ms' or 'us' so they can be "
+            "converted to integer microseconds (they would otherwise be truncated)."
+        )
+    us = t.astype(np.float64) * TIME_UNITS[time_unit]
+    if t.size and (not np.isfinite(us).all() or np.abs(us).max() >= 2.0**63):
+        raise DataError("timestamps must be finite and fit int64 microseconds.")
+    return np.rint(us).astype(np.int64)
+
+
+def has_rows(events: np.ndarray) -> bool:
+    """True for camera events (a ``y`` field), False for 1-D events (``t, x, p``)."""
+    names = getattr(getattr(events, "dtype", None), "names", None) or ()
+    return "y" in names or "t" not in names
+
+
+def as_events(events: np.ndarray, time_unit: TimeUnit | None = None) -> np.ndarray:
     """Return ``events`` as :data:`EVENT_DTYPE`, converting other structured arrays.
 
     Accepts any structured array with fields ``t, x, y, p`` in any order and
-    integer/bool types (e.g. ``tonic``'s arrays, where ``p`` may be bool or
-    -1/+1): polarity becomes ``1`` where ``p > 0`` and ``0`` otherwise.
+    integer/bool types (e.g. Tonic's arrays, where ``p`` may be bool or
+    -1/+1): polarity becomes ``1`` where ``p > 0`` and ``0`` otherwise. 1-D
+    events (fields ``t, x, p``, e.g. Tonic's SHD) get ``y = 0``. Timestamps are
+    converted to int64 microseconds with :func:`to_microseconds` (``time_unit``:
+    ``"us"``, ``"ms"`` or ``"s"``; required for float timestamps).
+
+    Raises:
+        DataError: not a structured array, missing fields, or timestamps that
+            cannot be converted.
     """
     if not isinstance(events, np.ndarray) or events.dtype.names is None:
         raise DataError(
@@ -54,18 +108,28 @@ def as_events(events: np.ndarray) -> np.ndarray:
             f"{type(events).__name__} {getattr(events, 'dtype', '')}; build one with "
             "spikebit.data.events.make_events(t, x, y, p)."
         )
-    if events.dtype == EVENT_DTYPE:
+    if events.dtype == EVENT_DTYPE and time_unit in (None, "us"):
         return events.reshape(-1)
-    missing = [f for f in ("t", "x", "y", "p") if f not in events.dtype.names]
+    needed = ("t", "x", "y", "p") if has_rows(events) else ("t", "x", "p")
+    missing = [f for f in needed if f not in events.dtype.names]
     if missing:
         raise DataError(
             f"event array lacks field(s) {missing} (has {list(events.dtype.names)}); "
-            "events need t (us), x, y and p."
+            "events need t (us), x, y and p (or t, x, p for 1-D events)."
         )
     flat = events.reshape(-1)
     p = flat["p"]
     pol = (p > 0) if p.dtype != np.bool_ else p
-    return make_events(flat["t"], flat["x"], flat["y"], pol.astype(np.int8))
+    for f in ("x", "y"):
+        if f in flat.dtype.names and flat[f].size and (
+            flat[f].dtype.kind not in "iub"
+            or int(flat[f].max()) > np.iinfo(np.int16).max
+            or int(flat[f].min()) < np.iinfo(np.int16).min
+        ):
+            raise DataError(f"event field {f!r} must hold integer pixels within int16.")
+    y = flat["y"] if "y" in flat.dtype.names else np.zeros(len(flat), np.int16)
+    t = to_microseconds(flat["t"], time_unit)
+    return make_events(t, flat["x"], y, pol.astype(np.int8))
 
 
 def first_out_of_range(x: np.ndarray, y: np.ndarray, height: int, width: int) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 from spikebit.data.events.core import make_events
 from spikebit.data.events.store import EventDataset
 from spikebit.errors import DataError
+from spikebit.progress import ProgressBar
 
 Seed = int | Sequence[int]
 
@@ -259,7 +260,9 @@ def make_event_dataset(
     if len(imgs) != len(labels):
         raise DataError(f"{len(imgs)} images but {len(labels)} labels; pass one label each.")
     events: list[np.ndarray] = []
-    for a in range(0, len(imgs), chunk):
-        batch = imgs[a : a + chunk]
-        events += simulate_batch(batch, [(seed, i) for i in range(a, a + len(batch))], cfg)
+    with ProgressBar(len(imgs), f"simulate events ({name})", unit="image") as bar:
+        for a in range(0, len(imgs), chunk):
+            batch = imgs[a : a + chunk]
+            events += simulate_batch(batch, [(seed, i) for i in range(a, a + len(batch))], cfg)
+            bar.update(len(batch))
     return EventDataset(events, labels, cfg.sensor_size, f"{name}-seed{seed}-{cfg.key()}")

@@ -95,7 +95,7 @@ def agmm_nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
         "columns": RESULT_COLUMNS,
         "flip_ratio_comparison": compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
                                                by_name["bsnn"]["flip_ratio_per_epoch"]),
-        "figures": [str(figure)],
+        "figures": [str(figure)] if figure is not None else [],
         "note": (f"VGGSNN width {b.width}, {b.describe(STEPS)}, Adam 1e-3 cosine, CE. "
                  "Paper reference (DVS-CIFAR10, a real recording, VGGSNN T=10): "
                  "AGMM-BSNN 82.40%; no number for this simulation."),

@@ -197,7 +197,7 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
         "rows": rows,
         "columns": RESULT_COLUMNS,
         "flip_ratio_comparison": comparison,
-        "figures": [str(figure)],
+        "figures": [str(figure)] if figure is not None else [],
         "note": (f"ResNet-19 (double skip) width {b.width}, stem stride {b.stem_stride}, "
                  f"T={STEPS}, {settings['epochs']} epoch(s), SGD lr {settings['lr']} cosine, "
                  f"weight decay {settings['weight_decay']}. Accuracies in %; "

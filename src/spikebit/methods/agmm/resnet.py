@@ -25,7 +25,7 @@ from spikebit.errors import SpecError
 from spikebit.layers import GlobalAvgPool, TimeDistributed
 from spikebit.models.blocks import BLOCKS
 from spikebit.models.network import SpikingNet
-from spikebit.neurons import NEURONS
+from spikebit.neurons import make_neuron
 from spikebit.quant import QConv2d, QLinear, get_quantizer
 
 AGMM_NEURON: Mapping[str, Any] = MappingProxyType(
@@ -74,7 +74,7 @@ class _Parts:
 
     def __init__(self, config: ResNetConfig) -> None:
         self.config = config
-        self.neuron_cls = NEURONS.get(config.neuron)
+        make_neuron(config.neuron, config.neuron_kwargs, config.steps, 1)  # validate early
         self.block_cls = BLOCKS.get(config.block) if config.block else None
         get_quantizer(config.quantizer, **config.quantizer_kwargs)  # validate early
 
@@ -84,8 +84,9 @@ class _Parts:
         return TimeDistributed(QConv2d(cin, cout, k, stride=stride, padding=k // 2, bias=False,
                                        quantizer=q, quantize=quantize))
 
-    def neuron(self) -> nn.Module:
-        return self.neuron_cls(**self.config.neuron_kwargs)
+    def neuron(self, channels: int) -> nn.Module:
+        c = self.config
+        return make_neuron(c.neuron, c.neuron_kwargs, c.steps, channels)
 
     def unit(self, cin: int, cout: int, stride: int) -> nn.Sequential:
         """Binary 3x3 conv -> BN (-> block): the current fed to a neuron."""
@@ -115,9 +116,9 @@ class DoubleSkipBlock(nn.Module):
         super().__init__()
         self.unit1 = parts.unit(cin, cout, stride)
         self.shortcut1 = parts.shortcut(cin, cout, stride)
-        self.neuron1 = parts.neuron()
+        self.neuron1 = parts.neuron(cout)
         self.unit2 = parts.unit(cout, cout, 1)
-        self.neuron2 = parts.neuron()
+        self.neuron2 = parts.neuron(cout)
 
     def forward(self, s: Tensor) -> Tensor:
         s1 = self.neuron1(self.unit1(s) + self.shortcut1(s))
@@ -141,7 +142,7 @@ def build_body(config: ResNetConfig) -> nn.Sequential:
     stem = scaled(config.stem_channels, config.width)
     k, stride = (7, 2) if config.imagenet_stem else (3, config.stem_stride)
     mods: list[nn.Module] = [parts.conv(cin, stem, k, stride, False),
-                             TimeDistributed(nn.BatchNorm2d(stem)), parts.neuron()]
+                             TimeDistributed(nn.BatchNorm2d(stem)), parts.neuron(stem)]
     if config.imagenet_stem:
         mods.append(TimeDistributed(nn.MaxPool2d(3, 2, 1)))
     c = stem

@@ -115,7 +115,7 @@ def bwo_update(
         ok &= chosen * grad > 0
     if s.max_fraction is not None:
         ok &= _best_fraction(torch.where(ok, best_dist / ref, torch.inf), s.max_fraction)
-    removed = (torch.arange(k).reshape(k, *([1] * w.ndim)) == best) & ok
+    removed = (torch.arange(k, device=w.device).reshape(k, *([1] * w.ndim)) == best) & ok
     recombined = (contrib * (~removed)).sum(0)
     weight = recombined if s.recombine_all else torch.where(ok, recombined, w)
     return BWOStep(weight.to(w.dtype), removed)

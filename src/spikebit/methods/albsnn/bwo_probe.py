@@ -76,7 +76,7 @@ def probe(model: nn.Module, train, test, loss_fn, settings: BWOSettings, times: 
 )
 def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
     from spikebit.methods.albsnn.experiments import train_run
-    from spikebit.train.losses import LOSSES
+    from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data, model_from_checkpoint
 
     # the ALBSNN run of albsnn-table5, trained here only if that experiment has not run
@@ -84,7 +84,7 @@ def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
     assert outcome.run_dir is not None
     model, config, _ = model_from_checkpoint(outcome.run_dir / "last.safetensors")
     train, test = load_data(config.data)
-    loss_fn = LOSSES.get(config.loss)
+    loss_fn = make_loss(config.loss)
     batch = get_budget(budget).batch_size
     torch.manual_seed(0)
     train = train.subset(torch.randperm(len(train))[:batch * 5])

@@ -29,7 +29,7 @@ from torch import nn
 from spikebit.errors import SpikebitError
 from spikebit.functional.surrogate import Surrogate, spike
 from spikebit.methods.mfp.neuron import MFPNeuron
-from spikebit.neurons import check_sequence
+from spikebit.neurons import NeuronDynamics, SpikingNeuron, check_sequence
 from spikebit.registry import Registry
 
 ThresholdReading = Callable[[torch.Tensor, float], torch.Tensor]
@@ -52,7 +52,7 @@ def _check_diagonal(m: torch.Tensor) -> None:
 def rowsum_thresholds(m: torch.Tensor, threshold: float) -> torch.Tensor:
     """``theta = (alpha M)^-1 (V * 1)`` for ``m = alpha M`` ``[T, T]``; returns ``[T]``."""
     _check_diagonal(m)
-    ones = torch.full((m.shape[0], 1), float(threshold), dtype=m.dtype)
+    ones = torch.full((m.shape[0], 1), float(threshold), dtype=m.dtype, device=m.device)
     return torch.linalg.solve_triangular(m, ones, upper=False).squeeze(1)
 
 
@@ -69,7 +69,7 @@ class FoldedState(NamedTuple):
     t: int
 
 
-class FoldedThresholdNeuron(nn.Module):
+class FoldedThresholdNeuron(SpikingNeuron):
     """Eq. 9: ``S[t] = H(X[t] - theta[t])``, memoryless, one threshold per step."""
 
     def __init__(self, thresholds: torch.Tensor, surrogate: Surrogate) -> None:
@@ -85,6 +85,18 @@ class FoldedThresholdNeuron(nn.Module):
         check_sequence(x_seq, "FoldedThresholdNeuron")
         theta = self.thresholds.to(x_seq.dtype).reshape(-1, *([1] * (x_seq.ndim - 1)))
         return spike(x_seq - theta, self.surrogate)
+
+    def init_state(self, x_t: torch.Tensor) -> FoldedState:
+        """Step 0 (no membrane: ``x_t`` only fixes the protocol's signature)."""
+        return FoldedState(0)
+
+    @property
+    def dynamics(self) -> NeuronDynamics:
+        """Memoryless binary neuron with one threshold per step ``[T]``."""
+        return NeuronDynamics(kind="mfp-eq9", threshold=self.thresholds.detach(), leak=0.0,
+                              reset="none", max_spikes=1, needs_steps=False,
+                              time_mixing=False, exact_step=True, steps=self.steps,
+                              threshold_per_step=True)
 
     def step(
         self, x_t: torch.Tensor, state: FoldedState | None = None

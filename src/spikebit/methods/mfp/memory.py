@@ -29,7 +29,7 @@ from spikebit.errors import SpikebitError
 from spikebit.methods.mfp.folding import FoldedThresholdNeuron
 from spikebit.methods.mfp.neuron import MFPNeuron
 from spikebit.methods.mfp.serial import find_spiking_net
-from spikebit.neurons import IntegrateFireNeuron
+from spikebit.neurons import SpikingNeuron, is_neuron
 from spikebit.quant import FP32_BITS, QuantizedMixin
 
 FP32_BYTES = FP32_BITS // 8
@@ -103,20 +103,24 @@ class MemoryReport:
 
 
 def _state_bytes(neuron: nn.Module, count: int, steps: int) -> tuple[str, int, int]:
-    """``(kind, state bytes as the paper counts, exact serial state bytes)``."""
-    if isinstance(neuron, MFPNeuron):
-        return "mfp", 0, FP32_BYTES * (steps - 1) * count
-    if isinstance(neuron, FoldedThresholdNeuron):
-        return "mfp-eq9", 0, 0
-    if isinstance(neuron, IntegrateFireNeuron):
-        return "lif", FP32_BYTES * count, FP32_BYTES * count
-    raise SpikebitError(
-        f"no memory model for neuron {type(neuron).__name__}: expected MFPNeuron, "
-        "FoldedThresholdNeuron or an IntegrateFireNeuron (LIF/IF)"
-    )
+    """``(kind, state bytes as the paper counts, exact serial state bytes)``.
+
+    Read from the neuron's :class:`NeuronDynamics`: time mixing (MFP) keeps the ``T-1``
+    past inputs on the exact serial path, a memoryless neuron (no reset, no mixing)
+    none, any other neuron one fp32 membrane potential.
+    """
+    if not is_neuron(neuron):
+        raise SpikebitError(
+            f"no memory model for {type(neuron).__name__}: it is not a SpikingNeuron")
+    d = neuron.dynamics
+    if d.time_mixing:
+        return d.kind, 0, FP32_BYTES * (steps - 1) * count
+    if d.reset == "none":
+        return d.kind, 0, 0
+    return d.kind, FP32_BYTES * count, FP32_BYTES * count
 
 
-_NEURON_TYPES = (MFPNeuron, FoldedThresholdNeuron, IntegrateFireNeuron)
+_NEURON_TYPES = (SpikingNeuron,)
 
 
 @torch.no_grad()
@@ -129,7 +133,7 @@ def _neuron_sizes(model: nn.Module, in_shape: tuple[int, ...]) -> dict[str, int]
     model.eval()
     try:
         with torch.random.fork_rng(devices=[]):  # encoders may draw random numbers
-            model(torch.zeros(1, *in_shape))
+            model(next(model.parameters()).new_zeros(1, *in_shape))
     finally:
         model.train(was_training)
         for h in hooks:

@@ -27,7 +27,7 @@ from torch import nn
 
 from spikebit.errors import ShapeError
 from spikebit.functional.surrogate import Surrogate, get_surrogate, spike
-from spikebit.neurons import NEURONS, check_sequence
+from spikebit.neurons import NEURONS, NeuronDynamics, SpikingNeuron, check_sequence
 from spikebit.registry import Registry
 
 MIXINGS: Registry[type[TimeMixing]] = Registry("MFP time mixing")
@@ -130,7 +130,7 @@ class MFPState(NamedTuple):
 
 
 @NEURONS.register("mfp")
-class MFPNeuron(nn.Module):
+class MFPNeuron(SpikingNeuron):
     """Memory-free parallel neuron over ``[T, B, ...]`` with a fixed horizon ``steps = T``.
 
     ``H = alpha * M @ X`` along time, ``S = H(H - V)``. ``alpha`` is the paper's weight
@@ -202,6 +202,14 @@ class MFPNeuron(nn.Module):
         m = self.effective_matrix(x_t.dtype)
         h = torch.mm(m, inputs.reshape(self.steps, -1))[t].reshape(x_t.shape)
         return spike(h - self.threshold, self.surrogate), MFPState(inputs, t + 1)
+
+    @property
+    def dynamics(self) -> NeuronDynamics:
+        """No membrane and no reset: ``H = alpha * M @ X`` (``mixing``), binary spikes."""
+        return NeuronDynamics(kind="mfp", threshold=self.threshold, leak=0.0, reset="none",
+                              max_spikes=1, needs_steps=True, time_mixing=True,
+                              exact_step=True, steps=self.steps,
+                              mixing=self.effective_matrix().detach())
 
     def extra_repr(self) -> str:
         return (f"steps={self.steps}, threshold={self.threshold}, alpha={self.alpha}, "

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from spikebit.errors import ConfigError
-from spikebit.neurons import IntegrateFireNeuron
+from spikebit.neurons import is_neuron
 
 
 def fan_in(layer: nn.Conv2d | nn.Linear) -> int:
@@ -24,11 +24,18 @@ def fan_in(layer: nn.Conv2d | nn.Linear) -> int:
     return int(layer.weight[0].numel())
 
 
+def _scalar(threshold: float | torch.Tensor) -> float | tuple[float, ...]:
+    if isinstance(threshold, torch.Tensor):
+        flat = tuple(float(v) for v in threshold.flatten())
+        return flat[0] if len(set(flat)) == 1 else flat
+    return float(threshold)
+
+
 def model_threshold(model: nn.Module) -> float:
     """The threshold ``V`` shared by the model's spiking neurons."""
-    values = {m.threshold for m in model.modules() if isinstance(m, IntegrateFireNeuron)}
+    values = {_scalar(m.dynamics.threshold) for m in model.modules() if is_neuron(m)}
     if len(values) != 1:
-        found = sorted(values) if values else "no spiking neurons"
+        found = sorted(values, key=str) if values else "no spiking neurons"
         raise ConfigError(
             f"mt_init_ needs one threshold to scale the weights, found {found}; "
             "pass threshold=... explicitly"

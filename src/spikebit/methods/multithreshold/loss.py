@@ -13,6 +13,7 @@ variance over time, ``sum_t (o[t] - y)^2 = T (mean_t o - y)^2 + sum_t (o[t] - me
 
 from __future__ import annotations
 
+import warnings
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -54,16 +55,19 @@ LOSSES.register("mt-mse")(count_mse)
 
 @CALLBACKS.register("mt-count-loss")
 class CountLoss(Callback):
-    """Makes the trainer use :func:`count_mse` with the given desired counts.
+    """Deprecated: makes the trainer use :func:`count_mse` with the given desired counts.
 
-    The run config's ``loss`` field only names the core losses, so this callback
-    installs the paper's loss at the start of training (and for evaluation).
+    Configure the loss instead: ``loss: {name: mt-mse, args: {target_count: 4.0}}``.
+    Kept so that older configs and checkpoints still run (with a warning).
     """
 
     def __init__(self, target_count: float = TARGET_COUNT, other_count: float = 0.0) -> None:
         self.target_count, self.other_count = float(target_count), float(other_count)
 
     def on_train_start(self, trainer: Trainer) -> None:
+        warnings.warn("callback 'mt-count-loss' is deprecated: set the run config's loss to "
+                      "{name: mt-mse, args: {target_count: ...}} instead", DeprecationWarning,
+                      stacklevel=2)
         trainer.loss_fn = partial(count_mse, target_count=self.target_count,
                                   other_count=self.other_count)
 

@@ -7,7 +7,6 @@ picks up where it stopped.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from spikebit.errors import ConfigError
 from spikebit.methods.multithreshold.loss import TARGET_COUNT
+from spikebit.plotting import new_figure
 from spikebit.train.run import train_or_reuse
 
 BUDGETS = ("smoke", "cpu", "full")
@@ -59,14 +59,12 @@ def run_config(
     target_count: float = TARGET_COUNT,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """A run-config mapping; ``loss="count"`` installs the paper's per-step count MSE."""
-    callbacks = []
-    if loss == "count":
-        callbacks.append({"name": "mt-count-loss", "args": {"target_count": target_count}})
+    """A run-config mapping; ``loss="count"`` is the paper's per-step count MSE (``mt-mse``)."""
     return {
         "name": label,
         "seed": seed,
-        "loss": "mse" if loss == "count" else loss,
+        "loss": ({"name": "mt-mse", "args": {"target_count": target_count}}
+                 if loss == "count" else loss),
         "out_dir": str(work_dir),
         "plots": False,
         "log_every": 100,
@@ -75,7 +73,7 @@ def run_config(
                  "train_limit": budget.train_limit, "test_limit": budget.test_limit},
         "optim": {"optimizer": "adam", "lr": budget.lr, "schedule": budget.schedule,
                   "epochs": budget.epochs, "batch_size": budget.batch_size},
-        "callbacks": callbacks,
+        "callbacks": [],
     }
 
 
@@ -106,12 +104,9 @@ def plot_sweep(
 ) -> Path | None:
     """Accuracy (%) against ``x`` for each named series, saved as PNG (``None`` without
     matplotlib)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - matplotlib is optional
-        warnings.warn("matplotlib is not installed; skipping plot", stacklevel=2)
+    fig = new_figure(title, figsize=(5, 3.5))
+    if fig is None:
         return None
-    fig = Figure(figsize=(5, 3.5))
     ax = fig.subplots()
     for i, (name, ys) in enumerate(series.items()):
         if bars:

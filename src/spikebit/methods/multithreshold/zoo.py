@@ -30,7 +30,7 @@ from spikebit.methods.multithreshold.params import (
 from spikebit.models.network import ModelConfig, SpikingNet, build_network
 from spikebit.models.spec import format_spec, parse_spec
 from spikebit.models.zoo import register_model
-from spikebit.neurons import NEURONS
+from spikebit.neurons import make_neuron
 
 Pool = Literal["max", "avg"]
 
@@ -90,7 +90,8 @@ def mt_network(
         raise ConfigError(f"unknown model argument for {spec!r}: {exc}") from None
     net = build_network(config)
     if spiking_output:
-        net.body.append(NEURONS.get(config.neuron)(**config.neuron_kwargs))
+        net.body.append(make_neuron(config.neuron, config.neuron_kwargs, config.steps,
+                                    config.num_classes))
     if init == "paper":
         mt_init_(net, threshold=float(config.neuron_kwargs.get("threshold", threshold)),
                  gain=init_gain)

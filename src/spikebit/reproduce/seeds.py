@@ -1,0 +1,56 @@
+"""Aggregate the results of several seed repeats of one experiment: mean ± standard deviation.
+
+Rows are matched by position (a runner returns the same rows, in the same order, for
+every seed). A numeric column whose value differs between seeds becomes its mean, with
+the sample standard deviation (``ddof=1``) in ``<column>_std`` and the per-seed values in
+``<column>_seeds``; values equal in every repeat (the paper's number, a setting) stay as
+they are.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from spikebit.errors import SpikebitError
+
+
+def _numeric(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (``ddof=1``; 0.0 for one value) of ``values``."""
+    n = len(values)
+    mean = sum(values) / n
+    if n == 1:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+
+
+def aggregate_rows(per_seed: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One row per position: mean, ``_std`` and ``_seeds`` of every varying numeric column.
+
+    ``per_seed[k]`` is the list of rows that seed repeat ``k`` returned.
+
+    Raises:
+        SpikebitError: the repeats returned different numbers of rows.
+    """
+    counts = {len(rows) for rows in per_seed}
+    if len(counts) != 1:
+        raise SpikebitError(
+            f"seed repeats returned different numbers of rows ({sorted(counts)}); the "
+            "experiment's rows must not depend on the seed to be aggregated."
+        )
+    out = []
+    for i, first in enumerate(per_seed[0]):
+        row: dict[str, Any] = {}
+        for col, value in first.items():
+            values = [rows[i].get(col) for rows in per_seed]
+            if all(_numeric(v) for v in values) and len(set(values)) > 1:
+                mean, std = mean_std([float(v) for v in values])
+                row[col], row[f"{col}_std"], row[f"{col}_seeds"] = mean, std, values
+            else:
+                row[col] = value
+        out.append(row)
+    return out
