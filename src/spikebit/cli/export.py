@@ -41,6 +41,9 @@ def write_onnx(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
 
 @register_format("packed")
 def write_packed(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
+    """Write ``model`` to ``out`` as a packed ``.sbit`` file (``args.fp_dtype``: storage of
+    full-precision layers) and print its size beside ``model_storage``. Raises
+    :class:`~spikebit.errors.ExportError` (no file written) if it cannot run exactly."""
     from spikebit.deploy import export_packed
     from spikebit.metrics import model_storage
 

@@ -10,6 +10,7 @@ import numpy as np
 
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subcommand to the CLI's subparsers ``sub``."""
     p = sub.add_parser("run", help="run a packed .sbit model (bitwise engine)")
     p.add_argument("model", help="a .sbit file written by 'spikebit export --format packed'")
     src = p.add_mutually_exclusive_group(required=True)
@@ -41,6 +42,9 @@ def _evaluate(model, images: np.ndarray, labels: np.ndarray, batch: int) -> dict
 
 
 def run_packed(args: argparse.Namespace) -> int:
+    """``spikebit run``: load ``args.model`` and print JSON: predictions for ``--input``, or
+    accuracy, batched and batch-1 latency (ms per sample) and throughput (samples/s) on
+    the test split of ``--data``. Returns the exit status (0)."""
     from spikebit.deploy import load_packed
     from spikebit.deploy.kernels import set_threads
 

@@ -25,7 +25,17 @@ from spikebit.quant import QuantizedMixin
 
 @dataclass(frozen=True)
 class Decomposition:
-    """See the module docstring. Arrays are numpy, weight-shaped ``[C_out, ...]``."""
+    """One layer's weight as stored (module docstring). Arrays are numpy.
+
+    Attributes:
+        kind: ``"fp"``, ``"binary"`` or ``"int"``.
+        weight: fp: the float32 weight ``[C_out, ...]``.
+        bases: binary: bool ``[k, C_out, ...]`` (True = +1).
+        alpha: binary: float64 ``[k]`` (per layer) or ``[k, C_out]``.
+        channel_scale: float64 ``[C_out]`` per-channel factor (ones if none).
+        q: int: int64 codes ``[C_out, ...]`` in ``[-L, L]``.
+        bits: storage bits per weight (k, b or 32).
+    """
 
     kind: str  # "fp" | "binary" | "int"
     weight: np.ndarray | None = None  # fp: float32 weights
@@ -54,7 +64,9 @@ def _numpy(t: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def weight_decomposition(layer: torch.nn.Module, name: str = "") -> Decomposition:
-    """The exact decomposition of ``layer``'s effective weight (see module docstring)."""
+    """The exact decomposition of ``layer``'s effective weight (see module docstring), from
+    its quantizer's ``levels()`` on the float64 weight; ``name`` (the layer's path) goes
+    into the :class:`ExportError` raised for a quantizer without ``levels()``."""
     out = layer.weight.shape[0]
     if not isinstance(layer, QuantizedMixin) or not layer.quantize:
         return Decomposition("fp", weight=_numpy(layer.weight.float()),
@@ -86,7 +98,8 @@ def weight_decomposition(layer: torch.nn.Module, name: str = "") -> Decompositio
 
 
 def check_decomposition(layer: QuantizedMixin, dec: Decomposition, name: str) -> None:
-    """Raise :class:`ExportError` unless ``dec`` reproduces the layer's float64 weight."""
+    """Raise :class:`ExportError` (naming ``name``) unless the decomposition ``dec``
+    reproduces ``layer``'s float64 effective weight to 1e-12 relative."""
     if dec.kind == "fp":
         return
     with torch.no_grad():

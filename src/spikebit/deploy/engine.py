@@ -49,14 +49,19 @@ class Act:
 
     @property
     def integer(self) -> bool:
+        """Whether ``data`` holds integers (spikes, counts or pooled sums)."""
         return self.maxv > 0
 
     def real(self) -> np.ndarray:
+        """The values the data stands for: ``data * mult`` (float64) for integers."""
         return self.data * self.mult if self.integer else self.data
 
 
 class WeightLayer:
-    """A conv/linear layer: ``current = scale * z + bias``, ``z`` from the stored form."""
+    """A conv/linear layer: ``current = scale * z + bias``, ``z`` from the stored form.
+
+    ``op``: the layer's entry of the graph; ``t``: its tensors (``bits``/``weight``,
+    ``alpha``, ``scale``, ``bias``; names without the ``{i}.`` prefix)."""
 
     def __init__(self, op: dict[str, Any], t: dict[str, np.ndarray]) -> None:
         self.op, self.name, self.kind = op, op["name"], op["weights"]
@@ -99,7 +104,8 @@ class WeightLayer:
         return self.matrix.reshape(self.k, self.k, -1, self.out)
 
     def prepare(self, real_input: bool) -> None:
-        """Keep only what the input kind needs: real-valued input to a binary layer (the
+        """Keep only what the input kind needs (``real_input``: the layer sees the
+        real-valued input, before any neuron): real-valued input to a binary layer (the
         encoding layer) uses ``sum_i alpha_i B_i`` as a float64 matrix; integer input to a
         uniform layer uses a float32 matrix when every sum stays below ``2^24``."""
         if self.kind == "binary" and real_input:
@@ -108,6 +114,7 @@ class WeightLayer:
         self._bits = None
 
     def resident_bytes(self) -> int:
+        """Bytes this layer holds (packed masks or matrix, folded scale/bias, alphas)."""
         arrays = [self.masks, self.matrix, self.scale, self.bias, self.alpha,
                   getattr(self, "alpha_kc", None)]
         return sum(a.nbytes for a in arrays if a is not None)
@@ -160,7 +167,10 @@ class WeightLayer:
 
 
 class Neuron:
-    """LIF/IF (hard/soft reset), multi-threshold LIF and MFP dynamics in float64."""
+    """LIF/IF (hard/soft reset), multi-threshold LIF and MFP dynamics in float64.
+
+    ``op``: the neuron's graph entry; ``t``: its tensors (``mixing`` for MFP); ``steps``: T.
+    """
 
     def __init__(self, op: dict[str, Any], t: dict[str, np.ndarray], steps: int) -> None:
         self.op, self.name, self.kind = op, op["name"], op["kind"]
@@ -174,6 +184,7 @@ class Neuron:
             self.mixing = alpha * m if alpha != 1.0 else m
 
     def resident_bytes(self) -> int:
+        """Bytes held (the MFP mixing matrix; 0 otherwise)."""
         return 0 if self.mixing is None else self.mixing.nbytes
 
     def __call__(self, a: Act) -> Act:
@@ -223,12 +234,14 @@ class PackedOutput:
 
     @property
     def predictions(self) -> np.ndarray:
+        """``[B]`` class indices: argmax of the outputs' mean over time."""
         return self.outputs.mean(0).argmax(-1)
 
 
 class PackedModel:
-    """A loaded ``.sbit`` model. ``run(x)`` with ``x [B, *in_shape]`` (static, direct
-    encoding over ``steps``) or ``[T, B, *in_shape]`` (a sequence)."""
+    """A loaded ``.sbit`` model (:func:`load_packed`) built from its ``graph`` (the JSON
+    metadata) and ``tensors`` (name -> array). ``run(x)`` with ``x [B, *in_shape]``
+    (static, direct encoding over ``steps``) or ``[T, B, *in_shape]`` (a sequence)."""
 
     def __init__(self, graph: dict[str, Any], tensors: dict[str, np.ndarray]) -> None:
         self.graph = graph
@@ -288,7 +301,9 @@ class PackedModel:
         return Act(np.ascontiguousarray(x), static)
 
     def run(self, x: np.ndarray, record: bool = False, profile: bool = False) -> PackedOutput:
-        """Outputs ``[T, B, K]`` for input ``x``; ``record`` keeps every neuron's spikes."""
+        """Outputs ``[T, B, K]`` (float64) for input ``x`` (``[B, *in_shape]`` or ``[T, B,
+        *in_shape]``); ``record`` keeps every neuron's spikes, ``profile`` adds each layer's
+        wall time (seconds) to ``self.times``. Raises :class:`ShapeError` on a wrong shape."""
         a = self._input(x)
         batch = a.data.shape[0] if a.static else a.data.shape[0] // self.steps
         spikes = {}
@@ -306,11 +321,12 @@ class PackedModel:
         return PackedOutput(np.array(out, dtype=np.float64), spikes)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Class predictions ``[B]``: argmax of the outputs' mean over time."""
+        """Class predictions ``[B]`` for ``x``: argmax of the outputs' mean over time."""
         return self.run(x).predictions
 
 
 def load_packed(path: str | Path) -> PackedModel:
-    """Load a ``.sbit`` file (no code is executed: JSON + raw arrays)."""
+    """Load the ``.sbit`` file at ``path`` (no code is executed: JSON + raw arrays).
+    Raises :class:`~spikebit.deploy.fileformat.PackedFileError` if it is unreadable."""
     graph, tensors = read_packed(path)
     return PackedModel(graph, tensors)

@@ -15,7 +15,14 @@ FOLDED = ("scale", "bias", "alpha")
 
 @dataclass(frozen=True)
 class PackedExport:
-    """What was written: file size, and the bytes of the folded per-channel tensors."""
+    """What was written.
+
+    Attributes:
+        path: the file.
+        file_bytes: its size in bytes.
+        folded_bytes: bytes of the folded per-channel ``scale``/``bias`` and ABC ``alpha``.
+        layers: number of ops in the graph.
+    """
 
     path: Path
     file_bytes: int

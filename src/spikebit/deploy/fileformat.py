@@ -36,7 +36,8 @@ def write_packed(path: str | Path, graph: dict[str, Any], tensors: dict[str, np.
 
 
 def read_packed(path: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``(graph, tensors)`` of a ``.sbit`` file; :class:`PackedFileError` if unreadable."""
+    """``(graph, tensors)`` of the ``.sbit`` file at ``path``; :class:`PackedFileError` if it
+    is missing, unreadable or of another format/version."""
     path = Path(path)
     if not path.is_file():
         raise PackedFileError(f"packed model {path} does not exist: write one with "

@@ -85,7 +85,7 @@ def words(bits: int) -> int:
 
 
 def pack_rows(bits: np.ndarray) -> np.ndarray:
-    """``[R, K]`` of 0/1 -> ``[R, ceil(K/64)]`` uint64 (little-endian bit order)."""
+    """``bits [R, K]`` of 0/1 -> ``[R, ceil(K/64)]`` uint64 (little-endian bit order)."""
     r, k = bits.shape
     padded = np.zeros((r, words(k) * WORD), dtype=np.uint8)
     padded[:, :k] = bits
@@ -146,7 +146,8 @@ def im2col_words(px, c, kh, kw, pad, stride):  # pragma: no cover - compiled
 
 def pack_patches(x: np.ndarray, kh: int, kw: int, pad: int, stride: int,
                  planes: int) -> np.ndarray:
-    """im2col + bit packing of ``x [N, H, W, C]`` -> ``[planes, M, Wp]`` uint64."""
+    """im2col + bit packing of ``x [N, H, W, C]`` (integers < ``2^planes``) for a ``kh x kw``
+    window with zero padding ``pad`` and ``stride`` -> ``[planes, M, Wp]`` uint64."""
     return im2col_words(pack_pixels(x, planes), x.shape[-1], kh, kw, pad, stride)
 
 

@@ -67,7 +67,8 @@ def _weight_tensors(dec: Decomposition, fp_dtype: str) -> tuple[Graph, Tensors]:
 
 def lower_weight(node: g.Conv2d | g.Linear, layer: nn.Module, bn: g.BatchNorm | None,
                  fp_dtype: str) -> tuple[Graph, Tensors]:
-    """One conv/linear layer (+ the BatchNorm right after it) as ``(op, tensors)``."""
+    """The lowered conv/linear ``node`` (its module ``layer``, the BatchNorm node ``bn``
+    right after it or None) as ``(op, tensors)``; fp weights stored as ``fp_dtype``."""
     name = node.path
     dec = weight_decomposition(layer, name)
     if isinstance(layer, QuantizedMixin):
@@ -95,7 +96,8 @@ def lower_weight(node: g.Conv2d | g.Linear, layer: nn.Module, bn: g.BatchNorm | 
 
 
 def lower_neuron(node: g.Neuron, module: nn.Module, steps: int) -> tuple[Graph, Tensors]:
-    """A neuron with dynamics the engine runs exactly, as ``(op, tensors)``."""
+    """The lowered neuron ``node`` (its ``module``; ``steps`` = T) as ``(op, tensors)``;
+    :class:`ExportError` unless the engine runs its dynamics exactly."""
     dyn, name = node.dynamics, node.path
     if dyn.kind not in KINDS or not dyn.exact_step:
         raise ExportError(
@@ -145,7 +147,8 @@ def _other(node: object) -> Graph:
 
 
 def lower(model: nn.Module, fp_dtype: str = "float32") -> tuple[Graph, Tensors]:
-    """The packed graph (JSON-able) and its tensors (``"{i}.{name}"``) for ``model``."""
+    """The packed graph (JSON-able) and its tensors (``"{i}.{name}"``) for ``model``, full
+    precision weights as ``fp_dtype``. Raises :class:`ExportError` naming the layer."""
     if fp_dtype not in ("float32", "float16"):
         raise ExportError(f"fp_dtype must be 'float32' or 'float16', got {fp_dtype!r}")
     lowered = lower_graph(model, PACKED_TARGET)
