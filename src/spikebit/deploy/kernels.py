@@ -17,9 +17,13 @@ the host CPU). Where the intrinsic cannot be built, a SWAR popcount is used.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from numba import njit, prange, types
+
+try:
+    import numba
+    from numba import njit, prange, types
+except ImportError as exc:  # pragma: no cover - optional dependency
+    raise ImportError("the packed engine needs numba: pip install 'spikebit[deploy]'") from exc
 
 WORD = 64
 
