@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
+	# NIR clients for the export tests; --no-deps keeps norse's torchvision out
+	$(PIP) install --quiet --no-deps snntorch==1.0.0 norse==1.1.0
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -31,21 +31,21 @@ def test_lowered_graph_reproduces_eval(quantizer, images):
     out, *spikes = _run(lower(net), images)
     assert 0.05 < float(torch.cat([s.flatten() for s in spikes]).mean()) < 0.6  # neurons fire
     assert len(spikes) == len(ref_spikes) and all(map(torch.equal, spikes, ref_spikes))
-    if quantizer == "abc":  # eval's straight-through w + (w_eff - w) rounds w_eff (by ~1 ulp)
-        assert torch.allclose(out, ref, rtol=0, atol=1e-6)
-    else:
-        assert torch.equal(out, ref)
+    assert torch.equal(out, ref)
 
 
 def test_abc_weight_is_the_sum_of_its_bases():
     torch.manual_seed(0)
     layer = QLinear(6, 3, quantizer=get_quantizer("abc", bases=3))
     w, info = exact_weight(layer)
-    bases, alpha = info.parts["bases"], info.parts["alpha"]
-    assert set(bases.unique().tolist()) == {-1.0, 1.0} and alpha.shape == (3,)
-    by_hand = sum(alpha[i] * bases[i] for i in range(3))
-    assert torch.equal(w, by_hand.float()) and info.bits == 3
+    codes, scales = info.parts["codes"], info.parts["scales"]
+    assert codes.shape == (3, 3, 6) and codes.dtype == torch.bool and scales.shape == (3, 3)
+    assert torch.equal(scales, scales[:, :1].expand(3, 3))  # one alpha per base (per layer)
+    signs = codes.float() * 2 - 1
+    by_hand = scales[0, 0] * signs[0] + scales[1, 0] * signs[1] + scales[2, 0] * signs[2]
+    assert torch.equal(w, by_hand) and info.bits == 3 and info.name == "ABCQuantizer"
     assert len(torch.unique(w)) <= 2 ** 3  # at most 2^k levels
+    assert torch.equal(w, layer.effective_weight().detach())  # the forward's weight
 
 
 def test_sign_weight_levels_are_plus_minus_gamma():
@@ -54,7 +54,7 @@ def test_sign_weight_levels_are_plus_minus_gamma():
     w, info = exact_weight(layer)
     gamma = layer.weight.detach().abs().mean(1, keepdim=True)
     assert torch.equal(w.abs(), gamma.expand_as(w))
-    assert torch.equal(info.parts["scale"], gamma.flatten())
+    assert torch.equal(info.parts["scales"].flatten(), gamma.flatten())
 
 
 def test_fold_batchnorm_matches_by_hand():
@@ -134,3 +134,38 @@ def test_lowering_does_not_change_the_model(images):
     lower(net)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert isinstance(lower(net).nodes[2], Neuron)
+
+
+def test_residual_branches_must_agree_and_fold_inside():
+    from spikebit.export.graph import Residual
+
+    conv = Conv2d("c", torch.ones(3, 2, 1, 1), None)
+    bn = BatchNorm("bn", torch.zeros(3), torch.ones(3), torch.full((3,), 2.0), torch.zeros(3),
+                   0.0)
+    bad = LoweredGraph((2, 4, 4), 1, [Residual("block", [conv, bn], [])])
+    with pytest.raises(ExportError, match=r"Residual 'block'.*body gives \(3, 4, 4\) but its "
+                                          r"shortcut gives \(2, 4, 4\)"):
+        bad.shapes()
+    good = LoweredGraph((2, 4, 4), 1, [Residual("block", [conv, bn],
+                                                [Conv2d("s", torch.ones(3, 2, 1, 1), None)])])
+    folded = fold_batchnorm(good).nodes[0]
+    assert len(folded.body) == 1 and torch.equal(folded.body[0].weight, torch.full((3, 2, 1, 1),
+                                                                                   2.0))
+    x = torch.rand(1, 2, 2, 4, 4)
+    out = GraphModule(good)(x)
+    assert torch.allclose(out, 3 * x.sum(2, keepdim=True).expand(1, 2, 3, 4, 4))
+
+
+def test_agmm_resnet_lowers_exactly_for_onnx_and_is_refused_for_nir(images):
+    from export_clients import run_spikebit
+
+    from spikebit.models import MODELS
+
+    net = MODELS.get("agmm-resnet19")(width=0.0625, in_shape=(3, 16, 16)).eval()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    ref, ref_spikes = run_spikebit(net, x)
+    out, *spikes = _run(lower(net), x)
+    assert torch.equal(out, ref) and len(spikes) == 17
+    assert all(map(torch.equal, spikes, ref_spikes))
+    with pytest.raises(ExportError, match=r"layer 'body\.3': residual blocks"):
+        lower(net, NIR_TARGET)

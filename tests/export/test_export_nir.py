@@ -15,6 +15,7 @@ from spikebit.errors import ExportError
 from spikebit.export import from_nir, to_nir
 from spikebit.export.adapters import exact_weight
 from spikebit.export.nir_io import above, below
+from spikebit.models import MODELS
 
 
 def _equal(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
@@ -179,3 +180,28 @@ def test_bad_nir_files(tmp_path):
     junk.write_bytes(b"not an hdf5 file" * 10)
     with pytest.raises(ExportError, match="unreadable or malformed"):
         from_nir(junk)
+
+
+NIR_EXACT = {"albsnn-cifar10", "albsnn-cifar100", "albsnn-mnist", "albsnn-mnist-narrow",
+             "albsnn-table7", "mfp-vggsnn-cifar10dvs-fp-lif", "mfp-vggsnn-fmnist-fp-lif"}
+NIR_SMALL = {"agmm-resnet19": {"width": 0.0625}, "agmm-resnet18": {"width": 0.0625},
+             "agmm-vggsnn": {"width": 0.0625, "steps": 2},
+             "mfp-vggsnn-cifar10dvs": {"width": 0.0625, "steps": 2},
+             "mfp-vggsnn-cifar10dvs-fp-lif": {"width": 0.0625, "steps": 2}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if not n.startswith("ann-")])
+def test_zoo_models_that_export_exactly_to_nir(name, tmp_path):
+    model = MODELS.get(name)(**NIR_SMALL.get(name, {})).eval()
+    if name not in NIR_EXACT:
+        with pytest.raises(ExportError, match=r"layer 'body"):
+            to_nir(model, tmp_path / "m.nir")
+        assert list(tmp_path.iterdir()) == []
+        return
+    to_nir(model, tmp_path / "m.nir")
+    x = torch.rand(2, *model.config.in_shape, generator=torch.Generator().manual_seed(0))
+    ref, ref_spikes = run_spikebit(model, x)
+    out, spikes = run_spikebit(from_nir(tmp_path / "m.nir"), x)
+    assert _equal(spikes, ref_spikes)
+    assert torch.allclose(out, ref, atol=1e-5)

@@ -26,6 +26,7 @@ def register_format(name: str) -> Callable[[Writer], Writer]:
 
 @register_format("nir")
 def write_nir(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
+    """Write ``model`` to the NIR file ``out`` (``args.dt``, ``args.approximate``)."""
     from spikebit.export.nir_io import to_nir
 
     to_nir(model, out, dt=args.dt, approximate=args.approximate or None)
@@ -34,6 +35,7 @@ def write_nir(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
 
 @register_format("onnx")
 def write_onnx(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
+    """Write ``model`` to the ONNX file ``out`` (``args.no_spikes``, ``args.approximate``)."""
     from spikebit.export.onnx_io import to_onnx
 
     return to_onnx(model, out, spikes=not args.no_spikes, approximate=args.approximate or None)
@@ -74,6 +76,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """``spikebit export``: load ``args.checkpoint`` and write it in ``args.format``."""
     from spikebit.export.files import model_for_export
 
     writer = FORMATS.get(args.format)

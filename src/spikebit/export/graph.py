@@ -20,45 +20,33 @@ import torch
 import torch.nn.functional as F
 
 from spikebit.errors import ExportError
+from spikebit.neurons.base import NeuronDynamics
+from spikebit.quant.levels import QuantLevels
 
-
-@dataclass(frozen=True)
-class NeuronDynamics:
-    """Per-step neuron dynamics (mirrors the project's neuron protocol).
-
-    ``h[t] = leak * v[t-1] + x[t]``; spikes ``s = H(h - V)`` (binary, ``max_spikes=1``)
-    or ``min(floor(h / V), max_spikes)`` (graded); reset ``"hard"``: ``v = h (1 - s)``,
-    ``"soft"``: ``v = h - V s``, ``"none"``: ``v = h``. ``time_mixing``: the neuron
-    mixes all T inputs non-recurrently (MFP); its ``[T, T]`` matrix is in
-    :class:`Neuron`.``mixing``.
-    """
-
-    kind: str
-    threshold: float | torch.Tensor
-    leak: float | torch.Tensor
-    reset: str
-    max_spikes: int = 1
-    needs_steps: bool = False
-    time_mixing: bool = False
-    exact_step: bool = True
+__all__ = ["NeuronDynamics", "QuantInfo", "LoweredGraph", "Conv2d", "Linear", "BatchNorm",
+           "Pool2d", "GlobalAvgPool", "Flatten", "Neuron", "Gate", "Residual",
+           "node_output_shape"]
 
 
 @dataclass(frozen=True)
 class QuantInfo:
-    """How a weight was quantized: ``name``, bits per weight and the stored factors.
-
-    ``parts`` holds what a packed writer needs, e.g. ``sign`` (±1) and ``scale``
-    (per output channel) for ``sign``; ``bases`` ``[k, *w]`` (±1) and ``alpha`` ``[k]``
-    for ``abc``; ``codes`` (integers) and ``step`` for ``uniform``.
-    """
+    """How a weight was quantized: the quantizer's class ``name``, ``bits`` per weight,
+    ``parts`` (``codes`` ``[k, *w.shape]`` and ``scales`` ``[k, C_out]``, CPU) and the full
+    ``levels`` (:class:`~spikebit.quant.levels.QuantLevels`), whose ``weight()`` is the
+    effective weight bit for bit."""
 
     name: str
     bits: int
     parts: dict[str, torch.Tensor] = field(default_factory=dict)
+    levels: QuantLevels | None = None
 
 
 @dataclass
 class Conv2d:
+    """2-d convolution: ``weight`` ``[C_out, C_in / groups, kh, kw]`` (effective values),
+    ``bias`` ``[C_out]`` or None, ``stride``/``padding``/``dilation`` (pixels), ``groups``;
+    ``quant`` describes the quantized levels; ``path`` names the source layer."""
+
     path: str
     weight: torch.Tensor  # [C_out, C_in / groups, kh, kw], effective values
     bias: torch.Tensor | None
@@ -71,6 +59,9 @@ class Conv2d:
 
 @dataclass
 class Linear:
+    """Fully connected layer: ``weight`` ``[out, in]`` (effective values), ``bias`` ``[out]``
+    or None, ``quant`` the quantized levels; ``path`` names the source layer."""
+
     path: str
     weight: torch.Tensor  # [out, in], effective values
     bias: torch.Tensor | None
@@ -79,7 +70,8 @@ class Linear:
 
 @dataclass
 class BatchNorm:
-    """Inference BatchNorm ``(x - mean) / sqrt(var + eps) * weight + bias`` over channels."""
+    """Inference BatchNorm ``(x - mean) / sqrt(var + eps) * weight + bias`` over channels
+    (``mean``, ``var``, ``weight``, ``bias``: ``[C]``; ``eps``; ``path``: source layer)."""
 
     path: str
     mean: torch.Tensor
@@ -91,6 +83,9 @@ class BatchNorm:
 
 @dataclass
 class Pool2d:
+    """2-d pooling of ``kind`` ``"avg"``, ``"max"`` or ``"sum"`` with ``kernel``, ``stride`` and
+    ``padding`` (pixels) and ``ceil_mode``; ``path`` names the source layer."""
+
     path: str
     kind: str  # "avg" | "max" | "sum" (sum pool = average times the window area)
     kernel: tuple[int, int]
@@ -101,20 +96,23 @@ class Pool2d:
 
 @dataclass
 class GlobalAvgPool:
-    """``[C, H, W] -> [C]``: mean over the spatial dimensions."""
+    """``[C, H, W] -> [C]``: mean over the spatial dimensions (``path``: source layer)."""
 
     path: str
 
 
 @dataclass
 class Flatten:
-    """``[C, H, W] -> [C * H * W]`` (per sample)."""
+    """``[C, H, W] -> [C * H * W]`` per sample (``path``: source layer)."""
 
     path: str
 
 
 @dataclass
 class Neuron:
+    """A neuron layer described by its ``dynamics``; ``mixing`` is the effective ``[T, T]``
+    time-mixing matrix of MFP neurons (else None); ``path`` names the source layer."""
+
     path: str
     dynamics: NeuronDynamics
     mixing: torch.Tensor | None = None  # [T, T] effective time-mixing matrix (MFP)
@@ -123,14 +121,27 @@ class Neuron:
 @dataclass
 class Gate:
     """AGMM gate ``x[t] * sigmoid(alpha_t * M[t])`` (``M`` a temporal mean of the per-sample
-    feature mean; ``window`` is ``"cumulative"``, ``"all"`` or ``"step"``)."""
+    feature mean; ``window`` is ``"cumulative"``, ``"all"`` or ``"step"``; ``alpha`` ``[T]``;
+    ``path`` names the source layer)."""
 
     path: str
     alpha: torch.Tensor  # [T]
     window: str
 
 
-Primitive = Conv2d | Linear | BatchNorm | Pool2d | GlobalAvgPool | Flatten | Neuron | Gate
+@dataclass
+class Residual:
+    """``body(x) + shortcut(x)``: two stateless chains (``shortcut`` empty = identity) whose
+    outputs are added, in that order (a ResNet block's shortcut before its neuron);
+    ``path`` names the source block."""
+
+    path: str
+    body: list[Primitive]
+    shortcut: list[Primitive]
+
+
+Primitive = (Conv2d | Linear | BatchNorm | Pool2d | GlobalAvgPool | Flatten | Neuron | Gate
+             | Residual)
 
 
 @dataclass
@@ -140,7 +151,9 @@ class LoweredGraph:
     ``encoder`` names how a static input becomes a sequence (``"direct"`` repeats it
     each step); ``normalization`` is ``(mean, std)`` per input channel applied before
     the graph (``None`` if the model takes raw inputs); ``approximations`` lists
-    every deliberate deviation from the source model (empty = exact).
+    every deliberate deviation from the source model (empty = exact); ``in_shape`` is the
+    per-sample input shape, ``steps`` T, ``nodes`` the primitives in order and
+    ``metadata`` free-form notes (source, dt, ...).
     """
 
     in_shape: tuple[int, ...]
@@ -162,10 +175,12 @@ class LoweredGraph:
 
     @property
     def out_shape(self) -> tuple[int, ...]:
+        """Per-sample output shape of the graph (``in_shape`` for an empty graph)."""
         shapes = self.shapes()
         return shapes[-1] if shapes else tuple(self.in_shape)
 
     def neurons(self) -> list[Neuron]:
+        """The neuron layers, in order."""
         return [n for n in self.nodes if isinstance(n, Neuron)]
 
 
@@ -182,9 +197,29 @@ def _shape_error(node: Primitive, index: int, shape: tuple[int, ...], why: str) 
 
 
 def node_output_shape(node: Primitive, shape: tuple[int, ...], index: int = 0) -> tuple[int, ...]:
-    """Per-sample output shape of ``node`` for input ``shape`` (shape inference by meta run)."""
+    """Per-sample output shape of ``node`` for an input of per-sample ``shape``.
+
+    Args:
+        node: a primitive.
+        shape: its per-sample input shape (``(C, H, W)`` or ``(N,)``).
+        index: the node's position, used in error messages.
+
+    Raises:
+        ExportError: naming the node when the input shape does not fit it.
+    """
     if isinstance(node, (Neuron, Gate)):
         return shape
+    if isinstance(node, Residual):
+        out = shape
+        for j, sub in enumerate(node.body):
+            out = node_output_shape(sub, out, j)
+        short = shape
+        for j, sub in enumerate(node.shortcut):
+            short = node_output_shape(sub, short, j)
+        if out != short:
+            raise _shape_error(node, index, shape, f"its body gives {out} but its shortcut "
+                               f"gives {short}")
+        return out
     if isinstance(node, Flatten):
         if len(shape) < 1:
             raise _shape_error(node, index, shape, "nothing to flatten")

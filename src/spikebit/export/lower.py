@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from spikebit.errors import ExportError
-from spikebit.export.adapters import exact_weight, mixing_matrix, read_dynamics
+from spikebit.export.adapters import exact_weight, read_dynamics
 from spikebit.export.graph import (
     BatchNorm,
     Conv2d,
@@ -37,6 +37,7 @@ from spikebit.export.graph import (
     NeuronDynamics,
     Pool2d,
     Primitive,
+    Residual,
 )
 
 APPROXIMATIONS = {
@@ -52,7 +53,12 @@ APPROXIMATIONS = {
 
 @dataclass(frozen=True)
 class Target:
-    """What a format can express exactly; anything else is refused or approximated."""
+    """What a format can express exactly; anything else is refused or approximated.
+
+    Fields: ``name`` (for messages), ``resets`` allowed, ``graded`` spikes,
+    ``time_mixing``, ``gate`` (AGMM), ``maxpool``, ``per_channel_threshold``,
+    ``residual`` (blocks adding a shortcut).
+    """
 
     name: str
     resets: frozenset[str] = frozenset({"hard", "soft", "none"})
@@ -61,11 +67,12 @@ class Target:
     gate: bool = True
     maxpool: bool = True
     per_channel_threshold: bool = True
+    residual: bool = True
 
 
 ONNX_TARGET = Target("onnx")
 NIR_TARGET = Target("nir", resets=frozenset({"hard"}), graded=False, time_mixing=False,
-                    gate=False, maxpool=False)
+                    gate=False, maxpool=False, per_channel_threshold=False, residual=False)
 ANY_TARGET = Target("lowered")
 
 
@@ -106,9 +113,12 @@ class _Lowering:
             return
         if isinstance(module, (nn.Identity, nn.Dropout)):
             return
+        if type(module).__name__ == "DoubleSkipBlock":
+            self.double_skip(module, path)
+            return
         dyn = read_dynamics(module)
         if dyn is not None:
-            self.neuron(module, dyn, path)
+            self.neuron(dyn, path)
         elif isinstance(module, nn.Conv2d):
             self.conv(module, path)
         elif isinstance(module, nn.Linear):
@@ -131,9 +141,30 @@ class _Lowering:
             raise ExportError(
                 f"layer {path!r} ({type(module).__name__}) has no export primitive: supported "
                 "are conv/linear (quantized or not), BatchNorm, avg/max pooling, global average "
-                "pooling, flatten, spiking neurons and the AGMM gate in a sequential body "
-                "(residual blocks and ANN activations such as ReLU are not)."
+                "pooling, flatten, spiking neurons, the AGMM gate and the AGMM ResNets' "
+                "double-skip blocks (ANN activations such as ReLU are not)."
             )
+
+    def chain(self, module: nn.Module, path: str) -> list[Primitive]:
+        """Lower ``module`` into a separate list (a residual block's branch)."""
+        outer, self.nodes = self.nodes, []
+        try:
+            self.walk(module, path)
+            return self.nodes
+        finally:
+            self.nodes = outer
+
+    def double_skip(self, block: nn.Module, path: str) -> None:
+        """``s1 = N1(unit1(s) + shortcut1(s))``, ``s2 = N2(unit2(s1) + s1)`` (AGMM ResNets)."""
+        if not self.target.residual:
+            raise ExportError(f"layer {path!r}: residual blocks (shortcut additions) are not "
+                              f"written to {self.target.name} yet; export to ONNX")
+        self.nodes.append(Residual(f"{path}.unit1", self.chain(block.unit1, f"{path}.unit1"),
+                                   self.chain(block.shortcut1, f"{path}.shortcut1")))
+        self.walk(block.neuron1, f"{path}.neuron1")
+        self.nodes.append(Residual(f"{path}.unit2", self.chain(block.unit2, f"{path}.unit2"),
+                                   []))
+        self.walk(block.neuron2, f"{path}.neuron2")
 
     def conv(self, m: nn.Conv2d, path: str) -> None:
         if m.padding_mode != "zeros" or isinstance(m.padding, str):
@@ -147,11 +178,10 @@ class _Lowering:
         if m.running_mean is None or m.running_var is None:
             raise ExportError(f"layer {path!r}: BatchNorm without running statistics "
                               "(track_running_stats=False) has no fixed inference form")
-        c = m.num_features
-        weight = _tensor(m.weight) if m.affine else torch.ones(c)
-        bias = _tensor(m.bias) if m.affine else torch.zeros(c)
-        self.nodes.append(BatchNorm(path, _tensor(m.running_mean), _tensor(m.running_var),
-                                    weight, bias, float(m.eps)))
+        mean, var = _tensor(m.running_mean), _tensor(m.running_var)
+        weight = _tensor(m.weight) if m.affine else torch.ones_like(mean)
+        bias = _tensor(m.bias) if m.affine else torch.zeros_like(mean)
+        self.nodes.append(BatchNorm(path, mean, var, weight, bias, float(m.eps)))
 
     def pool(self, m: nn.AvgPool2d | nn.MaxPool2d, path: str) -> None:
         kind = "avg" if isinstance(m, nn.AvgPool2d) else "max"
@@ -179,18 +209,21 @@ class _Lowering:
         window = "step" if m.per_step else ("cumulative" if m.causal else "all")
         self.nodes.append(Gate(path, _tensor(m.alpha), window))
 
-    def neuron(self, module: nn.Module, dyn: NeuronDynamics, path: str) -> None:
+    def neuron(self, dyn: NeuronDynamics, path: str) -> None:
         t = self.target
         mixing = None
         if dyn.time_mixing:
             if t.time_mixing:
-                mixing = mixing_matrix(module)
+                mixing = dyn.mixing
                 if mixing is None:
                     raise ExportError(f"layer {path!r}: time-mixing neuron without a matrix")
             else:
                 self.refuse_or_approximate(path, f"{dyn.kind} time mixing (T x T)", "time-mixing")
-                dyn = dataclasses.replace(dyn, time_mixing=False, needs_steps=False,
-                                          reset="hard")
+                leak = float(dyn.mixing[1, 0] / dyn.mixing[0, 0]) \
+                    if dyn.mixing is not None and dyn.mixing.shape[0] > 1 \
+                    and float(dyn.mixing[0, 0]) != 0 else 0.0
+                dyn = dataclasses.replace(dyn, time_mixing=False, needs_steps=False, steps=None,
+                                          mixing=None, reset="hard", leak=min(max(leak, 0.0), 1.0))
         if dyn.max_spikes > 1 and not t.graded:
             self.refuse_or_approximate(path, f"multi-threshold spikes (max_spikes="
                                        f"{dyn.max_spikes})", "multi-threshold")
@@ -200,8 +233,10 @@ class _Lowering:
                                        if dyn.reset == "soft" else f"reset {dyn.reset!r}",
                                        "soft-reset")
             dyn = dataclasses.replace(dyn, reset="hard")
-        if isinstance(dyn.threshold, torch.Tensor) and not t.per_channel_threshold:
-            raise ExportError(f"layer {path!r}: per-channel thresholds unsupported by {t.name}")
+        per_value = isinstance(dyn.threshold, torch.Tensor) or isinstance(dyn.leak, torch.Tensor)
+        if per_value and not t.per_channel_threshold:
+            raise ExportError(f"layer {path!r}: per-channel or per-step threshold/leak cannot "
+                              f"be written to {t.name} (its importers take one value per layer)")
         self.nodes.append(Neuron(path, dyn, mixing))
 
 
@@ -270,12 +305,22 @@ def lower(
 
 
 def fold_batchnorm(graph: LoweredGraph) -> LoweredGraph:
-    """A copy of ``graph`` with every BatchNorm folded into the conv/linear before it.
+    """A copy of ``graph`` with every BatchNorm folded into the conv/linear before it
+    (also inside residual branches).
 
-    Raises :class:`ExportError` for a BatchNorm that does not follow a weight layer.
+    Raises:
+        ExportError: a BatchNorm that does not follow a conv or linear layer.
     """
+    return dataclasses.replace(graph, nodes=_fold(graph.nodes))
+
+
+def _fold(chain: list[Primitive]) -> list[Primitive]:
     nodes: list[Primitive] = []
-    for i, node in enumerate(graph.nodes):
+    for i, node in enumerate(chain):
+        if isinstance(node, Residual):
+            nodes.append(dataclasses.replace(node, body=_fold(node.body),
+                                             shortcut=_fold(node.shortcut)))
+            continue
         if not isinstance(node, BatchNorm):
             nodes.append(node)
             continue
@@ -289,4 +334,4 @@ def fold_batchnorm(graph: LoweredGraph) -> LoweredGraph:
         bias = (b - node.mean.double()) * scale + node.bias.double()
         nodes[-1] = dataclasses.replace(prev, weight=w.float(), bias=bias.float(), quant=None,
                                         path=f"{prev.path}+{node.path}")
-    return dataclasses.replace(graph, nodes=nodes)
+    return nodes

@@ -80,7 +80,8 @@ def _scale(node: Conv2d | Linear, factor: float, bias: bool) -> Conv2d | Linear:
 
 
 def sum_pools(graph: LoweredGraph) -> tuple[list[Primitive], list[str]]:
-    """Average pools as sum pools, their ``1/area`` folded into a neighbouring weight layer.
+    """Average pools of ``graph`` as sum pools, ``1/area`` folded into a neighbouring weight
+    layer (the next one; for a trailing pool, the one before it).
 
     Returns the new node list (pools as ``Pool2d(kind="sum")``, global pooling as a
     sum pool + flatten) and notes on folds that are not bit-exact (area not a power of 2).
@@ -154,12 +155,12 @@ def _node(node: Primitive, shape: tuple[int, ...], dt: float) -> Any:
 
     meta = {"spikebit_path": node.path}
     if isinstance(node, Conv2d):
-        bias = node.bias if node.bias is not None else torch.zeros(node.weight.shape[0])
+        bias = node.bias if node.bias is not None else node.weight.new_zeros(node.weight.shape[0])
         return nir.Conv2d(input_shape=tuple(shape[1:]), weight=node.weight.numpy(),
                           stride=node.stride, padding=node.padding, dilation=node.dilation,
                           groups=node.groups, bias=bias.numpy(), metadata=meta)
     if isinstance(node, Linear):
-        bias = node.bias if node.bias is not None else torch.zeros(node.weight.shape[0])
+        bias = node.bias if node.bias is not None else node.weight.new_zeros(node.weight.shape[0])
         return nir.Affine(weight=node.weight.numpy(), bias=bias.numpy(), metadata=meta)
     if isinstance(node, Pool2d):
         if node.ceil_mode or node.kind != "sum":
@@ -183,7 +184,12 @@ def _kind(node: Primitive) -> str:
 
 
 def graph_to_nir(graph: LoweredGraph, dt: float = DEFAULT_DT) -> Any:
-    """The NIR graph of a lowered graph (BatchNorm folded, average pools as sum pools)."""
+    """The ``nir.NIRGraph`` of a lowered ``graph`` (BatchNorm folded, average pools as sum
+    pools); ``dt`` is the step in seconds (``tau = dt / (1 - leak)``).
+
+    Raises:
+        ExportError: ``dt <= 0`` or a primitive without a NIR node.
+    """
     import nir
 
     if not dt > 0:
@@ -266,6 +272,7 @@ def from_nir(source: Any, *, steps: int | None = None, dt: float | None = None) 
 
 
 def nir_threshold_to_spikebit(v_threshold: float, scale: float) -> float:
-    """Invert the threshold rule: spikebit ``V`` from NIR ``v_threshold`` and ``(1-leak) r``."""
+    """Invert the threshold rule: spikebit ``V`` from NIR ``v_threshold`` and ``scale``
+    ``= (dt / tau) r`` (the next float32 above ``v_threshold``, divided by ``scale``)."""
     v = above(v_threshold) / scale
     return float(np.float32(v)) if math.isfinite(v) else v

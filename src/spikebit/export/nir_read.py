@@ -145,6 +145,11 @@ def _flatten(name: str, n: Any, dt: float) -> Primitive:
     return Flatten(name)
 
 
+def _dynamics(kind: str, threshold: float, leak: float) -> NeuronDynamics:
+    return NeuronDynamics(kind=kind, threshold=threshold, leak=leak, reset="hard", max_spikes=1,
+                          needs_steps=False, time_mixing=False, exact_step=True)
+
+
 def _lif(name: str, n: Any, dt: float) -> Primitive:
     tau, r = _unique(name, n, "tau"), _unique(name, n, "r")
     if _unique(name, n, "v_leak") != 0.0 or _unique(name, n, "v_reset") != 0.0:
@@ -155,7 +160,7 @@ def _lif(name: str, n: Any, dt: float) -> Primitive:
                           f"1 - dt/tau = {1 - a} outside [0, 1); pass the graph's dt")
     leak = float(np.float32(1.0 - a))
     v = nir_threshold_to_spikebit(_unique(name, n, "v_threshold"), a * r)
-    return Neuron(name, NeuronDynamics("lif", v, leak, "hard"))
+    return Neuron(name, _dynamics("lif", v, leak))
 
 
 def _if(name: str, n: Any, dt: float) -> Primitive:
@@ -163,7 +168,7 @@ def _if(name: str, n: Any, dt: float) -> Primitive:
     if _unique(name, n, "v_reset") != 0.0 or r <= 0:
         raise ExportError(f"NIR node {name!r}: only v_reset = 0 and r > 0 are supported")
     v = nir_threshold_to_spikebit(_unique(name, n, "v_threshold"), r)
-    return Neuron(name, NeuronDynamics("if", v, 1.0, "hard"))
+    return Neuron(name, _dynamics("if", v, 1.0))
 
 
 READERS: dict[str, Callable[[str, Any, float], Primitive]] = {
@@ -173,7 +178,14 @@ READERS: dict[str, Callable[[str, Any, float], Primitive]] = {
 
 
 def read_graph(source: Any, *, steps: int | None = None, dt: float | None = None) -> LoweredGraph:
-    """A :class:`LoweredGraph` from a NIR graph or file (see :func:`from_nir`)."""
+    """A :class:`LoweredGraph` from ``source`` (a ``nir.NIRGraph`` or a path), with ``steps``
+    and ``dt`` (seconds) overriding the file's metadata (see
+    :func:`spikebit.export.nir_io.from_nir`).
+
+    Raises:
+        ExportError: a missing/unreadable file, an unknown or malformed node, a graph that
+            is not a chain, or shapes that do not chain (naming the node).
+    """
     graph = _load(source)
     meta = _meta(graph)
     try:
@@ -246,13 +258,21 @@ def _module(node: Primitive) -> nn.Module:
 
 
 def build_network(graph: LoweredGraph) -> nn.Module:
-    """A :class:`~spikebit.models.SpikingNet` (eval mode) running ``graph``'s primitives."""
+    """A :class:`~spikebit.models.SpikingNet` (eval mode) running ``graph``'s primitives.
+
+    With an input normalization in the graph, the network is wrapped like a trained
+    checkpoint's model, so it takes raw inputs ``[B, *in_shape]``.
+    """
     from spikebit.models.network import ModelConfig, SpikingNet
 
     out = graph.out_shape
     config = ModelConfig(spec="nir", in_shape=tuple(graph.in_shape),
                          num_classes=int(out[0]) if len(out) == 1 else 0, steps=graph.steps,
                          neuron="lif", encoder=graph.encoder, batchnorm=False)
-    net = SpikingNet(config, nn.Sequential(*[_module(n) for n in graph.nodes]))
+    net: nn.Module = SpikingNet(config, nn.Sequential(*[_module(n) for n in graph.nodes]))
+    if graph.normalization is not None:  # the same wrapper a trained checkpoint uses
+        from spikebit.train.run import _Normalized
+
+        net = _Normalized(net, *graph.normalization)
     net.export_metadata = {"normalization": graph.normalization, **graph.metadata}
     return net.eval()

@@ -33,7 +33,7 @@ OPSET = 18
 
 
 def graph_metadata(graph: LoweredGraph) -> dict[str, str]:
-    """String metadata describing the graph (steps, encoder, normalization, approximations)."""
+    """String metadata describing ``graph`` (steps, encoder, normalization, approximations)."""
     return {
         "spikebit.steps": str(graph.steps),
         "spikebit.in_shape": json.dumps(list(graph.in_shape)),
@@ -45,9 +45,11 @@ def graph_metadata(graph: LoweredGraph) -> dict[str, str]:
 
 
 def onnx_program(graph: LoweredGraph, spikes: bool = True, optimize: bool = True):  # noqa: ANN201
-    """Trace ``graph`` with ``torch.onnx.export`` (dynamo exporter, dynamic batch)."""
+    """Trace ``graph`` with ``torch.onnx.export`` (dynamo exporter, dynamic batch, opset
+    :data:`OPSET`): ``spikes`` adds every neuron layer's spikes as outputs, ``optimize``
+    runs the exporter's ONNX optimizer. Raises :class:`ExportError` if tracing fails."""
     module = GraphModule(graph, record_spikes=spikes).eval()
-    example = torch.zeros(2, *graph.in_shape)
+    example = torch.zeros(2, *graph.in_shape, device="cpu")  # exported on the CPU
     names = ["logits"] + [f"spikes_{i}" for i in range(len(graph.neurons()))] * spikes
     batch = torch.export.Dim("batch", min=1)
     quiet = io.StringIO()
@@ -82,11 +84,12 @@ def to_onnx(
     approximate: bool | str | Iterable[str] | None = None,
     optimize: bool = True,
 ) -> Path:
-    """Write ``model`` (a trained SpikingNet or a lowered graph) to an ONNX file ``path``.
+    """Write ``model`` (a trained SpikingNet or a lowered graph) to an ONNX file ``path``;
+    ``approximate`` names allowed approximations (see :func:`spikebit.export.lower`).
 
     ``spikes``: also output every neuron layer's spikes. ``optimize``: run the ONNX
-    graph optimizer of ``torch.onnx`` (constant folding; slower export). Returns ``path``.
-    The file is written atomically (no partial file on error).
+    graph optimizer of ``torch.onnx`` (constant folding; slower export). Returns ``path``;
+    the file is written atomically (no partial file on error).
     Raises :class:`ExportError` for a layer the lowering refuses or an exporter failure.
     """
     import onnx

@@ -31,14 +31,17 @@ from spikebit.export.graph import (
     Neuron,
     Pool2d,
     Primitive,
+    Residual,
 )
 
 
-def _threshold(v: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+def _per_channel(v: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
+    """A float, or a ``[C]`` tensor shaped to broadcast over ``like [B, C, *spatial]``."""
     if not isinstance(v, torch.Tensor):
         return float(v)
-    extra = like.ndim - 2 - 1  # [T?, B, C, *spatial] -> broadcast over the spatial dims
-    return v.to(like.dtype).view(-1, *([1] * max(extra, 0)))
+    if v.ndim == 0:
+        return v.to(like.dtype)
+    return v.to(like.dtype).view(-1, *([1] * (like.ndim - 2)))
 
 
 def neuron_sequence(node: Neuron, x: torch.Tensor) -> torch.Tensor:
@@ -47,18 +50,25 @@ def neuron_sequence(node: Neuron, x: torch.Tensor) -> torch.Tensor:
     if node.mixing is not None:
         steps = x.shape[0]
         h = torch.mm(node.mixing.to(x.dtype), x.reshape(steps, -1)).reshape(x.shape)
-        return torch.ge(h, _threshold(dyn.threshold, x)).to(x.dtype)
-    threshold = _threshold(dyn.threshold, x)
+        v = dyn.threshold
+        if isinstance(v, torch.Tensor) and dyn.threshold_per_step:
+            v = v.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
+        elif isinstance(v, torch.Tensor):
+            v = v.to(x.dtype).view(-1, *([1] * (x.ndim - 3)))
+        return torch.ge(h, v).to(x.dtype)
     leak = dyn.leak
     spikes = []
     v: torch.Tensor | None = None
     for t in range(x.shape[0]):
+        xt = x[t]
+        threshold = dyn.threshold[t] if dyn.threshold_per_step else dyn.threshold
+        threshold = _per_channel(threshold, xt)
         if v is None:
-            h = x[t]
+            h = xt
         elif isinstance(leak, torch.Tensor):
-            h = x[t] + _threshold(leak, x) * v
+            h = xt + _per_channel(leak, xt) * v
         else:
-            h = torch.add(x[t], v, alpha=float(leak))
+            h = torch.add(xt, v, alpha=float(leak))
         if dyn.max_spikes > 1:
             s = torch.floor(h / threshold).clamp(0, dyn.max_spikes)
         else:
@@ -74,7 +84,7 @@ def neuron_sequence(node: Neuron, x: torch.Tensor) -> torch.Tensor:
 
 
 def gate_sequence(node: Gate, x: torch.Tensor) -> torch.Tensor:
-    """AGMM: ``x[t] * sigmoid(alpha_t * M[t])`` for ``x [T, B, ...]``."""
+    """AGMM gate ``node`` applied to ``x [T, B, ...]``: ``x[t] * sigmoid(alpha_t * M[t])``."""
     steps, batch = x.shape[:2]
     m = x.reshape(steps, batch, -1).mean(-1)
     if node.window == "cumulative":
@@ -89,7 +99,7 @@ def gate_sequence(node: Gate, x: torch.Tensor) -> torch.Tensor:
 
 
 def stateless(node: Primitive, x: torch.Tensor) -> torch.Tensor:
-    """Apply a stateless primitive to ``x [N, ...]``."""
+    """Apply the stateless primitive ``node`` to ``x [N, ...]`` (T folded into N)."""
     if isinstance(node, Conv2d):
         return F.conv2d(x, node.weight, node.bias, node.stride, node.padding, node.dilation,
                         node.groups)
@@ -110,7 +120,7 @@ def stateless(node: Primitive, x: torch.Tensor) -> torch.Tensor:
 
 
 class GraphModule(nn.Module):
-    """Executes a :class:`LoweredGraph`.
+    """Executes a lowered ``graph`` (:class:`LoweredGraph`).
 
     ``forward(x)``: ``x`` is a static input ``[B, *in_shape]`` (normalized and
     encoded as the graph says; ``direct`` encoding only) or a sequence
@@ -124,12 +134,14 @@ class GraphModule(nn.Module):
         self.record_spikes = record_spikes
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Static ``x [B, *in_shape]`` -> normalized, direct-encoded ``[T, B, *in_shape]``;
+        a sequence ``[T, B, *in_shape]`` passes unchanged."""
         g = self.lowered
         n = len(g.in_shape)
         if x.ndim == n + 2:
             return x
         if g.normalization is not None:
-            mean, std = (torch.tensor(v, dtype=x.dtype).view(-1, *([1] * (n - 1)))
+            mean, std = (torch.tensor(v, dtype=x.dtype, device=x.device).view(-1, *([1] * (n - 1)))
                          for v in g.normalization)
             x = (x - mean) / std
         if g.encoder != "direct":
@@ -138,18 +150,29 @@ class GraphModule(nn.Module):
         return x.unsqueeze(0).expand(g.steps, *x.shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        x = self.encode(x)
-        spikes = []
-        for node in self.lowered.nodes:
-            if isinstance(node, Neuron):
-                x = neuron_sequence(node, x)
-                spikes.append(x)
-            elif isinstance(node, Gate):
-                x = gate_sequence(node, x)
-            else:
-                t, b = x.shape[:2]
-                y = stateless(node, x.reshape(t * b, *x.shape[2:]))
-                x = y.reshape(t, b, *y.shape[1:])
+        """Run the graph on ``x`` (see the class docstring for shapes and outputs)."""
+        spikes: list[torch.Tensor] = []
+        x = run_chain(self.lowered.nodes, self.encode(x), spikes)
         if self.record_spikes:
             return (x, *spikes)
         return x
+
+
+def run_chain(nodes: list[Primitive], x: torch.Tensor,
+              spikes: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Run the primitives ``nodes`` on a sequence ``x [T, B, ...]``; every neuron layer's
+    spikes are appended to ``spikes`` (when given), in order."""
+    for node in nodes:
+        if isinstance(node, Neuron):
+            x = neuron_sequence(node, x)
+            if spikes is not None:
+                spikes.append(x)
+        elif isinstance(node, Gate):
+            x = gate_sequence(node, x)
+        elif isinstance(node, Residual):
+            x = run_chain(node.body, x, spikes) + run_chain(node.shortcut, x, spikes)
+        else:
+            t, b = x.shape[:2]
+            y = stateless(node, x.reshape(t * b, *x.shape[2:]))
+            x = y.reshape(t, b, *y.shape[1:])
+    return x
