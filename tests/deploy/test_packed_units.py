@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
@@ -21,6 +19,7 @@ from spikebit.deploy.kernels import (
 )
 from spikebit.layers import TimeDistributed
 from spikebit.models.network import ModelConfig, build_network
+from spikebit.neurons.base import NeuronDynamics, SpikingNeuron
 
 from .helpers import calibrate, neuron_outputs
 
@@ -108,10 +107,17 @@ class _PluginNeuron(nn.Module):
         return (x > 0).to(x.dtype), state
 
 
-class _InexactPlugin(_PluginNeuron):
-    dynamics = SimpleNamespace(kind="plugin", threshold=0.0, leak=1.0, reset="hard",
-                               max_spikes=1, needs_steps=False, time_mixing=False,
-                               exact_step=False)
+class _InexactPlugin(SpikingNeuron):
+    """A registered-style neuron whose step does not reproduce its forward."""
+
+    def forward(self, x):
+        return (x > 0).to(x.dtype)
+
+    @property
+    def dynamics(self) -> NeuronDynamics:
+        return NeuronDynamics(kind="plugin", threshold=0.0, leak=1.0, reset="hard",
+                              max_spikes=1, needs_steps=False, time_mixing=False,
+                              exact_step=False)
 
 
 def test_plugin_neurons_without_known_exact_step_are_refused(tmp_path):
