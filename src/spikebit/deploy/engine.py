@@ -4,11 +4,11 @@ Activations flow layer by layer over all ``T`` steps at once (``[T*B, H, W, C]``
 channels last), as :class:`~spikebit.models.SpikingNet` does. Spikes and spike counts
 are small integers (``uint8``) with a power-of-two multiplier after average pooling
 (``AP2`` of spikes = integer sums / 4, exact). A binary-weight layer fed integers packs
-their bit planes with im2col into ``uint64`` words and computes ``2 popcount(x & B+) -
-popcount(x)`` per base (:mod:`spikebit.deploy.kernels`): float weights of binary layers
-never exist. Integer weights (uniform b-bit) multiply integer activations in a float
-GEMM whose sums stay below ``2^24`` (float32) or ``2^53`` (float64), so exact. Real-valued
-inputs (the encoding layer) and fp layers run in float64. Neuron dynamics (LIF/IF,
+their bit planes with a bit im2col into ``uint64`` words and computes ``2 popcount(x & B+)
+- popcount(x)`` per base (:mod:`spikebit.deploy.kernels`): float weights of binary layers
+never exist. Full-precision and uniform b-bit weights fed integers accumulate one weight
+row per set input bit (event-driven, exact for integer weights). Real-valued inputs (the
+encoding layer) run a direct float64 convolution. Neuron dynamics (LIF/IF,
 multi-threshold, MFP) are evaluated in float64 exactly as the model's forward.
 """
 
@@ -195,8 +195,7 @@ class Neuron:
         s = neuron_steps(np.ascontiguousarray(x2), steps, NEURON_KINDS[self.kind],
                          float(self.threshold), float(self.leak), self.reset == "hard",
                          float(self.max_spikes), mixing)
-        shape = x.shape[1:] if a.static else x.shape[1:]
-        return Act(s.reshape(-1, *shape), False, maxv=self.max_spikes)
+        return Act(s.reshape(-1, *x.shape[1:]), False, maxv=self.max_spikes)
 
 
 def _pool(a: Act, k: int, kind: str) -> Act:
