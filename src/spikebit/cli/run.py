@@ -18,7 +18,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--input", help="a .npy file [B, *in_shape] (or [T, B, ...]): predictions")
     p.add_argument("--data-dir", default=None, help="dataset cache directory")
     p.add_argument("--limit", type=int, default=None, help="first N test samples only")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="images per engine call")
     p.add_argument("--threads", type=int, default=1, help="threads of the bitwise kernels")
     p.add_argument("-o", "--output", default=None, help="--input: write predictions to .npy")
     p.set_defaults(func=run_packed)
