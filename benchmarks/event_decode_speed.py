@@ -172,6 +172,9 @@ def main() -> None:
         "simulator": bench_simulator(args.sim_images),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    from spikebit.provenance import with_provenance
+
+    result = with_provenance(result)  # versions, commit, CPU, threads, device
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
 

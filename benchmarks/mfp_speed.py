@@ -294,6 +294,9 @@ def main(argv: list[str] | None = None) -> int:
     result["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     print(report(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    from spikebit.provenance import with_provenance
+
+    result = with_provenance(result)  # versions, commit, CPU, threads, device
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out} ({result['wall_seconds']} s)")
     return 0

@@ -682,6 +682,9 @@ def main(argv: list[str] | None = None) -> int:
     for key, t in result["targets"].items():
         print(f"target {key}: {json.dumps(t)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    from spikebit.provenance import with_provenance
+
+    result = with_provenance(result)  # versions, commit, CPU, threads, device
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out}")
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -102,6 +103,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return run_convert(args)
 
 
+NO_VERIFY_HELP = "skip the SHA-256 check of checkpoint tensors (faster loading of large files)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from spikebit import __version__
     from spikebit.cli import configs
@@ -123,12 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set optim.lr=0.01 (repeatable)")
     t.add_argument("--resume", action="store_true", help="continue from the run's last checkpoint")
+    t.add_argument("--no-verify", action="store_true", help=NO_VERIFY_HELP)
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on its test set")
     e.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
     e.add_argument("--data-dir", default=None,
                    help="dataset cache directory (default $SPIKEBIT_DATA or ~/.cache/spikebit)")
+    e.add_argument("--no-verify", action="store_true", help=NO_VERIFY_HELP)
     e.set_defaults(func=cmd_eval)
 
     i = sub.add_parser("info", help="architecture, storage, firing rates, SOPs and energy")
@@ -136,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.add_argument("--no-activity", action="store_true",
                    help="skip the firing-rate/SOP measurement (needs the dataset)")
+    i.add_argument("--no-verify", action="store_true", help=NO_VERIFY_HELP)
     i.set_defaults(func=cmd_info)
 
     m = sub.add_parser("models", help="list the model zoo")
@@ -188,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``spikebit`` command; returns the exit status (2 on a
     :class:`SpikebitError`, printed as one line without a traceback)."""
     args = build_parser().parse_args(argv)
+    if getattr(args, "no_verify", False):  # checkpoint SHA-256 checks off (for speed)
+        os.environ["SPIKEBIT_VERIFY_CHECKPOINTS"] = "0"
     if args.quiet:
         from spikebit.progress import set_quiet
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from spikebit.metrics import measure_activity, model_storage
+from spikebit.provenance import describe as describe_provenance
 
 
 def print_run_summary(run_dir: Path, metrics: dict[str, Any], seconds: float) -> None:
@@ -53,6 +54,7 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
         "dataset": config.data.name,
         "metrics": ckpt.meta.get("metrics", {}),
         "storage": storage,
+        "provenance": ckpt.meta.get("provenance"),
     }
     for key in ("albsnn", "flip_ratio", "mfp_memory"):
         if key in info["metrics"]:
@@ -62,7 +64,9 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
     if as_json:
         return json.dumps(info, indent=2, default=str)
     lines = [f"checkpoint: {path}", f"model: {config.model.name} {config.model.args}",
-             f"dataset: {config.data.name}", "", str(model), "",
+             f"dataset: {config.data.name}",
+             f"trained with: {describe_provenance(ckpt.meta.get('provenance'))}", "",
+             str(model), "",
              f"{'layer':40s} {'quantizer':15s} {'quant':>5s} {'params':>10s} {'bits':>12s} "
              f"{'ratio':>7s}"]
     for layer in storage["layers"]:

@@ -20,7 +20,7 @@ from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.evaluate import evaluate_conversion
 from spikebit.conversion.experiments import Variant, summarize
 from spikebit.conversion.snn import convert
-from spikebit.train.checkpoint import atomic_write_json
+from spikebit.provenance import write_result_json
 from spikebit.train.config import RunConfig
 
 DEFAULT_TOLERANCE = 0.1  # conversion loss (points) counted as lossless
@@ -169,7 +169,7 @@ def convert_checkpoint(
     }
     if write:
         out = loaded.path.parent / f"convert-{method}-K{K}.json"
-        atomic_write_json(out, report)
+        write_result_json(out, report)
         report["json"] = str(out)
     return report
 

@@ -28,9 +28,9 @@ from spikebit.conversion.experiments import (
 from spikebit.conversion.from_checkpoint import conversion_data, load_ann
 from spikebit.conversion.plots import plot_accuracy_curves, plot_output_differences
 from spikebit.conversion.recipes import PAPER, Budget, NetPlan, budget_for, describe, train_config
+from spikebit.provenance import write_result_json
 from spikebit.reproduce import register_experiment
 from spikebit.reproduce import results_dir as current_results_dir
-from spikebit.train.checkpoint import atomic_write_json
 
 TOLERANCE = 0.1  # points of conversion loss counted as lossless
 VariantsFor = Callable[[Budget], Sequence[Variant] | None]
@@ -108,7 +108,7 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
         t1 = time.perf_counter()
         report = convert_net(plan, budget, run_dir, variants_for(budget))
         stem = current_results_dir() / f"{experiment}-{plan.key}"
-        atomic_write_json(stem.with_suffix(".json"), report.to_dict())
+        write_result_json(stem.with_suffix(".json"), report.to_dict())
         ann_test_acc = 100.0 * metrics["test_acc"]
         for name, r in report.results.items():
             label = (labels or {}).get(variant_family(r.variant))

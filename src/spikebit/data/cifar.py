@@ -10,7 +10,9 @@ arrays and plain containers, so a tampered file cannot run code.
 from __future__ import annotations
 
 import codecs
+import io
 import pickle
+import pickletools
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,14 @@ _SAFE = {
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): codecs.encode,
 }
+def _bytes(*args: Any) -> bytes:
+    """``bytes(...)`` as protocol-2 pickles call it (``bytes()`` for b""), never ``bytes(n)``."""
+    if any(isinstance(a, int) for a in args):
+        raise pickle.UnpicklingError("bytes(n) (an allocation) is not allowed in a CIFAR batch")
+    return bytes(*args)
+
+
+_SAFE[("__builtin__", "bytes")] = _SAFE[("builtins", "bytes")] = _bytes
 for _mod in ("numpy.core", "numpy._core"):
     for _name in ("_reconstruct", "scalar"):
         _SAFE[(f"{_mod}.multiarray", _name)] = getattr(_multiarray, _name)
@@ -69,14 +79,35 @@ class _ArrayUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"forbidden global {module}.{name}") from None
 
 
+_MEMO_OPS = ("PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET")
+
+
+def _check_opcodes(raw: bytes) -> None:
+    """Bound the unpickler's work before running it: one linear pass over the opcodes.
+
+    A memo index far beyond the number of opcodes (e.g. ``LONG_BINPUT 175399797``)
+    would make the unpickler allocate a memo table of that size; the official
+    files number their memo entries 0, 1, 2, ...
+    """
+    count = 0
+    for op, arg, _ in pickletools.genops(raw):
+        count += 1
+        if op.name in _MEMO_OPS and isinstance(arg, int) and arg > count:
+            raise pickle.UnpicklingError(f"memo index {arg} at opcode {count} is out of range")
+
+
 def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     """Read one batch file into images uint8 ``[N, 3, 32, 32]`` and labels ``[N]``."""
     fix = f"Replace it with a fresh copy from the official archive ({URL})."
     try:
-        with open(path, "rb") as f:
-            batch = _ArrayUnpickler(f, encoding="bytes").load()
+        raw = Path(path).read_bytes()
     except FileNotFoundError:
         raise DataError(f"CIFAR batch file {path} does not exist. {fix}") from None
+    except OSError as err:
+        raise DataError(f"CIFAR batch file {path} cannot be read ({err}). {fix}") from None
+    try:  # from memory: a length field in the pickle can never ask for more than the file
+        _check_opcodes(raw)
+        batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except Exception as err:  # unpickling raises many types on corrupt input
         raise DataError(
             f"CIFAR batch file {path} is not a readable pickle ({err}). {fix}"
@@ -89,22 +120,43 @@ def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     missing = [k for k in ("data", label_key) if k not in batch]
     if missing:
         raise DataError(
-            f"CIFAR batch file {path} lacks the keys {missing} (has {sorted(batch)}). "
-            f"Is this the right dataset (CIFAR-10 uses 'labels', CIFAR-100 'fine_labels')? {fix}"
+            f"CIFAR batch file {path} lacks the keys {missing} (has "
+            f"{sorted(map(repr, batch))}). Is this the right dataset (CIFAR-10 uses 'labels', "
+            f"CIFAR-100 'fine_labels')? {fix}"
         )
-    data = np.asarray(batch["data"])
-    labels = np.asarray(batch[label_key])
-    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+    return _arrays(batch["data"], batch[label_key], label_key, f"CIFAR batch file {path}", fix)
+
+
+def _arrays(data: Any, labels: Any, label_key: str, what: str,
+            fix: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check types and sizes before any conversion (bounded work on hostile input)."""
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3072:
+        desc = (f"{data.dtype} {data.shape}" if isinstance(data, np.ndarray)
+                else type(data).__name__)
         raise DataError(
-            f"CIFAR batch file {path}: 'data' is {data.dtype} {data.shape}, expected uint8 "
-            f"[N, 3072]. {fix}"
+            f"{what}: 'data' is {desc}, expected uint8 [N, 3072] (a numpy array). {fix}"
         )
-    if labels.ndim != 1 or len(labels) != len(data) or labels.dtype.kind not in "iu":
+    n = len(data)
+    if isinstance(labels, np.ndarray):
+        ok = labels.ndim == 1 and labels.dtype.kind in "iu" and len(labels) == n
+    else:  # the official files hold a list of Python ints: check before converting
+        ok = isinstance(labels, list) and len(labels) == n and all(
+            type(v) is int and -(2**62) < v < 2**62 for v in labels)
+    if not ok:
+        desc = (f"{labels.dtype} {labels.shape}" if isinstance(labels, np.ndarray)
+                else f"a {type(labels).__name__} of length {_length(labels)}")
         raise DataError(
-            f"CIFAR batch file {path}: {len(data)} images but {label_key!r} has shape "
-            f"{labels.shape} ({labels.dtype}); expected {len(data)} integer labels. {fix}"
+            f"{what}: {n} images but {label_key!r} is {desc}; expected {n} integer labels. {fix}"
         )
-    return data.reshape(-1, 3, 32, 32), labels
+    return data.reshape(-1, 3, 32, 32), np.asarray(labels, dtype=np.int64).reshape(n)
+
+
+def _length(value: Any) -> str:
+    try:
+        return str(len(value))
+    except TypeError:
+        return "-"
 
 
 def _locate(root: Path, spec: dict[str, Any]) -> Path:

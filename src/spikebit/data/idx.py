@@ -8,6 +8,7 @@ uint32 sizes, then the values in C order, big-endian. Label files have magic 204
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -23,13 +24,35 @@ _CODES = {np.dtype(v).newbyteorder("="): k for k, v in _DTYPES.items()}
 _FIX = "Delete it and fetch the dataset again, or replace it with a fresh copy."
 
 
+MAX_BYTES = 2**33
+"""Largest IDX body read (8 GiB); a header that declares more is refused before reading."""
+
+
+def _declared_size(head: bytes) -> int | None:
+    """Total bytes the header declares, or ``None`` if the header is incomplete/invalid."""
+    if len(head) < 4 or head[2] not in _DTYPES:
+        return None
+    header = 4 + 4 * head[3]
+    if len(head) < header:
+        return None
+    dims = struct.unpack(f">{head[3]}I", head[4:header])
+    return header + math.prod(dims) * np.dtype(_DTYPES[head[2]]).itemsize
+
+
 def _read_bytes(path: Path) -> bytes:
     if not path.is_file():
         raise DataError(f"IDX file {path} does not exist. Place the dataset files there.")
     try:
-        if path.suffix == ".gz":
+        if path.suffix == ".gz":  # decompress no more than the header declares (+1)
             with gzip.open(path, "rb") as f:
-                return f.read()
+                head = f.read(4 + 4 * 255)
+                size = _declared_size(head)
+                if size is not None and size > MAX_BYTES:
+                    raise DataError(
+                        f"IDX file {path} declares {size:,} bytes, over the {MAX_BYTES:,}-byte "
+                        f"limit. {_FIX}"
+                    )
+                return head + f.read(max(0, (size or 0) - len(head)) + 1)
         return path.read_bytes()
     except (OSError, EOFError, zlib.error) as err:
         raise DataError(f"IDX file {path} cannot be decompressed ({err}). {_FIX}") from None
@@ -60,7 +83,7 @@ def read_idx(path: str | Path, magic: int | None = None) -> np.ndarray:
         raise DataError(f"IDX file {path} is truncated inside its header. {_FIX}")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_DTYPES[code])
-    expected = header + int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = header + math.prod(dims) * dtype.itemsize  # exact: no 64-bit wrap-around
     if len(raw) != expected:
         problem = "truncated" if len(raw) < expected else "too long"
         raise DataError(

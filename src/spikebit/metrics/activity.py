@@ -123,9 +123,13 @@ def _all_reduce(neurons: dict[str, _Sums], weights: dict[str, _Sums], steps: int
     import torch.distributed as tdist
 
     rows = [*neurons.values(), *weights.values()]
-    sums = torch.tensor([[r.num, r.den] for r in rows] or [[0.0, 0.0]], dtype=torch.float64)
+    # NCCL reduces CUDA tensors only; gloo reduces CPU tensors
+    device = (torch.device("cuda", torch.cuda.current_device())
+              if tdist.get_backend() == "nccl" else torch.device("cpu"))
+    sums = torch.tensor([[r.num, r.den] for r in rows] or [[0.0, 0.0]], dtype=torch.float64,
+                        device=device)
     peaks = torch.tensor([steps, *[r.flops for r in rows], *[r.real for r in rows]],
-                         dtype=torch.float64)
+                         dtype=torch.float64, device=device)
     tdist.all_reduce(sums)
     tdist.all_reduce(peaks, op=tdist.ReduceOp.MAX)
     n = len(rows)

@@ -11,7 +11,7 @@ from torch import nn
 from spikebit.errors import ShapeError, SpecError
 from spikebit.functional.encoders import ENCODERS
 from spikebit.layers import GlobalAvgPool, TimeDistributed
-from spikebit.models.spec import LayerSpec, parse_spec
+from spikebit.models.spec import LayerSpec, WeightBudget, parse_spec
 from spikebit.neurons import make_neuron
 from spikebit.quant import QConv2d, QLinear, get_quantizer
 
@@ -147,8 +147,9 @@ def build_network(config: ModelConfig) -> SpikingNet:
     get_quantizer(config.quantizer, **config.quantizer_kwargs)  # validate name/kwargs early
     block_cls = BLOCKS.get(config.block) if config.block else None
     channels, *spatial = config.in_shape
-    size = spatial[0] if spatial else 0
+    h, w = (spatial[0], spatial[-1]) if spatial else (0, 0)  # non-square inputs: H != W
     flat = len(spatial) == 0
+    weights = WeightBudget(config.spec)
     mods: list[nn.Module] = []
     widx = 0
 
@@ -172,18 +173,20 @@ def build_network(config: ModelConfig) -> SpikingNet:
                 raise SpecError(f"conv layer {layer.token!r} needs image input, got a flat input")
             pad = layer.size // 2 if config.padding == "same" else 0
             q = quantizer_for(widx)
+            weights.add(channels * layer.channels * layer.size**2, layer.token)
             conv = QConv2d(channels, layer.channels, layer.size, padding=pad,
                            bias=not config.batchnorm, **q)
             add_hidden(conv, nn.BatchNorm2d(layer.channels), q["quantize"], layer.channels)
             channels, widx = layer.channels, widx + 1
-            size = size + 2 * pad - layer.size + 1
+            h, w = h + 2 * pad - layer.size + 1, w + 2 * pad - layer.size + 1
         elif layer.kind in ("avgpool", "maxpool"):
             pool = nn.AvgPool2d if layer.kind == "avgpool" else nn.MaxPool2d
             mods.append(TimeDistributed(pool(layer.size)))
-            size //= layer.size
+            h, w = h // layer.size, w // layer.size
         elif layer.kind == "gap":
             q = quantizer_for(widx)
             k = config.gap_kernel
+            weights.add(channels * config.num_classes * k * k, layer.token)
             mods.append(TimeDistributed(QConv2d(channels, config.num_classes, k,
                                                 padding=k // 2, **q)))
             mods.append(TimeDistributed(GlobalAvgPool()))
@@ -191,23 +194,25 @@ def build_network(config: ModelConfig) -> SpikingNet:
         else:  # fc
             if not flat:
                 mods.append(TimeDistributed(nn.Flatten()))
-                channels, flat = channels * size * size, True
+                channels, flat = channels * h * w, True
             is_output = layer is layers[-1] and layer.channels == config.num_classes
             q = quantizer_for(widx)
+            weights.add(channels * layer.channels, layer.token)
             fc = QLinear(channels, layer.channels, bias=is_output or not config.batchnorm, **q)
             if is_output:
                 mods.append(TimeDistributed(fc))
             else:
                 add_hidden(fc, nn.BatchNorm1d(layer.channels), q["quantize"], layer.channels)
             channels, widx = layer.channels, widx + 1
-        if size <= 0 and not flat:
+        if min(h, w) <= 0 and not flat:
             raise SpecError(
-                f"layer {layer.token!r} shrinks the feature map to {size}x{size}: "
+                f"layer {layer.token!r} shrinks the feature map to {h}x{w}: "
                 f"the input {tuple(config.in_shape)} is too small for spec {config.spec!r}"
             )
     if widx < count:  # append the output FC layer
         if not flat:
             mods.append(TimeDistributed(nn.Flatten()))
-            channels = channels * size * size
+            channels = channels * h * w
+        weights.add(channels * config.num_classes, "output")
         mods.append(TimeDistributed(QLinear(channels, config.num_classes, **quantizer_for(widx))))
     return SpikingNet(config, nn.Sequential(*mods))

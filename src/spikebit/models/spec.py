@@ -9,6 +9,11 @@ Tokens (separated by ``-``):
                (must be last)
 The output layer: ``GAP`` if present; else a final ``<n>`` equal to the class
 count is the output layer; else an output FC layer is appended.
+
+Size limits (a clear :class:`SpecError` instead of an out-of-memory crash):
+at most ``MAX_CHANNELS`` (65536) channels or units per layer, kernels and pooling
+windows up to ``MAX_KERNEL`` (255), ``MAX_LAYERS`` (1024) tokens, and at most
+``MAX_WEIGHTS`` (2**28, 1 GiB of fp32) weights in the whole network.
 """
 
 from __future__ import annotations
@@ -20,13 +25,17 @@ from typing import Literal
 from spikebit.errors import SpecError
 
 LayerKind = Literal["conv", "avgpool", "maxpool", "fc", "gap"]
+MAX_CHANNELS = 65536
+MAX_KERNEL = 255
+MAX_LAYERS = 1024
+MAX_WEIGHTS = 2**28
 
 _PATTERNS: list[tuple[re.Pattern[str], LayerKind]] = [
-    (re.compile(r"^(\d+)C(\d+)$"), "conv"),
-    (re.compile(r"^AP(\d+)$"), "avgpool"),
-    (re.compile(r"^M?P(\d+)$"), "maxpool"),
-    (re.compile(r"^(\d+)$"), "fc"),
-    (re.compile(r"^GAP$"), "gap"),
+    (re.compile(r"^(\d+)C(\d+)$", re.ASCII), "conv"),
+    (re.compile(r"^AP(\d+)$", re.ASCII), "avgpool"),
+    (re.compile(r"^M?P(\d+)$", re.ASCII), "maxpool"),
+    (re.compile(r"^(\d+)$", re.ASCII), "fc"),
+    (re.compile(r"^GAP$", re.ASCII), "gap"),
 ]
 
 
@@ -56,7 +65,8 @@ def _match(token: str) -> tuple[LayerKind, list[int]] | None:
     for pattern, kind in _PATTERNS:
         m = pattern.match(token.upper())
         if m:
-            return kind, [int(g) for g in m.groups()]
+            # more than 9 digits is beyond every limit (and int() refuses > 4300 digits)
+            return kind, [int(g) if len(g) <= 9 else 10**9 for g in m.groups()]
     return None
 
 
@@ -66,6 +76,8 @@ def parse_spec(spec: str) -> list[LayerSpec]:
         raise SpecError("empty model spec: give layers like '16C3-AP2-64C3-GAP'")
     spec = spec.strip()
     tokens = [t.strip() for t in spec.split("-")]
+    if len(tokens) > MAX_LAYERS:
+        raise SpecError(f"model spec has {len(tokens)} tokens; at most {MAX_LAYERS} are supported")
     layers: list[LayerSpec] = []
     seen_fc = False
     for i, tok in enumerate(tokens):
@@ -77,6 +89,10 @@ def parse_spec(spec: str) -> list[LayerSpec]:
         kind, nums = matched
         if any(n == 0 for n in nums):
             raise _error(spec, tokens, i, "sizes and channel counts must be positive")
+        if kind in ("conv", "fc") and nums[0] > MAX_CHANNELS:
+            raise _error(spec, tokens, i, f"at most {MAX_CHANNELS} channels/units per layer")
+        if kind != "fc" and any(n > MAX_KERNEL for n in nums[-1:]):
+            raise _error(spec, tokens, i, f"kernels and windows are at most {MAX_KERNEL}")
         if kind == "gap" and i != len(tokens) - 1:
             raise _error(spec, tokens, i, "GAP is the output block and must be the last token")
         if kind in ("conv", "avgpool", "maxpool", "gap") and seen_fc:
@@ -108,3 +124,22 @@ def format_spec(layers: list[LayerSpec]) -> str:
         else:
             out.append("GAP")
     return "-".join(out)
+
+
+class WeightBudget:
+    """Counts a network's weights as it is built; :class:`SpecError` past ``limit``.
+
+    ``spec`` is the spec string (for the message); ``limit`` defaults to ``MAX_WEIGHTS``.
+    """
+
+    def __init__(self, spec: str, limit: int = MAX_WEIGHTS) -> None:
+        self.spec, self.limit, self.total = spec, limit, 0
+
+    def add(self, count: int, token: str) -> None:
+        """Add ``count`` weights of layer ``token``; raises :class:`SpecError` past the limit."""
+        self.total += count
+        if self.total > self.limit:
+            raise SpecError(
+                f"model spec {self.spec!r} needs more than {self.limit:,} weights by layer "
+                f"{token!r} ({self.total:,}); use fewer channels or a smaller input"
+            )

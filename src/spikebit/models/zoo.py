@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -36,7 +37,14 @@ def spec_model(base: ModelConfig, **overrides: Any) -> nn.Module:
 
 
 def _spec_entry(name: str, info: str, base: ModelConfig) -> None:
-    register_model(name, info)(lambda **kw: spec_model(base, **kw))
+    def factory(**kw: Any) -> nn.Module:
+        return spec_model(base, **kw)
+
+    # the accepted arguments are ModelConfig's fields (config validation binds against them)
+    factory.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        p.replace(kind=p.KEYWORD_ONLY, default=getattr(base, p.name))
+        for p in inspect.signature(ModelConfig).parameters.values()])
+    register_model(name, info)(factory)
 
 
 _spec_entry(

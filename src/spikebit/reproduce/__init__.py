@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spikebit.provenance import write_result_json
 from spikebit.registry import Registry
-from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
+from spikebit.train.checkpoint import atomic_write_bytes
 
 Runner = Callable[[str, Path], dict[str, Any]]
 
@@ -115,7 +116,7 @@ def run_experiment(
         result["note"] = (f"{result.get('note', '')} Mean ± sample standard deviation over "
                           f"{seeds} training seeds.").strip()
     result.update({"experiment": name, "budget": budget, "summary": exp.summary})
-    atomic_write_json(out / f"{name}.json", result)
+    write_result_json(out / f"{name}.json", result)
     write_markdown(result, out / f"{name}.md")
     return out / f"{name}.json"
 

@@ -123,11 +123,18 @@ def _build(cls: type, data: Any, where: str) -> Any:
     return cls(**kwargs)
 
 
+def _optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType) and \
+        type(None) in typing.get_args(tp)
+
+
 def _convert(tp: Any, value: Any, path: str) -> Any:
+    if value is None:
+        if _optional(tp) or tp is Any:
+            return None
+        raise ConfigError(f"{path} must not be null (empty); give a value or remove the key")
     tp = _strip_optional(tp)
     origin = typing.get_origin(tp)
-    if value is None:
-        return None
     if origin in (typing.Union, types.UnionType):  # e.g. loss: a name or {name, args}
         options = typing.get_args(tp)
         for option in options:
@@ -155,15 +162,49 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         return value
     if tp is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if tp is float:
+        raise ConfigError(f"{path} must be a number, got {value!r}")
+    if origin is dict and not isinstance(value, dict):
+        raise ConfigError(f"{path} must be a mapping (key: value), got {value!r}")
     wrong_type = tp in (int, str, bool) and not isinstance(value, tp)
     if wrong_type or (tp is int and isinstance(value, bool)):
         raise ConfigError(f"{path} must be {tp.__name__}, got {value!r}")
     return value
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses a key repeated in one mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:  # unhashable key: reported by the base class
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (the earlier value would be lost)",
+                    key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def strict_yaml_load(text: str) -> Any:
+    """``yaml.safe_load(text)`` that also refuses duplicate keys (:class:`yaml.YAMLError`)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def config_from_dict(data: dict[str, Any]) -> RunConfig:
-    """Validate and build a :class:`RunConfig` from a plain mapping."""
-    return _build(RunConfig, data, "")
+    """Validate and build a :class:`RunConfig` from a plain mapping.
+
+    Types come from the dataclasses; ranges, names and component arguments are
+    checked by :func:`spikebit.train.validate.validate_config`.
+    """
+    from spikebit.train.validate import validate_config
+
+    return validate_config(_build(RunConfig, data, ""))
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -173,7 +214,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             raise ConfigError(f"override {item!r} must look like section.key=value")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
+            value = strict_yaml_load(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from None
         node = data
@@ -194,7 +235,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text) or {}
+        data = strict_yaml_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):

@@ -11,7 +11,8 @@ from typing import Any
 
 from spikebit.plotting import new_figure
 from spikebit.progress import ProgressBar
-from spikebit.train.checkpoint import atomic_write_bytes, atomic_write_json
+from spikebit.provenance import write_result_json
+from spikebit.train.checkpoint import atomic_write_bytes
 
 
 class Progress:
@@ -60,7 +61,7 @@ class EpochLog:
         w.writeheader()
         w.writerows(history)
         atomic_write_bytes(self.run_dir / "log.csv", buf.getvalue().encode())
-        atomic_write_json(self.run_dir / "metrics.json", {"final": metrics, "history": history})
+        write_result_json(self.run_dir / "metrics.json", {"final": metrics, "history": history})
         if self.writer is not None:
             for k in scalar_keys:
                 if k in metrics:
@@ -84,5 +85,7 @@ class EpochLog:
         ax2.set_xlabel("epoch"), ax2.set_ylabel("accuracy"), ax2.legend()
         fig.tight_layout()
         path = self.run_dir / "curves.png"
-        fig.savefig(path, dpi=100)
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=100)
+        atomic_write_bytes(path, png.getvalue())  # a write error is a CheckpointError
         return path

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,17 @@ from torch import nn
 from spikebit.data import ArrayDataset, Compose, RandomCrop, RandomHorizontalFlip
 from spikebit.data import load_dataset as load_static
 from spikebit.data.transforms import Transform
+from spikebit.errors import CheckpointError
 from spikebit.models import MODELS
 from spikebit.registry import import_plugins
 from spikebit.train.callbacks import CALLBACKS, Callback
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, restore_model
 from spikebit.train.config import DataSection, RunConfig, config_from_dict
 from spikebit.train.distributed import init_from_env
+from spikebit.train.rundir import move_aside, run_files
 from spikebit.train.seeds import with_repeat_seed
 from spikebit.train.trainer import Trainer, input_shape, seed_everything
+from spikebit.train.validate import build_component
 
 
 def load_data(data: DataSection) -> tuple[ArrayDataset, ArrayDataset]:
@@ -70,13 +72,13 @@ def build_model(config: RunConfig, in_shape: tuple[int, ...], num_classes: int) 
     for key in ("in_shape",):
         if key in args:
             args[key] = tuple(args[key])
-    return factory(**args)
+    return build_component(factory, args, f"model {config.model.name!r}")
 
 
 def build_callbacks(config: RunConfig) -> list[Callback]:
     callbacks = []
     for c in config.callbacks:
-        cb = CALLBACKS.get(c.name)(**c.args)
+        cb = build_component(CALLBACKS.get(c.name), c.args, f"callback {c.name!r}")
         cb.config_name = c.name  # its checkpoint key (see callbacks.callback_keys)
         callbacks.append(cb)
     return callbacks
@@ -108,22 +110,6 @@ def prepare(config: RunConfig) -> tuple[nn.Module, ArrayDataset, ArrayDataset, T
     return model, train, test, transform
 
 
-def move_aside(run_dir: Path, why: str) -> Path | None:
-    """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
-    n = 1
-    while kept.exists():  # two moves within one second
-        n += 1
-        kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}-{n}")
-    try:
-        run_dir.rename(kept)
-    except FileNotFoundError:  # already gone
-        return None
-    print(f"{run_dir} held {why}; moved it to {kept}")
-    return kept
-
-
 def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str, Any], Path]:
     """Run a whole training as ``config`` says; returns final metrics and the run directory.
 
@@ -132,8 +118,10 @@ def train_from_config(config: RunConfig, resume: bool = False) -> tuple[dict[str
     """
     dist = init_from_env()
     run_dir = Path(config.out_dir) / config.name
-    if not resume and dist.is_main and (run_dir / "last.safetensors").is_file():
-        move_aside(run_dir, "an earlier run (use --resume to continue it)")
+    found = run_files(run_dir) if run_dir.is_dir() else []
+    if not resume and dist.is_main and found:
+        move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
+                   "to continue it)")
     model, train, test, transform = prepare(config)
     trainer = Trainer(config, model, train, test, build_callbacks(config), transform, dist=dist)
     metrics = trainer.fit(resume=resume)
@@ -167,6 +155,9 @@ def train_or_reuse(config: RunConfig | dict[str, Any]) -> tuple[dict[str, Any], 
 def model_from_checkpoint(path: str | Path) -> tuple[nn.Module, RunConfig, Checkpoint]:
     """Rebuild the model recorded in a checkpoint and load its weights (no data needed)."""
     ckpt = load_checkpoint(path)
+    if "config" not in ckpt.meta:
+        raise CheckpointError(f"checkpoint {path} lacks the metadata section 'config'; it was "
+                              "not written by 'spikebit train' (or was edited)")
     config = config_from_dict(ckpt.meta["config"])
     import_plugins(config.imports)
     shape = ckpt.meta.get("input", {})

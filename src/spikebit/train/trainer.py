@@ -1,11 +1,12 @@
 """The training loop: BPTT with surrogate gradients over multi-step SNNs (or plain ANNs).
 
-Every epoch: train, evaluate, log a CSV row, write ``last.safetensors`` (and
-``best.safetensors`` when test accuracy improves) atomically, and call the
-callbacks. A NaN/inf loss stops training with a message naming the step; the
-last good checkpoint stays intact. ``resume=True`` continues from
-``last.safetensors`` and, on CPU with the same seed, reproduces the
-uninterrupted run exactly.
+Every epoch: train, evaluate, call the callbacks, write ``best.safetensors`` (when
+test accuracy improves) and then ``last.safetensors`` atomically, and log a CSV row
+(:func:`spikebit.train.rundir.save_epoch`). Divergence (NaN/inf loss, gradients or
+weights, or a loss blow-up) stops training with the step and the cause
+(:mod:`spikebit.train.divergence`). ``resume=True`` continues from
+``last.safetensors`` under the resume policy of :mod:`spikebit.train.resume` and, on
+CPU with the same seed, reproduces the uninterrupted run exactly.
 """
 
 from __future__ import annotations
@@ -28,22 +29,21 @@ from spikebit.train.callbacks import (
     Callback,
     QuantizerSchedule,
     callback_state,
-    load_callback_state,
 )
 from spikebit.train.checkpoint import (
     Checkpoint,
-    load_checkpoint,
     model_tensors,
     optimizer_tensors,
     quantize_flags,
-    restore_model,
-    restore_optimizer,
-    save_checkpoint,
 )
 from spikebit.train.config import RunConfig
 from spikebit.train.distributed import DistInfo, all_reduce_sum
+from spikebit.train.divergence import DivergenceMonitor
 from spikebit.train.logging import EpochLog, Progress
 from spikebit.train.losses import make_loss, readout
+from spikebit.train.resume import restore_trainer
+from spikebit.train.rundir import prepare_run_dir, save_epoch
+from spikebit.train.validate import check_against_data
 
 
 def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
@@ -126,6 +126,7 @@ class Trainer:
                 f"optim.batch_size={config.optim.batch_size} (the global batch) must be divisible "
                 f"by the number of processes ({self.dist.world_size})"
             )
+        check_against_data(config, train, self.dist.world_size)
         self.batches = BatchIterator(
             train, config.optim.batch_size // self.dist.world_size, shuffle=True,
             seed=config.seed, transform=transform, rank=self.dist.rank,
@@ -135,6 +136,8 @@ class Trainer:
         self.optimizer = make_optimizer(model, config)
         self.scheduler = make_scheduler(self.optimizer, config, self.total_steps)
         self.state = TrainState()
+        self.monitor = DivergenceMonitor(model, self.run_dir)
+        self._prepared = False
         self.log = EpochLog(self.run_dir, enabled=self.dist.is_main,
                             tensorboard=config.tensorboard)
 
@@ -162,18 +165,11 @@ class Trainer:
         return Checkpoint(tensors, meta)
 
     def resume(self, path: str | Path | None = None) -> None:
-        """Restore everything from ``path`` (default: this run's ``last.safetensors``)."""
-        ckpt = load_checkpoint(path or self.run_dir / "last.safetensors")
-        restore_model(self.model, ckpt)
-        restore_optimizer(self.optimizer, ckpt)
-        sched = ckpt.meta["scheduler"]
-        sched.pop("lr_lambdas", None)
-        self.scheduler.load_state_dict(sched)
-        torch.set_rng_state(ckpt.tensors["rng.torch"])
-        t = ckpt.meta["trainer"]
-        self.state = TrainState(t["epoch"], t["step"], t["best_acc"], t["history"])
-        load_callback_state(self.callbacks, ckpt.tensors, ckpt.meta["callbacks"],
-                            path or self.run_dir / "last.safetensors")
+        """Restore everything from ``path`` (default: this run's ``last.safetensors``).
+
+        What may differ from the saved config is decided by :mod:`spikebit.train.resume`.
+        """
+        restore_trainer(self, path)
 
     # -- loop ------------------------------------------------------------------
     def evaluate(self, dataset: ArrayDataset | None = None) -> dict[str, float]:
@@ -192,18 +188,16 @@ class Trainer:
                 cb.on_step_start(self, self.state.step)
             output = self.train_model(model_input(images))
             loss = self.loss_fn(output, labels)
-            if not torch.isfinite(loss):
-                raise TrainingError(
-                    f"loss became {loss.item()} at epoch {epoch + 1}, step {self.state.step}: "
-                    f"training stopped. The last good checkpoint is kept in {self.run_dir}. "
-                    "Try a lower learning rate (--set optim.lr=...) or gradient clipping "
-                    "(--set optim.grad_clip=1.0)."
-                )
+            self.monitor.check_loss(loss, epoch, self.state.step)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            norm = None
             if self.config.optim.grad_clip:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.optim.grad_clip)
+                norm = float(nn.utils.clip_grad_norm_(self.model.parameters(),
+                                                      self.config.optim.grad_clip))
+            self.monitor.check_grads(epoch, self.state.step, norm)
             self.optimizer.step()
+            self.monitor.check_update(epoch, self.state.step)
             self.scheduler.step()
             n = labels.numel()
             total_loss += loss.detach() * n
@@ -219,6 +213,9 @@ class Trainer:
 
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train for ``config.optim.epochs``; returns the final metrics."""
+        if self.dist.is_main and not self._prepared:
+            prepare_run_dir(self.run_dir, fresh=not resume and self.state.epoch == 0)
+        self._prepared = True
         if resume:
             self.resume()
         for cb in self.callbacks:
@@ -238,11 +235,7 @@ class Trainer:
             self.state.best_acc = max(self.state.best_acc, metrics["test_acc"])
             metrics["best_test_acc"] = self.state.best_acc
             if self.dist.is_main:
-                ckpt = self.checkpoint(metrics)
-                save_checkpoint(self.run_dir / "last.safetensors", ckpt)
-                if improved:
-                    save_checkpoint(self.run_dir / "best.safetensors", ckpt)
-                self.log.write(metrics, self.state.history)
+                save_epoch(self, metrics, improved)
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self.dist.is_main and self.config.plots:

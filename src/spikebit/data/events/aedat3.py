@@ -177,6 +177,11 @@ def read_gesture_labels(path: PathArg) -> np.ndarray:
             label, start, end = (int(c[j]) for j in cols)
         except (ValueError, IndexError):
             raise DataError(f"{path}: line {i} {line!r} is not 3 integers; fix the CSV.") from None
+        if not (0 <= start < 2**62 and 0 <= end < 2**62):
+            raise DataError(
+                f"{path}: line {i} has times {start}..{end} us; expected 0 <= time < 2**62 "
+                "(a microsecond timestamp); fix the CSV."
+            )
         if not 1 <= label <= GESTURE_CLASSES or end < start:
             raise DataError(
                 f"{path}: line {i} has class {label} (expected 1..{GESTURE_CLASSES}) or end "

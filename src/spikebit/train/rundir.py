@@ -1,0 +1,107 @@
+"""Run directories: checked before training, never overwritten when starting over.
+
+A run writes ``last.safetensors``, ``best.safetensors``, ``log.csv``,
+``metrics.json``, ``curves.png`` and ``tensorboard/`` into ``out_dir/name``.
+Starting a run without ``--resume`` where any of these already exists (from an
+earlier run, or a user's own files) first moves the whole directory aside to
+``NAME.replaced-TIMESTAMP``; nothing the run did not create in this invocation
+is overwritten.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spikebit.errors import CheckpointError
+from spikebit.train.checkpoint import clean_stale_temps, save_checkpoint
+
+if TYPE_CHECKING:
+    from spikebit.train.trainer import Trainer
+
+RUN_FILES = ("last.safetensors", "best.safetensors", "log.csv", "metrics.json",
+             "curves.png", "tensorboard")
+
+
+def run_files(run_dir: Path, names: tuple[str, ...] = RUN_FILES) -> list[str]:
+    """The ``names`` (default :data:`RUN_FILES`) that exist in ``run_dir``."""
+    return [n for n in names if (run_dir / n).exists()]
+
+
+def move_aside(run_dir: Path, why: str) -> Path | None:
+    """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten).
+
+    ``why`` is printed with the move. Returns the new path (``None`` if ``run_dir`` is
+    gone); a failed rename is a :class:`CheckpointError`.
+    """
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
+    n = 1
+    while kept.exists():  # two moves within one second
+        n += 1
+        kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}-{n}")
+    try:
+        run_dir.rename(kept)
+    except FileNotFoundError:  # already gone
+        return None
+    except OSError as exc:
+        raise CheckpointError(
+            f"{run_dir} holds {why} and cannot be moved aside ({exc}); move or delete it, "
+            "or choose another name (--set name=...)"
+        ) from None
+    print(f"{run_dir} held {why}; moved it to {kept}")
+    return kept
+
+
+def check_writable(run_dir: Path) -> None:
+    """Create ``run_dir`` and write a probe file there, or raise :class:`CheckpointError`."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=run_dir, prefix=".write-probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise CheckpointError(
+            f"run directory {run_dir} is not writable "
+            f"({type(exc).__name__}: {exc.strerror or exc}); "
+            "choose a writable out_dir (--set out_dir=...) before training"
+        ) from None
+
+
+def prepare_run_dir(run_dir: Path, fresh: bool) -> None:
+    """Before training in ``run_dir``: move an earlier run aside (``fresh``), check
+    writability (:class:`CheckpointError`), remove stale temp files.
+
+    ``tensorboard/`` is not looked at here: the trainer's own writer creates it before
+    training starts (:func:`spikebit.train.run.train_from_config` checks it earlier).
+    """
+    run_dir = Path(run_dir)
+    if fresh and run_dir.is_dir():
+        found = run_files(run_dir, tuple(n for n in RUN_FILES if n != "tensorboard"))
+        if found:
+            move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
+                       "to continue it)")
+    check_writable(run_dir)
+    clean_stale_temps(run_dir)
+
+
+def save_epoch(trainer: Trainer, metrics: dict[str, Any], improved: bool) -> None:
+    """Write ``trainer``'s epoch checkpoints and logs (``metrics`` of the epoch; ``best``
+    too when ``improved``): ``best`` first, then ``last``.
+
+    Every tensor is checked for NaN/inf first (a diverged state is never written).
+    Writing ``best.safetensors`` before ``last.safetensors`` means a kill during
+    either write leaves ``last`` at the previous epoch: ``--resume`` then repeats
+    the epoch (bit-identically on CPU) and writes its best weights again, so the
+    best weights of a run are never lost.
+    """
+    ckpt = trainer.checkpoint(metrics)
+    trainer.monitor.check_checkpoint(ckpt.tensors, trainer.state.epoch - 1,
+                                     trainer.state.step)
+    if improved:
+        save_checkpoint(trainer.run_dir / "best.safetensors", ckpt)
+    save_checkpoint(trainer.run_dir / "last.safetensors", ckpt)
+    trainer.log.write(metrics, trainer.state.history)
