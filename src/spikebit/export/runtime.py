@@ -44,12 +44,16 @@ def _per_channel(v: float | torch.Tensor, like: torch.Tensor) -> float | torch.T
     return v.to(like.dtype).view(-1, *([1] * (like.ndim - 2)))
 
 
-def neuron_sequence(node: Neuron, x: torch.Tensor) -> torch.Tensor:
-    """Spikes ``[T, B, ...]`` of ``node`` for input currents ``x [T, B, ...]`` (zero state)."""
+def neuron_sequence(node: Neuron, x: torch.Tensor,
+                    membranes: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Spikes ``[T, B, ...]`` of ``node`` for input currents ``x [T, B, ...]`` (zero state);
+    the pre-reset membrane ``h`` of every step is appended to ``membranes`` when given."""
     dyn = node.dynamics
     if node.mixing is not None:
         steps = x.shape[0]
         h = torch.mm(node.mixing.to(x.dtype), x.reshape(steps, -1)).reshape(x.shape)
+        if membranes is not None:
+            membranes.extend(h.unbind(0))
         v = dyn.threshold
         if isinstance(v, torch.Tensor) and dyn.threshold_per_step:
             v = v.to(x.dtype).view(-1, *([1] * (x.ndim - 1)))
@@ -69,6 +73,8 @@ def neuron_sequence(node: Neuron, x: torch.Tensor) -> torch.Tensor:
             h = xt + _per_channel(leak, xt) * v
         else:
             h = torch.add(xt, v, alpha=float(leak))
+        if membranes is not None:
+            membranes.append(h)
         if dyn.max_spikes > 1:
             s = torch.floor(h / threshold).clamp(0, dyn.max_spikes)
         else:
