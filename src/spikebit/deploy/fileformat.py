@@ -1,8 +1,9 @@
 """The ``.sbit`` container: a safetensors file, the graph as JSON metadata.
 
 Reading parses a JSON header and raw little-endian arrays (safetensors): nothing is
-unpickled or executed. Writing is atomic (temp file, fsync, rename), so a failed
-export never leaves a partial file. See ``docs/deploy.md`` for every field.
+unpickled or executed. Writing is atomic (temp file, then rename, with
+:func:`spikebit.export.files.write_atomic`), so a failed export never leaves a partial
+file. See ``docs/deploy.md`` for every field.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ class PackedFileError(CheckpointError):
 
 def write_packed(path: str | Path, graph: dict[str, Any], tensors: dict[str, np.ndarray]) -> int:
     """Atomically write ``graph`` + ``tensors`` to ``path``; returns the file size in bytes."""
-    from spikebit.train.checkpoint import atomic_write_bytes
+    from spikebit.export.files import write_atomic
 
     data = save(tensors, metadata={META_KEY: json.dumps(graph, separators=(",", ":"))})
-    atomic_write_bytes(Path(path), data)
+    write_atomic(path, lambda tmp: tmp.write_bytes(data))
     return len(data)
 
 
