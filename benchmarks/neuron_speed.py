@@ -26,7 +26,10 @@ alike); the median is reported. ``torch`` threads are left at their default. The
 cost of the compiled backend is its first call's time minus a steady-state call, measured
 with inductor's on-disk caches disabled (a cold start) unless ``--warm-compile-cache``.
 
-Writes ``results/neuron_speed.json`` and prints a table.
+Writes ``results/neuron_speed.json`` and prints a table. Where CUDA exists, the GPU section
+(``neuron_speed_gpu.py``: LIF op at T = 4..32 with achieved bandwidth, the training step,
+SpikingJelly's torch/Triton implementations) follows and writes
+``results/neuron_speed_gpu.json``; ``--gpu-only`` runs just that, ``--skip-gpu`` skips it.
 """
 
 from __future__ import annotations
@@ -610,7 +613,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     ap.add_argument("--here", action="store_true",
                     help="run in this interpreter even if benchmarks/.venv-peers exists")
+    ap.add_argument("--gpu-only", action="store_true",
+                    help="run only the CUDA section (benchmarks/neuron_speed_gpu.py)")
+    ap.add_argument("--skip-gpu", action="store_true", help="skip the CUDA section")
+    ap.add_argument("--gpu-out", type=Path, default=ROOT / "results" / "neuron_speed_gpu.json")
     args = ap.parse_args(argv)
+    if args.gpu_only:  # the CUDA section alone (skipped, with a message, without CUDA)
+        from neuron_speed_gpu import run_gpu
+
+        run_gpu(args.gpu_out, args.warmup, args.train_repeats)
+        return 0
     if not args.here:
         rc = reexec_in_peers_venv(argv)
         if rc is not None:
@@ -687,6 +699,10 @@ def main(argv: list[str] | None = None) -> int:
     result = with_provenance(result)  # versions, commit, CPU, threads, device
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwrote {args.out}")
+    if not args.skip_gpu:  # runs only where CUDA exists
+        from neuron_speed_gpu import run_gpu
+
+        run_gpu(args.gpu_out, args.warmup, args.train_repeats)
     return 0
 
 

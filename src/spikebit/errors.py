@@ -50,6 +50,17 @@ class TrainingError(SpikebitError, RuntimeError):
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest option, or ``""``."""
+    """Suggest the closest of ``options`` to a misspelled ``name``, for error messages.
+
+    Uses :func:`difflib.get_close_matches` (one match, similarity cutoff 0.5).
+
+    Args:
+        name: the name that was not found (e.g. an unknown registry key).
+        options: the valid names to compare against.
+
+    Returns:
+        ``" Did you mean 'x'?"`` (with a leading space, ready to append to a message)
+        for the closest option, or ``""`` when none is close enough.
+    """
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.5)
     return f" Did you mean {close[0]!r}?" if close else ""

@@ -42,7 +42,12 @@ def _git_commit() -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=1)
 def cpu_model() -> str:
-    """The CPU's marketing name (``/proc/cpuinfo`` on Linux, else :mod:`platform`)."""
+    """The CPU's marketing name (``/proc/cpuinfo`` on Linux, else :mod:`platform`).
+
+    Returns:
+        The ``model name`` line of ``/proc/cpuinfo``, else ``platform.processor()``
+        or ``platform.machine()`` (cached after the first call).
+    """
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -72,6 +77,12 @@ def environment() -> dict[str, Any]:
 
     ``cpu_capability`` is the instruction set torch's CPU kernels dispatch to
     (``torch.backends.cpu.get_cpu_capability()``, e.g. ``AVX2``, ``AVX512``).
+
+    Returns:
+        A JSON-able dict with ``spikebit``, ``git_commit``, ``git_dirty`` (``None``
+        outside a git checkout), ``torch``, ``numpy``, ``python``, ``platform``,
+        ``cpu``, ``cpu_capability``, ``cpu_count``, ``threads`` (torch intra-op
+        threads) and ``device`` (``"cpu"`` or ``"cuda: <name>"``).
     """
     import numpy as np
 
@@ -93,14 +104,31 @@ def environment() -> dict[str, Any]:
 
 
 def with_provenance(result: dict[str, Any]) -> dict[str, Any]:
-    """``result`` plus ``provenance`` (an existing one, e.g. copied from a checkpoint, is kept)."""
+    """``result`` plus ``provenance`` (an existing one, e.g. copied from a checkpoint, is kept).
+
+    Args:
+        result: a JSON-able results record.
+
+    Returns:
+        ``result`` itself when it already has ``provenance``, else a new dict with
+        :func:`environment` added under ``provenance``.
+    """
     if PROVENANCE_KEY in result:
         return result
     return {**result, PROVENANCE_KEY: environment()}
 
 
 def describe(prov: dict[str, Any] | None) -> str:
-    """One line for ``spikebit info`` from ``prov`` (a checkpoint's ``provenance``)."""
+    """One line for ``spikebit info`` from ``prov`` (a checkpoint's ``provenance``).
+
+    Args:
+        prov: a dict written by :func:`environment`, or ``None``/empty for files
+            written before provenance was recorded.
+
+    Returns:
+        E.g. ``"spikebit 0.1.0 (0123456789ab+dirty), torch 2.x, <cpu> [AVX2], 2
+        threads, device cpu"``.
+    """
     if not prov:
         return "unknown (written before provenance was recorded)"
     commit = prov.get("git_commit") or "unknown commit"
@@ -113,7 +141,12 @@ def describe(prov: dict[str, Any] | None) -> str:
 def write_result_json(path: str | Path, result: dict[str, Any]) -> None:
     """Atomically write ``result`` to ``path`` with :func:`environment` under ``provenance``.
 
-    Raises :class:`~spikebit.errors.CheckpointError` if the file cannot be written.
+    Args:
+        path: destination ``.json`` file; parent folders are created.
+        result: a JSON-able results record (an existing ``provenance`` is kept).
+
+    Raises:
+        CheckpointError: the file cannot be written.
     """
     from spikebit.train.checkpoint import atomic_write_json
 

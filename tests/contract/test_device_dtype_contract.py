@@ -259,6 +259,10 @@ def _converted(method: str) -> torch.nn.Module:
         torch.nn.AvgPool2d(2), torch.nn.Flatten(), torch.nn.Linear(4 * 4 * 4, 3),
     ).eval()
     calibration = torch.rand(8, 2, 8, 8, generator=torch.Generator().manual_seed(1))
+    if method == "qcfs":  # converts the thresholds learned by QCFS activations
+        from spikebit.conversion import to_qcfs
+
+        ann = to_qcfs(ann, calibration)
     return convert(ann, calibration, method)
 
 

@@ -34,6 +34,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("data/events/cache.py", "EventFrameDataset.__init__"): "labels of a CPU dataset",
     ("data/events/cache.py", "time_major_batches"): "CPU sample order (seeded CPU RNG)",
     ("data/iterator.py", "BatchIterator.order"): "CPU sample order (seeded CPU RNG)",
+    ("train/loader.py", "ShardedBatchSampler.order"): "CPU sample order (seeded CPU RNG)",
     ("data/transforms.py", "Normalize.__init__"): "CPU constants, .to(x) at each call",
     ("data/transforms.py", "RandomCrop.__call__"):
         "offsets from the seeded CPU generator, .to(x.device) before indexing",
@@ -52,9 +53,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "float64 step weights built on the CPU, moved with .to(device) by the caller",
     ("methods/multithreshold/init.py", "mt_init_"):
         "weights drawn from a seeded CPU generator and copy_()-ed into the parameter",
-    # epoch accumulators: the device placement work (issue 14 item 1) moves them to the
-    # model's device together with the batches; remove this entry when it lands
-    ("train/trainer.py", "Trainer._train_epoch"): "epoch accumulators",
 }
 
 

@@ -6,13 +6,14 @@ from conv_helpers import randomize_bn
 
 from spikebit.conversion import (
     ANN_ZOO,
-    ENCODERS,
+    INPUT_CODINGS,
     METHODS,
     build_ann,
     build_method,
     convert,
     fold_batchnorm,
 )
+from spikebit.conversion.qcfs import to_qcfs
 from spikebit.errors import RegistryError, SpikebitError
 
 INPUT = {"mnist-cnn": (1, 28)}  # (channels, size); the others are CIFAR-like
@@ -27,8 +28,9 @@ def small(name: str, **kwargs):
 
 def test_zoo_has_the_papers_networks() -> None:
     assert set(ANN_ZOO.names()) == {"mnist-cnn", "vgg16", "resnet18", "resnet20", "resnet34"}
-    assert set(METHODS.names()) == {"rate", "phase", "bsnn"}
-    assert set(ENCODERS.names()) == {"direct", "phase"}
+    assert set(METHODS.names()) == {"rate", "phase", "bsnn", "ltb", "burst", "qcfs", "signed",
+                                    "signed-burst"}
+    assert set(INPUT_CODINGS.names()) == {"direct", "phase"}
 
 
 @pytest.mark.parametrize("name", ANN_ZOO.names())
@@ -44,7 +46,9 @@ def test_zoo_model_logits_and_folding(name: str) -> None:
 def test_zoo_model_converts_with_every_method(name: str) -> None:
     net, x = small(name)
     for method in METHODS:
-        snn = convert(net, x, method=method, K=4)
+        # qcfs takes the thresholds its QCFS layers learned
+        ann = to_qcfs(net, x) if method == "qcfs" else net
+        snn = convert(ann, x, method=method, K=4)
         out = snn.simulate(x, 6)
         assert out.shape == (6, 3, 5) and torch.isfinite(out).all()
 
@@ -68,7 +72,7 @@ def test_width_scales_channels() -> None:
     [
         (lambda n: build_ann(n), "resnet21", "resnet20"),
         (lambda n: build_method(n), "bsn", "bsnn"),
-        (lambda n: ENCODERS.get(n), "phaze", "phase"),
+        (lambda n: INPUT_CODINGS.get(n), "phaze", "phase"),
         (lambda n: build_ann("vgg16", pool=n), "mx", "max"),
     ],
 )

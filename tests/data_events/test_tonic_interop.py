@@ -126,3 +126,13 @@ def test_from_tonic_dispatches_on_its_input():
         from_tonic(42)
     ds = from_tonic([(ev, 1)], 2, sensor_size=(34, 34, 2))
     assert isinstance(ds, TonicFrames) and ds[0][0].shape == (2, 2, 34, 34)
+
+
+def test_cached_frames_refuse_duration_mode_with_a_hint():
+    from spikebit.data.events import EventFrameDataset
+    from spikebit.data.events.sources import array_samples
+
+    samples = array_samples("two-events", [make_events(np.array([0, 5]), np.zeros(2), np.zeros(2),
+                                                       np.ones(2))], np.array([0]))
+    with pytest.raises(DataError, match="TonicFrames"):
+        EventFrameDataset(samples, (1, 1), 2, mode="duration")

@@ -5,8 +5,11 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
+
+import spikebit
 
 SCRIPT = textwrap.dedent(
     """
@@ -59,7 +62,9 @@ def _run(tmp_path, name, nproc):
                f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
                f"--master_port={_free_port()}", *cmd[1:]]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300,
-                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"})
+                          env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin",
+                               # the checkout under test, not whatever spikebit is installed
+                               "PYTHONPATH": str(Path(spikebit.__file__).parents[1])})
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((tmp_path / name / "result.json").read_text())
 

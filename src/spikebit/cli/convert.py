@@ -15,7 +15,9 @@ def run_convert(args: argparse.Namespace) -> int:
 
     report = convert_checkpoint(args.checkpoint, method=args.method,
                                 percentile=args.percentile, K=args.K, T=args.T,
-                                calibration=args.calibration)
+                                calibration=args.calibration, max_spikes=args.max_spikes,
+                                thresholds=args.thresholds, qcfs_levels=args.qcfs_levels,
+                                qcfs_epochs=args.qcfs_epochs)
     print(format_report(report))
     print(f"wrote {report['json']} ({report['seconds']:.1f} s)")
     return 0

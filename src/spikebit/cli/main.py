@@ -17,7 +17,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from spikebit.train import load_config, train_from_config
     from spikebit.train.shipped import resolve_config
 
-    config = load_config(resolve_config(args.config), args.set)
+    device = [f"device={args.device}"] if args.device else []
+    config = load_config(resolve_config(args.config), args.set + device)
     start = time.perf_counter()
     metrics, run_dir = train_from_config(config, resume=args.resume)
     print_run_summary(run_dir, metrics, time.perf_counter() - start)
@@ -30,7 +31,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from spikebit.train.run import load_data
     from spikebit.train.trainer import evaluate
 
-    model, config, _ = model_from_checkpoint(args.checkpoint)
+    model, config, _ = model_from_checkpoint(args.checkpoint, device=args.device)
     if args.data_dir:
         config.data.data_dir = args.data_dir
     _, test = load_data(config.data)
@@ -42,8 +43,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from spikebit.cli.report import info_report
+    from spikebit.train.device import use_device
 
-    print(info_report(args.checkpoint, measure=not args.no_activity, as_json=args.json))
+    with use_device(args.device):
+        print(info_report(args.checkpoint, measure=not args.no_activity, as_json=args.json))
     return 0
 
 
@@ -92,15 +95,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for name, summary in list_experiments():
             print(f"{name:28s} {summary}")
         return 0
-    path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir, seeds=args.seeds)
+    from spikebit.train.device import use_device
+
+    with use_device(args.device):
+        path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir,
+                              seeds=args.seeds)
     print(f"wrote {path}")
     return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from spikebit.cli.convert import run_convert
+    from spikebit.train.device import use_device
 
-    return run_convert(args)
+    with use_device(args.device):
+        return run_convert(args)
 
 
 NO_VERIFY_HELP = "skip the SHA-256 check of checkpoint tensors (faster loading of large files)"
@@ -120,8 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress bars or periodic progress lines (errors still print)")
     sub = p.add_subparsers(dest="command", required=True)
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument("--device", default=None, metavar="DEVICE",
+                        help="auto, cpu, cuda, cuda:N or mps (train: overrides the config's "
+                        "device; eval/info/convert: where the checkpoint is loaded, default cpu)")
 
-    t = sub.add_parser("train", help="train from a YAML config")
+    t = sub.add_parser("train", parents=[device], help="train from a YAML config")
     t.add_argument("config", help="a YAML config file or a shipped config name "
                    "(e.g. demo; see `spikebit configs list`)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -130,14 +143,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-verify", action="store_true", help=NO_VERIFY_HELP)
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("eval", help="evaluate a checkpoint on its test set")
+    e = sub.add_parser("eval", parents=[device], help="evaluate a checkpoint on its test set")
     e.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
     e.add_argument("--data-dir", default=None,
                    help="dataset cache directory (default $SPIKEBIT_DATA or ~/.cache/spikebit)")
     e.add_argument("--no-verify", action="store_true", help=NO_VERIFY_HELP)
     e.set_defaults(func=cmd_eval)
 
-    i = sub.add_parser("info", help="architecture, storage, firing rates, SOPs and energy")
+    i = sub.add_parser("info", parents=[device],
+                       help="architecture, storage, firing rates, SOPs and energy")
     i.add_argument("checkpoint", help="a .safetensors checkpoint or a run directory")
     i.add_argument("--json", action="store_true", help="print JSON instead of text")
     i.add_argument("--no-activity", action="store_true",
@@ -155,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", default=None, help="cache directory (default $SPIKEBIT_DATA)")
     d.set_defaults(func=cmd_data)
 
-    r = sub.add_parser("reproduce", help="run a paper's table and write results")
+    r = sub.add_parser("reproduce", parents=[device], help="run a paper's table and write results")
     r.add_argument("name", nargs="?", help="experiment name (see --list)")
     r.add_argument("--list", action="store_true", help="list the experiments and exit")
     r.add_argument("--budget", choices=["smoke", "cpu", "full"], default="cpu",
@@ -169,11 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: results)")
     r.set_defaults(func=cmd_reproduce)
 
-    c = sub.add_parser("convert", help="convert a trained ANN checkpoint to an SNN")
+    c = sub.add_parser("convert", parents=[device],
+                       help="convert a trained ANN checkpoint to an SNN")
     c.add_argument("checkpoint", help="a trained ANN checkpoint (.safetensors or run dir)")
-    c.add_argument("--method", choices=["rate", "phase", "bsnn"], default="bsnn",
+    c.add_argument("--method", choices=["rate", "phase", "bsnn", "ltb", "burst", "qcfs",
+                                        "signed", "signed-burst"], default="bsnn",
                    help="rate: rate-coded IF neurons; phase: phase coding; bsnn: bistable IF "
-                   "neurons with phase coding and synchronous neurons (default: bsnn)")
+                   "neurons with phase coding and synchronous neurons; ltb, burst, qcfs, "
+                   "signed, signed-burst: few-step methods (docs/methods/bsnn.md; default: "
+                   "bsnn)")
+    c.add_argument("--max-spikes", type=int, default=None,
+                   help="burst, signed-burst: spikes per step (default 4)")
+    c.add_argument("--thresholds", choices=["ltb", "percentile", "module"], default=None,
+                   help="per-channel threshold rule of the few-step methods (default per "
+                   "method)")
+    c.add_argument("--qcfs-levels", type=int, default=4, help="qcfs: quantization steps L")
+    c.add_argument("--qcfs-epochs", type=int, default=2, help="qcfs: fine-tuning epochs")
     c.add_argument("--percentile", type=float, default=99.99,
                    help="activation percentile used as each layer's scale (default 99.99)")
     c.add_argument("--K", type=int, default=8, help="phase period (bits per period)")

@@ -32,12 +32,15 @@ def print_run_summary(run_dir: Path, metrics: dict[str, Any], seconds: float) ->
 
 def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
     """Firing rates, SOPs and energy on the first test batches of the run's dataset."""
+    from spikebit.train.device import model_device
     from spikebit.train.run import load_data
     from spikebit.train.trainer import model_input
 
     _, test = load_data(config.data)
     size = min(100, len(test))
-    inputs = [model_input(test.images[i * size:(i + 1) * size]) for i in range(batches)]
+    device = model_device(model)
+    inputs = [model_input(test.images[i * size:(i + 1) * size]).to(device)
+              for i in range(batches)]
     return measure_activity(model, [x for x in inputs if len(x)]).to_dict()
 
 

@@ -55,6 +55,11 @@ class Method(ABC):
     default_encoder: ClassVar[str]
     default_synchronous: ClassVar[bool]
     pipelined: ClassVar[bool] = False  # information crosses one layer per period
+    # None: layer-wise data-based normalization (thresholds 1); else the per-channel
+    # threshold rule of spikebit.conversion.thresholds ("ltb", "percentile") or "module"
+    # (thresholds learned in the ANN, e.g. QCFS)
+    thresholds: ClassVar[str | None] = None
+    options: ClassVar[tuple[str, ...]] = ()  # extra keyword options of __init__
 
     def __init__(self, K: int = 8) -> None:
         if not isinstance(K, int) or not 1 <= K <= MAX_K:
@@ -149,28 +154,45 @@ class BistableIF(Method):
         return s, BIFState(state.a + current, state.b - s)
 
 
-def build_method(name: str, K: int = 8) -> Method:
-    """Instantiate the registered method ``name`` with ``K`` phases per period."""
-    return METHODS.get(name)(K)
+def build_method(name: str, K: int = 8, **options: Any) -> Method:
+    """Instantiate the registered method ``name`` with ``K`` phases per period and the
+    method's own ``options`` (None values are dropped; e.g. ``max_spikes`` for burst)."""
+    cls = METHODS.get(name)
+    given = {k: v for k, v in options.items() if v is not None}
+    unknown = sorted(set(given) - set(cls.options))
+    if unknown:
+        raise ConversionError(f"method {name!r} takes no option(s) {unknown}; its options: "
+                              f"{list(cls.options) or 'none'}")
+    return cls(K, **given)
 
 
-class Encoder(ABC):
-    """Turns the (scaled) input image into the signal fed to the first layer."""
+class InputCoding(ABC):
+    """Turns the (scaled) input image into the signal fed to the first layer of a converted
+    SNN, one step at a time on the conversion method's clock (phase, period).
+
+    Not :data:`spikebit.functional.encoders.ENCODERS`: those map a static input
+    ``[B, ...]`` to a whole sequence ``[T, B, ...]`` for directly trained SNNs; an input
+    coding here also sets the input scale ``lambda_0`` and keeps its own state
+    (e.g. the phase code's residual potential)."""
 
     @abstractmethod
     def input_scale(self, x: Tensor, percentile: float) -> float:
-        """``lambda_0``: the input is divided by it before encoding."""
+        """``lambda_0`` of the calibration images ``x`` ``[B, C, H, W]`` (the ``percentile``
+        in %, of their magnitudes for the phase code): the input is divided by it before
+        encoding."""
 
     @abstractmethod
     def step(self, x: Tensor, clock: Clock, method: Method, state: Any) -> tuple[Tensor, Any]:
-        """Signal at this step (same shape as ``x``) and the new encoder state."""
+        """Signal at this step (same shape as the scaled input ``x``) and the new encoder
+        ``state`` (``None`` at the first step), at the ``clock`` of the conversion
+        ``method``."""
 
 
-ENCODERS: Registry[type[Encoder]] = Registry("input coding")
+INPUT_CODINGS: Registry[type[InputCoding]] = Registry("input coding")
 
 
-@ENCODERS.register("direct")
-class DirectInput(Encoder):
+@INPUT_CODINGS.register("direct")
+class DirectInput(InputCoding):
     """Real-valued input current ``x * beta(t)`` (constant ``x`` for rate coding)."""
 
     def input_scale(self, x: Tensor, percentile: float) -> float:
@@ -181,8 +203,8 @@ class DirectInput(Encoder):
         return (x if beta == 1.0 else x * beta), None
 
 
-@ENCODERS.register("phase")
-class PhaseInput(Encoder):
+@INPUT_CODINGS.register("phase")
+class PhaseInput(InputCoding):
     """Signed K-bit phase code: at phase 0 the encoder adds ``x`` to its potential, then at
     phase k emits ``sign(u) * S_k`` when ``|u| >= S_k`` (soft reset; the remainder is kept,
     so over n periods the code averages to ``x`` within ``2^-K / n``)."""

@@ -27,6 +27,13 @@ def iterate_batches(data: Batches, batch_size: int = 256) -> Iterator[tuple[Tens
         yield item[0], item[1]
 
 
+def answered(readout: Tensor) -> Tensor:
+    """Which readouts ``[..., K]`` hold a decision: ``[...]`` bool, False where every class
+    has the same value (e.g. all zeros before a BSNN's first output at ``2 K`` steps, or a
+    network that never fired), whose argmax would be an arbitrary class 0."""
+    return readout.amax(-1) > readout.amin(-1)
+
+
 def _device(snn: SpikingConverted) -> torch.device:
     tensors = list(snn.buffers()) + list(snn.parameters())
     return tensors[0].device if tensors else torch.device("cpu")
@@ -38,11 +45,17 @@ def evaluate_conversion(
     """Accuracy of ``snn`` at every step 1..T against ``ann`` on ``data``.
 
     Returns ``{"T", "num_samples", "ann_accuracy" (percent), "snn_accuracy"
-    (list of T percents; entry t-1 is the accuracy after t steps),
-    "output_error" (list of T: mean |ann(x)/output_scale - snn readout|)}``.
+    (list of T percents; entry t-1 is the accuracy after t steps), "no_output" (list of
+    T percents of samples without output yet), "output_error" (list of T: mean
+    |ann(x)/output_scale - snn readout|)}``.
+
+    A sample whose readout holds no decision yet (:func:`answered`) counts as not
+    correct, never as class 0; a step at which no sample has output has accuracy
+    ``None`` ("no output"), which the tables print as such and the plots leave out.
     """
     device = _device(snn)
     correct = torch.zeros(T, dtype=torch.float64)
+    silent = torch.zeros(T, dtype=torch.float64)
     error = torch.zeros(T, dtype=torch.float64)
     ann_correct, n = 0, 0
     was_training = ann.training
@@ -53,7 +66,9 @@ def evaluate_conversion(
                 x, y = x.to(device), y.to(device)
                 ref = ann(x) / snn.output_scale
                 out = snn.simulate(x, T)
-                correct += (out.argmax(-1) == y).sum(1).double().cpu()
+                decided = answered(out)
+                correct += ((out.argmax(-1) == y) & decided).sum(1).double().cpu()
+                silent += (~decided).sum(1).double().cpu()
                 error += (out - ref).abs().mean(-1).sum(1).double().cpu()
                 ann_correct += int((ref.argmax(-1) == y).sum())
                 n += x.shape[0]
@@ -65,7 +80,9 @@ def evaluate_conversion(
         "T": T,
         "num_samples": n,
         "ann_accuracy": 100.0 * ann_correct / n,
-        "snn_accuracy": (100.0 * correct / n).tolist(),
+        "snn_accuracy": [None if s == n else 100.0 * c / n
+                         for c, s in zip(correct.tolist(), silent.tolist())],
+        "no_output": (100.0 * silent / n).tolist(),
         "output_error": (error / n).tolist(),
     }
 

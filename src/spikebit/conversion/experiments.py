@@ -34,7 +34,7 @@ class VariantResult:
     """Curves (entry t-1 = after t steps) and summary numbers of one variant; percents."""
 
     variant: Variant
-    accuracy: list[float]
+    accuracy: list[float | None]  # None: no sample has output yet ("no output")
     output_error: list[float]
     best_accuracy: float
     best_T: int
@@ -83,13 +83,14 @@ def default_variants(
     return variants
 
 
-def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float],
+def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float | None],
               output_error: list[float], tolerance: float,
               differences: list[float] | None = None) -> VariantResult:
-    """Best accuracy (earliest T on ties), conversion loss and lossless T of one curve."""
-    best = max(accuracy)
-    best_T = accuracy.index(best) + 1
-    lossless = next((t + 1 for t, a in enumerate(accuracy) if ann_accuracy - a <= tolerance), None)
+    """Best accuracy (earliest T on ties), conversion loss and lossless T of one curve;
+    steps without output (None) are skipped (a curve without any output has best 0)."""
+    given = [(t + 1, a) for t, a in enumerate(accuracy) if a is not None]
+    best_T, best = max(given, key=lambda p: (p[1], -p[0])) if given else (len(accuracy), 0.0)
+    lossless = next((t for t, a in given if ann_accuracy - a <= tolerance), None)
     return VariantResult(variant, accuracy, output_error, best, best_T, ann_accuracy - best,
                          lossless, differences or [])
 

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.evaluate import evaluate_conversion
 from spikebit.conversion.experiments import Variant, summarize
+from spikebit.conversion.qcfs import QCFS, finetune, to_qcfs
 from spikebit.conversion.snn import convert
 from spikebit.provenance import write_result_json
 from spikebit.train.config import RunConfig
@@ -107,17 +108,34 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
     """``(calibration images, test images, test labels)`` of the run's dataset, preprocessed.
 
     The calibration images are ``calibration`` training images drawn with ``seed``
-    (default: the run's seed); the test split honours ``data.test_limit``.
+    (default: the run's seed); the test split honours ``data.test_limit``. All three are on
+    the ANN's device.
     """
     from spikebit.train.run import load_data
 
     if calibration < 1:
         raise ConversionError(f"calibration must be >= 1 training images, got {calibration}")
+    from spikebit.train.device import model_device
+
     train, test = load_data(loaded.config.data)
     g = torch.Generator().manual_seed(loaded.config.seed if seed is None else seed)
     pick = torch.randperm(len(train), generator=g)[:calibration]
-    return (loaded.preprocess(train.images[pick]), loaded.preprocess(test.images),
-            test.labels)
+    dev = model_device(loaded.ann)  # convert --device: the data goes where the ANN is
+    return (loaded.preprocess(train.images[pick].to(dev)), loaded.preprocess(test.images.to(dev)),
+            test.labels.to(dev))
+
+
+def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
+                   epochs: int) -> nn.Module:
+    """The ANN of ``loaded`` with QCFS activations of ``levels`` steps (``lambda`` from the
+    ``calibration`` images ``[N, C, H, W]``), fine-tuned ``epochs`` epochs on the run's
+    training split."""
+    from spikebit.train.run import load_data
+
+    train, _ = load_data(loaded.config.data)
+    net = to_qcfs(loaded.ann, calibration, levels)
+    return finetune(net, loaded.preprocess(train.images), train.labels.long(), epochs,
+                    seed=loaded.config.seed)
 
 
 def selected_steps(T: int, best_T: int | None = None) -> list[int]:
@@ -131,7 +149,8 @@ def selected_steps(T: int, best_T: int | None = None) -> list[int]:
 def convert_checkpoint(
     path: str | Path, method: str = "bsnn", percentile: float = 99.99, K: int = 8,
     T: int = 64, calibration: int = 2000, *, batch_size: int = 256,
-    tolerance: float = DEFAULT_TOLERANCE, write: bool = True,
+    tolerance: float = DEFAULT_TOLERANCE, write: bool = True, max_spikes: int | None = None,
+    thresholds: str | None = None, qcfs_levels: int = 4, qcfs_epochs: int = 2,
 ) -> dict[str, Any]:
     """Convert the ANN at ``path``, simulate T steps on its test set, return (and write) a report.
 
@@ -140,18 +159,27 @@ def convert_checkpoint(
     SNN, points), the first T with loss <= ``tolerance`` and the compact
     ``rows`` of :func:`selected_steps`. With ``write`` it is saved atomically as
     ``convert-<method>-K<K>.json`` next to the checkpoint (key ``json``).
+
+    ``method="qcfs"`` on a ReLU checkpoint first replaces every ReLU by a QCFS
+    activation with ``qcfs_levels`` steps and fine-tunes it for ``qcfs_epochs`` epochs
+    on the run's training split (:mod:`spikebit.conversion.qcfs`); the report's ANN
+    accuracy is then the QCFS ANN's.
     """
     if not isinstance(T, int) or T < 1:
         raise ConversionError(f"T must be a positive number of time steps, got {T!r}")
     start = time.perf_counter()
     loaded = load_ann(path)
     calib, test_x, test_y = conversion_data(loaded, calibration)
-    snn = convert(loaded.ann, calib, method, percentile, K, batch_size=batch_size)
+    if method == "qcfs" and not any(isinstance(m, QCFS) for m in loaded.ann.modules()):
+        loaded.ann = qcfs_finetuned(loaded, calib, qcfs_levels, qcfs_epochs)
+    snn = convert(loaded.ann, calib, method, percentile, K, batch_size=batch_size,
+                  max_spikes=max_spikes, thresholds=thresholds)
     ev = evaluate_conversion(snn, loaded.ann, (test_x, test_y), T, batch_size)
     r = summarize(Variant(method, method, percentile, K, snn.synchronous), ev["ann_accuracy"],
                   ev["snn_accuracy"], ev["output_error"], tolerance)
     rows = [{"T": t, "snn_accuracy": r.accuracy[t - 1],
-             "loss": ev["ann_accuracy"] - r.accuracy[t - 1],
+             "loss": None if r.accuracy[t - 1] is None else ev["ann_accuracy"] - r.accuracy[t - 1],
+             "no_output": ev["no_output"][t - 1],
              "output_error": r.output_error[t - 1]} for t in selected_steps(T, r.best_T)]
     report: dict[str, Any] = {
         "checkpoint": str(loaded.path), "model": loaded.config.model.name,
@@ -185,8 +213,14 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for row in report["rows"]:
         mark = "  <- best" if row["T"] == report["best_T"] else ""
+        silent = row.get("no_output") or 0.0
+        if row["snn_accuracy"] is None:
+            lines.append(f"{row['T']:>6} {'no output':>10} {'-':>8} "
+                         f"{row['output_error']:>10.4f}")
+            continue
+        note = f"  ({silent:.1f}% no output)" if silent > 0 else ""
         lines.append(f"{row['T']:>6} {row['snn_accuracy']:>10.2f} {row['loss']:>+8.2f} "
-                     f"{row['output_error']:>10.4f}{mark}")
+                     f"{row['output_error']:>10.4f}{mark}{note}")
     lossless = report["lossless_T"]
     reach = (f"loss <= {report['tolerance']:g} from T={lossless}" if lossless
              else f"loss never <= {report['tolerance']:g} within T={report['T']}")

@@ -75,9 +75,11 @@ def _strip_bn(m: nn.Module) -> nn.Module:
     return ChannelScale(gamma / torch.sqrt(m.running_var + m.eps))
 
 
-@affine(nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.Flatten, nn.Identity, nn.Dropout)
+@affine(nn.AvgPool1d, nn.AvgPool2d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.Flatten,
+        nn.Identity, nn.modules.dropout._DropoutNd)
 def _keep(m: nn.Module) -> nn.Module:
-    return nn.Identity() if isinstance(m, nn.Dropout) else copy.deepcopy(m)
+    dropout = isinstance(m, nn.modules.dropout._DropoutNd)
+    return nn.Identity() if dropout else copy.deepcopy(m)
 
 
 def lower(model: nn.Module, example: Tensor) -> list[Node]:
@@ -109,24 +111,29 @@ class _Builder:
         self.x = example
         self.pending: list[nn.Module] = []
         self.nodes: list[Node] = []
+        self.path = ""
 
     def name(self) -> str:
         return f"{self.prefix}{len(self.nodes)}"
 
-    def visit(self, module: nn.Module) -> None:
+    def visit(self, module: nn.Module, path: str = "") -> None:
+        self.path = path
         for cls in type(module).__mro__:
             if cls in LOWERINGS:
                 LOWERINGS[cls](self, module)
                 return
-        children = list(module.children())
+        children = list(module.named_children())
         if not children:
             known = sorted(t.__name__ for t in LOWERINGS)
             raise ConversionError(
-                f"cannot convert layer {type(module).__name__}; supported layers: "
-                f"{', '.join(known)} and containers of them"
+                f"cannot convert layer {path or '<root>'!r} ({type(module).__name__}); "
+                f"supported layers: {', '.join(known)} and containers of them"
             )
-        for child in children:
-            self.visit(child)
+        self.visit_children(module, path)
+
+    def visit_children(self, module: nn.Module, path: str) -> None:
+        for name, child in module.named_children():
+            self.visit(child, f"{path}.{name}" if path else name)
 
     def close(self) -> Chain:
         """Turn the pending affine ops into a Chain and advance the example."""
@@ -140,7 +147,8 @@ class _Builder:
     def require_spikes(self, what: str) -> None:
         if self.pending:
             raise ConversionError(
-                f"{what} must directly follow a ReLU (it acts on spikes); found it after "
+                f"layer {self.path or '<root>'!r}: {what} must directly follow a ReLU (it acts "
+                "on spikes); found it after "
                 f"{[type(m).__name__ for m in self.pending]}"
             )
 
@@ -151,8 +159,7 @@ def _affine_type(m: nn.Module) -> type[nn.Module]:
 
 @lowers(nn.Sequential)
 def _lower_sequential(b: _Builder, module: nn.Module) -> None:
-    for child in module.children():
-        b.visit(child)
+    b.visit_children(module, b.path)
 
 
 @lowers(nn.ReLU)
@@ -174,18 +181,20 @@ def _lower_maxpool(b: _Builder, module: nn.Module) -> None:
 @lowers(BasicBlock)
 def _lower_block(b: _Builder, block: nn.Module) -> None:
     b.require_spikes("a residual block")
-    name = b.name()
+    name, path = b.name(), b.path
     body = _Builder(f"{name}.body.", b.x)
-    for m in (block.conv1, block.bn1, block.relu1):
-        body.visit(m)
+    for attr in ("conv1", "bn1", "relu1"):
+        body.visit(getattr(block, attr), f"{path}.{attr}")
     body.require_spikes("the end of a residual body")
-    for m in (block.conv2, block.bn2):
-        body.visit(m)
+    for attr in ("conv2", "bn2"):
+        body.visit(getattr(block, attr), f"{path}.{attr}")
     tail = body.close()
     short = _Builder(f"{name}.shortcut.", b.x)
-    short.visit(block.shortcut)
+    short.visit(block.shortcut, f"{path}.shortcut")
     if short.nodes:
-        raise ConversionError(f"residual shortcut of {name} must be affine (no ReLU/max-pool)")
+        raise ConversionError(f"layer {path!r}: the residual shortcut must be affine "
+                              "(no ReLU/max-pool)")
     shortcut = short.close()
-    b.x = torch.relu(body.x + short.x)
-    b.nodes.append(Residual(name, body.nodes, tail, shortcut))
+    act = copy.deepcopy(block.relu2)
+    b.x = act(body.x + short.x)
+    b.nodes.append(Residual(name, body.nodes, tail, shortcut, act=act))

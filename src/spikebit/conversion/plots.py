@@ -33,7 +33,9 @@ def plot_accuracy_curves(report: ConversionReport, path: str | Path) -> Path | N
         return None
     fig, (ax,) = made
     for name, result in report.results.items():
-        ax.plot(range(1, len(result.accuracy) + 1), result.accuracy, label=name)
+        # steps without output (None) are gaps, not points at class 0's accuracy
+        curve = [float("nan") if a is None else a for a in result.accuracy]
+        ax.plot(range(1, len(curve) + 1), curve, label=name)
     ax.axhline(report.ann_accuracy, color="k", linestyle="--", linewidth=0.8, label="ANN")
     ax.set_xlabel("time steps T")
     ax.set_ylabel("accuracy (%)")

@@ -1,9 +1,11 @@
 """Budgets, training recipes and paper references of the ``bsnn-*`` experiments.
 
 A :class:`NetPlan` is one ANN of an experiment at one budget (zoo model, width,
-epochs, simulated steps); :func:`train_config` turns it into a trainer config
-mapping. :data:`PAPER` holds the paper's numbers (Table 1, Table 2) that the
-result rows put beside ours.
+epochs, simulated steps); a :class:`ConversionBudget` (the shared
+:class:`spikebit.reproduce.Budget` plus the nets and conversion settings) holds the
+nets of one budget; :func:`train_config` turns a net into a trainer config mapping.
+:data:`PAPER` holds the paper's numbers (Table 1, Table 2) that the result rows put
+beside ours.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from spikebit.conversion.errors import ConversionError
-
-BUDGET_NAMES = ("smoke", "cpu", "full")
+from spikebit.reproduce.budget import BUDGET_NAMES, Budget, run_spec
 
 
 @dataclass(frozen=True)
@@ -66,19 +67,34 @@ class NetPlan:
 
 
 @dataclass(frozen=True)
-class Budget:
-    """Data limits and conversion settings shared by the nets of one experiment budget."""
+class ConversionBudget(Budget):
+    """A :class:`spikebit.reproduce.Budget` with the nets and conversion settings shared by
+    the nets of one experiment budget.
 
-    dataset: str
-    nets: tuple[NetPlan, ...]
-    train_limit: int | None = None
-    test_limit: int | None = None
+    Args:
+        dataset, model, epochs, train_limit, test_limit, lr, batch_size, schedule,
+            crop_padding, width, model_args, activity_samples, extra: as in
+            :class:`spikebit.reproduce.Budget` (the nets read ``dataset``, the limits and
+            ``batch_size``, default 128; each :class:`NetPlan` has its own model and epochs).
+        nets: the ANNs trained and converted.
+        calibration: training images the activation scales are calibrated on.
+        histogram_samples: test images of the Fig. 5 output-difference histograms.
+        K_values: BSNN phases per period compared.
+        percentile: p-norm percentile (%) of the rate baseline.
+        data: extra config ``data`` keys (e.g. normalization, augmentation).
+    """
+
+    nets: tuple[NetPlan, ...] = ()
     calibration: int = 1000
     histogram_samples: int = 100
     K_values: tuple[int, ...] = (4, 6, 8)
     percentile: float = 99.99
     batch_size: int = 128
     data: dict[str, Any] = field(default_factory=dict)  # extra DataSection keys
+
+
+def _budget(dataset: str, nets: tuple[NetPlan, ...], **fields: Any) -> ConversionBudget:
+    return ConversionBudget(dataset=dataset, nets=nets, **fields)
 
 
 CNN = NetPlan("cnn", "ann-mnist-cnn", 1.0, 100, 256, 0.01, 0.0, paper_key="cnn")
@@ -90,10 +106,10 @@ RESNET18 = NetPlan("resnet18", "ann-resnet18", 1.0, 300, 512, 0.1, paper_key="ta
 SMOKE_WIDTH = {"cnn": 0.25, "resnet20": 0.125, "vgg16": 0.0625, "resnet18": 0.0625}
 
 
-def _smoke(dataset: str, *nets: NetPlan) -> Budget:
+def _smoke(dataset: str, *nets: NetPlan) -> ConversionBudget:
     small = tuple(replace(n, width=SMOKE_WIDTH[n.key], epochs=1, T_max=16, eval_samples=None)
                   for n in nets)
-    return Budget(dataset, small, train_limit=256, test_limit=48, calibration=64,
+    return _budget(dataset, small, train_limit=256, test_limit=48, calibration=64,
                   histogram_samples=4, batch_size=32)
 
 
@@ -104,54 +120,46 @@ def _main_nets(epochs: tuple[int, int, int]) -> tuple[NetPlan, ...]:
             replace(VGG16, width=0.125, epochs=epochs[2], T_max=192, eval_samples=1000))
 
 
-BUDGETS: dict[str, dict[str, Budget]] = {
+BUDGETS: dict[str, dict[str, ConversionBudget]] = {
     "bsnn-fmnist": {
         "smoke": _smoke("fashion-mnist", CNN, RESNET20, VGG16),
-        "cpu": Budget("fashion-mnist", _main_nets((8, 3, 4))),
-        "full": Budget("fashion-mnist", (CNN, RESNET20, VGG16)),
+        "cpu": _budget("fashion-mnist", _main_nets((8, 3, 4))),
+        "full": _budget("fashion-mnist", (CNN, RESNET20, VGG16)),
     },
     "bsnn-mnist-subset": {
         "smoke": _smoke("mnist-subset", CNN, RESNET20, VGG16),
-        "cpu": Budget("mnist-subset", _main_nets((15, 10, 10))),
-        "full": Budget("mnist-subset", (CNN, RESNET20, VGG16)),
+        "cpu": _budget("mnist-subset", _main_nets((15, 10, 10))),
+        "full": _budget("mnist-subset", (CNN, RESNET20, VGG16)),
     },
     "bsnn-table2": {
         "smoke": _smoke("fashion-mnist", RESNET18),
-        "cpu": Budget("fashion-mnist", (replace(RESNET18, width=0.25, epochs=3, T_max=400,
+        "cpu": _budget("fashion-mnist", (replace(RESNET18, width=0.25, epochs=3, T_max=400,
                                                 eval_samples=500),)),
-        "full": Budget("cifar10", (RESNET18,), data={"normalize": True, "crop_padding": 4,
+        "full": _budget("cifar10", (RESNET18,), data={"normalize": True, "crop_padding": 4,
                                                      "hflip": True}),
     },
 }
 
 
-def budget_for(experiment: str, budget: str) -> Budget:
-    """The :class:`Budget` of ``experiment`` at ``budget`` (smoke, cpu or full)."""
+def budget_for(experiment: str, budget: str) -> ConversionBudget:
+    """The :class:`ConversionBudget` of ``experiment`` at ``budget`` (smoke, cpu or full)."""
     if budget not in BUDGET_NAMES:
         raise ConversionError(f"unknown budget {budget!r}; expected one of {BUDGET_NAMES}")
     return BUDGETS[experiment][budget]
 
 
-def train_config(plan: NetPlan, budget: Budget, budget_name: str, out_dir: str,
+def train_config(plan: NetPlan, budget: ConversionBudget, budget_name: str, out_dir: str,
                  seed: int = 0) -> dict[str, Any]:
     """Trainer config mapping for ``plan``: SGD (momentum 0.9), cosine decay, batch 128."""
-    data: dict[str, Any] = {"name": budget.dataset, **budget.data}
-    data.update({k: v for k, v in (("train_limit", budget.train_limit),
-                                   ("test_limit", budget.test_limit)) if v is not None})
-    return {
-        "name": f"{budget.dataset}-{plan.key}-{budget_name}",
-        "seed": seed,
-        "out_dir": out_dir,
-        "model": {"name": plan.model, "args": {"width": plan.width, **plan.args}},
-        "data": data,
-        "optim": {"optimizer": "sgd", "lr": plan.lr, "momentum": 0.9,
-                  "weight_decay": plan.weight_decay, "schedule": "cosine",
-                  "epochs": plan.epochs, "batch_size": budget.batch_size},
-        "plots": budget_name != "smoke",
-    }
+    return run_spec(
+        f"{budget.dataset}-{plan.key}-{budget_name}", budget, model=plan.model,
+        model_args={"width": plan.width, **plan.args}, data=budget.data_section(**budget.data),
+        optim={"optimizer": "sgd", "lr": plan.lr, "momentum": 0.9,
+               "weight_decay": plan.weight_decay, "epochs": plan.epochs},
+        out_dir=out_dir, seed=seed, plots=budget_name != "smoke")
 
 
-def describe(budget: Budget) -> str:
+def describe(budget: ConversionBudget) -> str:
     """One line stating the budget: data, and per net width / epochs / T_max / test images."""
     nets = "; ".join(
         f"{n.key}: width {n.width:g}, {n.epochs} epoch(s), T_max {n.T_max}, "

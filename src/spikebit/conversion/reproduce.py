@@ -27,13 +27,20 @@ from spikebit.conversion.experiments import (
 )
 from spikebit.conversion.from_checkpoint import conversion_data, load_ann
 from spikebit.conversion.plots import plot_accuracy_curves, plot_output_differences
-from spikebit.conversion.recipes import PAPER, Budget, NetPlan, budget_for, describe, train_config
+from spikebit.conversion.recipes import (
+    PAPER,
+    ConversionBudget,
+    NetPlan,
+    budget_for,
+    describe,
+    train_config,
+)
 from spikebit.provenance import write_result_json
-from spikebit.reproduce import register_experiment
+from spikebit.reproduce import register_experiment, train_run
 from spikebit.reproduce import results_dir as current_results_dir
 
 TOLERANCE = 0.1  # points of conversion loss counted as lossless
-VariantsFor = Callable[[Budget], Sequence[Variant] | None]
+VariantsFor = Callable[[ConversionBudget], Sequence[Variant] | None]
 
 COLUMNS = ["network", "variant", "width", "epochs", "ann_test_acc", "ann_acc", "snn_acc",
            "best_T", "loss", "T_lossless", "T_max", "paper", "paper_ann", "paper_snn",
@@ -50,7 +57,7 @@ def variant_family(v: Variant) -> str:
     return v.method + suffix[v.method]
 
 
-def convert_net(plan: NetPlan, budget: Budget, run_dir: Path,
+def convert_net(plan: NetPlan, budget: ConversionBudget, run_dir: Path,
                 variants: Sequence[Variant] | None, seed: int = 0) -> ConversionReport:
     """All conversion variants on the final checkpoint of ``run_dir``."""
     loaded = load_ann(run_dir / "last.safetensors")
@@ -97,14 +104,13 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
              variants_for: VariantsFor = lambda b: None,
              labels: dict[str, str] | None = None) -> dict[str, Any]:
     """Train, convert and tabulate every net of ``experiment`` at ``budget_name``."""
-    from spikebit.train import train_or_reuse
-
     budget = budget_for(experiment, budget_name)
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
     for plan in budget.nets:
         t0 = time.perf_counter()
-        metrics, run_dir = train_or_reuse(train_config(plan, budget, budget_name, str(work_dir)))
+        run = train_run(train_config(plan, budget, budget_name, str(work_dir)))
+        metrics, run_dir = run.metrics, run.run_dir
         t1 = time.perf_counter()
         report = convert_net(plan, budget, run_dir, variants_for(budget))
         stem = current_results_dir() / f"{experiment}-{plan.key}"
@@ -150,7 +156,7 @@ def bsnn_mnist_subset(budget: str, work_dir: Path) -> dict[str, Any]:
     return run_bsnn("bsnn-mnist-subset", budget, work_dir)
 
 
-def table2_variants(budget: Budget) -> list[Variant]:
+def table2_variants(budget: ConversionBudget) -> list[Variant]:
     """Table 2: phase IF with SN, BIF without SN, BIF with SN (largest K of the budget)."""
     K = max(budget.K_values)
     return [Variant("phase-sn", "phase", 100.0, K, synchronous=True),

@@ -5,11 +5,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from spikebit.conversion import fast as _fast  # noqa: F401  (registers ltb, burst, qcfs)
 from spikebit.conversion.calibrate import DEFAULT_MAX_VALUES, check_percentile, record_lambdas
-from spikebit.conversion.dynamics import ENCODERS, Clock, Encoder, Method, build_method
+from spikebit.conversion.check import check_convertible
+from spikebit.conversion.dynamics import INPUT_CODINGS, Clock, InputCoding, Method, build_method
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.fold import fold_batchnorm
 from spikebit.conversion.graph import (
+    Neuron,
     Node,
     Residual,
     assign_onsets,
@@ -18,6 +21,8 @@ from spikebit.conversion.graph import (
     run_step,
 )
 from spikebit.conversion.lower import check_lowering, lower
+from spikebit.conversion.qcfs import module_thresholds
+from spikebit.conversion.thresholds import THRESHOLD_RULES, calibrate_thresholds
 
 
 class SpikingConverted(nn.Module):
@@ -28,7 +33,7 @@ class SpikingConverted(nn.Module):
     converges to the normalized ANN output ``ann(x) / output_scale``.
     """
 
-    def __init__(self, nodes: list[Node], method: Method, encoder: Encoder, *,
+    def __init__(self, nodes: list[Node], method: Method, encoder: InputCoding, *,
                  input_scale: float, output_scale: float, lambdas: dict[str, float],
                  synchronous: bool) -> None:
         super().__init__()
@@ -99,19 +104,41 @@ def convert(
     input_coding: str | None = None,
     batch_size: int = 256,
     max_calibration_values: int = DEFAULT_MAX_VALUES,
+    thresholds: str | None = None,
+    max_spikes: int | None = None,
 ) -> SpikingConverted:
     """Convert a ReLU ``ann`` (logits ``[B, K]``) to a spiking network.
 
-    Steps: fold BN (eq. 7), lower to graph nodes, record the ``percentile``-th
-    activation of every ReLU layer on ``calibration_data`` ``[N, C, H, W]``
-    (100 = max-norm), normalize (eq. 6, 15). ``method``: ``"rate"``,
-    ``"phase"`` or ``"bsnn"`` (see :data:`METHODS`); ``K`` phases per period;
-    ``synchronous`` toggles SN on residual shortcuts (default: on for bsnn
+    Steps: check that every layer lowers exactly (:func:`check_convertible`,
+    before any other work), fold BN (eq. 7), lower to graph nodes, then either
+    record the ``percentile``-th activation of every ReLU layer on
+    ``calibration_data`` ``[N, C, H, W]`` (100 = max-norm) and normalize (eq. 6,
+    15), or -- for methods with per-channel thresholds -- calibrate one threshold
+    per channel (``thresholds``: ``"ltb"``, ``"percentile"``, or ``"module"`` for
+    the clip learned by QCFS layers; default per method).
+
+    ``method`` (see :data:`METHODS`): ``"rate"``, ``"phase"``, ``"bsnn"`` (layer-wise
+    normalization) or ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``,
+    ``"qcfs"`` (per-channel or learned thresholds, :mod:`spikebit.conversion.fast`);
+    ``K`` phases per period (phase, bsnn); ``max_spikes``: spikes per step of the
+    burst methods (default 4); ``synchronous``
+    toggles SN on residual shortcuts (default: on for bsnn only; layer-wise methods
     only); ``input_coding``: ``"direct"`` or ``"phase"`` (default per method).
+
+    Raises :class:`ConversionError` for unconvertible layers and bad arguments.
     """
+    check_convertible(ann)
     check_percentile(percentile)
-    spiking = build_method(method, K)
-    encoder = ENCODERS.get(input_coding or spiking.default_encoder)()
+    spiking = build_method(method, K, max_spikes=max_spikes)
+    encoder = INPUT_CODINGS.get(input_coding or spiking.default_encoder)()
+    rule = thresholds or spiking.thresholds
+    if rule is not None and rule not in (*THRESHOLD_RULES, "module"):
+        raise ConversionError(f"unknown thresholds {rule!r}; expected one of "
+                              f"{[*THRESHOLD_RULES, 'module']}")
+    if rule is not None and synchronous:
+        raise ConversionError("synchronous neurons (SN) need layer-wise normalization; "
+                              f"method {method!r} with per-channel thresholds takes "
+                              "synchronous=False")
     if not isinstance(calibration_data, Tensor) or calibration_data.dim() < 2:
         raise ConversionError("calibration_data must be a tensor batch [N, C, H, W]")
     device = calibration_data.device
@@ -124,10 +151,42 @@ def convert(
             "Convertible models apply their children in registration order."
         ) from err
     check_lowering(nodes, folded, calibration_data[:batch_size])
+    sync = spiking.default_synchronous if synchronous is None else bool(synchronous)
+    if rule is not None:
+        found = _channel_thresholds(nodes, calibration_data, rule, percentile, batch_size)
+        summary = {name: float(th.max()) for name, th in found.items()}
+        return SpikingConverted(nodes, spiking, encoder, input_scale=1.0, output_scale=1.0,
+                                lambdas=summary, synchronous=False)
     lambdas = record_lambdas(lambda x, rec: run_analog(nodes, x, rec), calibration_data,
                              percentile, batch_size, max_calibration_values)
     lam_in = encoder.input_scale(calibration_data, percentile)
     normalized, lam_out = normalize_nodes(nodes, lam_in, lambdas)
-    sync = spiking.default_synchronous if synchronous is None else bool(synchronous)
     return SpikingConverted(normalized, spiking, encoder, input_scale=lam_in,
                             output_scale=lam_out, lambdas=lambdas, synchronous=sync)
+
+
+def _spiking_nodes(nodes: list[Node]) -> dict[str, Node]:
+    """Every node that fires (neurons, residual outputs), by name, nested ones included."""
+    return {m.name: m for node in nodes for m in node.modules()
+            if isinstance(m, (Neuron, Residual))}
+
+
+def _channel_thresholds(nodes: list[Node], data: Tensor, rule: str, percentile: float,
+                        batch_size: int) -> dict[str, Tensor]:
+    """Set per-channel (or QCFS) thresholds on every spiking node; returns them."""
+    spiking = _spiking_nodes(nodes)
+    if rule == "module":
+        found = module_thresholds(nodes)
+        missing = sorted(set(spiking) - set(found))
+        if missing:
+            raise ConversionError(
+                f"thresholds='module' needs QCFS activations in every spiking layer; layers "
+                f"{missing} have none. Build the ANN with spikebit.conversion.qcfs.to_qcfs "
+                "and fine-tune it, or use thresholds='ltb'")
+    else:
+        found = calibrate_thresholds(lambda x, rec: run_analog(nodes, x, rec), data, rule,
+                                     percentile, batch_size, set(spiking))
+    device = data.device
+    for name, node in spiking.items():
+        node.set_threshold(found[name].to(device))
+    return found

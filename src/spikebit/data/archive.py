@@ -24,7 +24,23 @@ def extract(archive: Path, dest: Path, top: str, checksum: str | None = None) ->
     """Extract ``archive`` and move its top-level folder ``top`` to ``dest / top``.
 
     Extraction happens in a temp folder inside ``dest``, so an interrupted run leaves
-    no half-filled ``dest / top``. ``checksum`` (``md5:``/``sha256:``) is checked first.
+    no half-filled ``dest / top``. Members with absolute paths, ``..``, links or
+    devices are refused.
+
+    Args:
+        archive: a ``.zip`` or any tar archive Python's :mod:`tarfile` opens
+            (``.tar.gz``, ...).
+        dest: an existing folder that receives ``top``.
+        top: the archive's top-level folder, e.g. ``"cifar-10-batches-py"``.
+        checksum: ``"md5:<hex>"`` or ``"sha256:<hex>"`` checked before extracting, or
+            ``None`` to skip the check.
+
+    Returns:
+        ``dest / top``.
+
+    Raises:
+        DataError: the checksum differs, the archive is unreadable or holds an
+            unsafe member, it has no folder ``top``, or ``dest / top`` already exists.
     """
     if checksum is not None and not verify(archive, checksum):
         algo, digest = parse_checksum(checksum)

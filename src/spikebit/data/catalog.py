@@ -20,7 +20,15 @@ Fetcher = Callable[[Path], Path]
 
 @dataclass(frozen=True)
 class DatasetEntry:
-    """How to obtain (``fetch(root) -> folder``) and read (``load(folder, train)``) a dataset."""
+    """How to obtain (``fetch(root) -> folder``) and read (``load(folder, train)``) a dataset.
+
+    Attributes:
+        load: ``load(folder, train) -> ArrayDataset``: reads the train (``train=True``)
+            or test split from the folder that ``fetch`` returned.
+        fetch: ``fetch(root) -> folder``: makes the dataset available under the cache
+            root ``root`` (download, extract or locate) and returns its folder.
+        summary: one line shown by ``spikebit data list`` (shape and split sizes).
+    """
 
     load: Loader
     fetch: Fetcher
@@ -31,7 +39,19 @@ DATASETS: Registry[DatasetEntry] = Registry("dataset")
 
 
 def register_dataset(name: str, *, fetch: Fetcher, summary: str) -> Callable[[Loader], Loader]:
-    """Decorator: register the decorated loader under ``name`` with its ``fetch`` function."""
+    """Decorator: register the decorated loader under ``name`` with its ``fetch`` function.
+
+    Args:
+        name: registry key, as passed to :func:`load_dataset` and :func:`fetch`.
+        fetch: ``fetch(root) -> folder``: makes the files available under the cache
+            root and returns the folder the loader reads.
+        summary: one line for ``spikebit data list``.
+
+    Returns:
+        A decorator that stores a :class:`DatasetEntry` and returns the loader unchanged.
+        Applying it raises :class:`~spikebit.errors.RegistryError` when ``name`` is
+        already registered.
+    """
 
     def add(load: Loader) -> Loader:
         DATASETS.register(name)(DatasetEntry(load, fetch, summary))
@@ -50,6 +70,18 @@ def fetch(name: str, data_dir: str | Path | None = None) -> Path:
 
     Datasets with a public source are downloaded into the cache; user-supplied ones
     (``mnist``, ``cifar10``, ...) are located, with an error saying where to put them.
+
+    Args:
+        name: a registered dataset name (see :func:`dataset_names`).
+        data_dir: cache root; ``None`` uses ``$SPIKEBIT_DATA``, else ``~/.cache/spikebit``.
+
+    Returns:
+        The folder holding the dataset's files.
+
+    Raises:
+        RegistryError: ``name`` is not a registered dataset.
+        DataError: the files are missing (with where to put them), a download or
+            checksum fails, or an archive cannot be extracted.
     """
     return DATASETS.get(name).fetch(cache_dir(data_dir))
 
@@ -57,7 +89,18 @@ def fetch(name: str, data_dir: str | Path | None = None) -> Path:
 def load_dataset(name: str, train: bool, data_dir: str | Path | None = None) -> ArrayDataset:
     """Load the train (``train=True``) or test split of ``name`` into memory.
 
-    ``data_dir`` overrides the cache root (``$SPIKEBIT_DATA``, else ``~/.cache/spikebit``).
+    Args:
+        name: a registered dataset name (see :func:`dataset_names`).
+        train: ``True`` for the training split, ``False`` for the test split.
+        data_dir: cache root; ``None`` uses ``$SPIKEBIT_DATA``, else ``~/.cache/spikebit``.
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset` (float32 images
+        ``[N, C, H, W]`` in ``[0, 1]``, int64 labels ``[N]``).
+
+    Raises:
+        RegistryError: ``name`` is not a registered dataset.
+        DataError: the files are missing, corrupt or inconsistent.
     """
     entry = DATASETS.get(name)
     return entry.load(entry.fetch(cache_dir(data_dir)), train)

@@ -97,7 +97,25 @@ def _check_opcodes(raw: bytes) -> None:
 
 
 def read_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read one batch file into images uint8 ``[N, 3, 32, 32]`` and labels ``[N]``."""
+    """Read one batch file into images uint8 ``[N, 3, 32, 32]`` and labels ``[N]``.
+
+    Format: the official CIFAR "python version" pickle (a dict with ``data`` uint8
+    ``[N, 3072]``, channel planes R, G, B of 32x32 row-major, and integer labels under
+    ``label_key``), read by a restricted unpickler that builds only numpy arrays and
+    plain containers.
+
+    Args:
+        path: one batch file, e.g. ``cifar-10-batches-py/data_batch_1``.
+        label_key: ``"labels"`` for CIFAR-10, ``"fine_labels"`` for CIFAR-100.
+
+    Returns:
+        ``(images, labels)``: uint8 ``[N, 3, 32, 32]`` and int64 ``[N]``.
+
+    Raises:
+        DataError: the file is missing or unreadable, is not a (safe) pickle, is not a
+            dict, lacks ``data`` or ``label_key``, or holds arrays of the wrong
+            dtype or shape.
+    """
     fix = f"Replace it with a fresh copy from the official archive ({URL})."
     try:
         raw = Path(path).read_bytes()
@@ -189,12 +207,42 @@ def _load(folder: Path, train: bool, spec: dict[str, Any], name: str) -> ArrayDa
 
 
 def fetch_cifar10(root: Path) -> Path:
-    """Locate (or extract from ``cifar-10-python.tar.gz``) the CIFAR-10 batches."""
+    """Locate (or extract from ``cifar-10-python.tar.gz``) the CIFAR-10 batches.
+
+    CIFAR-10 is user-supplied: nothing is downloaded.
+
+    Args:
+        root: cache root searched for ``cifar-10-batches-py/`` (or the batch files
+            directly), else for the official archive to extract (md5-checked).
+
+    Returns:
+        The folder holding ``data_batch_1..5`` and ``test_batch``.
+
+    Raises:
+        DataError: neither the batches nor the archive are under ``root`` (the
+            message says where to put them), or the archive fails its md5 check or
+            cannot be extracted.
+    """
     return _locate(root, CIFAR10)
 
 
 def fetch_cifar100(root: Path) -> Path:
-    """Locate (or extract from ``cifar-100-python.tar.gz``) the CIFAR-100 batches."""
+    """Locate (or extract from ``cifar-100-python.tar.gz``) the CIFAR-100 batches.
+
+    CIFAR-100 is user-supplied: nothing is downloaded.
+
+    Args:
+        root: cache root searched for ``cifar-100-python/`` (or the ``train`` and
+            ``test`` files directly), else for the official archive to extract
+            (md5-checked).
+
+    Returns:
+        The folder holding ``train`` and ``test``.
+
+    Raises:
+        DataError: neither the batches nor the archive are under ``root``, or the
+            archive fails its md5 check or cannot be extracted.
+    """
     return _locate(root, CIFAR100)
 
 
@@ -202,7 +250,22 @@ def fetch_cifar100(root: Path) -> Path:
     "cifar10", fetch=fetch_cifar10, summary="CIFAR-10, 3x32x32, 50000 train / 10000 test"
 )
 def load_cifar10(folder: Path, train: bool) -> ArrayDataset:
-    """One CIFAR-10 split as ``[N, 3, 32, 32]``."""
+    """One CIFAR-10 split as ``[N, 3, 32, 32]``, read from the official pickle batches.
+
+    Args:
+        folder: the folder returned by :func:`fetch_cifar10`.
+        train: ``True`` for ``data_batch_1..5`` (50000 images), ``False`` for
+            ``test_batch`` (10000).
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset`: float32 images
+        ``[N, 3, 32, 32]`` in ``[0, 1]`` (bytes / 255) and int64 labels
+        ``[N]`` in ``[0, 10)``, named ``cifar10/train`` or ``cifar10/test``.
+
+    Raises:
+        DataError: a batch file is missing or corrupt (see :func:`read_batch`), or a
+            label lies outside ``[0, 10)``.
+    """
     return _load(folder, train, CIFAR10, "cifar10")
 
 
@@ -212,5 +275,19 @@ def load_cifar10(folder: Path, train: bool) -> ArrayDataset:
     summary="CIFAR-100 (fine labels), 3x32x32, 50000 train / 10000 test",
 )
 def load_cifar100(folder: Path, train: bool) -> ArrayDataset:
-    """One CIFAR-100 split (100 fine labels) as ``[N, 3, 32, 32]``."""
+    """One CIFAR-100 split (100 fine labels) as ``[N, 3, 32, 32]``, from the pickles.
+
+    Args:
+        folder: the folder returned by :func:`fetch_cifar100`.
+        train: ``True`` for ``train`` (50000 images), ``False`` for ``test`` (10000).
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset`: float32 images
+        ``[N, 3, 32, 32]`` in ``[0, 1]`` (bytes / 255) and int64 fine
+        labels ``[N]`` in ``[0, 100)``, named ``cifar100/train`` or ``cifar100/test``.
+
+    Raises:
+        DataError: a batch file is missing or corrupt (see :func:`read_batch`), or a
+            label lies outside ``[0, 100)``.
+    """
     return _load(folder, train, CIFAR100, "cifar100")

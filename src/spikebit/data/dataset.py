@@ -21,6 +21,11 @@ class ArrayDataset:
         labels: int64 ``[N]``, each in ``[0, num_classes)``.
         num_classes: number of classes.
         name: dataset name plus split, e.g. ``"fashion-mnist/train"``.
+
+    Raises:
+        DataError: images not float32 of rank 4 or 5, labels not int64 ``[N]``,
+            counts that differ, ``num_classes < 1``, or a label outside
+            ``[0, num_classes)``.
     """
 
     images: torch.Tensor
@@ -73,7 +78,17 @@ class ArrayDataset:
         return int(c), int(h), int(w)
 
     def subset(self, indices: Sequence[int] | torch.Tensor) -> ArrayDataset:
-        """Return a new dataset holding rows ``indices`` (in that order)."""
+        """Return a new dataset holding rows ``indices`` (in that order).
+
+        Args:
+            indices: row indices in ``[0, len(self))``; repeats are allowed.
+
+        Returns:
+            A new :class:`ArrayDataset` with ``len(indices)`` rows (copied tensors).
+
+        Raises:
+            DataError: an index lies outside ``[0, len(self))``.
+        """
         idx = torch.as_tensor(indices, dtype=torch.int64).flatten()
         if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= len(self)):
             raise DataError(
@@ -91,7 +106,16 @@ class ArrayDataset:
 def split_per_class(labels: np.ndarray, fraction: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
     """Fixed split: per class, the first ``floor(fraction * n_c)`` samples in file order train.
 
-    Returns ``(train_idx, test_idx)``, both sorted ascending (file order kept).
+    Deterministic (no shuffling), so the same file always gives the same split.
+
+    Args:
+        labels: integer class labels ``[N]`` in file order.
+        fraction: share of each class's ``n_c`` samples that goes to training, in
+            ``[0, 1]``.
+
+    Returns:
+        ``(train_idx, test_idx)``: int64 row indices into ``labels``, both sorted
+        ascending (file order kept); together they cover every row once.
     """
     labels = np.asarray(labels)
     train = np.zeros(len(labels), dtype=bool)
@@ -107,6 +131,21 @@ def from_uint8(
     """Build an :class:`ArrayDataset` from integer ``[N, H, W]`` or ``[N, C, H, W]`` arrays.
 
     Pixels are divided by ``scale`` (255 for bytes, 16 for the 8x8 digits).
+
+    Args:
+        images: integer pixels ``[N, H, W]`` (a channel axis is added) or
+            ``[N, C, H, W]``.
+        labels: integer labels ``[N]`` in ``[0, num_classes)``.
+        num_classes: number of classes.
+        name: dataset name plus split for messages, e.g. ``"mnist/train"``.
+        scale: the largest pixel value; pixels become ``value / scale`` in ``[0, 1]``.
+
+    Returns:
+        float32 images ``[N, C, H, W]`` and int64 labels ``[N]`` as an :class:`ArrayDataset`.
+
+    Raises:
+        DataError: the arrays are inconsistent (image and label counts differ, a
+            label outside ``[0, num_classes)``, ``num_classes < 1``).
     """
     x = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32).div_(scale)
     if x.dim() == 3:

@@ -22,7 +22,17 @@ MAX_PIXELS = 2**26
 
 
 def require_pillow(what: str) -> ModuleType:
-    """Import ``PIL.Image`` or raise :class:`DataError` saying how to install it."""
+    """Import ``PIL.Image`` or raise :class:`DataError` saying how to install it.
+
+    Args:
+        what: what is being read (a dataset name), for the error message.
+
+    Returns:
+        The ``PIL.Image`` module.
+
+    Raises:
+        DataError: Pillow is not installed (``pip install pillow``).
+    """
     try:
         from PIL import Image
     except ImportError:
@@ -34,7 +44,15 @@ def require_pillow(what: str) -> ModuleType:
 
 
 def is_image(path: Path) -> bool:
-    """True for a regular file whose suffix is a known image type (any case)."""
+    """True for a regular file whose suffix is a known image type (any case).
+
+    Args:
+        path: file to test; its suffix is compared with ``IMAGE_SUFFIXES``. The
+            file is not opened.
+
+    Returns:
+        Whether ``path`` is an existing regular file with an image suffix.
+    """
     return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
 
 
@@ -65,9 +83,18 @@ def to_uint8_gray(im: Any, p: Path, what: str) -> np.ndarray:
 
     16-bit modes (``I;16*``) scale ``0..65535`` to ``0..255``; 32-bit ``I`` scales
     ``0..255`` as is and ``0..65535`` as 16-bit; float ``F`` scales ``[0, 1]`` to
-    ``0..255`` and ``[0, 255]`` as is. Other ranges (or NaN) are a :class:`DataError`.
-    ``im`` is the opened Pillow image, ``p`` its path and ``what`` the dataset name
-    (both for messages).
+    ``0..255`` and ``[0, 255]`` as is.
+
+    Args:
+        im: the opened Pillow image (a grayscale mode such as ``I;16``, ``I`` or ``F``).
+        p: its path, for messages.
+        what: the dataset name, for messages.
+
+    Returns:
+        uint8 ``[H, W]``, rounded to nearest.
+
+    Raises:
+        DataError: negative, non-finite or out-of-range values for the mode.
     """
     arr = np.asarray(im)
     if im.mode.startswith("I;16"):
@@ -100,8 +127,20 @@ def read_images(paths: list[Path], what: str, size: int | None = None) -> np.nda
     expanded). High-depth grayscale (16-bit PNG, float TIFF) is scaled by its own
     format's range (:func:`to_uint8_gray`). With ``size=None`` all images must share
     one size; otherwise each is resized (shorter side to ``size``, bilinear) and
-    center-cropped to ``size x size``. An image over ``MAX_PIXELS`` pixels, or one that
-    cannot be decoded, raises :class:`DataError`.
+    center-cropped to ``size x size``.
+
+    Args:
+        paths: image files (any format Pillow decodes), in output order.
+        what: dataset name, for error messages.
+        size: output side length in pixels, or ``None`` to keep the (common) size.
+
+    Returns:
+        uint8 ``[N, C, H, W]`` with ``C`` 1 (all grayscale) or 3 (RGB).
+
+    Raises:
+        DataError: Pillow is missing, an image cannot be opened or decoded, claims
+            more than ``MAX_PIXELS`` pixels, has an unsupported value range, or (with
+            ``size=None``) differs in size from the first image.
     """
     image = require_pillow(what)
     from PIL import ImageOps

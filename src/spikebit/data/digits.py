@@ -30,7 +30,23 @@ TRAIN_FRACTION = 0.8
 
 
 def parse_digits_csv(raw: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Parse gzipped CSV bytes into images ``[N, 8, 8]`` (0..16) and labels ``[N]``."""
+    """Parse gzipped CSV bytes into images ``[N, 8, 8]`` (0..16) and labels ``[N]``.
+
+    Format: scikit-learn's ``digits.csv.gz``, one sample per row: 64 pixel columns
+    (row-major 8x8, gray levels 0..16), then the label 0..9, comma-separated.
+
+    Args:
+        raw: the gzip-compressed CSV file contents.
+        source: where ``raw`` came from (a path or wheel), for error messages.
+
+    Returns:
+        ``(images, labels)``: uint8 ``[N, 8, 8]`` with values 0..16 and uint8 ``[N]``
+        with values 0..9.
+
+    Raises:
+        DataError: the bytes are not gzip or not a numeric CSV, there are no rows,
+            a row does not have 65 columns, or a pixel or label is out of range.
+    """
     try:
         table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", ndmin=2)
     except (OSError, EOFError, ValueError) as err:
@@ -59,7 +75,23 @@ def _sklearn_bytes() -> bytes | None:
 
 
 def fetch_digits(root: Path) -> Path:
-    """Cache ``digits.csv.gz`` under ``<root>/digits`` (once) and return that folder."""
+    """Cache ``digits.csv.gz`` under ``<root>/digits`` (once) and return that folder.
+
+    The file is copied from an installed scikit-learn, else read out of a
+    scikit-learn wheel downloaded with pip (``pip download --no-deps``); it is
+    parsed before it is saved.
+
+    Args:
+        root: cache root.
+
+    Returns:
+        The folder holding ``digits.csv.gz`` (``<root>/digits``, or ``root`` when the
+        file is already there).
+
+    Raises:
+        DataError: the wheel cannot be downloaded or read (the message says how to
+            place the file by hand), or the CSV does not parse.
+    """
     for folder in (root / "digits", root):
         if (folder / FILE).is_file():
             return folder
@@ -98,7 +130,22 @@ def fetch_digits(root: Path) -> Path:
     summary="scikit-learn 8x8 digits, 1x8x8, 1433 train / 364 test",
 )
 def load_digits(folder: Path, train: bool) -> ArrayDataset:
-    """One split as ``[N, 1, 8, 8]`` (16 gray levels scaled by 1/16)."""
+    """One split as ``[N, 1, 8, 8]`` (16 gray levels scaled by 1/16).
+
+    Args:
+        folder: the folder returned by :func:`fetch_digits`, holding ``digits.csv.gz``.
+        train: ``True`` for the training split (per digit, the first
+            ``floor(0.8 * n_d)`` rows in file order: 1,433 samples), ``False`` for the
+            rest (364).
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset`: float32 images
+        ``[N, 1, 8, 8]`` in ``[0, 1]`` and int64 labels ``[N]`` in ``[0, 10)``.
+
+    Raises:
+        DataError: ``digits.csv.gz`` is missing from ``folder`` or cannot be parsed
+            (see :func:`parse_digits_csv`).
+    """
     path = folder / FILE
     if not path.is_file():
         raise DataError(f"digits file {path} does not exist; call fetch('digits') first.")

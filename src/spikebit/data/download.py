@@ -22,6 +22,16 @@ def parse_checksum(checksum: str) -> tuple[str, str]:
     """Split ``"sha256:<hex>"``, ``"md5:<hex>"`` or a bare hex digest into ``(algo, hex)``.
 
     A bare digest is MD5 when 32 hex digits long and SHA256 when 64.
+
+    Args:
+        checksum: ``"md5:<32 hex>"``, ``"sha256:<64 hex>"`` or a bare digest (any case).
+
+    Returns:
+        ``(algo, digest)``: ``"md5"`` or ``"sha256"`` and the lower-case hex digest.
+
+    Raises:
+        DataError: the algorithm is not MD5/SHA256 or the digest has the wrong
+            length or a non-hex character.
     """
     algo, _, digest = checksum.rpartition(":")
     digest = digest.strip().lower()
@@ -36,7 +46,18 @@ def parse_checksum(checksum: str) -> tuple[str, str]:
 
 
 def file_digest(path: str | Path, algo: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB chunks."""
+    """Hex digest of a file, read in 1 MiB chunks.
+
+    Args:
+        path: the file to hash.
+        algo: a :func:`hashlib.new` algorithm name, e.g. ``"sha256"`` or ``"md5"``.
+
+    Returns:
+        The lower-case hex digest of the file's bytes.
+
+    Raises:
+        OSError: the file cannot be opened or read (not wrapped).
+    """
     h = hashlib.new(algo, usedforsecurity=False)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
@@ -45,7 +66,18 @@ def file_digest(path: str | Path, algo: str = "sha256") -> str:
 
 
 def verify(path: str | Path, checksum: str) -> bool:
-    """True when ``path`` exists and its digest equals ``checksum``."""
+    """True when ``path`` exists and its digest equals ``checksum``.
+
+    Args:
+        path: the file to check.
+        checksum: the expected digest (see :func:`parse_checksum`).
+
+    Returns:
+        Whether ``path`` is a regular file whose digest matches.
+
+    Raises:
+        DataError: ``checksum`` is malformed.
+    """
     algo, digest = parse_checksum(checksum)
     return Path(path).is_file() and file_digest(path, algo) == digest
 
@@ -55,7 +87,21 @@ def download(url: str, dest: str | Path, checksum: str, timeout: float = 60.0) -
 
     Idempotent: a ``dest`` that already matches is kept without a request. The data go
     to a temp file beside ``dest`` that is renamed only after the digest matches, so a
-    failed, truncated or corrupted download never leaves a file at ``dest``.
+    failed, truncated or corrupted download never leaves a file at ``dest``. A progress
+    bar (bytes) is shown while downloading.
+
+    Args:
+        url: the file's address.
+        dest: where to save it; parent folders are created.
+        checksum: expected digest, ``"md5:<hex>"``, ``"sha256:<hex>"`` or bare hex.
+        timeout: socket timeout in seconds for the connection and each read.
+
+    Returns:
+        ``dest`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        DataError: ``checksum`` is malformed, the request fails, the body is
+            shorter than its ``Content-Length`` (truncated), or its digest differs.
     """
     algo, digest = parse_checksum(checksum)
     dest = Path(dest)

@@ -61,8 +61,24 @@ def _read_bytes(path: Path) -> bytes:
 def read_idx(path: str | Path, magic: int | None = None) -> np.ndarray:
     """Read an IDX file (``.gz`` decompressed on the fly) into a native-endian array.
 
-    ``magic`` (2049 labels, 2051 images) is checked when given. Raises
-    :class:`DataError` for a wrong magic number or a size that disagrees with the header.
+    Format: IDX as published with MNIST (LeCun et al., http://yann.lecun.com/exdb/mnist/):
+    two zero bytes, a dtype code, the number of dimensions ``d``, ``d`` big-endian
+    uint32 sizes, then the values in C order, big-endian. A ``.gz`` file is
+    decompressed no further than its header declares (plus one byte).
+
+    Args:
+        path: an IDX file, plain or gzip-compressed (suffix ``.gz``).
+        magic: expected magic number (2049 = ``LABELS_MAGIC``, 2051 =
+            ``IMAGES_MAGIC``), or ``None`` to accept any valid header.
+
+    Returns:
+        The values with the header's shape (e.g. uint8 ``[N, 28, 28]`` for images,
+        ``[N]`` for labels) and dtype, in native byte order.
+
+    Raises:
+        DataError: the file is missing or cannot be decompressed, its magic number
+            differs from ``magic``, its header is invalid, it declares more than
+            ``MAX_BYTES``, or its size disagrees with the header (truncated or too long).
     """
     path = Path(path)
     raw = _read_bytes(path)
@@ -95,7 +111,22 @@ def read_idx(path: str | Path, magic: int | None = None) -> np.ndarray:
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> Path:
-    """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``)."""
+    """Write ``array`` as an IDX file (gzip-compressed when ``path`` ends in ``.gz``).
+
+    The inverse of :func:`read_idx`; the gzip header's mtime is 0, so equal arrays
+    give byte-identical files.
+
+    Args:
+        path: destination file; suffix ``.gz`` selects gzip compression.
+        array: values of an IDX dtype (uint8, int8, int16, int32, float32, float64),
+            any rank up to 255.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        DataError: ``array``'s dtype has no IDX code.
+    """
     path = Path(path)
     array = np.asarray(array)
     code = _CODES.get(array.dtype.newbyteorder("="))
@@ -110,7 +141,20 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
 def read_idx_pair(
     images_path: str | Path, labels_path: str | Path, num_classes: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Read matching image (``[N, H, W]`` uint8) and label (``[N]`` uint8) IDX files."""
+    """Read matching image (``[N, H, W]`` uint8) and label (``[N]`` uint8) IDX files.
+
+    Args:
+        images_path: IDX image file (magic 2051), plain or ``.gz``.
+        labels_path: IDX label file (magic 2049), plain or ``.gz``.
+        num_classes: labels must lie in ``[0, num_classes)``.
+
+    Returns:
+        ``(images, labels)``: uint8 ``[N, H, W]`` and uint8 ``[N]``.
+
+    Raises:
+        DataError: either file fails :func:`read_idx`, holds a dtype other than
+            unsigned bytes, the counts differ, or a label is ``>= num_classes``.
+    """
     images = read_idx(images_path, IMAGES_MAGIC)
     labels = read_idx(labels_path, LABELS_MAGIC)
     if images.dtype != np.uint8 or labels.dtype != np.uint8:

@@ -32,6 +32,22 @@ class BatchIterator:
     Without ``drop_last`` the last global batch is short; when ``world_size > 1`` it is
     padded with the epoch's first samples to a multiple of ``world_size`` so every rank
     gets an equal shard (the only case where a sample is seen twice in an epoch).
+
+    Args:
+        dataset: the in-memory samples (images ``[N, C, H, W]`` or event frames
+            ``[N, T, C, H, W]``, labels ``[N]``); batches keep its layout (batch-first).
+        batch_size: samples per batch on this rank (``>= 1``).
+        shuffle: permute the samples each epoch (seeded by ``(seed, epoch)``); else
+            file order.
+        seed: base seed of the permutation and of the augmentation generator.
+        transform: ``transform(images, generator) -> images`` applied to each global
+            batch (see :mod:`spikebit.data.transforms`), or ``None``.
+        rank: this process's index in ``[0, world_size)``.
+        world_size: number of processes sharing each global batch.
+        drop_last: drop the last, short global batch.
+
+    Raises:
+        DataError: ``batch_size < 1`` or ``rank`` outside ``[0, world_size)``.
     """
 
     def __init__(
@@ -65,7 +81,12 @@ class BatchIterator:
         return self.batch_size * self.world_size
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose permutation and augmentation the next pass uses."""
+        """Select the epoch whose permutation and augmentation the next pass uses.
+
+        Args:
+            epoch: epoch index (0-based); with ``seed`` it fixes the sample order and
+                the augmentation of the next iteration.
+        """
         self.epoch = int(epoch)
 
     def __len__(self) -> int:

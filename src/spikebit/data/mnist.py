@@ -52,6 +52,13 @@ def idx_files(folder: Path, train: bool) -> tuple[Path, Path] | None:
 
     Accepts the official names (``train-images-idx3-ubyte[.gz]``) and the common
     variant with a dot (``train-images.idx3-ubyte``).
+
+    Args:
+        folder: the folder to look in (not searched recursively).
+        train: ``True`` for ``train-*`` files, ``False`` for ``t10k-*``.
+
+    Returns:
+        ``(images_path, labels_path)``, or ``None`` when either file is missing.
     """
     found = []
     for stem in STEMS[train]:
@@ -65,7 +72,15 @@ def idx_files(folder: Path, train: bool) -> tuple[Path, Path] | None:
 
 
 def find_idx_folder(candidates: list[Path]) -> Path | None:
-    """First folder among ``candidates`` that holds both splits."""
+    """First folder among ``candidates`` that holds both splits.
+
+    Args:
+        candidates: folders to try, in order.
+
+    Returns:
+        The first folder with train and test IDX files (see :func:`idx_files`), or
+        ``None``.
+    """
     for folder in candidates:
         if idx_files(folder, True) and idx_files(folder, False):
             return folder
@@ -73,7 +88,21 @@ def find_idx_folder(candidates: list[Path]) -> Path | None:
 
 
 def load_idx_folder(folder: Path, train: bool, name: str, num_classes: int = 10) -> ArrayDataset:
-    """Read one split of an MNIST-layout folder as ``[N, 1, H, W]`` in ``[0, 1]``."""
+    """Read one split of an MNIST-layout folder as ``[N, 1, H, W]`` in ``[0, 1]``.
+
+    Args:
+        folder: folder holding the IDX files (see :func:`idx_files` for the names).
+        train: ``True`` for the ``train-*`` files, ``False`` for ``t10k-*``.
+        name: dataset name for messages and the result's ``name``.
+        num_classes: labels must lie in ``[0, num_classes)``.
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset`: float32 images
+        ``[N, 1, H, W]`` (bytes / 255) and int64 labels ``[N]``.
+
+    Raises:
+        DataError: the IDX files are missing or fail :func:`~spikebit.data.idx.read_idx_pair`.
+    """
     files = idx_files(folder, train)
     if files is None:
         stems = ", ".join(STEMS[train])
@@ -116,7 +145,23 @@ def _fashion_via_url(dest: Path) -> None:
 
 
 def fetch_fashion_mnist(root: Path) -> Path:
-    """Locate or download Fashion-MNIST (60k train / 10k test); return its folder."""
+    """Locate or download Fashion-MNIST (60k train / 10k test); return its folder.
+
+    Tried in order: IDX files already in ``<root>/fashion-mnist``, ``root`` or
+    ``/usr/share/datasets/fashion-mnist``; the Debian package ``dataset-fashion-mnist``
+    via ``apt-get download`` (payload SHA256-checked); the official URLs
+    (Xiao et al. 2017, MD5-checked).
+
+    Args:
+        root: cache root; downloads go to ``<root>/fashion-mnist``.
+
+    Returns:
+        The folder holding the four IDX ``.gz`` files (train/t10k images and labels).
+
+    Raises:
+        DataError: every route failed (the message names both failures and the files
+            to copy by hand).
+    """
     dest = root / "fashion-mnist"
     found = find_idx_folder([dest, root, FASHION_SYSTEM_DIR])
     if found is not None:
@@ -140,7 +185,18 @@ def fetch_fashion_mnist(root: Path) -> Path:
 
 
 def fetch_user_mnist(root: Path) -> Path:
-    """Locate user-supplied MNIST IDX files in ``<root>/mnist`` or ``<root>``."""
+    """Locate user-supplied MNIST IDX files in ``<root>/mnist`` or ``<root>``.
+
+    Args:
+        root: cache root to search.
+
+    Returns:
+        The first of ``<root>/mnist`` and ``root`` that holds both splits.
+
+    Raises:
+        DataError: neither folder holds the four IDX files (the message names them
+            and where to put them).
+    """
     found = find_idx_folder([root / "mnist", root])
     if found is None:
         names = ", ".join(s + ".gz" for s in STEMS[True] + STEMS[False])
@@ -158,7 +214,19 @@ def fetch_user_mnist(root: Path) -> Path:
     summary="Fashion-MNIST, 10 classes, 1x28x28, 60000 train / 10000 test",
 )
 def load_fashion_mnist(folder: Path, train: bool) -> ArrayDataset:
-    """Fashion-MNIST split as ``[N, 1, 28, 28]``."""
+    """Fashion-MNIST split as ``[N, 1, 28, 28]``, read from IDX files.
+
+    Args:
+        folder: the folder returned by :func:`fetch_fashion_mnist`.
+        train: ``True`` for the 60,000 training images, ``False`` for the 10,000 test.
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset`: float32 images
+        ``[N, 1, 28, 28]`` in ``[0, 1]``, int64 labels ``[N]`` in ``[0, 10)``.
+
+    Raises:
+        DataError: the IDX files are missing or corrupt (see :func:`load_idx_folder`).
+    """
     return load_idx_folder(folder, train, "fashion-mnist")
 
 
@@ -166,5 +234,18 @@ def load_fashion_mnist(folder: Path, train: bool) -> ArrayDataset:
     "mnist", fetch=fetch_user_mnist, summary="MNIST from user-supplied IDX files, 1x28x28"
 )
 def load_mnist(folder: Path, train: bool) -> ArrayDataset:
-    """MNIST split as ``[N, 1, 28, 28]``."""
+    """MNIST split as ``[N, 1, 28, 28]``, read from user-supplied IDX files.
+
+    Args:
+        folder: the folder returned by :func:`fetch_user_mnist`.
+        train: ``True`` for the ``train-*`` files (60,000 images in the official
+            set), ``False`` for ``t10k-*`` (10,000).
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset`: float32 images
+        ``[N, 1, 28, 28]`` in ``[0, 1]``, int64 labels ``[N]`` in ``[0, 10)``.
+
+    Raises:
+        DataError: the IDX files are missing or corrupt (see :func:`load_idx_folder`).
+    """
     return load_idx_folder(folder, train, "mnist")

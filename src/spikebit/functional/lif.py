@@ -294,11 +294,18 @@ def lif_sequence(
     time and neurons; only ``h`` is saved for backward in every case. ``reset`` is
     ``"hard"`` or ``"soft"``, ``detach_reset`` cuts the reset's gradient through ``s``,
     ``backend`` picks the ``"eager"`` or ``"compiled"`` loops.
+
+    Half-precision input (bfloat16/float16, e.g. under autocast) runs in float32: the
+    membrane state accumulates in float32 and the spikes (exact small integers) come back
+    in the input's dtype.
     """
     if not isinstance(tau, torch.Tensor):
         tau = float(tau)
-    return _LIFSequence.apply(x.contiguous(), tau, threshold, reset, firing, detach_reset,
-                              backend)
+    dtype = x.dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        x = x.float()
+    s = _LIFSequence.apply(x.contiguous(), tau, threshold, reset, firing, detach_reset, backend)
+    return s if s.dtype == dtype else s.to(dtype)
 
 
 def lif_step(

@@ -18,10 +18,18 @@ The paper states ``a`` and ``b`` for a potential in mV with ``V = 10 mV``;
 ``spikebit.methods.multithreshold.params`` translates them (``a -> 10 a``,
 ``b -> b / 100``). Any plain surrogate name (``rectangle`` ...) is also accepted
 and becomes a sum of its bumps, one per level.
+
+Numerics (as for :mod:`spikebit.functional.surrogate`): half-precision inputs are
+computed in float32; sums over levels add the bumps of levels ``k`` and ``O_max + 1 - k``
+first (pairs from the outside in), so that curves symmetric about the middle of the
+staircase are exactly symmetric in floating point too; primitives use ``erfc`` where
+``1 + erf`` would cancel.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +38,24 @@ from spikebit.functional.surrogate import SURROGATES, Rectangle, Surrogate, get_
 from spikebit.registry import Registry
 
 STAIRCASES: Registry[type[StaircaseCurve]] = Registry("staircase surrogate")
+
+
+def sum_over_levels(
+    bump: Callable[[torch.Tensor, int], torch.Tensor], x: torch.Tensor, levels: int
+) -> torch.Tensor:
+    """``sum_{k=1..levels} bump(x, k)``, mirror-symmetric in floating point.
+
+    Levels ``k`` and ``levels + 1 - k`` are added first (``a + b == b + a`` exactly), then
+    the pairs from the outside in, so a sum symmetric about ``(levels + 1) / 2`` in exact
+    arithmetic is also symmetric when rounded. One pair at a time: peak memory stays at a
+    few tensors of ``x``'s size.
+    """
+    out = torch.zeros_like(x)
+    for k in range(1, levels // 2 + 1):
+        out += bump(x, k) + bump(x, levels + 1 - k)
+    if levels % 2:
+        out += bump(x, (levels + 1) // 2)
+    return out
 
 
 @dataclass(frozen=True)
@@ -50,18 +76,18 @@ class SumOfGaussians(StaircaseCurve):
     """Curve 1: unnormalized Gaussian bumps summed over levels (can exceed ``a``)."""
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
-        # One level at a time: peak memory stays at a few tensors of x's size.
-        out = torch.zeros_like(x)
-        for k in range(1, self.levels + 1):
-            out += torch.exp((x - k).square_().mul_(-1.0 / self.width))
-        return out.mul_(self.height)
+        def bump(x: torch.Tensor, k: int) -> torch.Tensor:
+            return torch.exp((x - k).square_().mul_(-1.0 / self.width))
+
+        return sum_over_levels(bump, x, self.levels).mul_(self.height)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         levels = torch.arange(1, self.levels + 1, dtype=x.dtype, device=x.device)
         s = self.width**0.5
         d = (x.unsqueeze(-1) - levels) / s
         half_sqrt_pi = 0.886226925452758
-        return (self.height * s * half_sqrt_pi * (1 + torch.erf(d))).sum(-1)
+        # 1 + erf(d) = erfc(-d), without the cancellation as d -> -inf
+        return (self.height * s * half_sqrt_pi * torch.erfc(-d)).sum(-1)
 
 
 @STAIRCASES.register("mt-gauss")
@@ -93,19 +119,29 @@ class SummedBumps(StaircaseCurve):
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         if isinstance(self.base, Rectangle):
             return self._rectangles(x)
-        # One level at a time: peak memory stays at a few tensors of x's size.
-        out = torch.zeros_like(x)
-        for k in range(1, self.levels + 1):
-            out += self.base.derivative(x - k)
-        return out.mul_(self.height)
+        def bump(x: torch.Tensor, k: int) -> torch.Tensor:
+            return self.base.derivative(x - k)
+
+        return sum_over_levels(bump, x, self.levels).mul_(self.height)
 
     def _rectangles(self, x: torch.Tensor) -> torch.Tensor:
-        # sum_k 1(|x - k| < w/2) / w = (number of integers k in (x - w/2, x + w/2)
-        # and in [1, O_max]) / w: a few passes instead of O_max.
+        # sum_k 1(|x - k| < w/2) / w = (number of levels k in [1, O_max] with |x - k| < w/2)
+        # / w, counted over the few integers k = round(x) + j that can be that close (a few
+        # passes instead of O_max). The test is on the rounded distance |x - k| itself, which
+        # is mirror-symmetric (x + w/2 rounds differently from its mirror image).
         half = self.base.width / 2
-        top = torch.ceil(x + half).sub_(1).clamp_(max=self.levels)
-        bottom = torch.floor(x - half).add_(1).clamp_(min=1)
-        count = top.sub_(bottom).add_(1).clamp_(min=0)
+        reach = math.ceil(half + 0.5)
+        if 2 * reach + 1 >= self.levels:
+            def bump(x: torch.Tensor, k: int) -> torch.Tensor:
+                return ((x - k).abs_() < half).to(x.dtype)
+
+            count = sum_over_levels(bump, x, self.levels)
+        else:
+            nearest = torch.round(x)
+            count = torch.zeros_like(x)
+            for j in range(-reach, reach + 1):
+                k = nearest + j
+                count += ((x - k).abs_() < half) & (k >= 1) & (k <= self.levels)
         return count.mul_(self.height / self.base.width)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:

@@ -4,11 +4,21 @@ Each surrogate is a small frozen dataclass with
 ``derivative(x)`` (the backward shape, ``x = u - V``) and ``primitive(x)``
 (the smooth function whose derivative it is, used by the gradient tests).
 ``spike(x, surrogate)`` is the differentiable Heaviside ``H(x)``.
+
+Numerics: every formula is evaluated in a form without cancellation, so that it is
+accurate to the rounding of the working dtype over the whole range and exactly symmetric
+where the formula is (e.g. the sigmoid derivative uses ``exp(-|kx|)``, never
+``s * (1 - s)``, which is 0 in float32 from ``kx ~ 17`` above the threshold while the
+mirror point below is ~4e-8 k). Half-precision inputs (float16, bfloat16) are computed in
+float32 and the result cast back: :class:`Surrogate` wraps the ``derivative`` and
+``primitive`` of every subclass (:func:`upcast_half`), so plug-in surrogates get this too.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -18,11 +28,59 @@ from spikebit.registry import Registry
 SURROGATES: Registry[type[Surrogate]] = Registry("surrogate")
 
 
+HALF_DTYPES = (torch.float16, torch.bfloat16)
+
+
+def upcast_half(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Wrap ``fn(self, x)``: float16/bfloat16 ``x`` is computed in float32, cast back."""
+    if getattr(fn, "_upcasts_half", False):
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(self: object, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype in HALF_DTYPES:
+            return fn(self, x.float()).to(x.dtype)
+        return fn(self, x)
+
+    wrapper._upcasts_half = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def logistic_density(y: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
+    """``scale * sigmoid'(y) = scale * e / (1 + e)^2`` with ``e = exp(-|y|)``, any shape.
+
+    Stable on both sides of 0 and exactly even (``sigmoid(y) * (1 - sigmoid(y))`` is 0 in
+    float32 from ``y ~ 17``, where the mirror point is ~4e-8). ``scale * e`` is evaluated
+    as ``exp(log(scale) - |y|)`` so it does not underflow before the result does
+    (``scale > 0``). Half-precision ``y`` is computed in float32 and cast back.
+    """
+    if y.dtype in HALF_DTYPES:
+        return logistic_density(y.float(), scale).to(y.dtype)
+    scaled = torch.exp(y.abs().neg_().add_(math.log(scale)))
+    return scaled.div(scaled.div(scale).add_(1.0).square_())
+
+
+def sech2(y: torch.Tensor) -> torch.Tensor:
+    """``1 - tanh(y)^2 = sech(y)^2 = 4 sigmoid'(2y)``, without the cancellation of
+    ``1 - tanh^2`` (0 in float32 from ``|y| ~ 9``; the true value there is ~6e-8)."""
+    return logistic_density(2.0 * y, scale=4.0)
+
+
 @dataclass(frozen=True)
 class Surrogate:
-    """Base class. ``width`` is the support/steepness parameter of the shape."""
+    """Base class. ``width`` is the support/steepness parameter of the shape.
+
+    Subclasses define ``derivative(x)`` and ``primitive(x)`` (``x = u - V``, any shape);
+    both are wrapped by :func:`upcast_half` when the subclass is created.
+    """
 
     width: float = 1.0
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in ("derivative", "primitive"):
+            if name in cls.__dict__:
+                setattr(cls, name, upcast_half(cls.__dict__[name]))
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError("subclasses define the surrogate derivative")
@@ -42,7 +100,8 @@ class Rectangle(Surrogate):
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         a = self.width
-        return (x / a + 0.5).clamp(0.0, 1.0)
+        # (x + a/2) / a, not x/a + 1/2: the latter cancels near the lower edge x = -a/2
+        return ((x + a / 2) / a).clamp(0.0, 1.0)
 
 
 @SURROGATES.register("triangle")
@@ -65,15 +124,23 @@ class Triangle(Surrogate):
 @SURROGATES.register("sigmoid")
 @dataclass(frozen=True)
 class Sigmoid(Surrogate):
-    """Derivative of ``sigmoid(k x)`` with ``k = 4 / width`` (peak 1/width)."""
+    """Derivative of ``sigmoid(k x)`` with ``k = 4 / width`` (peak 1/width).
+
+    Computed as ``k e / (1 + e)^2`` with ``e = exp(-|k x|)``: a function of ``|x|`` (exactly
+    symmetric) with no cancellation (``k s (1 - s)`` loses all digits above the threshold).
+    The numerator ``k e`` is evaluated as ``exp(log k - |k x|)``, so it does not underflow
+    before the result does. The primitive is ``e / (1 + e)`` below the threshold and
+    ``1 / (1 + e)`` above (``torch.sigmoid`` flushes to 0 from ``k x ~ -88`` in float32).
+    """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         k = 4.0 / self.width
-        s = torch.sigmoid(k * x)
-        return k * s * (1.0 - s)
+        return logistic_density(k * x, scale=k)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(4.0 / self.width * x)
+        y = 4.0 / self.width * x
+        e = torch.exp(-y.abs())
+        return torch.where(y < 0, e, torch.ones_like(e)).div_(e.add_(1.0))
 
 
 @SURROGATES.register("atan")
@@ -86,8 +153,11 @@ class ArcTan(Surrogate):
         return (k / 2.0) / (1.0 + (math.pi / 2.0 * k * x) ** 2)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        # atan(y)/pi + 1/2 = atan2(1, -y)/pi, which keeps its digits as y -> -inf (the sum
+        # cancels there)
         k = 2.0 / self.width
-        return torch.atan(math.pi / 2.0 * k * x) / math.pi + 0.5
+        y = math.pi / 2.0 * k * x
+        return torch.atan2(torch.ones_like(y), -y) / math.pi
 
 
 def get_surrogate(name: str | Surrogate, width: float = 1.0) -> Surrogate:

@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from spikebit.functional.surrogate import sech2
+
 
 class _SignSTE(torch.autograd.Function):
     """``sign(x)`` with ``sign(0) = +1``; backward passes the gradient where ``|x| <= clip``."""
@@ -46,4 +48,4 @@ class _QSNNBinarize(torch.autograd.Function):
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
         w_hat, t = ctx.saved_tensors
         k = (1.0 / t).clamp_min(1.0)
-        return grad * k * t * (1.0 - torch.tanh(t * w_hat) ** 2), None
+        return grad * k * t * sech2(t * w_hat), None  # 1 - tanh^2 without cancellation

@@ -3,6 +3,12 @@
 Each method registers its tables with :func:`register_experiment`; a runner
 trains/evaluates, and returns rows that put the paper's number beside ours.
 The result JSON and a markdown table are written to ``out_dir``.
+
+The harness every runner shares: :class:`Budget` / :func:`pick_budget` /
+:func:`run_spec` (:mod:`.budget`: sizes and run configs), :func:`train_run` /
+:class:`TrainedRun` (:mod:`.runs`: train or reuse one run), :func:`plot_sweep`
+(:mod:`.plots`). Experiment modules import these; the method packages a user imports
+to build and train models never import this package.
 """
 
 from __future__ import annotations
@@ -15,7 +21,26 @@ from typing import Any
 
 from spikebit.provenance import write_result_json
 from spikebit.registry import Registry
+from spikebit.reproduce.budget import BUDGET_NAMES, Budget, pick_budget, run_spec
+from spikebit.reproduce.runs import TrainedRun, train_run
 from spikebit.train.checkpoint import atomic_write_bytes
+
+__all__ = [
+    "BUDGET_NAMES",
+    "EXPERIMENTS",
+    "Budget",
+    "Experiment",
+    "TrainedRun",
+    "list_experiments",
+    "markdown_table",
+    "pick_budget",
+    "register_experiment",
+    "results_dir",
+    "run_experiment",
+    "run_spec",
+    "train_run",
+    "write_markdown",
+]
 
 Runner = Callable[[str, Path], dict[str, Any]]
 

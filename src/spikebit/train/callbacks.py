@@ -24,33 +24,79 @@ class Callback:
     config_name: str | None = None  # the name it was built from (set by build_callbacks)
 
     def on_train_start(self, trainer: Trainer) -> None:
-        """Called once before the first (or resumed) epoch."""
+        """Called once before the first (or resumed) epoch.
+
+        Args:
+            trainer: the running :class:`~spikebit.train.trainer.Trainer` (its
+                ``model``, ``config``, ``state``, ``total_steps``, ...).
+        """
 
     def on_step_start(self, trainer: Trainer, step: int) -> None:
-        """Called before the forward pass of global step ``step``."""
+        """Called before the forward pass of global step ``step``.
+
+        Args:
+            trainer: the running trainer.
+            step: global optimizer step, 0-based, counted over all epochs
+                (``0 .. trainer.total_steps - 1``).
+        """
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
-        """Called after the optimizer step."""
+        """Called after the optimizer and learning-rate scheduler steps.
+
+        Args:
+            trainer: the running trainer.
+            step: global optimizer step just taken, 0-based.
+            loss: this rank's batch loss (mean over the batch) at that step.
+        """
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
-        """Called after evaluation; may add JSON-able entries to ``metrics``."""
+        """Called after evaluation; may add JSON-able entries to ``metrics``.
+
+        Args:
+            trainer: the running trainer.
+            epoch: the epoch just finished, 0-based.
+            metrics: the epoch's record (``train_loss``, ``train_acc``, ``test_loss``,
+                ``test_acc``, ``epoch`` (1-based), ``lr``, ``epoch_seconds``); entries
+                added here are logged and saved in the history.
+        """
 
     def on_train_end(self, trainer: Trainer) -> None:
-        """Called after the last epoch."""
+        """Called after the last epoch.
+
+        Args:
+            trainer: the running trainer.
+        """
 
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Tensors and JSON-able state to checkpoint (default: none)."""
         return {}, {}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what :meth:`state_dict` returned (default: nothing to restore).
+
+        Args:
+            tensors: the tensors :meth:`state_dict` saved, keys without the
+                ``callback.<key>.`` checkpoint prefix.
+            meta: the JSON-able state :meth:`state_dict` saved.
+        """
 
 
 @CALLBACKS.register("quantizer-schedule")
 class QuantizerSchedule(Callback):
-    """Feed training progress (0 -> 1) to quantizers that anneal (e.g. Q-SNN's ``t``)."""
+    """Feed training progress (0 -> 1) to quantizers that anneal (e.g. Q-SNN's ``t``).
+
+    Registered as ``quantizer-schedule``. Every module of ``trainer.model`` with a
+    callable ``set_progress`` receives ``step / max(1, total_steps - 1)`` before each
+    step.
+    """
 
     def on_step_start(self, trainer: Trainer, step: int) -> None:
+        """Call ``set_progress(step / max(1, total_steps - 1))`` on every module that has it.
+
+        Args:
+            trainer: the running trainer (its ``model`` and ``total_steps`` are read).
+            step: global optimizer step, 0-based.
+        """
         progress = step / max(1, trainer.total_steps - 1)
         for module in trainer.model.modules():
             setter = getattr(module, "set_progress", None)
@@ -61,7 +107,14 @@ class QuantizerSchedule(Callback):
 def callback_keys(callbacks: list[Callback]) -> list[str]:
     """Stable checkpoint keys of ``callbacks``: the registered name (``flip-ratio``),
     ``name#2`` for a second callback of the same name; unregistered classes use their
-    class name."""
+    class name.
+
+    Args:
+        callbacks: the run's callbacks, in config order.
+
+    Returns:
+        One key per callback, in the same order.
+    """
     registered = {}
     for name in CALLBACKS.names():
         registered.setdefault(CALLBACKS.get(name), name)
@@ -75,7 +128,15 @@ def callback_keys(callbacks: list[Callback]) -> list[str]:
 
 def callback_state(callbacks: list[Callback]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Checkpoint tensors ``callback.KEY.NAME`` and JSON state ``{KEY: meta}`` of
-    ``callbacks``, keyed by :func:`callback_keys`."""
+    ``callbacks``, keyed by :func:`callback_keys`.
+
+    Args:
+        callbacks: the run's callbacks.
+
+    Returns:
+        ``(tensors, meta)``: every callback's tensors under ``callback.<key>.`` and its
+        JSON-able state under ``<key>``.
+    """
     tensors: dict[str, torch.Tensor] = {}
     meta: dict[str, Any] = {}
     for key, cb in zip(callback_keys(callbacks), callbacks):
@@ -92,9 +153,17 @@ def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tens
     names the checkpoint in errors.
 
     Checkpoints written before keys were names (``"0"``, ``"1"``, ...) are read by
-    position. Raises :class:`CheckpointError` when the checkpoint's callbacks and the
-    configured ones differ (a callback would otherwise get another's state, or none);
-    callbacks without state (saved ``{}``) need not match.
+    position. Callbacks without state (saved ``{}``) need not match.
+
+    Args:
+        callbacks: the run's callbacks; each receives its state in place.
+        tensors: all the checkpoint's tensors.
+        meta: the checkpoint's ``"callbacks"`` metadata entry.
+        source: names the checkpoint in errors.
+
+    Raises:
+        CheckpointError: the checkpoint's callbacks and the configured ones differ (a
+            callback would otherwise get another's state, or none).
     """
     keys = callback_keys(callbacks)
     if meta and all(k.isdigit() for k in meta):  # positional (older checkpoints)

@@ -60,7 +60,16 @@ def _commit(tmp: str, path: Path) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file + fsync + rename (:class:`CheckpointError`)."""
+    """Write ``data`` to ``path`` via a temp file + fsync + rename (:class:`CheckpointError`).
+
+    Args:
+        path: destination file; parent folders are created.
+        data: the complete file contents.
+
+    Raises:
+        CheckpointError: the folder is not writable or the disk is full (any
+            ``OSError``); the temp file is removed.
+    """
     path = Path(path)
     tmp = None
     try:
@@ -77,11 +86,28 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented, key-sorted JSON atomically (see :func:`atomic_write_bytes`).
+
+    Args:
+        path: destination file; parent folders are created.
+        obj: a JSON-serializable value.
+
+    Raises:
+        CheckpointError: the file cannot be written.
+        TypeError: ``obj`` is not JSON-serializable (from :func:`json.dumps`).
+    """
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
 def clean_stale_temps(folder: str | Path) -> list[Path]:
-    """Remove temp files (``.NAME.*.tmp``) that a killed write left in ``folder``."""
+    """Remove temp files (``.NAME.*.tmp``) that a killed write left in ``folder``.
+
+    Args:
+        folder: a run directory (not searched recursively; a missing folder is fine).
+
+    Returns:
+        The removed files.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
@@ -93,19 +119,40 @@ def clean_stale_temps(folder: str | Path) -> list[Path]:
 
 @dataclass
 class Checkpoint:
-    """What a checkpoint file holds."""
+    """What a checkpoint file holds.
+
+    Attributes:
+        tensors: every tensor by name: ``model.*`` (the state dict), optionally
+            ``optimizer.*`` and ``callback.<key>.*``.
+        meta: JSON-able metadata by field (``format``, ``config``, ``metrics``,
+            ``trainer``, ``quantize``, ``provenance``, ``integrity``, ...).
+    """
 
     tensors: dict[str, torch.Tensor]
     meta: dict[str, Any] = field(default_factory=dict)
 
     def section(self, prefix: str) -> dict[str, torch.Tensor]:
-        """Tensors under ``prefix.`` with the prefix stripped."""
+        """Tensors under ``prefix.`` with the prefix stripped.
+
+        Args:
+            prefix: a section name without the dot, e.g. ``"model"``.
+
+        Returns:
+            The section's tensors keyed by the rest of their names.
+        """
         n = len(prefix) + 1
         return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
 
 
 def tensor_digest(t: torch.Tensor) -> str:
-    """SHA-256 of a tensor's dtype, shape and bytes (hex)."""
+    """SHA-256 of a tensor's dtype, shape and bytes (hex).
+
+    Args:
+        t: any tensor (copied to the CPU, contiguous).
+
+    Returns:
+        64 hex digits; equal for tensors with equal dtype, shape and bytes.
+    """
     t = t.detach().cpu().contiguous()
     h = hashlib.sha256(f"{t.dtype}|{tuple(t.shape)}|".encode())
     if t.numel():
@@ -119,7 +166,14 @@ def _meta_digest(meta: dict[str, Any]) -> str:
 
 
 def nonfinite_tensors(tensors: dict[str, torch.Tensor]) -> list[str]:
-    """Names of floating tensors holding NaN or inf (weights, buffers, optimizer state)."""
+    """Names of floating tensors holding NaN or inf (weights, buffers, optimizer state).
+
+    Args:
+        tensors: tensors by name; integer and bool tensors are skipped.
+
+    Returns:
+        The names of floating (or complex) tensors with a non-finite value, in order.
+    """
     return [k for k, v in tensors.items()
             if (v.is_floating_point() or v.is_complex()) and not bool(torch.isfinite(v).all())]
 
@@ -127,7 +181,17 @@ def nonfinite_tensors(tensors: dict[str, torch.Tensor]) -> list[str]:
 def save_checkpoint(path: str | Path, ckpt: Checkpoint) -> None:
     """Atomically write ``ckpt`` to ``path`` with provenance and integrity hashes.
 
-    Raises :class:`CheckpointError` for any write failure (read-only folder, full disk).
+    Tensors are moved to the CPU; ``provenance`` (:func:`spikebit.provenance.environment`)
+    is added unless present, and ``integrity`` records a SHA-256 of every tensor and of
+    the other metadata.
+
+    Args:
+        path: destination ``.safetensors`` file; parent folders are created.
+        ckpt: the tensors and metadata to write.
+
+    Raises:
+        CheckpointError: metadata that is not plain JSON, or any write failure
+            (read-only folder, full disk).
     """
     path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in ckpt.tensors.items()}
@@ -181,16 +245,31 @@ def _verify(path: Path, ckpt: Checkpoint) -> None:
 
 
 def verify_enabled() -> bool:
-    """Hash verification on load (off with ``SPIKEBIT_VERIFY_CHECKPOINTS=0``)."""
+    """Hash verification on load (off with ``SPIKEBIT_VERIFY_CHECKPOINTS=0``).
+
+    Returns:
+        ``False`` when the variable is ``0``, ``false``, ``no`` or ``off`` (any case),
+        else ``True``.
+    """
     return os.environ.get(VERIFY_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def load_checkpoint(path: str | Path, verify: bool | None = None) -> Checkpoint:
     """Read, verify and validate a checkpoint.
 
-    ``verify`` (default: :func:`verify_enabled`) checks the SHA-256 hashes.
-    Raises :class:`CheckpointError` if the file is missing, unreadable, fails its
-    hashes, has malformed metadata or holds non-finite floating tensors.
+    Nothing is unpickled: tensors come from safetensors, metadata from JSON.
+
+    Args:
+        path: a ``.safetensors`` checkpoint, or a run directory (its
+            ``last.safetensors`` is read).
+        verify: check the SHA-256 hashes; ``None`` uses :func:`verify_enabled`.
+
+    Returns:
+        The loaded :class:`Checkpoint` (tensors on the CPU, metadata decoded).
+
+    Raises:
+        CheckpointError: the file is missing, unreadable, fails its hashes, has
+            malformed metadata or holds non-finite floating tensors.
     """
     path = Path(path)
     if path.is_dir():
@@ -225,11 +304,26 @@ def load_checkpoint(path: str | Path, verify: bool | None = None) -> Checkpoint:
 
 
 def model_tensors(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict with every key under ``model.`` (checkpoint naming).
+
+    Args:
+        model: the network.
+
+    Returns:
+        ``{"model.<key>": tensor}`` for every parameter and buffer (not copied).
+    """
     return {f"model.{k}": v for k, v in model.state_dict().items()}
 
 
 def quantize_flags(model: nn.Module) -> dict[str, bool]:
-    """Per-layer ``quantize`` flags (chosen at run time, e.g. by the ALBSNN selector)."""
+    """Per-layer ``quantize`` flags (chosen at run time, e.g. by the ALBSNN selector).
+
+    Args:
+        model: the network.
+
+    Returns:
+        ``{layer name: quantize}`` for every quantized layer of ``model``.
+    """
     return {name: bool(layer.quantize) for name, layer in quantized_layers(model)}
 
 
@@ -238,6 +332,14 @@ def restore_model(model: nn.Module, ckpt: Checkpoint) -> None:
 
     Shapes and dtypes must match the model exactly (no silent casts), and the
     quantize flags must name exactly the model's quantized layers.
+
+    Args:
+        model: a network built from the checkpoint's config; changed in place.
+        ckpt: the loaded checkpoint.
+
+    Raises:
+        CheckpointError: missing or unexpected tensors, a shape or dtype mismatch,
+            or ``quantize`` flags naming other layers.
     """
     saved = ckpt.section("model")
     expected = model.state_dict()

@@ -70,15 +70,23 @@ def _check_optimizer(o: Any, tensors: Tensors, where: str) -> None:
 
 _SECTION_TYPES: dict[str, type] = {
     "config": dict, "metrics": dict, "quantize": dict, "input": dict, "scheduler": dict,
-    "callbacks": dict, "provenance": dict, "format": str,
+    "callbacks": dict, "provenance": dict, "format": str, "device": dict,
 }
 
 
 def validate_meta(meta: dict[str, Any], tensors: Tensors, where: str) -> None:
     """Check the type of every known section of ``meta`` and its fields.
 
-    ``tensors`` are the file's tensors (for ``rng.torch`` and the optimizer state
-    names); ``where`` names the file in messages. Raises :class:`CheckpointError`.
+    Args:
+        meta: the checkpoint's decoded JSON metadata.
+        tensors: the file's tensors (for ``rng.torch`` and the optimizer state names).
+        where: names the file in messages.
+
+    Raises:
+        CheckpointError: a section of the wrong type, non-bool ``quantize`` flags, a
+            malformed ``input``, ``trainer`` or ``optimizer`` section, a missing or
+            malformed ``rng.torch`` tensor, or optimizer state for an unknown
+            parameter (the message names the field).
     """
     for key, kind in _SECTION_TYPES.items():
         if key in meta and not isinstance(meta[key], kind):
@@ -102,11 +110,22 @@ def validate_meta(meta: dict[str, Any], tensors: Tensors, where: str) -> None:
             raise _fail(where, "rng.torch", f"must be the uint8 torch RNG state tensor [{size}]")
     if "optimizer" in meta:
         _check_optimizer(meta["optimizer"], tensors, where)
+    scaler = meta.get("device", {}).get("scaler")
+    if scaler is not None and not isinstance(scaler, dict):
+        raise _fail(where, "device.scaler", f"must be a mapping, got {type(scaler).__name__}")
 
 
 def require_training_sections(meta: dict[str, Any], where: str) -> None:
     """``meta`` of the checkpoint at ``where`` must hold every section needed to resume
-    (config, trainer, optimizer, scheduler, callbacks); else :class:`CheckpointError`."""
+    (config, trainer, optimizer, scheduler, callbacks); else :class:`CheckpointError`.
+
+    Args:
+        meta: the checkpoint's decoded JSON metadata.
+        where: names the file in messages.
+
+    Raises:
+        CheckpointError: a section is missing (e.g. an evaluation-only checkpoint).
+    """
     missing = [k for k in TRAINING_SECTIONS if k not in meta]
     if missing:
         raise CheckpointError(

@@ -42,6 +42,11 @@ class DataSection:
     train_limit: int | None = None
     test_limit: int | None = None
     frames: dict[str, Any] = field(default_factory=dict)
+    # loading (train/loader.py): DataLoader worker processes (0: in the main process);
+    # stream image folders lazily from disk (None: imagenet/tinyimagenet do) at image_size px
+    workers: int = 0
+    stream: bool | None = None
+    image_size: int | None = None
 
 
 @dataclass
@@ -93,6 +98,9 @@ class RunConfig:
     log_every: int = 50
     tensorboard: bool = False
     plots: bool = True
+    # where and how precisely to compute (train/device.py): auto | cpu | cuda | cuda:N | mps
+    device: str = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

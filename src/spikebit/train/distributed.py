@@ -2,8 +2,13 @@
 
 Each process trains on a disjoint shard of every global batch
 (``optim.batch_size`` is the global batch); DDP averages gradients, so N
-processes follow the 1-process run on the same global batch. BatchNorm
-statistics are per process, as in standard DDP (SyncBatchNorm on CUDA).
+processes follow the 1-process run on the same global batch. Only rank 0 writes
+checkpoints and logs.
+
+On CUDA (``torchrun --nproc_per_node=N -m spikebit.cli.main train CONFIG``): rank
+``r`` runs on ``cuda:LOCAL_RANK``, set as the current device *before* the NCCL
+process group is created and before DDP wraps the model; BatchNorm becomes
+SyncBatchNorm. On the CPU: gloo, per-process BatchNorm statistics.
 """
 
 from __future__ import annotations
@@ -15,13 +20,16 @@ import torch
 import torch.distributed as tdist
 from torch import nn
 
+from spikebit.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class DistInfo:
-    """This process's rank and the world size (1 when not distributed)."""
+    """This process's rank, the world size (1 when not distributed) and its local rank."""
 
     rank: int = 0
     world_size: int = 1
+    local_rank: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -31,24 +39,54 @@ class DistInfo:
     def active(self) -> bool:
         return self.world_size > 1
 
-    def wrap(self, model: nn.Module) -> nn.Module:
-        """Wrap ``model`` in DDP when distributed, else return it unchanged."""
+    def wrap(self, model: nn.Module, device: torch.device | None = None) -> nn.Module:
+        """Wrap ``model`` (already on ``device``) in DDP when distributed, else return it.
+
+        On CUDA the BatchNorm layers become SyncBatchNorm and DDP is bound to ``device``.
+        """
         if not self.active:
             return model
-        if torch.cuda.is_available():
+        device = device or torch.device("cpu")
+        if device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+            return nn.parallel.DistributedDataParallel(
+                model, device_ids=[device.index], output_device=device.index)
         return nn.parallel.DistributedDataParallel(model)
 
 
-def init_from_env() -> DistInfo:
-    """Join the process group described by torchrun's environment, if any."""
+def backend_for(device: torch.device) -> str:
+    """NCCL for CUDA devices, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def init_from_env(device: torch.device | None = None) -> DistInfo:
+    """Join the process group described by torchrun's environment, if any.
+
+    ``device`` is where this process computes (see :mod:`spikebit.train.device`; under
+    torchrun ``auto``/``cuda`` resolve to ``cuda:LOCAL_RANK``). A CUDA device is made
+    current before NCCL starts.
+
+    Raises:
+        ConfigError: an explicit ``cuda:N`` that differs from ``cuda:LOCAL_RANK`` (two
+            ranks would share one GPU).
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistInfo()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    if device is None:
+        device = torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
+    if device.type == "cuda":
+        if device.index is not None and device.index != local % torch.cuda.device_count():
+            raise ConfigError(
+                f"under torchrun each rank uses cuda:LOCAL_RANK, but rank with LOCAL_RANK={local} "
+                f"was given {device}; use device: auto (or cuda) in the config."
+            )
+        torch.cuda.set_device(device)
     if not tdist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        tdist.init_process_group(backend=backend)
-    return DistInfo(tdist.get_rank(), tdist.get_world_size())
+        kwargs = {"device_id": device} if device.type == "cuda" else {}
+        tdist.init_process_group(backend=backend_for(device), **kwargs)
+    return DistInfo(tdist.get_rank(), tdist.get_world_size(), local)
 
 
 def all_reduce_sum(tensor: torch.Tensor, dist: DistInfo) -> torch.Tensor:

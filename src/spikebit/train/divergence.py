@@ -35,7 +35,15 @@ _ADVICE = ("Try a lower learning rate (--set optim.lr=...) or gradient clipping 
 
 
 def kept_note(run_dir: Path) -> str:
-    """What ``run_dir`` holds now, checked (not assumed) to be finite and loadable."""
+    """What ``run_dir`` holds now, checked (not assumed) to be finite and loadable.
+
+    Args:
+        run_dir: the run directory; its ``last.safetensors`` is loaded and verified.
+
+    Returns:
+        One or two sentences for the stop message: no checkpoint, an unusable one
+        (with the reason), or the last good one and its epoch.
+    """
     from spikebit.train.checkpoint import load_checkpoint
 
     last = run_dir / "last.safetensors"
@@ -60,9 +68,12 @@ def _flat_norm(tensors: list[torch.Tensor]) -> float:
 class DivergenceMonitor:
     """Checks each step's loss, gradients and updated tensors (see the module docstring).
 
-    ``model`` is the trained module; ``run_dir`` is described in the stop message.
     Every check raises :class:`TrainingError` with the epoch (0-based ``epoch`` shown
     1-based), the global ``step`` and the cause.
+
+    Args:
+        model: the trained module (its gradients, parameters and buffers are checked).
+        run_dir: the run directory, described in the stop message (:func:`kept_note`).
     """
 
     def __init__(self, model: nn.Module, run_dir: Path) -> None:
@@ -76,7 +87,19 @@ class DivergenceMonitor:
         )
 
     def check_loss(self, loss: torch.Tensor, epoch: int, step: int) -> None:
-        """``loss`` (scalar) finite and below the blow-up bound at ``epoch``, ``step``."""
+        """``loss`` (scalar) finite and below the blow-up bound at ``epoch``, ``step``.
+
+        The first call sets the reference loss (``max(loss, 0.1)``).
+
+        Args:
+            loss: the step's scalar loss.
+            epoch: 0-based epoch, for the message.
+            step: global step, for the message.
+
+        Raises:
+            TrainingError: the loss is NaN/inf, or above ``BLOWUP_FACTOR`` (10^3)
+                times the reference.
+        """
         value = float(loss.detach())
         if not math.isfinite(value):
             raise self._stop(epoch, step, f"loss became {value}")
@@ -89,7 +112,17 @@ class DivergenceMonitor:
                              f"its starting value {reference:.4g} (loss blow-up)")
 
     def check_grads(self, epoch: int, step: int, norm: float | None = None) -> None:
-        """The gradient ``norm`` (computed when ``None``) is finite at ``epoch``, ``step``."""
+        """The gradient ``norm`` (computed when ``None``) is finite at ``epoch``, ``step``.
+
+        Args:
+            epoch: 0-based epoch, for the message.
+            step: global step, for the message.
+            norm: the global L2 gradient norm (e.g. from ``clip_grad_norm_``), or
+                ``None`` to compute it over the parameters' ``.grad``.
+
+        Raises:
+            TrainingError: the norm is NaN or inf.
+        """
         if norm is None:
             norm = _flat_norm([p.grad for p in self.model.parameters() if p.grad is not None])
         if not math.isfinite(norm):
@@ -97,7 +130,16 @@ class DivergenceMonitor:
                              "above the float32 range)")
 
     def check_update(self, epoch: int, step: int) -> None:
-        """Every weight and buffer is finite after the update of ``epoch``, ``step``."""
+        """Every weight and buffer is finite after the update of ``epoch``, ``step``.
+
+        Args:
+            epoch: 0-based epoch, for the message.
+            step: global step, for the message.
+
+        Raises:
+            TrainingError: a floating parameter or buffer holds NaN/inf (the message
+                names up to three).
+        """
         named = [(n, t) for n, t in (*self.model.named_parameters(), *self.model.named_buffers())
                  if t.is_floating_point()]
         if not named:
@@ -110,7 +152,16 @@ class DivergenceMonitor:
 
     def check_checkpoint(self, tensors: dict[str, torch.Tensor], epoch: int, step: int) -> None:
         """Refuse ``tensors`` (a checkpoint's: weights, buffers, optimizer state) holding
-        NaN/inf at the end of ``epoch`` (global ``step``)."""
+        NaN/inf at the end of ``epoch`` (global ``step``).
+
+        Args:
+            tensors: the tensors about to be written, by name.
+            epoch: 0-based epoch, for the message.
+            step: global step, for the message.
+
+        Raises:
+            TrainingError: a floating tensor holds NaN/inf (nothing is written).
+        """
         from spikebit.train.checkpoint import nonfinite_tensors
 
         bad = nonfinite_tensors(tensors)

@@ -20,6 +20,13 @@ class Progress:
 
     A tqdm bar on a terminal; elsewhere one line every ``every`` batches and at the end
     (see :mod:`spikebit.progress`); nothing with ``--quiet``.
+
+    Args:
+        total: number of batches in the epoch.
+        label: text before the bar, e.g. ``"epoch 1/10"``.
+        enabled: show anything at all (the trainer passes ``False`` on ranks other
+            than 0); ``--quiet`` silences the bar regardless.
+        every: batches between plain lines when stdout is not a terminal (at least 1).
     """
 
     def __init__(self, total: int, label: str, enabled: bool = True, every: int = 50) -> None:
@@ -27,7 +34,13 @@ class Progress:
         self.bar = ProgressBar(total, label, unit="batch", enabled=enabled, every=max(1, every))
 
     def update(self, n: int, loss: float, acc: float) -> None:
-        """One batch of ``n`` samples done, with its running loss and accuracy."""
+        """One batch of ``n`` samples done, with its running loss and accuracy.
+
+        Args:
+            n: samples in the batch (for the samples/s rate).
+            loss: running mean loss of the epoch so far.
+            acc: running top-1 accuracy of the epoch so far, in ``[0, 1]``.
+        """
         self.samples += n
         rate = self.samples / max(1e-9, time.perf_counter() - self.start)
         self.bar.update(1, loss=float(loss), acc=float(acc), samples_s=f"{rate:.0f}")
@@ -38,7 +51,14 @@ class Progress:
 
 
 class EpochLog:
-    """Writes ``log.csv``, ``metrics.json`` and (optionally) TensorBoard scalars."""
+    """Writes ``log.csv``, ``metrics.json`` and (optionally) TensorBoard scalars.
+
+    Args:
+        run_dir: the run directory the files go to.
+        enabled: write anything at all (``False`` on non-main ranks).
+        tensorboard: also write TensorBoard scalars to ``run_dir/tensorboard``; without
+            the ``tensorboard`` package this warns once and is skipped.
+    """
 
     def __init__(self, run_dir: Path, enabled: bool = True, tensorboard: bool = False) -> None:
         self.run_dir, self.enabled = run_dir, enabled
@@ -53,6 +73,19 @@ class EpochLog:
                               stacklevel=2)
 
     def write(self, metrics: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """Rewrite ``log.csv`` and ``metrics.json`` (atomically) after an epoch.
+
+        ``log.csv`` holds one row per epoch with the numeric fields of the first
+        record; ``metrics.json`` holds ``{"final": metrics, "history": history}`` plus
+        ``provenance``.
+
+        Args:
+            metrics: the latest epoch's record (also sent to TensorBoard, by ``epoch``).
+            history: every epoch's record so far, oldest first (non-empty).
+
+        Raises:
+            CheckpointError: a file cannot be written.
+        """
         if not self.enabled:
             return
         scalar_keys = [k for k, v in history[0].items() if isinstance(v, int | float)]
@@ -69,7 +102,19 @@ class EpochLog:
             self.writer.flush()
 
     def plot(self, history: list[dict[str, Any]]) -> Path | None:
-        """Loss and accuracy curves as ``curves.png`` (skipped without matplotlib)."""
+        """Loss and accuracy curves as ``curves.png`` (skipped without matplotlib).
+
+        Args:
+            history: every epoch's record (``epoch``, ``train_loss``, ``test_loss``,
+                ``train_acc``, ``test_acc``).
+
+        Returns:
+            The PNG's path, or ``None`` when disabled, ``history`` is empty or
+            matplotlib is missing (one warning).
+
+        Raises:
+            CheckpointError: the PNG cannot be written.
+        """
         if not self.enabled or not history:
             return None
         fig = new_figure("curves.png", figsize=(9, 3.5))

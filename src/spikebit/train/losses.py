@@ -18,19 +18,48 @@ LOSSES: Registry[Loss] = Registry("loss", discover=("spikebit.methods",))
 
 
 def readout(output: torch.Tensor) -> torch.Tensor:
-    """Mean over time of ``[T, B, K]`` (or ``[B, K]`` unchanged): the class scores."""
+    """Mean over time of ``[T, B, K]`` (or ``[B, K]`` unchanged): the class scores.
+
+    For a spiking output layer this is the spike count divided by ``T`` (the firing
+    rate per time step).
+
+    Args:
+        output: network output, time-major ``[T, B, K]`` (SNN) or ``[B, K]`` (ANN).
+
+    Returns:
+        Class scores ``[B, K]``.
+    """
     return output.mean(0) if output.ndim == 3 else output
 
 
 @LOSSES.register("ce")
 def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on the time-averaged output."""
+    """Cross-entropy on the time-averaged output (registered as loss ``"ce"``).
+
+    Args:
+        output: network output ``[T, B, K]`` or ``[B, K]``; averaged over time by
+            :func:`readout` and used as logits.
+        target: class indices, int64 ``[B]`` in ``[0, K)``.
+
+    Returns:
+        The mean cross-entropy over the batch (a scalar).
+    """
     return F.cross_entropy(readout(output), target)
 
 
 @LOSSES.register("mse")
 def spike_count_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """MSE between the time-averaged output (spike count / T) and one-hot targets."""
+    """MSE between the time-averaged output (spike count / T) and one-hot targets.
+
+    Registered as loss ``"mse"``.
+
+    Args:
+        output: network output ``[T, B, K]`` or ``[B, K]``.
+        target: class indices, int64 ``[B]`` in ``[0, K)``.
+
+    Returns:
+        The mean squared error over all ``B * K`` entries (a scalar).
+    """
     scores = readout(output)
     return F.mse_loss(scores, F.one_hot(target, scores.shape[-1]).to(scores.dtype))
 
@@ -38,6 +67,14 @@ def spike_count_mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def make_loss(spec: Any) -> Loss:
     """The loss ``spec`` a run config names: ``"ce"``, or ``{name: ..., args: {...}}`` (a
     ``LossSection`` or a mapping); ``args`` are bound as keywords of the registered loss.
+
+    Args:
+        spec: a registered loss name, a mapping with ``name`` and optional ``args``, or
+            an object with ``name`` and ``args`` attributes (``LossSection``).
+
+    Returns:
+        ``loss(output, target) -> scalar`` (the registered function, or a
+        :func:`functools.partial` of it with ``args``).
 
     Raises:
         RegistryError: unknown loss name.

@@ -21,7 +21,17 @@ _STATE_KEYS = {
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    """Split an optimizer state dict into tensors and JSON-able parts."""
+    """Split an optimizer state dict into tensors and JSON-able parts.
+
+    Args:
+        optimizer: any torch optimizer.
+
+    Returns:
+        ``(tensors, meta)``: per-parameter state tensors named ``optim.<index>.<key>``
+        (e.g. ``optim.0.exp_avg``), and ``{"param_groups": ..., "scalars":
+        {index: {key: value}}}`` holding the groups (hyper-parameters, learning rates)
+        and every non-tensor state entry.
+    """
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -45,9 +55,18 @@ def restore_optimizer(optimizer: torch.optim.Optimizer, ckpt: Checkpoint,
                       trained_steps: int = 0) -> None:
     """Load the optimizer state saved by :func:`optimizer_tensors` from ``ckpt``.
 
-    Raises :class:`CheckpointError` when groups or parameter counts differ, a state
-    tensor has the wrong shape or an unknown name, or the state was dropped although
-    ``trained_steps > 0`` (a stateful optimizer would silently restart).
+    Args:
+        optimizer: the run's optimizer over the same parameters, in the same groups;
+            changed in place.
+        ckpt: a training checkpoint (``optim.*`` tensors and ``optimizer`` metadata).
+        trained_steps: optimizer steps the checkpoint has trained; when positive, a
+            stateful optimizer (Adam, AdamW, SGD with momentum) must find its state.
+
+    Raises:
+        CheckpointError: groups or parameter counts differ, a state entry names no
+            parameter or is not one of the optimizer's, a per-parameter tensor has the
+            wrong shape, the state was dropped although ``trained_steps > 0`` (the
+            optimizer would silently restart), or torch refuses the state dict.
     """
     info = ckpt.meta["optimizer"]
     params = [p for g in optimizer.param_groups for p in g["params"]]

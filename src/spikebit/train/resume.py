@@ -4,7 +4,7 @@ May change (applied for real): ``optim.epochs`` (the cosine schedule is
 stretched to the new length), ``optim.lr`` (every parameter group and the
 scheduler's base learning rate; the schedule continues from the current step),
 ``optim.eval_batch_size``, ``optim.grad_clip``, ``log_every``, ``tensorboard``,
-``plots``, ``out_dir``, ``data.data_dir`` and the ``device`` section.
+``plots``, ``out_dir``, ``data.data_dir``, ``data.workers`` and ``device``.
 
 May not change (the run would no longer be the one that was saved): the model
 and its arguments, ``seed``, ``name``, the data (name, limits, augmentation,
@@ -22,6 +22,7 @@ from spikebit.errors import CheckpointError, ConfigError
 from spikebit.train.callbacks import load_callback_state
 from spikebit.train.checkpoint import load_checkpoint, restore_model
 from spikebit.train.checkpoint_meta import require_training_sections
+from spikebit.train.device import restore_device_state
 from spikebit.train.optim_state import restore_optimizer
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 RESUMABLE = frozenset({
     "optim.epochs", "optim.lr", "optim.eval_batch_size", "optim.grad_clip", "log_every",
-    "tensorboard", "plots", "out_dir", "data.data_dir",
+    "tensorboard", "plots", "out_dir", "data.data_dir", "data.workers",
 })
 RESUMABLE_SECTIONS = ("device",)
 
@@ -48,7 +49,16 @@ def _resumable(key: str) -> bool:
 
 
 def config_changes(saved: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """``{field: (saved, current)}`` for every leaf that differs (JSON-normalised)."""
+    """``{field: (saved, current)}`` for every leaf that differs (JSON-normalised).
+
+    Args:
+        saved: the config mapping recorded in the checkpoint.
+        current: the config mapping of this run (``RunConfig.to_dict()``).
+
+    Returns:
+        Dotted leaf names (``"optim.lr"``) mapped to ``(saved, current)`` values, sorted
+        by name; a leaf missing on one side has ``None`` there.
+    """
     a = _flatten(json.loads(json.dumps(saved)))
     b = _flatten(json.loads(json.dumps(current)))
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
@@ -58,9 +68,19 @@ def check_resume(saved: dict[str, Any], current: dict[str, Any], epoch: int,
                  epochs: int, where: str) -> dict[str, tuple[Any, Any]]:
     """Compare the ``saved`` and ``current`` config mappings; return the allowed changes.
 
-    ``epoch`` is the checkpoint's trained epochs, ``epochs`` the config's target and
-    ``where`` the checkpoint path (for messages). Raises :class:`ConfigError` for a
-    change outside :data:`RESUMABLE` or when nothing is left to train.
+    Args:
+        saved: the config mapping recorded in the checkpoint.
+        current: the config mapping of this run.
+        epoch: epochs the checkpoint has trained.
+        epochs: the config's target ``optim.epochs``.
+        where: the checkpoint path, for messages.
+
+    Returns:
+        The allowed changes, as :func:`config_changes` gives them.
+
+    Raises:
+        ConfigError: a change outside :data:`RESUMABLE` (and the ``device`` section),
+            or ``epoch >= epochs`` (nothing left to train).
     """
     changes = config_changes(saved, current)
     refused = {k: v for k, v in changes.items() if not _resumable(k)}
@@ -83,7 +103,16 @@ def check_resume(saved: dict[str, Any], current: dict[str, Any], epoch: int,
 
 def apply_changes(trainer: Trainer, changes: dict[str, tuple[Any, Any]]) -> None:
     """Make allowed ``changes`` (from :func:`check_resume`) to ``optim.lr`` or
-    ``optim.epochs`` take effect in ``trainer``'s optimizer and scheduler."""
+    ``optim.epochs`` take effect in ``trainer``'s optimizer and scheduler.
+
+    The base learning rate becomes ``trainer.config.optim.lr``; a cosine schedule is
+    stretched to ``trainer.total_steps`` and continues from its current step. Without
+    either change the restored state is left untouched.
+
+    Args:
+        trainer: the trainer after its state was restored; changed in place.
+        changes: the allowed changes returned by :func:`check_resume`.
+    """
     if "optim.lr" not in changes and "optim.epochs" not in changes:
         return  # untouched: the restored state continues bit for bit
     lr = trainer.config.optim.lr
@@ -141,8 +170,18 @@ def restore_trainer(trainer: Trainer, path: Any = None) -> None:
 
     The checkpoint's config must agree with ``trainer.config`` except for the
     fields listed in :data:`RESUMABLE` (:func:`check_resume`); allowed changes
-    are applied (:func:`apply_changes`). Raises :class:`CheckpointError` for a
-    checkpoint that is not a complete training checkpoint.
+    are applied (:func:`apply_changes`).
+
+    Args:
+        trainer: the trainer to restore into; changed in place (also the global
+            torch RNG state).
+        path: a checkpoint file, or ``None`` for ``trainer.run_dir/last.safetensors``.
+
+    Raises:
+        CheckpointError: the checkpoint is missing, corrupt, not a complete training
+            checkpoint, or does not match the model, optimizer, scheduler or callbacks.
+        ConfigError: the config changed outside :data:`RESUMABLE`, or nothing is left
+            to train.
     """
     import torch
 
@@ -163,6 +202,7 @@ def restore_trainer(trainer: Trainer, path: Any = None) -> None:
         raise CheckpointError(f"checkpoint {where}: metadata field 'scheduler' cannot be "
                               f"loaded ({type(exc).__name__}: {exc})") from None
     torch.set_rng_state(ckpt.tensors["rng.torch"])
+    restore_device_state(trainer, ckpt)  # CUDA generator, fp16 gradient scaler
     trainer.state = TrainState(t["epoch"], t["step"], t["best_acc"], t["history"])
     try:
         load_callback_state(trainer.callbacks, ckpt.tensors, ckpt.meta["callbacks"], where)

@@ -27,15 +27,30 @@ RUN_FILES = ("last.safetensors", "best.safetensors", "log.csv", "metrics.json",
 
 
 def run_files(run_dir: Path, names: tuple[str, ...] = RUN_FILES) -> list[str]:
-    """The ``names`` (default :data:`RUN_FILES`) that exist in ``run_dir``."""
+    """The ``names`` (default :data:`RUN_FILES`) that exist in ``run_dir``.
+
+    Args:
+        run_dir: a run directory.
+        names: file or folder names to look for.
+
+    Returns:
+        The names that exist there, in the order of ``names``.
+    """
     return [n for n in names if (run_dir / n).exists()]
 
 
 def move_aside(run_dir: Path, why: str) -> Path | None:
     """Rename ``run_dir`` to ``NAME.replaced-TIMESTAMP`` (a saved run is never overwritten).
 
-    ``why`` is printed with the move. Returns the new path (``None`` if ``run_dir`` is
-    gone); a failed rename is a :class:`CheckpointError`.
+    Args:
+        run_dir: the run directory to move.
+        why: what it holds, printed with the move (e.g. ``"files from an earlier run"``).
+
+    Returns:
+        The new path, or ``None`` if ``run_dir`` is gone.
+
+    Raises:
+        CheckpointError: the rename fails (permissions, another file system...).
     """
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kept = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
@@ -57,7 +72,14 @@ def move_aside(run_dir: Path, why: str) -> Path | None:
 
 
 def check_writable(run_dir: Path) -> None:
-    """Create ``run_dir`` and write a probe file there, or raise :class:`CheckpointError`."""
+    """Create ``run_dir`` and write a probe file there, or raise :class:`CheckpointError`.
+
+    Args:
+        run_dir: the run directory (created with its parents; the probe is removed).
+
+    Raises:
+        CheckpointError: the folder cannot be created or written to.
+    """
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=run_dir, prefix=".write-probe.", suffix=".tmp")
@@ -77,6 +99,14 @@ def prepare_run_dir(run_dir: Path, fresh: bool) -> None:
 
     ``tensorboard/`` is not looked at here: the trainer's own writer creates it before
     training starts (:func:`spikebit.train.run.train_from_config` checks it earlier).
+
+    Args:
+        run_dir: the run directory.
+        fresh: a new run (not ``--resume``): an earlier run's files are moved aside.
+
+    Raises:
+        CheckpointError: the earlier run cannot be moved aside, or the folder is not
+            writable.
     """
     run_dir = Path(run_dir)
     if fresh and run_dir.is_dir():
@@ -97,6 +127,15 @@ def save_epoch(trainer: Trainer, metrics: dict[str, Any], improved: bool) -> Non
     either write leaves ``last`` at the previous epoch: ``--resume`` then repeats
     the epoch (bit-identically on CPU) and writes its best weights again, so the
     best weights of a run are never lost.
+
+    Args:
+        trainer: the trainer at the end of an epoch (``state.epoch`` already advanced).
+        metrics: the epoch's record, saved in the checkpoint and the logs.
+        improved: the test accuracy beat the best so far: write ``best.safetensors``.
+
+    Raises:
+        TrainingError: a tensor holds NaN/inf (nothing is written).
+        CheckpointError: a file cannot be written.
     """
     ckpt = trainer.checkpoint(metrics)
     trainer.monitor.check_checkpoint(ckpt.tensors, trainer.state.epoch - 1,

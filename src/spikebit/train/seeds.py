@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from spikebit.errors import ConfigError
+
 _REPEAT: ContextVar[int] = ContextVar("seed_repeat", default=0)
 
 
@@ -26,11 +28,20 @@ def current_repeat() -> int:
 def seed_repeat(k: int) -> Iterator[int]:
     """Run the body as seed repeat ``k`` (``k >= 0``).
 
+    A context manager; the repeat is held in a context variable and reset on exit.
+
+    Args:
+        k: the repeat index; ``k >= 1`` renames runs and shifts their seed (see
+            :func:`with_repeat_seed`).
+
+    Yields:
+        ``k``.
+
     Raises:
-        ValueError: a negative ``k``.
+        ConfigError: a negative ``k``.
     """
     if k < 0:
-        raise ValueError(f"a seed repeat index is >= 0, got {k}")
+        raise ConfigError(f"a seed repeat index is >= 0, got {k}.")
     token = _REPEAT.set(k)
     try:
         yield k
@@ -40,7 +51,14 @@ def seed_repeat(k: int) -> Iterator[int]:
 
 def with_repeat_seed(config: dict[str, Any]) -> dict[str, Any]:
     """``config`` (a run-config mapping) for the running repeat: ``seed + k`` and name
-    ``NAME-seed{k}`` for ``k >= 1``; unchanged for repeat 0."""
+    ``NAME-seed{k}`` for ``k >= 1``; unchanged for repeat 0.
+
+    Args:
+        config: a run-config mapping (``seed`` defaults to 0, ``name`` to ``"run"``).
+
+    Returns:
+        ``config`` itself for repeat 0, else a shallow copy with the new seed and name.
+    """
     k = current_repeat()
     if k == 0:
         return config

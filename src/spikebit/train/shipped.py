@@ -43,6 +43,12 @@ def shipped_configs() -> dict[str, Path]:
 def shipped_config(name: str) -> Path:
     """The path of the shipped config ``name`` (``.yaml`` optional).
 
+    Args:
+        name: a shipped config's name, e.g. ``"demo"`` or ``"albsnn/fmnist-albsnn"``.
+
+    Returns:
+        The path of its YAML file.
+
     Raises:
         ConfigError: no shipped config of that name (the message suggests the nearest).
     """
@@ -62,6 +68,12 @@ def resolve_config(name_or_path: str | Path) -> Path:
     A path that exists wins; otherwise ``name_or_path`` is looked up among the shipped
     configs (``demo``, ``albsnn/fmnist-albsnn``; a leading ``configs/`` is ignored, so
     ``configs/demo.yaml`` works from any directory).
+
+    Args:
+        name_or_path: a path to a config file, or a shipped config's name.
+
+    Returns:
+        The config file's path.
 
     Raises:
         ConfigError: neither a file nor a shipped config.
@@ -86,9 +98,18 @@ def resolve_config(name_or_path: str | Path) -> Path:
 def copy_config(name: str, directory: str | Path, overwrite: bool = False) -> Path:
     """Copy the shipped config ``name`` into ``directory`` (created if needed).
 
+    Args:
+        name: a shipped config's name.
+        directory: the destination folder; the file keeps its base name
+            (``demo.yaml``).
+        overwrite: replace an existing file of that name.
+
+    Returns:
+        The path of the copy.
+
     Raises:
-        ConfigError: unknown name, or the target file exists and ``overwrite`` is False
-            (a user's edited copy is never replaced silently).
+        ConfigError: unknown name, the target file exists and ``overwrite`` is False
+            (a user's edited copy is never replaced silently), or the copy fails.
     """
     src = shipped_config(name)
     dest_dir = Path(directory)

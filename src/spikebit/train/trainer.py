@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from spikebit.data import ArrayDataset, BatchIterator
+from spikebit.data import ArrayDataset
 from spikebit.data.transforms import Transform
 from spikebit.errors import TrainingError
 from spikebit.train.callbacks import (
@@ -37,8 +37,21 @@ from spikebit.train.checkpoint import (
     quantize_flags,
 )
 from spikebit.train.config import RunConfig
+from spikebit.train.device import (
+    autocast,
+    check_precision,
+    fp32_quantizers,
+    make_scaler,
+    model_device,
+    probe_precision,
+    requested_device,
+    resolve_device,
+    rng_state,
+    to_device,
+)
 from spikebit.train.distributed import DistInfo, all_reduce_sum
 from spikebit.train.divergence import DivergenceMonitor
+from spikebit.train.loader import eval_batches, head, make_batches, num_classes, sample_shape
 from spikebit.train.logging import EpochLog, Progress
 from spikebit.train.losses import make_loss, readout
 from spikebit.train.resume import restore_trainer
@@ -48,13 +61,27 @@ from spikebit.train.validate import check_against_data
 
 def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
     """Per-sample input shape ``(C, H, W)``; event frames ``[N, T, C, H, W]`` give ``(C, H, W)``."""
-    shape = tuple(dataset.images.shape[1:])
-    return shape[1:] if dataset.images.ndim == 5 else shape
+    return sample_shape(dataset)
 
 
 def model_input(images: torch.Tensor) -> torch.Tensor:
     """Batches of event frames ``[B, T, C, H, W]`` become time-major ``[T, B, C, H, W]``."""
     return images.transpose(0, 1) if images.ndim == 5 else images
+
+
+def preflight(model: nn.Module, train, loss_fn, device: torch.device, precision: str) -> None:
+    """Forward+backward a copy of ``model`` on 2 samples of ``train`` in ``precision``.
+
+    Nothing runs for ``fp32``. ``loss_fn(output, labels)`` is the run's loss; ``device`` is
+    where ``model`` already is.
+
+    Raises:
+        ConfigError: an op has no kernel for that precision on ``device``.
+    """
+    if precision != "fp32":
+        images, labels = head(train, 2)
+        probe_precision(model, model_input(images.to(device)), loss_fn, labels.to(device),
+                        device, precision)
 
 
 def seed_everything(seed: int) -> None:
@@ -112,11 +139,20 @@ class Trainer:
         transform: Transform | None = None,
         run_dir: str | Path | None = None,
         dist: DistInfo | None = None,
+        device: str | torch.device | None = None,
     ) -> None:
         self.config = config
         self.dist = dist or DistInfo()
-        self.model = model
-        self.train_model = self.dist.wrap(model)
+        # device/precision: train/device.py (ConfigError before anything runs or is written)
+        self.device = resolve_device(device or requested_device(config.device))
+        self.precision = config.precision
+        check_precision(self.precision, self.device)
+        self.model = model.to(self.device)
+        preflight(self.model, train, make_loss(config.loss), self.device, self.precision)
+        self.scaler = make_scaler(self.device, self.precision)
+        if self.precision != "fp32":
+            fp32_quantizers(self.model)  # quantizer statistics stay float32 under autocast
+        self.train_model = self.dist.wrap(self.model, self.device)
         self.train_set, self.test_set = train, test
         self.callbacks = [QuantizerSchedule(), *(callbacks or [])]
         self.loss_fn = make_loss(config.loss)
@@ -127,10 +163,11 @@ class Trainer:
                 f"by the number of processes ({self.dist.world_size})"
             )
         check_against_data(config, train, self.dist.world_size)
-        self.batches = BatchIterator(
+        self.batches = make_batches(
             train, config.optim.batch_size // self.dist.world_size, shuffle=True,
             seed=config.seed, transform=transform, rank=self.dist.rank,
-            world_size=self.dist.world_size, drop_last=True,
+            world_size=self.dist.world_size, drop_last=True, workers=config.data.workers,
+            device=self.device,
         )
         self.total_steps = len(self.batches) * config.optim.epochs
         self.optimizer = make_optimizer(model, config)
@@ -147,6 +184,7 @@ class Trainer:
         opt_t, opt_meta = optimizer_tensors(self.optimizer)
         tensors.update(opt_t)
         tensors["rng.torch"] = torch.get_rng_state()
+        tensors.update(rng_state(self.device))
         cb_tensors, cb_meta = callback_state(self.callbacks)
         tensors.update(cb_tensors)
         meta = {
@@ -155,12 +193,14 @@ class Trainer:
             "metrics": metrics,
             "quantize": quantize_flags(self.model),
             "input": {"in_shape": list(input_shape(self.train_set)),
-                      "num_classes": self.train_set.num_classes},
+                      "num_classes": num_classes(self.train_set)},
             "optimizer": opt_meta,
             "scheduler": self.scheduler.state_dict(),
             "trainer": {"epoch": self.state.epoch, "step": self.state.step,
                         "best_acc": self.state.best_acc, "history": self.state.history},
             "callbacks": cb_meta,
+            "device": {"trained_on": str(self.device), "precision": self.precision,
+                       "scaler": self.scaler.state_dict()},
         }
         return Checkpoint(tensors, meta)
 
@@ -175,32 +215,39 @@ class Trainer:
     def evaluate(self, dataset: ArrayDataset | None = None) -> dict[str, float]:
         """Top-1 accuracy and mean loss on ``dataset`` (default: the test set)."""
         return evaluate(self.model, dataset or self.test_set, self.loss_fn,
-                        self.config.optim.eval_batch_size)
+                        self.config.optim.eval_batch_size, self.device, self.precision,
+                        self.config.data.workers)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.train_model.train()
         self.batches.set_epoch(epoch)
         progress = Progress(len(self.batches), f"epoch {epoch + 1}/{self.config.optim.epochs}",
                             enabled=self.dist.is_main, every=self.config.log_every)
-        total_loss = torch.zeros(()); correct = torch.zeros(()); seen = torch.zeros(())  # noqa: E702
+        total_loss, correct, seen = (torch.zeros((), device=self.device) for _ in range(3))
         for images, labels in self.batches:
+            images, labels = to_device(images, self.device), to_device(labels, self.device)
             for cb in self.callbacks:
                 cb.on_step_start(self, self.state.step)
-            output = self.train_model(model_input(images))
-            loss = self.loss_fn(output, labels)
+            with autocast(self.device, self.precision):
+                output = self.train_model(model_input(images))
+                loss = self.loss_fn(output, labels)
             self.monitor.check_loss(loss, epoch, self.state.step)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            self.scaler.scale(loss).backward()  # fp16 only; otherwise plain backward/step
+            if self.scaler.is_enabled():  # fp16: true gradients for clipping and the step
+                self.scaler.unscale_(self.optimizer)
             norm = None
             if self.config.optim.grad_clip:
                 norm = float(nn.utils.clip_grad_norm_(self.model.parameters(),
                                                       self.config.optim.grad_clip))
-            self.monitor.check_grads(epoch, self.state.step, norm)
-            self.optimizer.step()
+            if not self.scaler.is_enabled():  # fp16: the scaler skips overflowing steps
+                self.monitor.check_grads(epoch, self.state.step, norm)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
             self.monitor.check_update(epoch, self.state.step)
             self.scheduler.step()
             n = labels.numel()
-            total_loss += loss.detach() * n
+            total_loss += loss.detach().float() * n
             correct += (readout(output.detach()).argmax(-1) == labels).sum()
             seen += n
             for cb in self.callbacks:
@@ -244,16 +291,24 @@ class Trainer:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int = 500) -> dict:
-    """Accuracy and loss of ``model`` over ``dataset`` in eval mode."""
+def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int = 500,
+             device: torch.device | None = None, precision: str = "fp32",
+             workers: int = 0) -> dict:
+    """Accuracy and loss of ``model`` over ``dataset`` in eval mode.
+
+    Batches go to ``device`` (default: where the model's parameters are).
+    """
     was_training = model.training
     model.eval()
+    if device is None:
+        device = model_device(model)
     correct, total, loss_sum = 0, 0, 0.0
-    for start in range(0, len(dataset), batch_size):
-        images = dataset.images[start:start + batch_size]
-        labels = dataset.labels[start:start + batch_size]
-        output = model(model_input(images))
-        loss_sum += float(loss_fn(output, labels)) * labels.numel()
+    for images, labels in eval_batches(dataset, batch_size, workers, device):
+        images, labels = to_device(images, device), to_device(labels, device)
+        with autocast(device, precision):
+            output = model(model_input(images))
+            loss = loss_fn(output, labels)
+        loss_sum += float(loss) * labels.numel()
         correct += int((readout(output).argmax(-1) == labels).sum())
         total += labels.numel()
     model.train(was_training)

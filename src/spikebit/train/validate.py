@@ -84,8 +84,19 @@ def _check_name(config: RunConfig) -> None:
 def check_arguments(factory: Any, args: Any, where: str, filled: tuple[str, ...] = ()) -> None:
     """``args`` must be a mapping that binds to ``factory``'s signature.
 
-    ``where`` names the config field in messages; ``filled`` lists arguments the
-    caller supplies itself (e.g. ``in_shape``). Raises :class:`ConfigError`.
+    A factory without an inspectable signature (a builtin) is not checked.
+
+    Args:
+        factory: the component's class or factory function.
+        args: the arguments from the config.
+        where: names the config field in messages (e.g. ``"model.args"``).
+        filled: arguments the caller supplies itself (e.g. ``in_shape``), so not
+            reported as missing.
+
+    Raises:
+        ConfigError: ``args`` is not a mapping with string keys, names an argument the
+            factory does not accept (with the nearest accepted name), or lacks a
+            required one.
     """
     if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
         raise ConfigError(f"{where} must be a mapping of argument names to values, got {args!r}")
@@ -122,7 +133,19 @@ def _registered(registry: Any, name: Any, where: str) -> Any:
 
 def validate_config(config: RunConfig) -> RunConfig:
     """Check ``config``'s ranges, names and component arguments (see the module
-    docstring); returns ``config`` or raises :class:`ConfigError`."""
+    docstring); returns ``config`` or raises :class:`ConfigError`.
+
+    Args:
+        config: the run config to check.
+
+    Returns:
+        ``config`` unchanged.
+
+    Raises:
+        ConfigError: a value out of its range (see ``RULES``), an empty name or
+            out_dir, malformed ``model.args`` or ``data.frames``, an unknown model,
+            callback or loss name, or arguments that do not bind to the component.
+    """
     _check_name(config)
     for path, (ok, accepted) in RULES.items():
         try:
@@ -185,7 +208,17 @@ def _check_components(config: RunConfig) -> None:
 
 def check_against_data(config: RunConfig, train: ArrayDataset, world_size: int = 1) -> None:
     """``config``'s ``num_classes`` covers the labels of ``train``, and one batch (split
-    over ``world_size`` processes) fits in it; else :class:`ConfigError`."""
+    over ``world_size`` processes) fits in it; else :class:`ConfigError`.
+
+    Args:
+        config: the validated run config.
+        train: the training split.
+        world_size: number of processes sharing each batch.
+
+    Raises:
+        ConfigError: ``model.args.num_classes`` is below the dataset's classes, or the
+            batch size exceeds the training set (an epoch would have no steps).
+    """
     classes = config.model.args.get("num_classes")
     if classes is not None and classes < train.num_classes:
         raise ConfigError(
@@ -203,7 +236,21 @@ def check_against_data(config: RunConfig, train: ArrayDataset, world_size: int =
 
 def build_component(factory: Callable[..., Any], args: dict[str, Any], what: str) -> Any:
     """``factory(**args)``; a value the component refuses becomes a :class:`ConfigError`
-    naming ``what`` (e.g. ``"model 'albsnn-mnist'"``)."""
+    naming ``what`` (e.g. ``"model 'albsnn-mnist'"``).
+
+    Args:
+        factory: the component's class or factory function.
+        args: keyword arguments for it.
+        what: names the component in messages.
+
+    Returns:
+        ``factory(**args)``.
+
+    Raises:
+        ConfigError: the factory raised ``TypeError``, ``ValueError``,
+            ``OverflowError``, ``RuntimeError`` or ``MemoryError``
+            (a :class:`~spikebit.errors.SpikebitError` passes through unchanged).
+    """
     try:
         return factory(**args)
     except SpikebitError:

@@ -72,7 +72,7 @@ def test_train_run_smoke_on_fashion_mnist(tmp_path):
         fetch("fashion-mnist")
     except DataError as err:
         pytest.skip(f"Fashion-MNIST not available: {err}")
-    outcome = experiments.train_run(variant_run("albsnn-bwo", "smoke"), tmp_path)
+    outcome = experiments.measure_run(variant_run("albsnn-bwo", "smoke"), tmp_path)
     row = outcome.row()
     assert outcome.metrics["albsnn"]["bwo"]["applied"] == 2
     assert row["fp_layers"] == ",".join(map(str, outcome.metrics["albsnn"]["applied"]))
@@ -81,7 +81,7 @@ def test_train_run_smoke_on_fashion_mnist(tmp_path):
     assert row["ale_overhead"] > 0 and row["epochs"] == 1
 
 
-def _fake_train_run(seen: list):
+def _fake_measure_run(seen: list):
     """Builds the run's model untrained; ALBSNN runs keep layer 1 full precision."""
 
     def fake(run, work_dir):
@@ -99,7 +99,7 @@ def _fake_train_run(seen: list):
 
 def test_table5_rows(monkeypatch, tmp_path):
     seen: list = []
-    monkeypatch.setattr(experiments, "train_run", _fake_train_run(seen))
+    monkeypatch.setattr(experiments, "measure_run", _fake_measure_run(seen))
     result = EXPERIMENTS.get("albsnn-table5").runner("smoke", tmp_path)
     assert [r["name"] for r in seen] == [f"fmnist-{v}" for v in VARIANTS]
     rows = {r["method"]: r for r in result["rows"]}
@@ -116,7 +116,7 @@ def test_table5_rows(monkeypatch, tmp_path):
 
 def test_table8_rows(monkeypatch, tmp_path):
     seen: list = []
-    monkeypatch.setattr(experiments, "train_run", _fake_train_run(seen))
+    monkeypatch.setattr(experiments, "measure_run", _fake_measure_run(seen))
     result = EXPERIMENTS.get("albsnn-table8").runner("smoke", tmp_path)
     assert [r["callbacks"][0]["args"]["rule"] for r in seen] == ["sc1", "sc2", "sc3", "sc4"]
     row = result["rows"][0]

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from spikebit.methods.multithreshold import experiments
-from spikebit.methods.multithreshold.runs import Budget, run_config, train_run
-from spikebit.reproduce import EXPERIMENTS
+from spikebit.methods.multithreshold.runs import Budget, run_config
+from spikebit.reproduce import EXPERIMENTS, train_run
 
 TOY = Budget("toy", "mt-mnist-cnn", epochs=5, batch_size=32, lr=0.02,
              model_args={"spec": "4C3-P2-16", "padding": "same"})
@@ -14,11 +14,11 @@ TOY = Budget("toy", "mt-mnist-cnn", epochs=5, batch_size=32, lr=0.02,
 
 def test_tiny_multithreshold_training_learns(tmp_path):
     config = run_config("toy", TOY, tmp_path, {"steps": 2}, target_count=2.0)
-    metrics = train_run(config)
+    metrics = train_run(config).metrics
     history = json.loads((tmp_path / "toy" / "metrics.json").read_text())["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert metrics["test_acc"] > 0.75  # chance is 0.5
-    again = train_run(config)  # finished run: resumed, not retrained
+    again = train_run(config).metrics  # finished run: resumed, not retrained
     assert again["test_acc"] == metrics["test_acc"]
 
 

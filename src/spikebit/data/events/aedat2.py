@@ -35,7 +35,22 @@ PIXEL_BITS = 0x7FFF
 
 
 def aedat2_data_start(raw: bytes, name: str) -> int:
-    """Check the ``#!AER-DAT2.x`` header and return the offset of the first record."""
+    """Check the ``#!AER-DAT2.x`` header and return the offset of the first record.
+
+    Format: jAER AEDAT 2.0, ASCII header lines starting with ``#``, the first
+    ``#!AER-DAT2.0``.
+
+    Args:
+        raw: the whole file's bytes.
+        name: the file name, for error messages.
+
+    Returns:
+        Byte offset of the first 8-byte record (just after the last header line).
+
+    Raises:
+        DataError: the magic ``#!AER-DAT2`` is missing, or a header line never ends
+            (truncated file).
+    """
     if not raw.startswith(AEDAT2_MAGIC):
         raise DataError(
             f"{name}: bad AEDAT header at byte offset 0: expected {AEDAT2_MAGIC!r}..., got "
@@ -57,7 +72,22 @@ def aedat2_data_start(raw: bytes, name: str) -> int:
 def decode_aedat2_raw(raw: bytes, name: str = "<bytes>", strict: bool = True) -> np.ndarray:
     """Decode records into a ``[N]`` array with fields ``addr`` (u4) and ``t`` (int64 us).
 
-    A 32-bit timestamp that wraps (a drop of more than 2**31 us) is unwrapped.
+    Format: AEDAT 2.0 (jAER), big-endian records ``uint32 address, uint32 timestamp``
+    (microseconds) after the ``#`` header. A 32-bit timestamp that wraps (a drop of
+    more than 2**31 us) is unwrapped.
+
+    Args:
+        raw: the whole file's bytes, header included.
+        name: the file name, for error messages.
+        strict: raise on a partial trailing record; ``False`` drops it.
+
+    Returns:
+        Records ``[N]`` with fields ``addr`` (uint32, undecoded) and ``t`` (int64
+        microseconds), including non-pixel events.
+
+    Raises:
+        DataError: a bad header (see :func:`aedat2_data_start`), or (``strict``) a
+            length that is not a whole number of 8-byte records.
     """
     start = aedat2_data_start(raw, name)
     n, rest = divmod(len(raw) - start, RECORD.itemsize)
@@ -82,7 +112,28 @@ def decode_aedat2_raw(raw: bytes, name: str = "<bytes>", strict: bool = True) ->
 def decode_cifar10dvs(
     raw: bytes, name: str = "<bytes>", strict: bool = True, transpose: bool = False
 ) -> np.ndarray:
-    """Decode CIFAR10-DVS AEDAT 2.0 bytes into events ``[N]`` (:data:`EVENT_DTYPE`)."""
+    """Decode CIFAR10-DVS AEDAT 2.0 bytes into events ``[N]`` (:data:`EVENT_DTYPE`).
+
+    Format: AEDAT 2.0 with the DVS128 address layout (see the module docstring); the
+    dataset is CIFAR10-DVS (Li et al. 2017). Non-pixel events (external sync, jAER
+    special) are dropped; ``x = 127 - x_raw``, ``y = 127 - y_raw`` (0 = top row),
+    ``p = 1 - (address & 1)``.
+
+    Args:
+        raw: the whole ``.aedat`` file's bytes.
+        name: the file name, for error messages.
+        strict: raise on a partial record or an address outside the DVS128 space;
+            ``False`` drops them.
+        transpose: swap ``x`` and ``y`` (SpikingJelly's orientation).
+
+    Returns:
+        Events ``[N]`` of :data:`EVENT_DTYPE` on a 128x128 sensor, timestamps in
+        microseconds.
+
+    Raises:
+        DataError: a bad header, or (``strict``) a truncated record or an address
+            with bits outside 0..14 on a pixel event.
+    """
     rec = decode_aedat2_raw(raw, name, strict)
     addr = rec["addr"]
     pixel = (addr & SPECIAL_BITS) == 0
@@ -106,12 +157,35 @@ def decode_cifar10dvs(
 
 
 def read_cifar10dvs(path: PathArg, strict: bool = True, transpose: bool = False) -> np.ndarray:
-    """Read one CIFAR10-DVS ``.aedat`` file into events ``[N]`` on a 128x128 sensor."""
+    """Read one CIFAR10-DVS ``.aedat`` file into events ``[N]`` on a 128x128 sensor.
+
+    Args:
+        path: an AEDAT 2.0 file from the CIFAR10-DVS release.
+        strict: raise on a partial record or a non-DVS128 address; ``False`` drops them.
+        transpose: swap ``x`` and ``y`` (SpikingJelly's orientation).
+
+    Returns:
+        Events ``[N]`` of :data:`EVENT_DTYPE` (see :func:`decode_cifar10dvs`).
+
+    Raises:
+        DataError: the file is missing, or fails :func:`decode_cifar10dvs`.
+    """
     return decode_cifar10dvs(read_bytes(path), str(path), strict, transpose)
 
 
 def cifar10dvs_files(root: PathArg) -> tuple[list[Path], list[int]]:
-    """List ``root/<class>/*.aedat`` (folder per class, official names) with labels 0..9."""
+    """List ``root/<class>/*.aedat`` (folder per class, official names) with labels 0..9.
+
+    Args:
+        root: the folder holding ``airplane/``, ..., ``truck/`` (the unzipped release).
+
+    Returns:
+        ``(files, labels)``: sorted paths per class, in class order, and their labels
+        (index into ``CIFAR10DVS_CLASSES``).
+
+    Raises:
+        DataError: no ``<class>/*.aedat`` file exists under ``root``.
+    """
     root = Path(root)
     files: list[Path] = []
     labels: list[int] = []

@@ -39,7 +39,22 @@ POLARITY_EVENT_BYTES = 8
 
 
 def aedat3_data_start(raw: bytes, name: str) -> int:
-    """Check the ASCII header and return the byte offset of the first packet."""
+    """Check the ASCII header and return the byte offset of the first packet.
+
+    Format: AEDAT 3.1 (iniVation cAER), ``#`` header lines starting with
+    ``#!AER-DAT3.1`` and ending with ``#!END-HEADER\\r\\n``.
+
+    Args:
+        raw: the whole file's bytes.
+        name: the file name, for error messages.
+
+    Returns:
+        Byte offset just after the ``#!END-HEADER`` line.
+
+    Raises:
+        DataError: the magic ``#!AER-DAT3`` is missing, or there is no
+            ``#!END-HEADER`` line (truncated or corrupt file).
+    """
     if not raw.startswith(AEDAT3_MAGIC):
         raise DataError(
             f"{name}: bad AEDAT 3.1 header at byte offset 0: expected {AEDAT3_MAGIC!r}..., got "
@@ -111,8 +126,26 @@ def decode_aedat3(
 ) -> np.ndarray:
     """Decode AEDAT 3.1 bytes into events ``[N]`` (:data:`EVENT_DTYPE`, t in us).
 
-    ``strict=False`` drops a truncated last packet and out-of-sensor events
-    instead of raising :class:`DataError`.
+    Format: AEDAT 3.1 packets (see the module docstring); only polarity packets
+    (type 1) are decoded, events whose valid bit is 0 are dropped, and timestamps are
+    ``(eventTSOverflow << 31) | timestamp`` microseconds. ``p`` is the polarity bit
+    (1 = ON).
+
+    Args:
+        raw: the whole file's bytes, header included.
+        name: the file name, for error messages.
+        sensor_size: ``(H, W)`` in pixels; events must lie inside.
+        strict: ``False`` drops a truncated last packet and out-of-sensor events
+            instead of raising.
+
+    Returns:
+        Events ``[N]`` of :data:`EVENT_DTYPE` in file order (empty when the file
+        has no polarity events).
+
+    Raises:
+        DataError: a bad header, a packet header with negative or inconsistent
+            sizes, a polarity packet whose event size is not 8 bytes, or (``strict``)
+            a truncated packet or an event outside ``sensor_size``.
     """
     packets = _packets(raw, aedat3_data_start(raw, name), name, strict)
     if not packets:
@@ -147,14 +180,40 @@ def decode_aedat3(
 def read_aedat3(
     path: PathArg, sensor_size: tuple[int, int] = GESTURE_SENSOR, strict: bool = True
 ) -> np.ndarray:
-    """Read one AEDAT 3.1 file (e.g. ``user01_fluorescent.aedat``) into events ``[N]``."""
+    """Read one AEDAT 3.1 file (e.g. ``user01_fluorescent.aedat``) into events ``[N]``.
+
+    Args:
+        path: an AEDAT 3.1 file, e.g. from the DVS128 Gesture release.
+        sensor_size: ``(H, W)`` in pixels (128x128 for DVS128 Gesture).
+        strict: ``False`` drops a truncated last packet and out-of-sensor events.
+
+    Returns:
+        Events ``[N]`` of :data:`EVENT_DTYPE`, timestamps in microseconds.
+
+    Raises:
+        DataError: the file is missing or fails :func:`decode_aedat3`.
+    """
     return decode_aedat3(read_bytes(path), str(path), sensor_size, strict)
 
 
 def read_gesture_labels(path: PathArg) -> np.ndarray:
     """Read ``userXX_<light>_labels.csv`` -> int64 ``[K, 3]`` of (label 0-based, start, end) us.
 
-    Columns ``class,startTime_usec,endTime_usec``; classes 1..11 become 0..10.
+    Format: the DVS128 Gesture release's label CSV, header
+    ``class,startTime_usec,endTime_usec`` (commas or whitespace); classes 1..11
+    become 0..10.
+
+    Args:
+        path: the ``*_labels.csv`` file.
+
+    Returns:
+        int64 ``[K, 3]``: one row ``(label, start, end)`` per gesture, times in
+        microseconds (``start <= t < end`` selects its events).
+
+    Raises:
+        DataError: the file is missing, the header lacks a column, a row is not three
+            integers, a time is outside ``[0, 2**62)``, a class outside 1..11, or
+            ``end < start``.
     """
     text = read_bytes(path).decode("ascii", errors="replace")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -192,7 +251,17 @@ def read_gesture_labels(path: PathArg) -> np.ndarray:
 
 
 def split_by_labels(events: np.ndarray, table: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """Cut ``events`` into ``(label, events with start <= t < end)`` per row of ``table``."""
+    """Cut ``events`` into ``(label, events with start <= t < end)`` per row of ``table``.
+
+    Args:
+        events: events ``[N]`` of :data:`EVENT_DTYPE` (binary search when sorted by
+            ``t``, a mask per row otherwise).
+        table: int64 ``[K, 3]`` rows ``(label, start, end)`` in microseconds, as from
+            :func:`read_gesture_labels`.
+
+    Returns:
+        ``K`` pairs ``(label, events)`` in table order.
+    """
     t = events["t"]
     if t.size and bool(np.all(t[1:] >= t[:-1])):
         lo = np.searchsorted(t, table[:, 1], side="left")
@@ -206,7 +275,17 @@ def read_gesture_samples(
 ) -> list[tuple[int, np.ndarray]]:
     """Decode one recording and cut it into ``(label 0..10, events)`` gesture samples.
 
-    ``labels_path`` defaults to ``<stem>_labels.csv`` beside the ``.aedat`` file.
+    Args:
+        aedat_path: the AEDAT 3.1 recording, e.g. ``user01_fluorescent.aedat``.
+        labels_path: its label CSV; ``None`` uses ``<stem>_labels.csv`` beside it.
+        strict: passed to :func:`read_aedat3`.
+
+    Returns:
+        One ``(label, events [n] of EVENT_DTYPE)`` pair per labelled gesture.
+
+    Raises:
+        DataError: either file is missing or malformed (see :func:`read_aedat3`,
+            :func:`read_gesture_labels`).
     """
     aedat = Path(aedat_path)
     csv = Path(labels_path) if labels_path else aedat.with_name(aedat.stem + "_labels.csv")
@@ -214,7 +293,18 @@ def read_gesture_samples(
 
 
 def gesture_files(root: PathArg, train: bool = True) -> list[Path]:
-    """The recordings listed in ``root/trials_to_{train,test}.txt`` (the official split)."""
+    """The recordings listed in ``root/trials_to_{train,test}.txt`` (the official split).
+
+    Args:
+        root: the unpacked DvsGesture folder.
+        train: ``True`` reads ``trials_to_train.txt``, ``False`` ``trials_to_test.txt``.
+
+    Returns:
+        ``root / name`` for each non-empty line, in listing order (not checked to exist).
+
+    Raises:
+        DataError: the listing file is missing.
+    """
     root = Path(root)
     listing = root / ("trials_to_train.txt" if train else "trials_to_test.txt")
     if not listing.is_file():

@@ -19,7 +19,20 @@ def _rng(rng: RngArg) -> np.random.Generator:
 
 
 def shift(events: np.ndarray, sensor_size: tuple[int, int], dx: int, dy: int) -> np.ndarray:
-    """Translate by ``(dx, dy)`` pixels; events pushed off the sensor are dropped."""
+    """Translate by ``(dx, dy)`` pixels; events pushed off the sensor are dropped.
+
+    Args:
+        events: events ``[N]`` (:data:`EVENT_DTYPE` or any array :func:`as_events` accepts).
+        sensor_size: ``(H, W)`` in pixels.
+        dx: shift along ``x`` (columns) in pixels; positive moves right.
+        dy: shift along ``y`` (rows) in pixels; positive moves down.
+
+    Returns:
+        A new event array ``[M]`` (``M <= N``), order kept.
+
+    Raises:
+        DataError: ``events`` is not a valid event array.
+    """
     ev = as_events(events)
     h, w = sensor_size
     x = ev["x"].astype(np.int64) + dx
@@ -33,7 +46,21 @@ def shift(events: np.ndarray, sensor_size: tuple[int, int], dx: int, dy: int) ->
 def random_shift(
     events: np.ndarray, sensor_size: tuple[int, int], max_shift: int, rng: RngArg
 ) -> np.ndarray:
-    """:func:`shift` by integers drawn uniformly from ``[-max_shift, max_shift]``."""
+    """:func:`shift` by integers drawn uniformly from ``[-max_shift, max_shift]``.
+
+    Args:
+        events: events ``[N]``.
+        sensor_size: ``(H, W)`` in pixels.
+        max_shift: largest shift in pixels along each axis (``>= 0``); ``dx`` and
+            ``dy`` are drawn independently.
+        rng: a ``numpy.random.Generator`` or an int seed.
+
+    Returns:
+        A new, shifted event array (events pushed off the sensor dropped).
+
+    Raises:
+        DataError: ``max_shift < 0`` or ``events`` is not a valid event array.
+    """
     if max_shift < 0:
         raise DataError(f"max_shift must be >= 0, got {max_shift}.")
     dx, dy = _rng(rng).integers(-max_shift, max_shift + 1, size=2)
@@ -41,7 +68,19 @@ def random_shift(
 
 
 def flip_horizontal(events: np.ndarray, sensor_size: tuple[int, int]) -> np.ndarray:
-    """Mirror left-right: ``x -> W - 1 - x``."""
+    """Mirror left-right: ``x -> W - 1 - x``.
+
+    Args:
+        events: events ``[N]``, all inside the sensor.
+        sensor_size: ``(H, W)`` in pixels.
+
+    Returns:
+        A new event array ``[N]`` with mirrored ``x``.
+
+    Raises:
+        DataError: an event lies outside ``sensor_size``, or ``events`` is not a
+            valid event array.
+    """
     ev = as_events(events)
     check_in_range(ev, sensor_size, "flip_horizontal")
     out = ev.copy()
@@ -52,14 +91,40 @@ def flip_horizontal(events: np.ndarray, sensor_size: tuple[int, int]) -> np.ndar
 def random_flip(
     events: np.ndarray, sensor_size: tuple[int, int], rng: RngArg, p: float = 0.5
 ) -> np.ndarray:
-    """:func:`flip_horizontal` with probability ``p`` (else an unchanged copy)."""
+    """:func:`flip_horizontal` with probability ``p`` (else an unchanged copy).
+
+    Args:
+        events: events ``[N]``.
+        sensor_size: ``(H, W)`` in pixels.
+        rng: a ``numpy.random.Generator`` or an int seed (one uniform draw).
+        p: flip probability in ``[0, 1]``.
+
+    Returns:
+        A new event array ``[N]``, mirrored or not.
+
+    Raises:
+        DataError: (when flipping) an event lies outside ``sensor_size``.
+    """
     if _rng(rng).random() < p:
         return flip_horizontal(events, sensor_size)
     return as_events(events).copy()
 
 
 def drop_events(events: np.ndarray, fraction: float, rng: RngArg) -> np.ndarray:
-    """Remove ``round(fraction * N)`` events chosen uniformly; order is kept."""
+    """Remove ``round(fraction * N)`` events chosen uniformly; order is kept.
+
+    Args:
+        events: events ``[N]``.
+        fraction: share of events to drop, in ``[0, 1]``.
+        rng: a ``numpy.random.Generator`` or an int seed.
+
+    Returns:
+        A new event array of ``N - round(fraction * N)`` events.
+
+    Raises:
+        DataError: ``fraction`` outside ``[0, 1]`` or ``events`` is not a valid
+            event array.
+    """
     if not 0.0 <= fraction <= 1.0:
         raise DataError(f"drop fraction must be in [0, 1], got {fraction}.")
     ev = as_events(events)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from spikebit.data.events.core import PathArg
-from spikebit.data.events.frames import FRAME_MODES, FrameMode, events_to_frames
+from spikebit.data.events.frames import FrameMode, events_to_frames
 from spikebit.data.events.sources import EventSample
 from spikebit.errors import DataError
 from spikebit.progress import track
@@ -31,7 +31,18 @@ def frame_cache_key(
     sensor_size: tuple[int, int],
     out_size: tuple[int, int],
 ) -> str:
-    """Hex digest naming a sample's cached frames."""
+    """Hex digest naming a sample's cached frames.
+
+    Args:
+        sample: the event sample (its ``source`` and ``stamp`` enter the key).
+        T: number of frames (time steps).
+        mode: frame mode (``"time"`` or ``"count"``).
+        sensor_size: ``(H, W)`` of the sensor in pixels.
+        out_size: ``(H', W')`` of the frames in pixels.
+
+    Returns:
+        24 hex digits (SHA-1 of these fields and the cache format version).
+    """
     text = "|".join(
         [CACHE_VERSION, sample.source, sample.stamp, f"T={T}", f"mode={mode}",
          f"sensor={sensor_size[0]}x{sensor_size[1]}", f"out={out_size[0]}x{out_size[1]}"]
@@ -64,6 +75,23 @@ class EventFrameDataset:
     the samples converted by this construction. Counts are held in memory in
     the smallest exact dtype (uint8/uint16) and become float32 per batch;
     ``dataset[i]`` returns ``(frames [T, 2, H, W] float32, label)``.
+
+    Args:
+        samples: the labelled event samples (at least one); see
+            :mod:`spikebit.data.events.sources`.
+        sensor_size: ``(H, W)`` in pixels (spikebit's order); frames have two
+            polarity channels (0 = OFF, 1 = ON).
+        T: number of frames (time steps) per sample.
+        mode: ``"time"`` (T equal windows over each sample's span) or ``"count"``
+            (T equal event counts); ``"duration"`` needs a window, which this class
+            does not pass, so it raises.
+        downsample_to: frame size ``(H', W')`` or one int, or ``None`` for the sensor
+            size.
+        cache_dir: folder for the ``.npy`` cache (created), or ``None`` for none.
+
+    Raises:
+        DataError: an unknown ``mode``, no samples, or a sample whose events cannot
+            be read or binned (see :func:`events_to_frames`).
     """
 
     def __init__(
@@ -75,8 +103,12 @@ class EventFrameDataset:
         downsample_to: int | tuple[int, int] | None = None,
         cache_dir: PathArg | None = None,
     ) -> None:
-        if mode not in FRAME_MODES:
-            raise DataError(f"unknown frame mode {mode!r}; use one of {FRAME_MODES}.")
+        if mode not in ("time", "count"):
+            hint = (" Fixed-duration frames have a per-sample length: frame those with "
+                    "events_to_frames(..., mode='duration', window=..., T=...) or "
+                    "TonicFrames." if mode == "duration" else "")
+            raise DataError(f"unknown frame mode {mode!r} for cached frames; use 'time' or "
+                            f"'count'.{hint}")
         if not samples:
             raise DataError("EventFrameDataset needs at least one sample.")
         self.sensor_size = (int(sensor_size[0]), int(sensor_size[1]))
@@ -134,12 +166,30 @@ class EventFrameDataset:
         return self._store[i].float(), int(self._labels[i])
 
     def batch(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Time-major batch: float32 frames ``[T, B, 2, H, W]`` and labels ``[B]``."""
+        """Time-major batch: float32 frames ``[T, B, 2, H, W]`` and labels ``[B]``.
+
+        Args:
+            indices: int64 sample indices ``[B]``.
+
+        Returns:
+            ``(frames, labels)``: float32 ``[T, B, 2, H, W]`` event counts and int64
+            ``[B]``.
+        """
         return to_time_major(self._store[indices].float()), self._labels[indices]
 
 
 def to_time_major(x: torch.Tensor) -> torch.Tensor:
-    """``[B, T, ...]`` -> ``[T, B, ...]`` (contiguous)."""
+    """``[B, T, ...]`` -> ``[T, B, ...]`` (contiguous).
+
+    Args:
+        x: a batch-first tensor ``[B, T, ...]``.
+
+    Returns:
+        The time-major copy ``[T, B, ...]``.
+
+    Raises:
+        DataError: ``x`` has fewer than two dimensions.
+    """
     if x.dim() < 2:
         raise DataError(f"to_time_major needs [B, T, ...], got shape {tuple(x.shape)}.")
     return x.transpose(0, 1).contiguous()
@@ -152,7 +202,18 @@ def time_major_batches(
     seed: int = 0,
     drop_last: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(frames [T, B, 2, H, W], labels [B])``; order seeded by ``seed``."""
+    """Yield ``(frames [T, B, 2, H, W], labels [B])``; order seeded by ``seed``.
+
+    Args:
+        dataset: the cached frames.
+        batch_size: samples per batch ``B``.
+        shuffle: permute the samples (``torch.randperm`` seeded by ``seed``); else in order.
+        seed: seed of the permutation.
+        drop_last: drop the last, short batch.
+
+    Yields:
+        ``(frames, labels)``: float32 ``[T, B, 2, H, W]`` and int64 ``[B]``.
+    """
     n = len(dataset)
     if shuffle:
         order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))

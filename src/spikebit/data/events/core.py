@@ -22,7 +22,22 @@ PathArg = str | PathLike[str]
 
 
 def make_events(t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Pack four equal-length 1-D arrays into an :data:`EVENT_DTYPE` array ``[N]``."""
+    """Pack four equal-length 1-D arrays into an :data:`EVENT_DTYPE` array ``[N]``.
+
+    Values are cast to the field types without range checks.
+
+    Args:
+        t: timestamps ``[N]`` in microseconds (stored as int64).
+        x: columns ``[N]`` in pixels (stored as int16).
+        y: rows ``[N]`` in pixels, 0 = top row (stored as int16).
+        p: polarities ``[N]``, 1 = ON, 0 = OFF (stored as int8).
+
+    Returns:
+        A structured array ``[N]`` of :data:`EVENT_DTYPE`.
+
+    Raises:
+        DataError: the four arrays differ in length.
+    """
     n = len(t)
     if not (len(x) == len(y) == len(p) == n):
         raise DataError(
@@ -54,6 +69,14 @@ def to_microseconds(t: np.ndarray, time_unit: TimeUnit | None) -> np.ndarray:
     Tonic pipeline or a hand-made array) need an explicit unit, since truncating
     ``0.25`` s to ``0`` us would put every event in the first frame.
 
+    Args:
+        t: timestamps (integer, bool or float array, any shape).
+        time_unit: unit of ``t``: ``"us"``, ``"ms"`` or ``"s"``; ``None`` means
+            microseconds for integers and is refused for floats.
+
+    Returns:
+        int64 microseconds with the shape of ``t``.
+
     Raises:
         DataError: an unknown unit, float timestamps without a unit, or non-finite
             or out-of-range values.
@@ -83,7 +106,15 @@ def to_microseconds(t: np.ndarray, time_unit: TimeUnit | None) -> np.ndarray:
 
 
 def has_rows(events: np.ndarray) -> bool:
-    """True for camera events (a ``y`` field), False for 1-D events (``t, x, p``)."""
+    """True for camera events (a ``y`` field), False for 1-D events (``t, x, p``).
+
+    Args:
+        events: a structured event array (anything without a ``t`` field counts as
+            camera events, so that :func:`as_events` reports the missing fields).
+
+    Returns:
+        Whether the events have rows (``y``).
+    """
     names = getattr(getattr(events, "dtype", None), "names", None) or ()
     return "y" in names or "t" not in names
 
@@ -95,12 +126,21 @@ def as_events(events: np.ndarray, time_unit: TimeUnit | None = None) -> np.ndarr
     integer/bool types (e.g. Tonic's arrays, where ``p`` may be bool or
     -1/+1): polarity becomes ``1`` where ``p > 0`` and ``0`` otherwise. 1-D
     events (fields ``t, x, p``, e.g. Tonic's SHD) get ``y = 0``. Timestamps are
-    converted to int64 microseconds with :func:`to_microseconds` (``time_unit``:
-    ``"us"``, ``"ms"`` or ``"s"``; required for float timestamps).
+    converted to int64 microseconds with :func:`to_microseconds`.
+
+    Args:
+        events: a structured array ``[N]`` (any shape is flattened) with fields
+            ``t, x, y, p`` or ``t, x, p``.
+        time_unit: unit of the ``t`` field: ``"us"``, ``"ms"`` or ``"s"``; required
+            for float timestamps, ``None`` means microseconds for integers.
+
+    Returns:
+        Events ``[N]`` of :data:`EVENT_DTYPE` (``events`` itself, flattened, when it
+        already has that dtype and the unit is microseconds).
 
     Raises:
-        DataError: not a structured array, missing fields, or timestamps that
-            cannot be converted.
+        DataError: not a structured array, missing fields, ``x``/``y`` not integers
+            within int16, or timestamps that cannot be converted.
     """
     if not isinstance(events, np.ndarray) or events.dtype.names is None:
         raise DataError(
@@ -133,7 +173,17 @@ def as_events(events: np.ndarray, time_unit: TimeUnit | None = None) -> np.ndarr
 
 
 def first_out_of_range(x: np.ndarray, y: np.ndarray, height: int, width: int) -> int:
-    """Index of the first event with ``x`` or ``y`` outside the sensor, or ``-1``."""
+    """Index of the first event with ``x`` or ``y`` outside the sensor, or ``-1``.
+
+    Args:
+        x: event columns ``[N]`` in pixels.
+        y: event rows ``[N]`` in pixels.
+        height: sensor height ``H``; valid rows are ``[0, H)``.
+        width: sensor width ``W``; valid columns are ``[0, W)``.
+
+    Returns:
+        The index of the first out-of-range event, or ``-1`` if all are inside.
+    """
     bad = (x < 0) | (x >= width) | (y < 0) | (y >= height)
     if not bad.any():
         return -1
@@ -141,7 +191,16 @@ def first_out_of_range(x: np.ndarray, y: np.ndarray, height: int, width: int) ->
 
 
 def check_in_range(events: np.ndarray, sensor_size: tuple[int, int], what: str = "events") -> None:
-    """Raise :class:`DataError` if any event lies outside ``sensor_size = (H, W)``."""
+    """Raise :class:`DataError` if any event lies outside ``sensor_size = (H, W)``.
+
+    Args:
+        events: events ``[N]`` of :data:`EVENT_DTYPE` (fields ``x`` and ``y`` are read).
+        sensor_size: ``(H, W)`` in pixels (spikebit's order, not Tonic's ``(W, H, P)``).
+        what: what the events are (a file or dataset name), for the message.
+
+    Raises:
+        DataError: an event lies outside the sensor (the message names the first one).
+    """
     height, width = sensor_size
     i = first_out_of_range(events["x"], events["y"], height, width)
     if i >= 0:
@@ -153,12 +212,29 @@ def check_in_range(events: np.ndarray, sensor_size: tuple[int, int], what: str =
 
 
 def file_label(path: PathArg) -> str:
-    """How a file is named in error messages."""
+    """How a file is named in error messages.
+
+    Args:
+        path: the file's path.
+
+    Returns:
+        The path as a string.
+    """
     return str(Path(path))
 
 
 def read_bytes(path: PathArg) -> bytes:
-    """Read a whole file, turning a missing file into a :class:`DataError`."""
+    """Read a whole file, turning a missing file into a :class:`DataError`.
+
+    Args:
+        path: the file to read.
+
+    Returns:
+        The file's bytes.
+
+    Raises:
+        DataError: the file does not exist or is a directory.
+    """
     p = Path(path)
     try:
         return p.read_bytes()

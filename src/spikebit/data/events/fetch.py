@@ -26,7 +26,14 @@ ImageSource = Callable[[bool, Path | None], tuple[np.ndarray, np.ndarray]]
 
 @dataclass(frozen=True)
 class SimulatedEntry:
-    """Where the images come from (``images(train, data_dir)``) and how to simulate them."""
+    """Where the images come from (``images(train, data_dir)``) and how to simulate them.
+
+    Attributes:
+        images: ``images(train, data_dir) -> (images, labels)``: grey images
+            ``[N, H, W]`` in ``[0, 1]`` and integer labels ``[N]`` of one split.
+        cfg: the simulator parameters (sensor size, saccade duration, threshold...).
+        summary: one line shown by ``spikebit data list``.
+    """
 
     images: ImageSource
     cfg: SaccadeConfig
@@ -39,7 +46,18 @@ EVENT_DATASETS: Registry[SimulatedEntry] = Registry("event dataset")
 def register_event_dataset(
     name: str, *, summary: str, cfg: SaccadeConfig = DEFAULT_SACCADE
 ) -> Callable[[ImageSource], ImageSource]:
-    """Decorator: register an image source as simulated event dataset ``name``."""
+    """Decorator: register an image source as simulated event dataset ``name``.
+
+    Args:
+        name: registry key, as passed to :func:`fetch_event_dataset`.
+        summary: one line for ``spikebit data list``.
+        cfg: the simulator parameters used for this dataset.
+
+    Returns:
+        A decorator that stores a :class:`SimulatedEntry` and returns the image source
+        unchanged. Applying it raises :class:`~spikebit.errors.RegistryError` when
+        ``name`` is already registered.
+    """
 
     def add(source: ImageSource) -> ImageSource:
         EVENT_DATASETS.register(name)(SimulatedEntry(source, cfg, summary))
@@ -84,7 +102,21 @@ def _shapes(train: bool, data_dir: Path | None) -> tuple[np.ndarray, np.ndarray]
 def event_cache_path(
     name: str, data_dir: PathArg | None, train: bool, seed: int, limit: int | None
 ) -> Path:
-    """The ``.npz`` file :func:`fetch_event_dataset` reads or writes."""
+    """The ``.npz`` file :func:`fetch_event_dataset` reads or writes.
+
+    Args:
+        name: a registered simulated event dataset.
+        data_dir: data root; ``None`` uses ``$SPIKEBIT_DATA``, else ``~/.cache/spikebit``.
+        train: training (``True``) or test split.
+        seed: simulation seed.
+        limit: number of images kept, or ``None`` for all.
+
+    Returns:
+        ``<root>/events/<name>-<split>-seed<seed>-n<limit|all>-<cfg hash>.npz``.
+
+    Raises:
+        RegistryError: ``name`` is not registered.
+    """
     cfg_hash = hashlib.sha1(EVENT_DATASETS.get(name).cfg.key().encode()).hexdigest()[:10]
     split = "train" if train else "test"
     n = "all" if limit is None else str(limit)
@@ -100,10 +132,24 @@ def fetch_event_dataset(
 ) -> EventDataset:
     """Simulated event dataset ``name``, built once, then read back from its ``.npz``.
 
-    ``limit`` keeps a seeded random subset of that many images (in source order).
+    Args:
+        name: a registered simulated dataset (``"nfmnist"``, ``"nmnist-subset"``,
+            ``"shapes"``; see :func:`event_dataset_names`).
+        data_dir: the data root (default ``$SPIKEBIT_DATA``, else
+            ``~/.cache/spikebit``); the events go to ``<root>/events/``.
+        train: training (``True``) or test split of the source images.
+        seed: simulation seed (image ``i`` uses ``(seed, i)``) and seed of the subset.
+        limit: keep a seeded random subset of that many images (in source order), or
+            ``None`` for all.
 
-    ``data_dir`` is the data root (default ``$SPIKEBIT_DATA``, else
-    ``~/.cache/spikebit``); the events go to ``<root>/events/``.
+    Returns:
+        The dataset as an :class:`~spikebit.data.events.store.EventDataset`: per sample, events of
+        ``EVENT_DTYPE`` (t in microseconds), int64 labels ``[N]``, the sensor size.
+
+    Raises:
+        RegistryError: ``name`` is not registered.
+        DataError: the source images cannot be loaded (e.g. a static dataset that
+            must be fetched), or the cached ``.npz`` is unreadable.
     """
     entry = EVENT_DATASETS.get(name)
     path = event_cache_path(name, data_dir, train, seed, limit)

@@ -34,7 +34,17 @@ def sensor_geometry(sensor_size: int | tuple[int, ...], rows: bool) -> tuple[int
     - for 1-D events (no ``y`` field): an int or ``(N,)`` gives one channel, Tonic's
       ``(N, 1, P)`` gives ``P``.
 
-    Raises :class:`DataError` for any other form, naming the accepted ones.
+    Args:
+        sensor_size: an int, or a tuple of 1 to 3 positive integers as listed above.
+        rows: ``True`` for camera events (a ``y`` field), ``False`` for 1-D events.
+
+    Returns:
+        ``(H, W, P)`` in pixels and channels (``H = 1`` and ``W = N`` for 1-D events).
+
+    Raises:
+        DataError: a non-positive or non-integer entry, a form that does not fit the
+            events (naming the accepted ones), ``P`` not in {1, 2}, or ``H != 1`` for
+            1-D events.
     """
     size = (sensor_size,) if isinstance(sensor_size, (int, np.integer)) else tuple(sensor_size)
     if not all(isinstance(v, (int, np.integer)) and v > 0 for v in size):
@@ -78,6 +88,24 @@ def frame_bins(
       without it, T covers the recording up to its last event.
 
     All arithmetic stays exact in int64 for any span of int64 timestamps.
+
+    Args:
+        t: timestamps ``[N]`` in microseconds (integers).
+        steps: number of frames ``T``; required for ``"time"`` and ``"count"``,
+            optional for ``"duration"``.
+        mode: ``"time"``, ``"count"`` or ``"duration"``.
+        window: frame duration in microseconds (``"duration"`` only, positive).
+        anchor: ``"first"`` or ``"recording"`` (``"duration"`` only).
+
+    Returns:
+        ``(bins, T)``: int64 ``[N]`` frame indices in ``[0, T)`` (``-1`` for events
+        after the last window) and the number of frames.
+
+    Raises:
+        DataError: an unknown mode, a non-positive ``steps`` (or a missing one outside
+            ``"duration"``), a missing or non-positive ``window`` or unknown
+            ``anchor`` for ``"duration"``, or negative timestamps with
+            ``anchor="recording"``.
     """
     if mode not in FRAME_MODES:
         raise DataError(f"unknown frame mode {mode!r}; use one of {FRAME_MODES}.")

@@ -42,8 +42,26 @@ def decode_nmnist(
 ) -> np.ndarray:
     """Decode N-MNIST bytes into events ``[N]`` of :data:`EVENT_DTYPE` (t in us).
 
-    ``strict=False`` drops a truncated last record and out-of-sensor events
-    instead of raising :class:`DataError`.
+    Format: the N-MNIST / N-Caltech101 binary of Orchard et al. 2015 (5-byte records,
+    see the module docstring); overflow records (``y == 240``) are dropped after
+    adding ``overflow_increment`` to every later timestamp.
+
+    Args:
+        data: the file's bytes, or a uint8 array of them.
+        name: the file name, for error messages.
+        sensor_size: ``(H, W)`` in pixels (34x34 for N-MNIST; pass the real size for
+            N-Caltech101).
+        strict: ``False`` drops a truncated last record and out-of-sensor events
+            instead of raising.
+        overflow_increment: microseconds added per overflow record (8192, as in
+            Orchard's ``eventvision.py`` and Tonic).
+
+    Returns:
+        Events ``[N]`` of :data:`EVENT_DTYPE` in file order, ``p`` = 1 for ON.
+
+    Raises:
+        DataError: (``strict``) a length that is not a multiple of 5 bytes, or an
+            event outside ``sensor_size``.
     """
     raw = np.frombuffer(data, dtype=np.uint8) if isinstance(data, bytes | bytearray) else data
     n_full, rest = divmod(raw.size, NMNIST_RECORD_BYTES)
@@ -85,13 +103,38 @@ def read_nmnist(
     strict: bool = True,
     overflow_increment: int = NMNIST_OVERFLOW_INCREMENT,
 ) -> np.ndarray:
-    """Read one N-MNIST ``.bin`` file into events ``[N]`` (:data:`EVENT_DTYPE`)."""
+    """Read one N-MNIST ``.bin`` file into events ``[N]`` (:data:`EVENT_DTYPE`).
+
+    Args:
+        path: an N-MNIST (or N-Caltech101) ``.bin`` file (Orchard et al. 2015).
+        sensor_size: ``(H, W)`` in pixels.
+        strict: ``False`` drops a truncated last record and out-of-sensor events.
+        overflow_increment: microseconds added per timestamp-overflow record.
+
+    Returns:
+        Events ``[N]`` of :data:`EVENT_DTYPE`, timestamps in microseconds.
+
+    Raises:
+        DataError: the file is missing or fails :func:`decode_nmnist`.
+    """
     raw = read_bytes(path)
     return decode_nmnist(raw, str(path), sensor_size, strict, overflow_increment)
 
 
 def nmnist_files(root: PathArg, train: bool = True) -> tuple[list[Path], list[int]]:
-    """List ``root/{Train,Test}/<digit>/*.bin`` (the official layout) with labels 0..9."""
+    """List ``root/{Train,Test}/<digit>/*.bin`` (the official layout) with labels 0..9.
+
+    Args:
+        root: the folder holding the unpacked ``Train/`` and ``Test/``.
+        train: ``True`` lists ``Train/``, ``False`` ``Test/``.
+
+    Returns:
+        ``(files, labels)``: sorted paths per digit, digits in order, and the digit
+        of each file.
+
+    Raises:
+        DataError: the split folder is missing or holds no ``<digit>/*.bin`` file.
+    """
     split = Path(root) / ("Train" if train else "Test")
     if not split.is_dir():
         raise DataError(

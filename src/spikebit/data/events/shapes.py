@@ -58,6 +58,21 @@ def shape_images(
 
     Label ``i`` draws ``classes[i]`` with random radius (0.22..0.32 of ``size``),
     centre offset (``±jitter`` px) and brightness (0.6..1.0) on black; labels cycle.
+
+    Args:
+        n: number of images.
+        seed: seed of the ``numpy`` generator (same seed, same images).
+        classes: shape names from ``SHAPES`` (``hbar``, ``vbar``, ``square``,
+            ``disk``, ``ring``, ``cross``); label ``k`` is ``classes[k]``.
+        size: image side in pixels.
+        jitter: largest centre offset in pixels along each axis.
+
+    Returns:
+        ``(images, labels)``: float32 ``[n, size, size]`` and int64 ``[n]`` with
+        ``labels[j] = j % len(classes)``.
+
+    Raises:
+        DataError: a name in ``classes`` is not a known shape.
     """
     unknown = [c for c in classes if c not in SHAPES]
     if unknown:

@@ -29,7 +29,21 @@ Seed = int | Sequence[int]
 
 @dataclass(frozen=True)
 class SaccadeConfig:
-    """Simulator parameters (defaults mimic N-MNIST: 34x34, 3 x 100 ms)."""
+    """Simulator parameters (defaults mimic N-MNIST: 34x34, 3 x 100 ms).
+
+    Attributes:
+        sensor_size: ``(H, W)`` of the simulated sensor in pixels; images are centred
+            on it.
+        saccade_ms: duration of each of the three saccades, in milliseconds.
+        amplitude_px: side of the triangular path, in pixels.
+        dt_us: time-grid step in microseconds; event times are interpolated within it.
+        threshold: contrast threshold ``C``, in log-intensity units.
+        threshold_sigma: per-pixel standard deviation of ``C`` (mismatch), log units.
+        eps: ``L = log(I + eps)``; bounds the contrast of black pixels.
+        noise_rate_hz: background events per pixel per second (Hz).
+        background: intensity of the scene beyond the image, in ``[0, 1]``; ``None``
+            repeats the image's border.
+    """
 
     sensor_size: tuple[int, int] = (34, 34)
     saccade_ms: float = 100.0  # duration of each of the three saccades
@@ -60,6 +74,14 @@ def saccade_path(cfg: SaccadeConfig) -> tuple[np.ndarray, np.ndarray]:
 
     The path visits the corners of a triangle (side ``amplitude_px``, centred on
     the origin) at 0, 1, 2 and 3 saccade durations, at constant speed per leg.
+
+    Args:
+        cfg: the simulator parameters (``saccade_ms``, ``amplitude_px``, ``dt_us``).
+
+    Returns:
+        ``(t, d)``: float64 times ``[K+1]`` in microseconds, with
+        ``K = max(3, round(3 * saccade_ms * 1000 / dt_us))``, and float64
+        displacements ``[K+1, 2]`` in pixels.
     """
     a = cfg.amplitude_px
     corners = a * np.array([[0.0, 0.0], [0.5, np.sqrt(3) / 2], [1.0, 0.0], [0.0, 0.0]])
@@ -130,7 +152,23 @@ def simulate_batch(
 ) -> list[np.ndarray]:
     """Simulate ``images [B, H, W]`` in [0, 1]; image ``i`` uses ``default_rng(seeds[i])``.
 
-    Returns one :data:`EVENT_DTYPE` array per image, sorted by t (us, from 0).
+    The model is described in the module docstring (ESIM-like log-intensity pixels
+    with contrast threshold ``C``, three saccades as in N-MNIST).
+
+    Args:
+        images: grey intensities in ``[0, 1]``, ``[B, H, W]`` or ``[B, 1, H, W]``,
+            no larger than ``cfg.sensor_size`` (smaller images are centred).
+        seeds: one seed per image (an int or a sequence of ints), for threshold
+            mismatch and noise.
+        cfg: the simulator parameters.
+
+    Returns:
+        A list of one :data:`EVENT_DTYPE` array per image, sorted by t (microseconds,
+        from 0).
+
+    Raises:
+        DataError: ``images`` has the wrong rank, does not fit the sensor, holds
+            values outside ``[0, 1]`` or NaN, or ``len(seeds) != B``.
     """
     imgs = _as_batch(images, cfg.sensor_size)
     B = imgs.shape[0]
@@ -235,7 +273,19 @@ def _collect(
 def simulate_saccade_events(
     image: np.ndarray, seed: Seed = 0, cfg: SaccadeConfig = DEFAULT_SACCADE
 ) -> np.ndarray:
-    """Events ``[N]`` (:data:`EVENT_DTYPE`) of a DVS saccading over ``image [H, W]`` in [0, 1]."""
+    """Events ``[N]`` (:data:`EVENT_DTYPE`) of a DVS saccading over ``image [H, W]`` in [0, 1].
+
+    Args:
+        image: one grey image ``[H, W]`` with intensities in ``[0, 1]``.
+        seed: seed (an int or a sequence of ints) for threshold mismatch and noise.
+        cfg: the simulator parameters.
+
+    Returns:
+        Events ``[N]`` sorted by t (microseconds, from 0).
+
+    Raises:
+        DataError: ``image`` is not 2-D, or fails the checks of :func:`simulate_batch`.
+    """
     arr = np.asarray(image, dtype=np.float32)
     if arr.ndim != 2:
         raise DataError(f"image must be [H, W], got shape {arr.shape}.")
@@ -253,7 +303,23 @@ def make_event_dataset(
     """Simulate every image ``[N, H, W]`` (or ``[N, 1, H, W]``) with seed ``(seed, i)``.
 
     Sample ``i`` equals ``simulate_saccade_events(images[i], (seed, i), cfg)``.
-    Works in batches of ``chunk`` images to bound memory.
+    Works in batches of ``chunk`` images to bound memory, with a progress bar.
+
+    Args:
+        images: grey intensities in ``[0, 1]``, ``[N, H, W]`` or ``[N, 1, H, W]``.
+        labels: integer labels ``[N]``.
+        seed: base seed; image ``i`` is simulated with ``(seed, i)``.
+        cfg: the simulator parameters.
+        name: dataset name; the result's name adds the seed and ``cfg.key()``.
+        chunk: images simulated per batch.
+
+    Returns:
+        The dataset as an :class:`~spikebit.data.events.store.EventDataset` with ``N`` event arrays,
+        int64 labels ``[N]`` and ``cfg.sensor_size``.
+
+    Raises:
+        DataError: the image and label counts differ, or the images fail the checks
+            of :func:`simulate_batch`.
     """
     imgs = np.asarray(images, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)

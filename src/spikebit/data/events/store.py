@@ -18,8 +18,13 @@ from spikebit.errors import DataError
 class EventDataset:
     """``events[i]`` (:data:`EVENT_DTYPE` ``[N_i]``, sorted by t) with ``labels[i]``.
 
-    ``labels`` is int64 ``[N]``; ``sensor_size`` is ``(H, W)``; ``name`` identifies
-    the content (it keys the frame cache, so include every parameter in it).
+    Attributes:
+        events: one array ``[N_i]`` of :data:`EVENT_DTYPE` per sample, timestamps in
+            microseconds, sorted by t.
+        labels: int64 ``[N]`` class labels.
+        sensor_size: ``(H, W)`` in pixels.
+        name: identifies the content (it keys the frame cache, so include every
+            parameter in it).
     """
 
     events: list[np.ndarray]
@@ -58,6 +63,15 @@ def save_event_dataset(path: PathArg, data: EventDataset, level: int = 1) -> Non
     Stored columns: ``dt`` (t minus the previous event's t within a sample; the
     first keeps its absolute t), ``x``, ``y``, ``p`` in their smallest unsigned
     dtypes, plus ``offsets [N+1]``, ``labels [N]``, ``sensor_size``, ``name``.
+    The file is written to a temp name and renamed, so a reader never sees half of it.
+
+    Args:
+        path: destination ``.npz``; parent folders are created.
+        data: the dataset to store.
+        level: deflate compression level, 0 (none) to 9 (smallest).
+
+    Raises:
+        OSError: the file cannot be written (not wrapped).
     """
     allev = np.concatenate(data.events) if data.events else np.empty(0, EVENT_DTYPE)
     counts = np.array([e.size for e in data.events], dtype=np.int64)
@@ -84,7 +98,19 @@ def save_event_dataset(path: PathArg, data: EventDataset, level: int = 1) -> Non
 
 
 def load_event_dataset(path: PathArg) -> EventDataset:
-    """Read a file written by :func:`save_event_dataset`."""
+    """Read a file written by :func:`save_event_dataset`.
+
+    Args:
+        path: the ``.npz`` file.
+
+    Returns:
+        The dataset as an :class:`EventDataset`, events of :data:`EVENT_DTYPE` with absolute
+        timestamps in microseconds.
+
+    Raises:
+        DataError: the file is missing, not a zip/npz, or lacks a stored column
+            (delete it to rebuild).
+    """
     try:
         with np.load(Path(path)) as z:
             offsets, labels = z["offsets"], z["labels"]

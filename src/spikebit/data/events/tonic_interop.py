@@ -34,12 +34,26 @@ def tonic_frames(
 ) -> torch.Tensor:
     """Frame one Tonic event array: ``[T, P, H, W]`` (camera) or ``[T, P, N]`` (1-D).
 
-    ``sensor_size`` is Tonic's ``(W, H, P)`` (a dataset's ``sensor_size`` attribute).
-    Other arguments as in :func:`~spikebit.data.events.events_to_frames`; ``window``
-    is in ``time_unit`` (Tonic: microseconds).
+    Arguments as in :func:`~spikebit.data.events.events_to_frames`, with Tonic's
+    sensor-size order and microseconds as the default time unit.
+
+    Args:
+        events: a Tonic event array (structured, fields ``t, x, y, p`` or ``t, x, p``
+            in any order and any of Tonic's per-dataset dtypes).
+        sensor_size: Tonic's ``(W, H, P)`` (a dataset's ``sensor_size`` attribute);
+            ``(N, 1, P)`` for 1-D events.
+        T: number of frames (time steps); optional only for ``mode="duration"``.
+        mode: ``"time"``, ``"count"`` or ``"duration"``.
+        window: frame duration for ``mode="duration"``, in ``time_unit``.
+        anchor: ``"first"`` or ``"recording"`` (where duration windows start).
+        time_unit: unit of ``events["t"]``: ``"us"`` (Tonic's), ``"ms"`` or ``"s"``.
+
+    Returns:
+        float32 event counts ``[T, P, H, W]`` or ``[T, P, N]``.
 
     Raises:
-        DataError: a sensor size that is not a 3-tuple, or malformed events.
+        DataError: a sensor size that is not a 3-tuple, or malformed events (see
+            :func:`~spikebit.data.events.events_to_frames`).
     """
     if len(tuple(sensor_size)) != 3:
         raise DataError(
@@ -61,8 +75,21 @@ class TonicFrames(Dataset):
     :class:`~spikebit.models.SpikingNet` with ``time_first=False`` or transpose with
     :func:`~spikebit.data.events.to_time_major`.
 
+    Args:
+        dataset: the source of ``(events, target)`` items.
+        T: number of frames (time steps) per sample; required for
+            ``mode="duration"``, so that samples can be batched.
+        mode: ``"time"``, ``"count"`` or ``"duration"``.
+        sensor_size: Tonic's ``(W, H, P)``; ``None`` uses ``dataset.sensor_size``.
+        window: frame duration for ``mode="duration"``, in ``time_unit``.
+        anchor: ``"first"`` or ``"recording"`` (where duration windows start).
+        time_unit: unit of the events' ``t``: ``"us"`` (Tonic's), ``"ms"`` or ``"s"``.
+        transform: applied to each frame tensor ``[T, P, H, W]`` after framing.
+
     Raises:
-        DataError: no sensor size known, or a target that is not an integer class.
+        DataError: no sensor size known or ``mode="duration"`` without ``T`` (at
+            construction); a target that is not an integer class or malformed events
+            (on indexing).
     """
 
     def __init__(
@@ -128,8 +155,19 @@ def from_tonic(
       e.g. int16) -> float32 tensor of the same shape;
     - a dataset (``(events, target)`` items) -> :class:`TonicFrames`.
 
+    Args:
+        source: a Tonic event array, a frame array or tensor, or a dataset.
+        T: number of frames (time steps), for event arrays and datasets.
+        mode: ``"time"``, ``"count"`` or ``"duration"``, for event arrays and datasets.
+        **kwargs: passed on to :func:`tonic_frames` (event arrays: ``sensor_size``
+            required, ``window``, ``anchor``, ``time_unit``) or :class:`TonicFrames`.
+
+    Returns:
+        A float32 frame tensor (event array or frame array), or a :class:`TonicFrames`.
+
     Raises:
-        DataError: an input of none of these kinds.
+        DataError: an input of none of these kinds, an event array without
+            ``sensor_size``, or malformed events.
     """
     if isinstance(source, np.ndarray) and source.dtype.names is not None:
         if "sensor_size" not in kwargs:

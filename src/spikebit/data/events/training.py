@@ -68,6 +68,27 @@ def load_event_frames(
     Simulated sets are built once (``limit`` picks a seeded subset before
     simulating, so a small budget does not simulate all 70k images); frames are
     cached under ``<data root>/frames``.
+
+    Args:
+        name: a simulated set (``nfmnist``, ``nmnist-subset``, ``shapes``) or a real
+            one unpacked under the data root (``nmnist``, ``dvs-gesture``,
+            ``cifar10dvs``, in ``<root>/<name>/``).
+        data_dir: data root; ``None`` uses ``$SPIKEBIT_DATA``, else ``~/.cache/spikebit``.
+        T: number of frames (time steps) per sample.
+        mode: ``"time"`` or ``"count"`` (see :func:`events_to_frames`).
+        downsample_to: frame side in pixels, or ``None`` for the sensor size.
+        seed: simulation and subset seed (simulated sets only).
+        train_limit: training samples kept: a seeded subset for simulated sets, the
+            first ones in listing order for real sets; ``None`` keeps all.
+        test_limit: the same for the test split.
+
+    Returns:
+        ``(train, test)`` :class:`~spikebit.data.dataset.ArrayDataset` objects with
+        float32 event counts ``[N, T, 2, H, W]`` (batch-first) and int64 labels ``[N]``.
+
+    Raises:
+        DataError: an unknown ``name``, missing or malformed event files, or an
+            unknown ``mode``.
     """
     root = cache_dir(data_dir)
     out = []

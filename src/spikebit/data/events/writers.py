@@ -34,7 +34,24 @@ def _sorted(events: np.ndarray, what: str) -> np.ndarray:
 
 
 def encode_nmnist(events: np.ndarray, overflow_increment: int = NMNIST_OVERFLOW_INCREMENT) -> bytes:
-    """N-MNIST bytes; times above 2**23-1 us are reached by inserting overflow records."""
+    """N-MNIST bytes; times above 2**23-1 us are reached by inserting overflow records.
+
+    Format: the N-MNIST binary (Orchard et al. 2015), the inverse of
+    :func:`~spikebit.data.events.nmnist.decode_nmnist` with the same
+    ``overflow_increment``.
+
+    Args:
+        events: events ``[N]`` sorted by ``t`` (microseconds, ``>= 0``), inside the
+            34x34 sensor, ``p`` in {0, 1}.
+        overflow_increment: microseconds each overflow record adds (8192 by default).
+
+    Returns:
+        The file contents: 5 bytes per event plus 5 per overflow record.
+
+    Raises:
+        DataError: events not sorted by ``t``, a negative timestamp, or an event
+            outside the 34x34 sensor.
+    """
     ev = _sorted(events, "encode_nmnist")
     check_in_range(ev, NMNIST_SENSOR, "encode_nmnist")
     t = ev["t"]
@@ -59,7 +76,15 @@ def encode_nmnist(events: np.ndarray, overflow_increment: int = NMNIST_OVERFLOW_
 
 
 def write_nmnist(path: PathArg, events: np.ndarray) -> None:
-    """Write an N-MNIST ``.bin`` file (34x34 sensor)."""
+    """Write an N-MNIST ``.bin`` file (34x34 sensor).
+
+    Args:
+        path: destination file (overwritten).
+        events: events ``[N]`` as for :func:`encode_nmnist`.
+
+    Raises:
+        DataError: as :func:`encode_nmnist`.
+    """
     Path(path).write_bytes(encode_nmnist(events))
 
 
@@ -70,7 +95,20 @@ def encode_aedat3(
 
     A packet never spans a change of ``t >> 31`` (its ``eventTSOverflow``). With
     ``special_packet`` a one-event special packet (type 0) is written first, which
-    readers must skip.
+    readers must skip. The inverse of :func:`~spikebit.data.events.aedat3.decode_aedat3`.
+
+    Args:
+        events: events ``[N]`` sorted by ``t`` (microseconds, ``>= 0``), inside the
+            128x128 sensor.
+        packet_events: largest number of events per polarity packet.
+        special_packet: write a leading special packet (type 0).
+
+    Returns:
+        The file contents (ASCII header, then packets, little-endian).
+
+    Raises:
+        DataError: events not sorted by ``t``, a negative timestamp, or an event
+            outside the 128x128 sensor.
     """
     ev = _sorted(events, "encode_aedat3")
     check_in_range(ev, GESTURE_SENSOR, "encode_aedat3")
@@ -103,18 +141,49 @@ def encode_aedat3(
 
 
 def write_aedat3(path: PathArg, events: np.ndarray, packet_events: int = 4096) -> None:
-    """Write an AEDAT 3.1 file (DVS128 Gesture layout, 128x128)."""
+    """Write an AEDAT 3.1 file (DVS128 Gesture layout, 128x128).
+
+    Args:
+        path: destination file (overwritten).
+        events: events ``[N]`` as for :func:`encode_aedat3`.
+        packet_events: largest number of events per polarity packet.
+
+    Raises:
+        DataError: as :func:`encode_aedat3`.
+    """
     Path(path).write_bytes(encode_aedat3(events, packet_events))
 
 
 def write_gesture_labels(path: PathArg, rows: list[tuple[int, int, int]]) -> None:
-    """Write a ``*_labels.csv`` from ``(label 0-based, start_us, end_us)`` rows."""
+    """Write a ``*_labels.csv`` from ``(label 0-based, start_us, end_us)`` rows.
+
+    The inverse of :func:`~spikebit.data.events.aedat3.read_gesture_labels`: header
+    ``class,startTime_usec,endTime_usec``, classes written 1-based.
+
+    Args:
+        path: destination file (overwritten).
+        rows: ``(label, start, end)`` per gesture, label 0-based, times in microseconds.
+    """
     lines = ["class,startTime_usec,endTime_usec"] + [f"{c + 1},{s},{e}" for c, s, e in rows]
     Path(path).write_text("\n".join(lines) + "\n")
 
 
 def encode_cifar10dvs(events: np.ndarray, transpose: bool = False) -> bytes:
-    """jAER AEDAT 2.0 bytes with DVS128 addresses (inverse of ``decode_cifar10dvs``)."""
+    """jAER AEDAT 2.0 bytes with DVS128 addresses (inverse of ``decode_cifar10dvs``).
+
+    Args:
+        events: events ``[N]`` sorted by ``t`` (microseconds, in ``[0, 2**32)``),
+            inside the 128x128 sensor.
+        transpose: swap ``x`` and ``y`` first (inverse of ``transpose=True`` when
+            decoding).
+
+    Returns:
+        The file contents: ``#`` header lines, then 8-byte big-endian records.
+
+    Raises:
+        DataError: events not sorted by ``t``, a timestamp outside ``[0, 2**32)``,
+            or an event outside the 128x128 sensor.
+    """
     ev = _sorted(events, "encode_cifar10dvs")
     check_in_range(ev, CIFAR10DVS_SENSOR, "encode_cifar10dvs")
     if ev.size and int(ev["t"][-1]) >= 1 << 32:
@@ -136,5 +205,13 @@ def encode_cifar10dvs(events: np.ndarray, transpose: bool = False) -> bytes:
 
 
 def write_cifar10dvs(path: PathArg, events: np.ndarray) -> None:
-    """Write a CIFAR10-DVS style AEDAT 2.0 file (128x128)."""
+    """Write a CIFAR10-DVS style AEDAT 2.0 file (128x128).
+
+    Args:
+        path: destination file (overwritten).
+        events: events ``[N]`` as for :func:`encode_cifar10dvs`.
+
+    Raises:
+        DataError: as :func:`encode_cifar10dvs`.
+    """
     Path(path).write_bytes(encode_cifar10dvs(events))

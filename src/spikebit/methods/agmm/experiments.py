@@ -12,7 +12,6 @@ energy). The CPU-budget run configs are ``configs/agmm/fmnist-resnet19-*.yaml``
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,12 @@ from typing import Any
 
 import torch
 
-from spikebit.errors import ConfigError, did_you_mean
 from spikebit.methods.agmm.analysis import modulation_report
 from spikebit.methods.agmm.costs import cost_summary
 from spikebit.metrics.flips import epoch_curve, plot_flip_ratios
-from spikebit.reproduce import register_experiment
+from spikebit.reproduce import register_experiment, train_run
 from spikebit.reproduce import results_dir as current_results_dir
+from spikebit.reproduce.budget import Budget, pick_budget, pick_variant, run_spec
 
 
 @dataclass(frozen=True)
@@ -46,19 +45,6 @@ class Variant:
         return args
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Training size of one budget (same for every variant)."""
-
-    epochs: int
-    batch_size: int
-    width: float
-    stem_stride: int
-    train_limit: int | None = None
-    test_limit: int | None = None
-    activity_samples: int = 1000
-
-
 VARIANTS = (
     Variant("fp-snn", "FP-SNN", "fp", agmm=False),
     Variant("bsnn", "Vanilla BSNN", "sign", agmm=False),
@@ -66,11 +52,14 @@ VARIANTS = (
     Variant("agmm-bsnn-allt", "AGMM-BSNN (all-T mean)", "sign", agmm=True, causal=False),
 )
 
-FMNIST_BUDGETS: Mapping[str, Budget] = MappingProxyType({
-    "smoke": Budget(epochs=1, batch_size=32, width=0.0625, stem_stride=2, train_limit=192,
-                    test_limit=64, activity_samples=64),
-    "cpu": Budget(epochs=10, batch_size=64, width=0.125, stem_stride=2),
-    "full": Budget(epochs=400, batch_size=128, width=1.0, stem_stride=1),
+FMNIST_BUDGETS: Mapping[str, Budget] = MappingProxyType({  # same for every variant
+    "smoke": Budget(model="agmm-resnet19", epochs=1, batch_size=32, width=0.0625,
+                    model_args={"stem_stride": 2}, train_limit=192, test_limit=64,
+                    activity_samples=64),
+    "cpu": Budget(model="agmm-resnet19", epochs=10, batch_size=64, width=0.125,
+                  model_args={"stem_stride": 2}, activity_samples=1000),
+    "full": Budget(model="agmm-resnet19", epochs=400, batch_size=128, width=1.0,
+                   model_args={"stem_stride": 1}, activity_samples=1000),
 })
 
 STEPS = 2
@@ -81,40 +70,27 @@ OPTIM: Mapping[str, Any] = MappingProxyType(
     {"optimizer": "sgd", "lr": 0.5, "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine"})
 
 
+FLIP_CALLBACK: Mapping[str, Any] = MappingProxyType(
+    {"name": "flip-ratio", "args": {"every_step": False}})
+
+
 def budget_for(budget: str) -> Budget:
-    if budget not in FMNIST_BUDGETS:
-        raise ConfigError(f"unknown budget {budget!r}.{did_you_mean(budget, FMNIST_BUDGETS)} "
-                          f"Use one of: {', '.join(FMNIST_BUDGETS)}.")
-    return FMNIST_BUDGETS[budget]
+    """The Fashion-MNIST :class:`Budget` named ``budget``; ConfigError when unknown."""
+    return pick_budget(FMNIST_BUDGETS, budget)
 
 
-def variant_for(name: str) -> Variant:
-    names = {v.name: v for v in VARIANTS}
-    if name not in names:
-        raise ConfigError(f"unknown AGMM variant {name!r}.{did_you_mean(name, names)} "
-                          f"Use one of: {', '.join(names)}.")
-    return names[name]
+def variant_for(name: str, variants: tuple[Variant, ...] = VARIANTS) -> Variant:
+    """The :class:`Variant` named ``name`` among ``variants``; ConfigError when unknown."""
+    by_name = {v.name: v for v in variants}
+    return by_name[pick_variant(by_name, name, "AGMM variant")]
 
 
 def run_config(variant: str, budget: str = "cpu") -> dict[str, Any]:
     """The run config (a ``RunConfig`` mapping) of one variant at one budget."""
     v, b = variant_for(variant), budget_for(budget)
-    args = {"steps": STEPS, "width": b.width, "stem_stride": b.stem_stride, **v.model_args()}
-    data: dict[str, Any] = {"name": "fashion-mnist"}
-    if b.train_limit:
-        data["train_limit"] = b.train_limit
-    if b.test_limit:
-        data["test_limit"] = b.test_limit
-    return {
-        "name": f"agmm-fmnist-{v.name}",
-        "seed": 0,
-        "loss": "ce",
-        "out_dir": "runs/agmm",
-        "model": {"name": "agmm-resnet19", "args": args},
-        "data": data,
-        "optim": {**OPTIM, "epochs": b.epochs, "batch_size": b.batch_size},
-        "callbacks": [{"name": "flip-ratio", "args": {"every_step": False}}],
-    }
+    return run_spec(f"agmm-fmnist-{v.name}", b, loss="ce", out_dir="runs/agmm",
+                    model_args={"steps": STEPS, "width": b.width, **v.model_args()},
+                    optim=OPTIM, callbacks=[copy.deepcopy(dict(FLIP_CALLBACK))])
 
 
 def _activity_batches(dataset: str, limit: int, batch: int = 500) -> list[torch.Tensor]:
@@ -135,11 +111,8 @@ def _probe_batch(dataset: str, size: int = 256) -> tuple[torch.Tensor, torch.Ten
 def train_variant(config: dict[str, Any], activity: list[torch.Tensor],
                   probe: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
     """Train one config; return its row (accuracy, flip ratios, Table 2 costs)."""
-    from spikebit.train import model_from_checkpoint, train_or_reuse
-
-    metrics, run_dir = train_or_reuse(config)
-    history = json.loads((run_dir / "metrics.json").read_text())["history"]
-    model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
+    run = train_run(config)
+    metrics, run_dir, history, model = run.metrics, run.run_dir, run.history(), run.model()
     curve = epoch_curve(history)
     row = {
         "test_acc": 100.0 * metrics["test_acc"],
@@ -165,6 +138,26 @@ def compare_flips(agmm: list[float], vanilla: list[float]) -> dict[str, Any]:
             "agmm_lower_epochs": sum(a < b for a, b in pairs), "epochs": len(pairs)}
 
 
+def flip_table(configs: list[tuple[Variant, dict[str, Any]]], activity: list[torch.Tensor],
+               probe: tuple[torch.Tensor, torch.Tensor] | None, figure: str,
+               title: str) -> dict[str, Any]:
+    """Train every ``(variant, run config)`` of ``configs`` (:func:`train_variant` on the
+    ``activity`` batches and ``probe``); the result's rows, columns, the AGMM vs vanilla
+    flip comparison (when both ran) and the flip-ratio plot ``figure`` (a file name in
+    the results folder) titled ``title``."""
+    rows = [{"model": v.label, "variant": v.name, **train_variant(config, activity, probe)}
+            for v, config in configs]
+    curves = {r["model"]: r["flip_ratio_per_epoch"] for r in rows}
+    path = plot_flip_ratios(curves, current_results_dir() / figure, title=title)
+    by_name = {r["variant"]: r for r in rows}
+    comparison = {}
+    if "agmm-bsnn" in by_name and "bsnn" in by_name:
+        comparison = compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
+                                   by_name["bsnn"]["flip_ratio_per_epoch"])
+    return {"rows": rows, "columns": RESULT_COLUMNS, "flip_ratio_comparison": comparison,
+            "figures": [str(path)] if path is not None else []}
+
+
 def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARIANTS,
                name: str = "agmm-fmnist",
                optim: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -175,30 +168,20 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
     b = budget_for(budget)
     activity = _activity_batches("fashion-mnist", b.activity_samples)
     probe = _probe_batch("fashion-mnist", min(256, b.activity_samples))
-    rows, curves = [], {}
+    configs = []
     for v in variants:
         config = copy.deepcopy(run_config(v.name, budget))
         config.update(out_dir=str(work_dir), plots=budget != "smoke")
         if optim:
             config["optim"].update(optim)
             config["name"] = f"{name}-{v.name}"
-        row = {"model": v.label, "variant": v.name, **train_variant(config, activity, probe)}
-        rows.append(row)
-        curves[v.label] = row["flip_ratio_per_epoch"]
-    figure = plot_flip_ratios(curves, current_results_dir() / f"{name}-flip-ratio.png",
-                              title=f"{name}: ResNet-19 T={STEPS}, mean flip ratio")
-    by_name = {r["variant"]: r for r in rows}
+        configs.append((v, config))
     settings = {**OPTIM, "epochs": b.epochs, **(optim or {})}
-    comparison = {}
-    if "agmm-bsnn" in by_name and "bsnn" in by_name:
-        comparison = compare_flips(by_name["agmm-bsnn"]["flip_ratio_per_epoch"],
-                                   by_name["bsnn"]["flip_ratio_per_epoch"])
     return {
-        "rows": rows,
-        "columns": RESULT_COLUMNS,
-        "flip_ratio_comparison": comparison,
-        "figures": [str(figure)] if figure is not None else [],
-        "note": (f"ResNet-19 (double skip) width {b.width}, stem stride {b.stem_stride}, "
+        **flip_table(configs, activity, probe, f"{name}-flip-ratio.png",
+                     f"{name}: ResNet-19 T={STEPS}, mean flip ratio"),
+        "note": (f"ResNet-19 (double skip) width {b.width}, stem stride "
+                 f"{b.model_args['stem_stride']}, "
                  f"T={STEPS}, {settings['epochs']} epoch(s), SGD lr {settings['lr']} cosine, "
                  f"weight decay {settings['weight_decay']}. Accuracies in %; "
                  "flip ratio = mean over binary layers of the fraction of latent weights "

@@ -25,17 +25,13 @@ from spikebit.errors import SpecError
 from spikebit.layers import GlobalAvgPool, TimeDistributed
 from spikebit.models.blocks import BLOCKS
 from spikebit.models.network import SpikingNet
+from spikebit.models.scaling import scaled
 from spikebit.neurons import make_neuron
 from spikebit.quant import QConv2d, QLinear, get_quantizer
 
 AGMM_NEURON: Mapping[str, Any] = MappingProxyType(
     {"threshold": 1.0, "tau": 0.5, "surrogate": "triangle"})
 """LIF settings of the AGMM family (hard reset, V=1, tau=0.5, triangular surrogate)."""
-
-
-def scaled(channels: int, width: float) -> int:
-    """``channels * width`` rounded, at least 1."""
-    return max(1, int(round(channels * width)))
 
 
 @dataclass

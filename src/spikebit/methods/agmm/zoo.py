@@ -13,12 +13,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from spikebit.methods.agmm.resnet import AGMM_NEURON, ResNetConfig, SpikingResNet, scaled
+from spikebit.methods.agmm.resnet import AGMM_NEURON, ResNetConfig, SpikingResNet
 from spikebit.models.network import ModelConfig, SpikingNet, build_network
-from spikebit.models.spec import format_spec, parse_spec
+from spikebit.models.scaling import vggsnn_spec
 from spikebit.models.zoo import register_model
 
-VGGSNN_SPEC = "64C3-128C3-AP2-256C3-256C3-AP2-512C3-512C3-AP2-512C3-512C3-AP2"
+__all__ = ["agmm_block", "agmm_resnet", "agmm_vggsnn", "vggsnn_spec"]
 
 RESNET19 = ResNetConfig(blocks=(3, 3, 2), channels=(128, 256, 512), strides=(1, 2, 2),
                         stem_channels=128, in_shape=(3, 32, 32), num_classes=10, steps=2)
@@ -44,18 +44,12 @@ def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool = True,
     return SpikingResNet(replace(base, block=block, block_kwargs=block_kwargs, **overrides))
 
 
-def vggsnn_spec(width: float = 1.0) -> str:
-    """VGGSNN's conv/pool layers with channels scaled by ``width``."""
-    layers = [replace(x, channels=scaled(x.channels, width)) if x.kind == "conv" else x
-              for x in parse_spec(VGGSNN_SPEC)]
-    return format_spec(layers)
-
-
 def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
                 agmm_kwargs: dict[str, Any] | None = None, in_shape: tuple[int, ...] = (2, 48, 48),
                 num_classes: int = 10, steps: int = 10, quantizer: str = "sign",
                 **overrides: Any) -> SpikingNet:
-    """VGGSNN (Deng et al. 2022): the spec above plus an output FC (full precision)."""
+    """VGGSNN (Deng et al. 2022): :func:`vggsnn_spec` at ``width`` plus an output FC (full
+    precision)."""
     block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs)
     config = ModelConfig(spec=vggsnn_spec(width), in_shape=tuple(in_shape),
                          num_classes=num_classes, steps=steps, neuron="lif",

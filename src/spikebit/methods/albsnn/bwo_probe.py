@@ -75,12 +75,12 @@ def probe(model: nn.Module, train, test, loss_fn, settings: BWOSettings, times: 
     "BWO's literal bound vs our 0.1% cap on the trained Table 5 ALBSNN (Fashion-MNIST, T=1)",
 )
 def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
-    from spikebit.methods.albsnn.experiments import train_run
+    from spikebit.methods.albsnn.experiments import measure_run
     from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data, model_from_checkpoint
 
     # the ALBSNN run of albsnn-table5, trained here only if that experiment has not run
-    outcome = train_run(variant_run("albsnn", budget), work_dir.parent / "albsnn-table5")
+    outcome = measure_run(variant_run("albsnn", budget), work_dir.parent / "albsnn-table5")
     assert outcome.run_dir is not None
     model, config, _ = model_from_checkpoint(outcome.run_dir / "last.safetensors")
     train, test = load_data(config.data)

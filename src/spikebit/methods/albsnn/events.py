@@ -10,15 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from spikebit.methods.albsnn.experiments import train_run
+from spikebit.methods.albsnn.experiments import measure_run
 from spikebit.reproduce import register_experiment
-from spikebit.reproduce.events import EventBudget, pick_event_budget
+from spikebit.reproduce.budget import Budget, pick_budget, run_spec
 
 STEPS = 10
 BUDGETS = {  # width scales the channels of the paper's *CIFAR-10 structure
-    "smoke": EventBudget(200, 100, 1, width=1 / 32),
-    "cpu": EventBudget(4000, 1000, 5, width=1 / 16),
-    "full": EventBudget(None, None, 50, width=1.0),
+    "smoke": Budget("nfmnist", "albsnn-cifar10", 1, 200, 100, batch_size=32, width=1 / 32),
+    "cpu": Budget("nfmnist", "albsnn-cifar10", 5, 4000, 1000, batch_size=32, width=1 / 16),
+    "full": Budget("nfmnist", "albsnn-cifar10", 50, batch_size=32, width=1.0),
 }
 
 
@@ -36,19 +36,13 @@ VARIANTS = {
 
 def event_run(variant: str, budget: str) -> dict[str, Any]:
     """The run config of one variant (FP, or binary with the ALBSNN top-2 selector)."""
-    b = pick_event_budget(BUDGETS, budget)
-    run: dict[str, Any] = {
-        "name": f"nfmnist-{variant}-{budget}",
-        "seed": 0,
-        "loss": "mse",
-        "model": {"name": "albsnn-cifar10", "args": {"spec": cifar10_spec(b.width),
-                                                     "steps": STEPS, **VARIANTS[variant]}},
-        "data": b.data_section(STEPS),
-        "optim": {"epochs": b.epochs, "batch_size": b.batch_size, "lr": 1e-3},
-    }
-    if variant == "albsnn":
-        run["callbacks"] = [{"name": "albsnn-selector", "args": {"rule": "top-k", "k": 2}}]
-    return run
+    b = pick_budget(BUDGETS, budget)
+    selector = [{"name": "albsnn-selector", "args": {"rule": "top-k", "k": 2}}]
+    return run_spec(f"nfmnist-{variant}-{budget}", b, loss="mse",
+                    model_args={"spec": cifar10_spec(b.width), "steps": STEPS,
+                                **VARIANTS[variant]},
+                    data=b.data_section(frames=STEPS),
+                    callbacks=selector if variant == "albsnn" else None)
 
 
 @register_experiment(
@@ -58,11 +52,11 @@ def event_run(variant: str, budget: str) -> dict[str, Any]:
 def nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
     rows = []
     for variant in VARIANTS:
-        outcome = train_run(event_run(variant, budget), Path(work_dir))
+        outcome = measure_run(event_run(variant, budget), Path(work_dir))
         rows.append({"variant": variant, **outcome.row(),
                      "epoch_seconds": outcome.metrics["epoch_seconds"]})
-    b = pick_event_budget(BUDGETS, budget)
-    note = (f"Ours: {cifar10_spec(b.width)}, {b.describe(STEPS)} (seeded subset), "
+    b = pick_budget(BUDGETS, budget)
+    note = (f"Ours: {cifar10_spec(b.width)}, {b.describe_frames(STEPS)} (seeded subset), "
             "Adam 1e-3 cosine, MSE. Binary = 3-base ABC weights "
             "with the ALBSNN top-2 selector. No paper number: the paper's N-MNIST is a "
             "recording, ours a simulation.")

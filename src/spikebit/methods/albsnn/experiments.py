@@ -23,7 +23,7 @@ from spikebit.methods.albsnn.recipes import (
 )
 from spikebit.metrics import model_storage
 from spikebit.metrics.storage import ModelStorage
-from spikebit.reproduce import register_experiment
+from spikebit.reproduce import register_experiment, train_run
 
 # (method label, full-precision layers, test accuracy %) from the paper, Fashion-MNIST
 PAPER_TABLE5 = {
@@ -73,15 +73,10 @@ class RunOutcome:
         }
 
 
-def train_run(run: dict[str, Any], work_dir: Path) -> RunOutcome:
-    """Train ``run`` under ``work_dir`` and measure the trained model's storage."""
-    from spikebit.train.config import config_from_dict
-    from spikebit.train.run import model_from_checkpoint, train_or_reuse
-
-    config = config_from_dict({**run, "out_dir": str(work_dir), "plots": False})
-    metrics, run_dir = train_or_reuse(config)
-    model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
-    return RunOutcome(metrics, model_storage(model), run_dir)
+def measure_run(run: dict[str, Any], work_dir: Path) -> RunOutcome:
+    """Train (or reuse) ``run`` under ``work_dir`` and measure the trained model's storage."""
+    trained = train_run(run, out_dir=str(work_dir), plots=False)
+    return RunOutcome(trained.metrics, model_storage(trained.model()), trained.run_dir)
 
 
 def _budget_note(budget: str, epochs: int) -> str:
@@ -104,7 +99,7 @@ def table5(budget: str, work_dir: Path) -> dict[str, Any]:
     rows = []
     for variant in VARIANTS:
         label, paper_fp, paper_acc = PAPER_TABLE5[variant]
-        outcome = train_run(variant_run(variant, budget), work_dir)
+        outcome = measure_run(variant_run(variant, budget), work_dir)
         rows.append({"method": label, **outcome.row(), "paper_fp_layers": paper_fp,
                      "paper_acc": paper_acc})
     columns = ["method", "fp_layers", "paper_fp_layers", "acc", "best_acc", "paper_acc",
@@ -121,7 +116,7 @@ def table8(budget: str, work_dir: Path) -> dict[str, Any]:
     rows = []
     for rule in RULES:
         paper_fp, paper_acc = PAPER_TABLE8[rule]
-        outcome = train_run(rule_run(rule, budget), work_dir)
+        outcome = measure_run(rule_run(rule, budget), work_dir)
         rows.append({"criterion": rule.upper(), **outcome.row(), "paper_fp_layers": paper_fp,
                      "paper_acc": paper_acc})
     columns = ["criterion", "fp_layers", "paper_fp_layers", "acc", "best_acc", "paper_acc",

@@ -11,37 +11,25 @@ budget (a test keeps them equal).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from spikebit.errors import ConfigError
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How big a run is: model, epochs, batch, data limits and the BWO window."""
-
-    model: str
-    epochs: int
-    batch_size: int
-    bwo_epochs: int
-    bwo_times: int = 20
-    model_args: dict[str, Any] = field(default_factory=dict)
-    train_limit: int | None = None
-    test_limit: int | None = None
-
+from spikebit.reproduce.budget import Budget, pick_budget, run_spec
 
 # Fashion-MNIST budgets. cpu: the narrow *MNIST structure (last two convs 128/256
 # instead of 256/1024), batch 64 instead of the paper's 16; full: the paper's width,
-# batch and 50 epochs.
+# batch and 50 epochs. extra: the BWO window (last ``bwo_epochs`` epochs, ``bwo_times``
+# applications).
 BUDGETS = MappingProxyType({
-    "smoke": Budget("albsnn-mnist-narrow", 1, 32, 1, 2,
-                    {"spec": "4C3-4C3-AP2-8C3-AP2-8C3-GAP"}, train_limit=64, test_limit=64),
-    "cpu": Budget("albsnn-mnist-narrow", 10, 64, 2),
-    "full": Budget("albsnn-mnist", 50, 16, 10),
+    "smoke": Budget(model="albsnn-mnist-narrow", epochs=1, batch_size=32,
+                    model_args={"spec": "4C3-4C3-AP2-8C3-AP2-8C3-GAP"}, train_limit=64,
+                    test_limit=64, extra={"bwo_epochs": 1, "bwo_times": 2}),
+    "cpu": Budget(model="albsnn-mnist-narrow", epochs=10, batch_size=64,
+                  extra={"bwo_epochs": 2, "bwo_times": 20}),
+    "full": Budget(model="albsnn-mnist", epochs=50, batch_size=16,
+                   extra={"bwo_epochs": 10, "bwo_times": 20}),
 })
-
 TABLE8_EPOCHS = MappingProxyType({"smoke": 1, "cpu": 5, "full": 50})
 
 # variant -> (model args, callbacks) on top of the base run
@@ -60,29 +48,15 @@ BWO_MAX_FRACTION = 0.001
 
 
 def get_budget(budget: str) -> Budget:
-    if budget not in BUDGETS:
-        raise ConfigError(f"unknown budget {budget!r}; use one of {', '.join(BUDGETS)}")
-    return BUDGETS[budget]
+    """The :class:`Budget` named ``budget``; ConfigError when unknown."""
+    return pick_budget(BUDGETS, budget)
 
 
 def base_run(name: str, budget: str, epochs: int | None = None) -> dict[str, Any]:
     """The common Fashion-MNIST run (T=1, MSE, Adam 1e-3, cosine) at ``budget``."""
     b = get_budget(budget)
-    data: dict[str, Any] = {"name": "fashion-mnist"}
-    if b.train_limit:
-        data["train_limit"] = b.train_limit
-    if b.test_limit:
-        data["test_limit"] = b.test_limit
-    return {
-        "name": name,
-        "seed": 0,
-        "loss": "mse",
-        "model": {"name": b.model, "args": {"steps": 1, **b.model_args}},
-        "data": data,
-        "optim": {"optimizer": "adam", "lr": 0.001, "schedule": "cosine",
-                  "epochs": epochs or b.epochs, "batch_size": b.batch_size},
-        "callbacks": [],
-    }
+    return run_spec(name, b, loss="mse", model_args={"steps": 1},
+                    optim={"epochs": epochs} if epochs else None, callbacks=[])
 
 
 def variant_run(variant: str, budget: str) -> dict[str, Any]:
@@ -96,7 +70,7 @@ def variant_run(variant: str, budget: str) -> dict[str, Any]:
     b = get_budget(budget)
     for cb in callbacks:
         if cb["name"] == "albsnn-bwo":
-            cb["args"] = {"epochs": b.bwo_epochs, "times": b.bwo_times,
+            cb["args"] = {"epochs": b.extra["bwo_epochs"], "times": b.extra["bwo_times"],
                           "max_fraction": BWO_MAX_FRACTION}
     run["callbacks"] = callbacks
     return run

@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 
-from spikebit.errors import ConfigError, did_you_mean
+from spikebit.methods.mfp.experiments import add_memory_ratios, memory_row
 from spikebit.methods.mfp.memory import inference_memory
 from spikebit.methods.mfp.serial import find_spiking_net, serial_forward
-from spikebit.reproduce import register_experiment
-from spikebit.reproduce.events import EventBudget, pick_event_budget
+from spikebit.reproduce import register_experiment, train_run
+from spikebit.reproduce.budget import Budget, pick_budget, pick_variant, run_spec
 
 STEPS = 10
 IN_SHAPE = [2, 34, 34]
@@ -26,29 +26,21 @@ MODELS = {"fp-lif": "mfp-vggsnn-cifar10dvs-fp-lif", "mfp": "mfp-vggsnn-cifar10dv
 
 
 EVENT_BUDGETS = {
-    "smoke": EventBudget(96, 48, 1, 0.0625, batch_size=16),
-    "cpu": EventBudget(4000, 1000, 5, 0.125),
-    "full": EventBudget(None, None, 100, 1.0),
+    "smoke": Budget("nfmnist", epochs=1, train_limit=96, test_limit=48, width=0.0625,
+                    batch_size=16),
+    "cpu": Budget("nfmnist", epochs=5, train_limit=4000, test_limit=1000, width=0.125,
+                  batch_size=32),
+    "full": Budget("nfmnist", epochs=100, width=1.0, batch_size=32),
 }
 
 
 def event_run_config(kind: str, budget: str, work_dir: Path) -> dict[str, Any]:
     """Run config of ``kind`` ("fp-lif" or "mfp") on ``nfmnist`` frames at ``budget``."""
-    if kind not in MODELS:
-        raise ConfigError(f"unknown model {kind!r}.{did_you_mean(kind, MODELS)} "
-                          f"Use one of: {', '.join(MODELS)}.")
-    b = pick_event_budget(EVENT_BUDGETS, budget)
-    return {
-        "name": f"mfp-nfmnist-{kind}-{budget}",
-        "seed": 0,
-        "out_dir": str(work_dir),
-        "model": {"name": MODELS[kind], "args": {"width": b.width, "steps": STEPS,
-                                                 "in_shape": IN_SHAPE}},
-        "data": b.data_section(STEPS),
-        "optim": {"optimizer": "adam", "lr": 1e-3, "schedule": "cosine",
-                  "epochs": b.epochs, "batch_size": b.batch_size},
-        "plots": False,
-    }
+    b = pick_budget(EVENT_BUDGETS, budget)
+    return run_spec(f"mfp-nfmnist-{kind}-{budget}", b,
+                    model=MODELS[pick_variant(MODELS, kind, "model")],
+                    model_args={"width": b.width, "steps": STEPS, "in_shape": IN_SHAPE},
+                    data=b.data_section(frames=STEPS), out_dir=work_dir, plots=False)
 
 
 @torch.no_grad()
@@ -62,34 +54,24 @@ def serial_max_abs_diff(model: torch.nn.Module, frames: torch.Tensor) -> float:
 @register_experiment("mfp-nfmnist", "MFP-QSNN vs FP LIF on simulated event Fashion-MNIST, "
                      "VGGSNN (narrow) T=10: accuracy, inference memory, serial path")
 def mfp_nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
-    from spikebit.train import model_from_checkpoint, train_or_reuse
-    from spikebit.train.config import config_from_dict
-    from spikebit.train.run import load_data
-
     rows = []
     for kind in MODELS:
-        config = config_from_dict(event_run_config(kind, budget, Path(work_dir)))
-        metrics, run_dir = train_or_reuse(config)
-        model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
-        memory = inference_memory(model)
-        row = {"model": kind, "test_acc": 100 * metrics["test_acc"],
-               "best_test_acc": 100 * metrics["best_test_acc"],
-               "memory_kib": memory.deployed_bytes / 1024,
-               "serial_memory_kib": memory.serial_bytes / 1024}
+        run = train_run(event_run_config(kind, budget, Path(work_dir)))
+        metrics, model = run.metrics, run.model()
+        row = memory_row(kind, metrics, inference_memory(model))
         if kind == "mfp":
-            _, test = load_data(config.data)
+            test = run.test_split()
             row["serial_output_max_abs_diff"] = serial_max_abs_diff(
                 model, test.images[:64].transpose(0, 1))
         rows.append(row)
-    for row in rows:
-        row["memory_ratio"] = rows[0]["memory_kib"] / row["memory_kib"]
-    b = EVENT_BUDGETS[budget]
+    add_memory_ratios(rows)
+    b = pick_budget(EVENT_BUDGETS, budget)
     return {
         "rows": rows,
         "columns": ["model", "test_acc", "best_test_acc", "memory_kib", "memory_ratio",
                     "serial_memory_kib", "serial_output_max_abs_diff"],
         "accuracy_gap_points": rows[0]["test_acc"] - rows[1]["test_acc"],
-        "note": (f"VGGSNN width {b.width}, {b.describe(STEPS)}, Adam 1e-3 cosine. "
+        "note": (f"VGGSNN width {b.width}, {b.describe_frames(STEPS)}, Adam 1e-3 cosine. "
                  "memory_kib: per-sample inference bytes as the paper counts them; "
                  "serial_memory_kib adds the input history of the exact serial path. "
                  "Paper reference (CIFAR10-DVS, a real recording): "

@@ -15,38 +15,48 @@ from typing import Any
 import torch
 
 from spikebit.methods.mfp.folding import THRESHOLD_READINGS, fold_network, layer_spike_mismatch
-from spikebit.methods.mfp.memory import inference_memory
+from spikebit.methods.mfp.memory import MemoryReport, inference_memory
 from spikebit.methods.mfp.serial import find_spiking_net, serial_forward
-from spikebit.reproduce import register_experiment
+from spikebit.reproduce import register_experiment, train_run
+from spikebit.reproduce.budget import Budget, pick_budget, pick_variant, run_spec
 
 # zoo entry per compared model
 MODELS = {"fp-lif": "mfp-vggsnn-fmnist-fp-lif", "mfp": "mfp-vggsnn-fmnist"}
 
-# per budget: VGGSNN width, epochs, train/test limits (None = full split)
-BUDGETS: dict[str, dict[str, Any]] = {
-    "smoke": {"width": 0.0625, "epochs": 1, "train_limit": 128, "test_limit": 64},
+# per budget: VGGSNN width, epochs, train/test limits (None = full split); batch 64
+BUDGETS: dict[str, Budget] = {
+    "smoke": Budget(epochs=1, width=0.0625, train_limit=128, test_limit=64),
     # first 20k of the (shuffled) 60k training images: ~8 min/epoch at 60k on 2 cores
-    "cpu": {"width": 0.25, "epochs": 5, "train_limit": 20000, "test_limit": None},
-    "full": {"width": 1.0, "epochs": 100, "train_limit": None, "test_limit": None},
+    "cpu": Budget(epochs=5, width=0.25, train_limit=20000),
+    "full": Budget(epochs=100, width=1.0),
 }
 
 
 def run_config(kind: str, budget: str, out_dir: str | Path = "runs/mfp") -> dict[str, Any]:
     """The training config (a plain mapping) of ``kind`` ("fp-lif" or "mfp") at ``budget``."""
-    b = BUDGETS[budget]
-    data: dict[str, Any] = {"name": "fashion-mnist"}
-    data.update({k: b[k] for k in ("train_limit", "test_limit") if b[k] is not None})
-    return {
-        "name": f"fmnist-vggsnn-{kind}" + ("" if budget == "cpu" else f"-{budget}"),
-        "seed": 0,
-        "out_dir": str(out_dir),
-        "model": {"name": MODELS[kind], "args": {"width": b["width"]}},
-        "data": data,
-        "optim": {"optimizer": "adam", "lr": 1e-3, "schedule": "cosine",
-                  "epochs": b["epochs"], "batch_size": 64},
-        "callbacks": [{"name": "mfp-memory"}],
-        "plots": False,
-    }
+    b = pick_budget(BUDGETS, budget)
+    name = f"fmnist-vggsnn-{kind}" + ("" if budget == "cpu" else f"-{budget}")
+    return run_spec(name, b, model=MODELS[pick_variant(MODELS, kind, "MFP model")],
+                    model_args={"width": b.width}, out_dir=out_dir,
+                    callbacks=[{"name": "mfp-memory"}], plots=False)
+
+
+def memory_row(kind: str, metrics: dict[str, Any], memory: MemoryReport,
+               **fields: Any) -> dict[str, Any]:
+    """Result row of the trained model ``kind``: ``fields``, test and best test accuracy
+    (%) from its final ``metrics``, and its per-sample inference ``memory`` (KiB, as the
+    paper counts it and with the serial path's input history)."""
+    return {"model": kind, **fields, "test_acc": 100 * metrics["test_acc"],
+            "best_test_acc": 100 * metrics["best_test_acc"],
+            "memory_kib": memory.deployed_bytes / 1024,
+            "serial_memory_kib": memory.serial_bytes / 1024}
+
+
+def add_memory_ratios(rows: list[dict[str, Any]]) -> None:
+    """Set ``memory_ratio`` in every row of ``rows`` (in place): the first row's (the FP
+    LIF baseline's) memory over the row's own."""
+    for row in rows:
+        row["memory_ratio"] = rows[0]["memory_kib"] / row["memory_kib"]
 
 
 @torch.no_grad()
@@ -90,27 +100,17 @@ def _mfp_checks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     "inference memory, serial path and eq. 9 folding",
 )
 def run_mfp_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
-    from spikebit.train import config_from_dict, model_from_checkpoint
-    from spikebit.train.run import load_data, train_or_reuse
-
-    if budget not in BUDGETS:
-        raise ValueError(f"unknown budget {budget!r}; expected one of {sorted(BUDGETS)}")
+    b = pick_budget(BUDGETS, budget)
     rows, details = [], {}
     for kind in MODELS:
-        config = config_from_dict(run_config(kind, budget, work_dir))
-        metrics, run_dir = train_or_reuse(config)
-        model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
-        _, test = load_data(config.data)
+        run = train_run(run_config(kind, budget, work_dir))
+        metrics, run_dir, model = run.metrics, run.run_dir, run.model()
         memory = inference_memory(model)
-        row = {"model": kind, "zoo": MODELS[kind], "width": BUDGETS[budget]["width"],
-               "test_acc": 100 * metrics["test_acc"],
-               "best_test_acc": 100 * metrics["best_test_acc"],
-               "memory_kib": memory.deployed_bytes / 1024,
-               "serial_memory_kib": memory.serial_bytes / 1024,
-               "epoch_seconds": metrics["epoch_seconds"]}
-        rows.append(row)
+        rows.append({**memory_row(kind, metrics, memory, zoo=MODELS[kind], width=b.width),
+                     "epoch_seconds": metrics["epoch_seconds"]})
         details[kind] = {"run_dir": str(run_dir), "memory": memory.to_dict()}
         if kind == "mfp":
+            test = run.test_split()
             checks = _mfp_checks(model, test.images, test.labels)
             details[kind]["checks"] = checks
             for reading in THRESHOLD_READINGS.names():
@@ -118,9 +118,7 @@ def run_mfp_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
                 rows.append({"model": f"mfp eq.9 folded ({reading})", "zoo": MODELS[kind],
                              "test_acc": 100 * checks[f"eq9_{reading}_acc"],
                              "memory_kib": folded.deployed_bytes / 1024})
-    base = rows[0]["memory_kib"]
-    for row in rows:
-        row["memory_ratio"] = base / row["memory_kib"]
+    add_memory_ratios(rows)
     gap = rows[0]["test_acc"] - next(r for r in rows if r["model"] == "mfp")["test_acc"]
     return {
         "rows": rows,

@@ -8,14 +8,17 @@ for all ``T`` steps at once and with no membrane state::
 
 ``M`` is a learnable lower-triangular ``T x T`` matrix (a :class:`TimeMixing`, kept
 lower-triangular by a mask). There is no reset: ``H[t]`` is a weighted sum of all past
-inputs. ``forward`` is one matrix product over ``[T, N]`` and saves only ``X`` (the
-spikes and surrogate derivatives are recomputed in backward).
+inputs. ``forward`` saves only ``X`` (the spikes and surrogate derivatives are
+recomputed in backward); the kernels (``backend="eager"``: one ``torch.mm`` over
+``[T, N]``; ``"compiled"``: forward and backward fused with torch.compile) live in
+:mod:`spikebit.methods.mfp.kernel`.
 
 ``step(x_t, state)`` is the exact serial path: the state holds the inputs seen so far
 (``[T, B, ...]``, zeros for future steps) and step ``t`` evaluates row ``t`` of the same
-``T x T`` product, so its spikes equal the parallel ones bit for bit (a zero-padded
-future contributes exact zeros). A general learned ``M`` needs that history: the exact
-serial form is not memory-free (see ``docs/methods/mfp.md``).
+``T x T`` product with the neuron's own backend, so its spikes equal the parallel ones
+bit for bit (a zero-padded future contributes exact zeros). A general learned ``M``
+needs that history: the exact serial form is not memory-free (see
+``docs/methods/mfp.md``).
 """
 
 from __future__ import annotations
@@ -26,11 +29,13 @@ import torch
 from torch import nn
 
 from spikebit.errors import ShapeError
-from spikebit.functional.surrogate import Surrogate, get_surrogate, spike
+from spikebit.functional.surrogate import Surrogate, get_surrogate
+from spikebit.methods.mfp.kernel import Backend, check_backend, mfp_sequence
 from spikebit.neurons import NEURONS, NeuronDynamics, SpikingNeuron, check_sequence
 from spikebit.registry import Registry
 
 MIXINGS: Registry[type[TimeMixing]] = Registry("MFP time mixing")
+__all__ = ["MIXINGS", "MFPNeuron", "MFPState", "TimeMixing", "mfp_sequence"]
 
 
 class TimeMixing(nn.Module):
@@ -91,37 +96,6 @@ class StepGainMixing(TimeMixing):
         return self.mask * self.gains
 
 
-class _MFPSequence(torch.autograd.Function):
-    """``S = H(m @ x - V)`` on ``x [T, N]``; saves ``x`` and ``m`` only."""
-
-    @staticmethod
-    def forward(ctx, x, m, threshold, surrogate):  # type: ignore[override]
-        ctx.save_for_backward(x, m)
-        ctx.threshold, ctx.surrogate = threshold, surrogate
-        h = torch.mm(m, x)
-        return torch.ge(h, threshold, out=h)  # spikes written over H (no extra buffer)
-
-    @staticmethod
-    def backward(ctx, grad_s):  # type: ignore[override]
-        x, m = ctx.saved_tensors
-        h_minus_v = torch.addmm(x.new_full((1,), -ctx.threshold), m, x)  # recomputed H - V
-        g = ctx.surrogate.derivative(h_minus_v)
-        del h_minus_v
-        g.mul_(grad_s)
-        grad_x = torch.mm(m.t(), g) if ctx.needs_input_grad[0] else None
-        grad_m = torch.mm(g, x.t()) if ctx.needs_input_grad[1] else None
-        return grad_x, grad_m, None, None
-
-
-def mfp_sequence(
-    x: torch.Tensor, m: torch.Tensor, threshold: float, surrogate: Surrogate
-) -> torch.Tensor:
-    """Spikes ``H(m @ x - V)`` for ``x [T, B, ...]`` and ``m [T, T]`` (``alpha`` folded in)."""
-    t = x.shape[0]
-    s = _MFPSequence.apply(x.reshape(t, -1).contiguous(), m, float(threshold), surrogate)
-    return s.reshape(x.shape)
-
-
 class MFPState(NamedTuple):
     """Serial state: the inputs seen so far ``[T, B, ...]`` (future steps zero) and ``t``."""
 
@@ -137,6 +111,8 @@ class MFPNeuron(SpikingNeuron):
     quantization factor; in spikebit the quantizer's scale and BN come before the neuron,
     so it defaults to 1 (kept as an explicit constant for eq. 9 folding).
     ``mixing`` names the form of ``M`` (:data:`MIXINGS`: ``"full"`` eq. 7-8, ``"gain"`` eq. 6).
+    ``backend`` is the kernel (:mod:`spikebit.methods.mfp.kernel`): ``"eager"`` or
+    ``"compiled"``; ``ConfigError`` for any other name.
     """
 
     needs_steps = True  # the network builder passes ``steps=T``
@@ -150,8 +126,10 @@ class MFPNeuron(SpikingNeuron):
         mixing: str = "full",
         surrogate: str | Surrogate = "rectangle",
         width: float = 1.0,
+        backend: Backend = "eager",
     ) -> None:
         super().__init__()
+        self.backend = check_backend(backend)
         if alpha == 0:
             raise ValueError("alpha (weight quantization factor) must be non-zero")
         self.steps = int(steps)
@@ -176,11 +154,11 @@ class MFPNeuron(SpikingNeuron):
             )
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """``[T, B, ...]`` input currents -> ``[T, B, ...]`` spikes (one matrix product)."""
+        """``[T, B, ...]`` input currents -> ``[T, B, ...]`` spikes."""
         check_sequence(x_seq, "MFPNeuron")
         self._check_steps(x_seq.shape[0], "MFPNeuron.forward")
         return mfp_sequence(x_seq, self.effective_matrix(x_seq.dtype), self.threshold,
-                            self.surrogate)
+                            self.surrogate, self.backend)
 
     def init_state(self, x_t: torch.Tensor) -> MFPState:
         return MFPState(x_t.new_zeros(self.steps, *x_t.shape), 0)
@@ -199,9 +177,9 @@ class MFPNeuron(SpikingNeuron):
             )
         index = torch.tensor([t], device=x_t.device)
         inputs = state.inputs.index_copy(0, index, x_t.unsqueeze(0))
-        m = self.effective_matrix(x_t.dtype)
-        h = torch.mm(m, inputs.reshape(self.steps, -1))[t].reshape(x_t.shape)
-        return spike(h - self.threshold, self.surrogate), MFPState(inputs, t + 1)
+        s = mfp_sequence(inputs, self.effective_matrix(x_t.dtype), self.threshold,
+                         self.surrogate, self.backend)[t]  # row t of the same kernel
+        return s, MFPState(inputs, t + 1)
 
     @property
     def dynamics(self) -> NeuronDynamics:
@@ -213,4 +191,5 @@ class MFPNeuron(SpikingNeuron):
 
     def extra_repr(self) -> str:
         return (f"steps={self.steps}, threshold={self.threshold}, alpha={self.alpha}, "
-                f"mixing={type(self.mixing).__name__}, surrogate={self.surrogate}")
+                f"mixing={type(self.mixing).__name__}, surrogate={self.surrogate}, "
+                f"backend={self.backend}")

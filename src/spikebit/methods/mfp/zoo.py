@@ -1,8 +1,9 @@
 """MFP-QSNN zoo: VGGSNN-style networks with MFP neurons (1-bit Q-SNN weights) and their
 FP LIF baselines (same structure, fp32 weights, LIF neurons).
 
-VGGSNN: ``64C3-128C3-AP2-256C3-256C3-AP2-512C3-512C3-AP2-512C3-512C3-AP2`` + FC.
-``width`` scales every channel count (CPU runs use narrow variants).
+VGGSNN: :func:`spikebit.models.scaling.vggsnn_spec` (``64C3-128C3-AP2-256C3-256C3-AP2-
+512C3-512C3-AP2-512C3-512C3-AP2``) + FC. ``width`` scales every channel count (CPU runs
+use narrow variants).
 """
 
 from __future__ import annotations
@@ -13,21 +14,13 @@ from typing import Any
 from torch import nn
 
 from spikebit.models.network import ModelConfig, build_network
+from spikebit.models.scaling import vggsnn_spec
 from spikebit.models.zoo import register_model
-
-VGGSNN = (64, 128, "AP2", 256, 256, "AP2", 512, 512, "AP2", 512, 512, "AP2")
 
 MFP_NEURON: dict[str, Any] = {"threshold": 1.0, "tau": 0.5, "mixing": "full",
                               "surrogate": "triangle", "width": 1.0}
 LIF_NEURON: dict[str, Any] = {"threshold": 1.0, "tau": 0.5, "reset": "hard",
                               "surrogate": "triangle", "width": 1.0}
-
-
-def vggsnn_spec(width: float = 1.0) -> str:
-    """The VGGSNN spec with every channel count times ``width`` (at least 1)."""
-    if width <= 0:
-        raise ValueError(f"width must be positive, got {width}")
-    return "-".join(t if isinstance(t, str) else f"{max(1, round(t * width))}C3" for t in VGGSNN)
 
 
 def mfp_config(**fields: Any) -> ModelConfig:

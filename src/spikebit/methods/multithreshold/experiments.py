@@ -16,49 +16,46 @@ from pathlib import Path
 from typing import Any
 
 from spikebit.methods.multithreshold.params import PAPER_B, paper_curve_params
-from spikebit.methods.multithreshold.runs import (
-    Budget,
-    pick,
-    plot_sweep,
-    result_row,
-    run_config,
-    train_run,
-)
-from spikebit.reproduce import register_experiment
+from spikebit.methods.multithreshold.runs import mt_budget, result_row, run_config
+from spikebit.reproduce import register_experiment, train_run
 from spikebit.reproduce import results_dir as current_results_dir
+from spikebit.reproduce.budget import Budget, pick_budget
+from spikebit.reproduce.plots import plot_sweep
 
 SMOKE = {"train_limit": 256, "test_limit": 256, "epochs": 1}  # mnist-subset is sorted by label
 MAIN_FMNIST = {
-    "smoke": Budget("fashion-mnist", "mt-fmnist-cnn", **SMOKE),
+    "smoke": mt_budget("fashion-mnist", "mt-fmnist-cnn", **SMOKE),
     # 15 epochs: one epoch of the full set takes ~3 min on 2 cores (~340 samples/s)
-    "cpu": Budget("fashion-mnist", "mt-fmnist-cnn", 15, crop_padding=2),
-    "full": Budget("fashion-mnist", "mt-fmnist-cnn", 200, schedule="constant", crop_padding=2),
+    "cpu": mt_budget("fashion-mnist", "mt-fmnist-cnn", 15, crop_padding=2),
+    "full": mt_budget("fashion-mnist", "mt-fmnist-cnn", 200, schedule="constant",
+                      crop_padding=2),
 }
 MAIN_MNIST = {
-    "smoke": Budget("mnist-subset", "mt-mnist-cnn", epochs=1),
-    "cpu": Budget("mnist-subset", "mt-mnist-cnn", 30, crop_padding=2),
-    "full": Budget("mnist-subset", "mt-mnist-cnn", 200, schedule="constant", crop_padding=2),
+    "smoke": mt_budget("mnist-subset", "mt-mnist-cnn", epochs=1),
+    "cpu": mt_budget("mnist-subset", "mt-mnist-cnn", 30, crop_padding=2),
+    "full": mt_budget("mnist-subset", "mt-mnist-cnn", 200, schedule="constant", crop_padding=2),
 }
 ABLATION = {
-    "smoke": Budget("fashion-mnist", "mt-mnist-cnn", **SMOKE),
+    "smoke": mt_budget("fashion-mnist", "mt-mnist-cnn", **SMOKE),
     # the smaller Table 3 CNN (~7x faster than the FMNIST one): 32 runs fit in ~25 min
-    "cpu": Budget("fashion-mnist", "mt-mnist-cnn", 8, train_limit=10000),
-    "full": Budget("cifar10", "mt-cifar10-cnn", 100, lr=0.0005, schedule="constant",
-                   crop_padding=4),
+    "cpu": mt_budget("fashion-mnist", "mt-mnist-cnn", 8, train_limit=10000),
+    "full": mt_budget("cifar10", "mt-cifar10-cnn", 100, lr=0.0005, schedule="constant",
+                      crop_padding=4),
 }
 ALBSNN = {
-    "smoke": Budget("fashion-mnist", "albsnn-mnist-narrow", lr=0.001, batch_size=64, **SMOKE),
-    "cpu": Budget("fashion-mnist", "albsnn-mnist-narrow", 5, train_limit=10000, lr=0.001,
-                  batch_size=64),
-    "full": Budget("fashion-mnist", "albsnn-mnist-narrow", 50, lr=0.001, batch_size=16),
+    "smoke": mt_budget("fashion-mnist", "albsnn-mnist-narrow", lr=0.001, batch_size=64,
+                       **SMOKE),
+    "cpu": mt_budget("fashion-mnist", "albsnn-mnist-narrow", 5, train_limit=10000, lr=0.001,
+                     batch_size=64),
+    "full": mt_budget("fashion-mnist", "albsnn-mnist-narrow", 50, lr=0.001, batch_size=16),
 }
 COLUMNS = ["run", "test_acc", "best_test_acc", "train_acc", "epoch_seconds"]
 
 
 def _main(budgets: dict[str, Budget], budget: str, work_dir: Path, paper: float,
           what: str) -> dict[str, Any]:
-    b = pick(budgets, budget)
-    metrics = train_run(run_config("T2", b, work_dir, {"steps": 2}))
+    b = pick_budget(budgets, budget)
+    metrics = train_run(run_config("T2", b, work_dir, {"steps": 2})).metrics
     row = result_row(metrics, run=f"{b.model} T=2", paper_acc=paper)
     return {"rows": [row], "columns": [*COLUMNS, "paper_acc"],
             "note": f"{what}. Budget: {b.describe()}. Paper: T=2, 200 epochs, mean of 5 runs."}
@@ -81,10 +78,10 @@ def _sweep(name: str, budget: str, work_dir: Path, values: list[Any],
            args_of: Callable[[Any], dict[str, Any]], label_of: Callable[[Any], str],
            xlabel: str, **plot: Any) -> dict[str, Any]:
     """One training per value (ablation budget); rows, a plot of train/test accuracy."""
-    b = pick(ABLATION, budget)
+    b = pick_budget(ABLATION, budget)
     rows = []
     for v in values:
-        metrics = train_run(run_config(label_of(v), b, work_dir, args_of(v)))
+        metrics = train_run(run_config(label_of(v), b, work_dir, args_of(v))).metrics
         rows.append(result_row(metrics, run=label_of(v), value=v))
     series = {"test": [r["test_acc"] for r in rows], "train": [r["train_acc"] for r in rows]}
     png = plot_sweep(current_results_dir() / f"{name}.png", values, series, xlabel,
@@ -143,7 +140,7 @@ def albsnn_variants() -> dict[str, dict[str, Any]]:
 @register_experiment("mt-albsnn", "Beyond the paper: multi-threshold neurons in the ALBSNN binary "
                      "network (albsnn-mnist-narrow, ABC-Net, layers 0-1 full precision), T=1")
 def albsnn(budget: str, work_dir: Path) -> dict[str, Any]:
-    b = pick(ALBSNN, budget)
+    b = pick_budget(ALBSNN, budget)
     precisions = {"binary": {"quantizer": "abc", "full_precision": [0, 1]},
                   "fp": {"quantizer": "fp", "full_precision": []}}
     rows = []
@@ -151,7 +148,8 @@ def albsnn(budget: str, work_dir: Path) -> dict[str, Any]:
         for neuron, n in albsnn_variants().items():
             label = f"{neuron}-{prec}"
             config = run_config(label, b, work_dir, {"steps": 1, **q, **n}, loss="mse")
-            rows.append(result_row(train_run(config), run=label, neuron=neuron, weights=prec))
+            metrics = train_run(config).metrics
+            rows.append(result_row(metrics, run=label, neuron=neuron, weights=prec))
     fp = {r["neuron"]: r["test_acc"] for r in rows if r["weights"] == "fp"}
     for r in rows:
         r["gap_to_fp_lif"] = fp["lif"] - r["test_acc"]

@@ -1,0 +1,122 @@
+"""QCFS activation for conversion-aware ANN training (Bu et al., ICLR 2022).
+
+Bu, Fang, Ding, Dai, Yu & Huang, "Optimal ANN-SNN conversion for high-accuracy and
+ultra-low-latency spiking neural networks", ICLR 2022, eq. 16:
+
+``h(x) = lambda * clip(floor(x * L / lambda + phi) / L, 0, 1)``, ``phi = 1/2``,
+
+with ``L`` quantization steps and a trainable clip ``lambda`` per layer (the
+gradient of ``floor`` is the straight-through identity). An ANN trained with it
+converts to IF neurons with threshold ``lambda`` and initial potential
+``lambda / 2`` (method ``"qcfs"``) whose expected conversion error is zero for
+every T (their Theorem 2). :func:`to_qcfs` turns a trained ReLU ANN into a QCFS
+ANN (every ``nn.ReLU`` replaced, ``lambda`` initialized from calibration data) for
+a short fine-tuning; :func:`finetune` runs one.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from spikebit.conversion.calibrate import nonzero_percentile
+from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.graph import Neuron, Residual
+from spikebit.conversion.lower import _Builder, lowers
+
+
+def floor_ste(x: Tensor) -> Tensor:
+    """``floor(x)`` forward, identity gradient (straight-through estimator)."""
+    return x + (torch.floor(x) - x).detach()
+
+
+class QCFS(nn.Module):
+    """Quantization-clip-floor-shift activation; input/output ``[B, C, ...]``, same shape.
+
+    ``levels``: L, the quantization steps; ``threshold``: initial clip ``lambda``
+    (trainable, scalar per layer); ``shift``: phi (1/2 in the paper).
+    """
+
+    def __init__(self, levels: int = 4, threshold: float = 8.0, shift: float = 0.5) -> None:
+        super().__init__()
+        if not isinstance(levels, int) or levels < 1:
+            raise ConversionError(f"QCFS levels must be a positive int, got {levels!r}")
+        if not threshold > 0:
+            raise ConversionError(f"QCFS threshold must be > 0, got {threshold}")
+        self.levels, self.shift = levels, float(shift)
+        self.threshold = nn.Parameter(torch.tensor(float(threshold)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``h(x)`` of ``x`` ``[B, C, ...]`` (same shape), straight-through floor."""
+        lam = self.threshold
+        q = floor_ste(x * self.levels / lam + self.shift) / self.levels
+        return torch.clamp(q, 0.0, 1.0) * lam
+
+    def extra_repr(self) -> str:
+        return f"levels={self.levels}, shift={self.shift}"
+
+
+@lowers(QCFS)
+def _lower_qcfs(b: _Builder, module: nn.Module) -> None:
+    """A QCFS layer lowers like a ReLU; its ``lambda`` is kept as the neuron's threshold
+    for the ``"qcfs"`` method (``thresholds="module"``)."""
+    name = b.name()
+    chain = b.close()
+    act = copy.deepcopy(module)
+    b.x = act(b.x)
+    node = Neuron(name, chain, act)
+    b.nodes.append(node)
+
+
+def module_thresholds(nodes: list[nn.Module]) -> dict[str, Tensor]:
+    """``name -> lambda`` of every QCFS neuron among ``nodes`` (and their submodules)."""
+    out = {}
+    for node in nodes:
+        for m in node.modules():
+            if isinstance(m, (Neuron, Residual)) and isinstance(m.act, QCFS):
+                out[m.name] = m.act.threshold.detach().abs().clone()
+    return out
+
+
+def to_qcfs(ann: nn.Module, calibration: Tensor, levels: int = 4,
+            percentile: float = 99.9) -> nn.Module:
+    """A copy of ``ann`` with every ``nn.ReLU`` replaced by :class:`QCFS` (``levels`` steps),
+    each ``lambda`` set to the ``percentile``-th positive activation of its ReLU on
+    ``calibration`` ``[N, ...]``. Residual blocks' ReLUs are replaced too."""
+    net = copy.deepcopy(ann).eval()
+    relus = [(parent, name, child) for parent in net.modules()
+             for name, child in parent.named_children() if type(child) is nn.ReLU]
+    if not relus:
+        raise ConversionError("to_qcfs found no nn.ReLU modules to replace")
+    seen: dict[nn.Module, float] = {}
+    hooks = [child.register_forward_hook(
+        lambda m, i, o: seen.__setitem__(m, nonzero_percentile(o, percentile)))
+        for _, _, child in relus]
+    with torch.no_grad():
+        net(calibration)
+    for h in hooks:
+        h.remove()
+    for parent, name, child in relus:
+        setattr(parent, name, QCFS(levels, max(seen.get(child, 1.0), 1e-3)))
+    return net
+
+
+def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 1e-3,
+             batch_size: int = 128, seed: int = 0) -> nn.Module:
+    """Fine-tune ``net`` (e.g. from :func:`to_qcfs`) on images ``x`` ``[N, ...]`` and labels
+    ``y`` ``[N]`` for ``epochs`` epochs with Adam (learning rate ``lr``), cross-entropy,
+    batches of ``batch_size`` shuffled with ``seed``; BatchNorm statistics are frozen (eval
+    mode) so that they stay the ones folded at conversion. Returns ``net`` in eval mode."""
+    g = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    net.eval()
+    for _ in range(epochs):
+        for idx in torch.randperm(x.shape[0], generator=g, device=g.device).split(batch_size):
+            loss = F.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return net.eval()

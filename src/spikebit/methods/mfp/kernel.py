@@ -1,0 +1,193 @@
+"""MFP neuron kernels: ``S = H(M @ X - V)`` along time, forward and backward.
+
+For ``x [T, N]`` (time-major, neurons flattened) and a lower-triangular ``m [T, T]``
+(``alpha`` folded in)::
+
+    H[t] = sum_{i <= t} m[t, i] X[i]        S = H(H - V)                     (MFP-QSNN eq. 7)
+    g[t] = grad_S[t] * h'(H[t] - V)         (h' the surrogate derivative)
+    grad_X[i] = sum_{t >= i} m[t, i] g[t]   grad_m = tril(g X^T)
+
+Entries of ``m`` above the diagonal are ignored (zero gradient) by every backend. Both
+backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
+
+* ``backend="eager"`` (reference): ``torch.mm`` for ``H`` (spikes written over it) and
+  for both gradients; the surrogate derivative op by op.
+* ``backend="compiled"``: the same formulas written per step (the ``T x T`` sums
+  unrolled, ``i`` ascending) and compiled with ``torch.compile``, so that ``H``, the
+  spikes, the surrogate and ``grad_X`` are one pass over the neurons each way with no
+  ``[T, N]`` temporaries; ``grad_m`` is one ``mm`` of the fused pass's ``g`` with ``X``.
+  The number of neurons ``N`` is a dynamic dimension (one compilation per ``T``, dtype,
+  device, threshold and surrogate, whatever the batch size).
+
+Spikes of the two backends are equal wherever ``H`` is not within rounding of ``V``
+(``torch.mm`` may sum in another order or with fused multiply-adds); in half precision
+the compiled kernel compares the float32 sum, eager the sum rounded to the dtype.
+:meth:`MFPNeuron.step` uses the neuron's own backend, so its spikes equal that backend's
+``forward`` bit for bit.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+
+from spikebit.errors import ConfigError
+from spikebit.functional.surrogate import Surrogate
+
+Backend = Literal["eager", "compiled"]
+BACKENDS: tuple[str, ...] = ("eager", "compiled")
+
+
+def check_backend(backend: str) -> str:
+    """Return ``backend`` if it names a kernel (:data:`BACKENDS`), else raise ``ConfigError``."""
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"unknown MFP kernel backend {backend!r}: use one of {', '.join(BACKENDS)} "
+            "('compiled' fuses forward and backward with torch.compile, 'eager' is the "
+            "torch.mm reference)"
+        )
+    return backend
+
+
+# --- eager reference -------------------------------------------------------------------
+
+
+class _EagerMFP(torch.autograd.Function):
+    """``S = H(tril(m) @ x - V)`` on ``x [T, N]``; saves ``x`` and ``m`` only."""
+
+    @staticmethod
+    def forward(ctx, x, m, threshold, surrogate):  # type: ignore[override]
+        m = m.tril()
+        ctx.save_for_backward(x, m)
+        ctx.threshold, ctx.surrogate = threshold, surrogate
+        h = torch.mm(m, x)
+        return torch.ge(h, threshold, out=h)  # spikes written over H (no extra buffer)
+
+    @staticmethod
+    def backward(ctx, grad_s):  # type: ignore[override]
+        x, m = ctx.saved_tensors
+        h_minus_v = torch.addmm(x.new_full((1,), -ctx.threshold), m, x)  # recomputed H - V
+        g = ctx.surrogate.derivative(h_minus_v)
+        del h_minus_v
+        g.mul_(grad_s)
+        grad_x = torch.mm(m.t(), g) if ctx.needs_input_grad[0] else None
+        grad_m = torch.mm(g, x.t()).tril_() if ctx.needs_input_grad[1] else None
+        return grad_x, grad_m, None, None
+
+
+# --- fused (compiled) ------------------------------------------------------------------
+# Written functionally, step by step, for torch.compile: inductor turns each function into
+# one loop over the neurons with the T x T sums unrolled inside it.
+
+
+def _mix(x: torch.Tensor, m: torch.Tensor, t: int) -> torch.Tensor:
+    """``H[t] = sum_{i <= t} m[t, i] x[i]``, ``i`` ascending."""
+    h = x[0] * m[t, 0]
+    for i in range(1, t + 1):
+        h = h + x[i] * m[t, i]
+    return h
+
+
+def _fused_forward(x: torch.Tensor, m: torch.Tensor, threshold: float) -> torch.Tensor:
+    return torch.stack([(_mix(x, m, t) >= threshold).to(x.dtype) for t in range(x.shape[0])])
+
+
+def _fused_backward(
+    x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: float,
+    surrogate: Surrogate, need_m: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``(grad_X, g or None)``: ``g = grad_S * h'(H - V)`` is returned for ``grad_m``."""
+    steps = x.shape[0]
+    g = [grad_s[t] * surrogate.derivative(_mix(x, m, t) - threshold) for t in range(steps)]
+    grad_x = []
+    for i in range(steps):  # grad_X[i] = sum_{t >= i} m[t, i] g[t], t descending
+        acc = g[steps - 1] * m[steps - 1, i]
+        for t in range(steps - 2, i - 1, -1):
+            acc = acc + g[t] * m[t, i]
+        grad_x.append(acc)
+    return torch.stack(grad_x), (torch.stack(g) if need_m else None)
+
+
+@functools.cache
+def _compiled() -> tuple[Callable[..., torch.Tensor], Callable[..., tuple]]:
+    # Stacking the T per-step results must not become a "pointwise cat" (which recomputes
+    # every step's sum for every output step): as a concat, inductor writes each step's
+    # result straight into its slice from the single fused loop (as in functional/lif.py).
+    options = {"max_pointwise_cat_inputs": 1}
+    return (torch.compile(_fused_forward, dynamic=None, options=options),
+            torch.compile(_fused_backward, dynamic=None, options=options))
+
+
+def _neurons_dynamic(*tensors: torch.Tensor) -> None:
+    # one compiled kernel for every N (batch size, layer size)
+    for t in tensors:
+        torch._dynamo.maybe_mark_dynamic(t, 1)
+
+
+class _FusedMFP(torch.autograd.Function):
+    """Same contract as :class:`_EagerMFP`, compiled forward and backward."""
+
+    @staticmethod
+    def forward(ctx, x, m, threshold, surrogate):  # type: ignore[override]
+        ctx.save_for_backward(x, m)
+        ctx.threshold, ctx.surrogate = threshold, surrogate
+        _neurons_dynamic(x)
+        return _compiled()[0](x, m, threshold)
+
+    @staticmethod
+    def backward(ctx, grad_s):  # type: ignore[override]
+        x, m = ctx.saved_tensors
+        grad_x, grad_m = _fused_backward_call(x, m, grad_s, ctx.threshold, ctx.surrogate,
+                                              bool(ctx.needs_input_grad[1]))
+        return (grad_x if ctx.needs_input_grad[0] else None), grad_m, None, None
+
+
+def _fused_backward_call(x, m, grad_s, threshold, surrogate, need_m):
+    grad_s = grad_s.contiguous()
+    _neurons_dynamic(x, grad_s)
+    grad_x, g = _compiled()[1](x, m, grad_s, threshold, surrogate, need_m)
+    # grad_m outside the compiled graph: inductor's extern mm on the stacked g ran slower
+    # than the same mm called here
+    return grad_x, (torch.mm(g, x.t()).tril_() if need_m else None)
+
+
+_FUNCTIONS = {"eager": _EagerMFP, "compiled": _FusedMFP}
+
+
+def mfp_backward(
+    x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: float,
+    surrogate: Surrogate, backend: Backend = "eager",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The backward alone: ``(grad_X [T, N], grad_m [T, T])`` of ``S = H(m @ x - V)``.
+
+    ``x, grad_s [T, N]``, lower-triangular ``m [T, T]``, ``threshold`` ``V``, ``surrogate``
+    (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence`.
+    """
+    if check_backend(backend) == "compiled":
+        return _fused_backward_call(x.contiguous(), m, grad_s, float(threshold), surrogate,
+                                    True)
+    with torch.enable_grad():
+        xr, mr = x.detach().requires_grad_(), m.detach().requires_grad_()
+        s = _EagerMFP.apply(xr, mr, float(threshold), surrogate)
+        return torch.autograd.grad(s, (xr, mr), grad_s)
+
+
+def mfp_sequence(
+    x: torch.Tensor, m: torch.Tensor, threshold: float, surrogate: Surrogate,
+    backend: Backend = "eager",
+) -> torch.Tensor:
+    """Spikes ``H(m @ x - V)`` for ``x [T, B, ...]``, lower-triangular ``m [T, T]`` and
+    ``threshold`` ``V``; ``surrogate`` gives ``dS/dH`` in backward.
+
+    ``alpha`` is folded into ``m``; entries above its diagonal are ignored. Differentiable
+    in ``x`` and ``m`` (surrogate gradient); saves only ``x`` and ``m`` for backward.
+    ``backend``: ``"eager"`` (``torch.mm`` reference) or ``"compiled"`` (fused with
+    torch.compile; see the module docstring). Raises ``ConfigError`` for an unknown backend.
+    """
+    fn = _FUNCTIONS[check_backend(backend)]
+    t = x.shape[0]
+    s = fn.apply(x.reshape(t, -1).contiguous(), m, float(threshold), surrogate)
+    return s.reshape(x.shape)
