@@ -1,4 +1,4 @@
-"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert, export."""
+"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert, export, run."""
 
 from __future__ import annotations
 
@@ -321,8 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     configs.add_parser(sub)
 
     from spikebit.cli.export import add_parser as add_export
+    from spikebit.cli.run import add_run_parser
 
     add_export(sub)
+    add_run_parser(sub)
     for command in sub.choices.values():  # -q also after the command: `spikebit train X -q`
         command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                              help="no progress bars or periodic progress lines")
