@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/spikebit train configs/demo.yaml
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
 
 test: $(STAMP) lint docs
 	$(PY) -m pytest tests
