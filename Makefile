@@ -28,7 +28,7 @@ test: $(STAMP) lint docs
 	$(PY) -m pytest tests
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(PY) benchmarks/neuron_speed.py
