@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.snn import SpikingConverted
+from spikebit.progress import ProgressBar
 
 Batches = Iterable[tuple[Tensor, Tensor]] | tuple[Tensor, Tensor]
 
@@ -96,7 +97,7 @@ def evaluate_conversion(
     was_training = ann.training
     ann.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), ProgressBar(None, f"simulate T={T}", unit="sample") as bar:
             for x, y in iterate_batches(data, batch_size):
                 x, y = x.to(device), y.to(device)
                 ref = ann(x) / snn.output_scale
@@ -107,6 +108,7 @@ def evaluate_conversion(
                 error += (out - ref).abs().mean(-1).sum(1).double().cpu()
                 ann_correct += int((ref.argmax(-1) == y).sum())
                 n += x.shape[0]
+                bar.update(x.shape[0])
     finally:
         ann.train(was_training)
     if n == 0:

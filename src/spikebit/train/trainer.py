@@ -25,6 +25,7 @@ from torch import nn
 from spikebit.data import ArrayDataset
 from spikebit.data.transforms import Transform
 from spikebit.errors import TrainingError
+from spikebit.progress import ProgressBar
 from spikebit.train.callbacks import (
     Callback,
     QuantizerSchedule,
@@ -461,14 +462,16 @@ def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int =
     if device is None:
         device = model_device(model)
     correct, total, loss_sum = 0, 0, 0.0
-    for images, labels in eval_batches(dataset, batch_size, workers, device):
-        images, labels = to_device(images, device), to_device(labels, device)
-        with autocast(device, precision):
-            output = model(model_input(images))
-            loss = loss_fn(output, labels)
-        loss_sum += float(loss) * labels.numel()
-        correct += int((readout(output).argmax(-1) == labels).sum())
-        total += labels.numel()
+    with ProgressBar(len(dataset), "evaluate", unit="sample") as bar:
+        for images, labels in eval_batches(dataset, batch_size, workers, device):
+            images, labels = to_device(images, device), to_device(labels, device)
+            with autocast(device, precision):
+                output = model(model_input(images))
+                loss = loss_fn(output, labels)
+            loss_sum += float(loss) * labels.numel()
+            correct += int((readout(output).argmax(-1) == labels).sum())
+            total += labels.numel()
+            bar.update(labels.numel())
     model.train(was_training)
     return {"acc": correct / max(1, total), "loss": loss_sum / max(1, total)}
 
