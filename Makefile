@@ -22,13 +22,13 @@ demo: $(STAMP)
 	$(VENV)/bin/spikebit train configs/demo.yaml
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
 
 test: $(STAMP) lint docs
 	$(PY) -m pytest tests
 
 docs: $(STAMP)
-	$(VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(PY) benchmarks/neuron_speed.py

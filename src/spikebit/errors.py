@@ -41,7 +41,8 @@ class CheckpointError(SpikebitError, ValueError):
 
 
 class ExportError(SpikebitError, ValueError):
-    """A model, layer or interchange file (NIR, ONNX) cannot be exported or imported."""
+    """A model, layer or interchange file (NIR, ONNX, packed) cannot be exported (exactly,
+    to the requested format) or imported; the message names the layer and the reason."""
 
 
 class TrainingError(SpikebitError, RuntimeError):

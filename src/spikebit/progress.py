@@ -26,7 +26,13 @@ _quiet: bool | None = None
 
 
 def set_quiet(quiet: bool = True) -> None:
-    """Silence (or re-enable) every progress report of this process."""
+    """Silence (or re-enable) every progress report of this process.
+
+    Overrides ``$SPIKEBIT_QUIET`` for the rest of the process (``spikebit --quiet``).
+
+    Args:
+        quiet: ``True`` turns bars and lines off; ``False`` turns them back on.
+    """
     global _quiet
     _quiet = quiet
 
@@ -131,7 +137,19 @@ def track(
     unit: str = "it",
     enabled: bool = True,
 ) -> Iterator[T]:
-    """Iterate ``iterable`` while reporting progress (see :class:`ProgressBar`)."""
+    """Iterate ``iterable`` while reporting progress (see :class:`ProgressBar`).
+
+    Args:
+        iterable: the items to yield, unchanged.
+        desc: label in front of the count, e.g. ``"sweep"``.
+        total: expected number of items (default: ``len(iterable)`` when it has one,
+            else unknown).
+        unit: what one item is (``"run"``, ``"file"``; default ``"it"``).
+        enabled: ``False`` yields the items without reporting.
+
+    Yields:
+        Each item of ``iterable``; the count advances after the consumer takes it.
+    """
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]
     with ProgressBar(total, desc, unit=unit, enabled=enabled) as bar:

@@ -58,12 +58,9 @@ def cpu_model() -> str:
 
 
 def _spikebit_version() -> str:
-    try:
-        from importlib.metadata import version
+    import spikebit  # the imported code's own version, also for editable installs
 
-        return version("spikebit")
-    except Exception:  # not installed (source tree on PYTHONPATH)
-        return "unknown"
+    return spikebit.__version__
 
 
 def _device() -> str:

@@ -45,7 +45,11 @@ def import_submodules(package: str) -> None:
     """Import every module under ``package`` (so their decorators register).
 
     A module that fails to import is recorded (see :func:`discovery_failures`) and
-    skipped; the others are still imported.
+    skipped; the others are still imported. Each package is imported once per process
+    (until :func:`rediscover`).
+
+    Args:
+        package: dotted package name, e.g. ``"spikebit.methods"``.
     """
     if package in _imported:
         return
@@ -80,7 +84,11 @@ def load_entry_points() -> None:
 
 
 def discover(extra: Iterable[str] = ()) -> None:
-    """The one discovery rule: ``spikebit.methods``, entry-point plugins, then ``extra``."""
+    """The one discovery rule: ``spikebit.methods``, entry-point plugins, then ``extra``.
+
+    Args:
+        extra: further packages whose modules are imported (a registry's ``discover``).
+    """
     import_submodules(METHODS_PACKAGE)
     load_entry_points()
     for package in extra:
@@ -108,6 +116,11 @@ def import_plugins(modules: Iterable[str], base: str | Path | None = None) -> No
 
     Each entry is a module name (``mypkg.neurons``, found on ``sys.path`` or in ``base``)
     or a path to a ``.py`` file (relative to ``base``, default the working directory).
+
+    Args:
+        modules: module names or ``.py`` paths.
+        base: folder for relative paths and module search (default: the working
+            directory, added to ``sys.path`` for module names).
 
     Raises:
         ConfigError: naming the entry and its error when one cannot be imported.
@@ -148,6 +161,11 @@ class Registry(Generic[T]):
     A lookup of an unknown name runs :func:`discover` (``spikebit.methods``, the
     ``spikebit.plugins`` entry points, and this registry's ``discover`` packages)
     once, so entries defined anywhere in them are found without a hand-kept list.
+
+    Args:
+        kind: what the entries are (``"neuron"``, ``"quantizer"``, ...), used in messages.
+        discover: extra packages imported on the first miss, after ``spikebit.methods``
+            and the plugins.
     """
 
     def __init__(self, kind: str, discover: tuple[str, ...] = ()) -> None:
@@ -163,7 +181,17 @@ class Registry(Generic[T]):
             discover(self._discover)
 
     def register(self, name: str) -> Callable[[T], T]:
-        """Decorator adding its target under ``name`` (RegistryError if taken)."""
+        """Decorator adding its target under ``name`` (RegistryError if taken).
+
+        Args:
+            name: the registry name.
+
+        Returns:
+            A decorator that registers its argument and returns it unchanged.
+
+        Raises:
+            RegistryError: (when the decorator is applied) ``name`` is already registered.
+        """
 
         def add(obj: T) -> T:
             if name in self._items:
@@ -174,14 +202,34 @@ class Registry(Generic[T]):
         return add
 
     def remove(self, name: str) -> T:
-        """Unregister ``name`` (returns its entry); raises RegistryError if absent."""
+        """Unregister ``name`` (returns its entry); raises RegistryError if absent.
+
+        Args:
+            name: the registry name.
+
+        Returns:
+            The removed entry.
+
+        Raises:
+            RegistryError: ``name`` is not registered.
+        """
         if name not in self._items:
             raise RegistryError(f"{self.kind} {name!r} is not registered")
         return self._items.pop(name)
 
     def get(self, name: str) -> T:
         """The entry ``name``; after discovery, a RegistryError naming the nearest names
-        and any plugin that failed to import."""
+        and any plugin that failed to import.
+
+        Args:
+            name: the registry name.
+
+        Returns:
+            The registered object.
+
+        Raises:
+            RegistryError: ``name`` is unknown after discovery.
+        """
         if name not in self._items:
             self._load()
         try:

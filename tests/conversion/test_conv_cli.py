@@ -65,7 +65,7 @@ def test_cli_convert_bsnn_end_to_end(ann_checkpoint, capsys) -> None:
 def test_cli_convert_rate_accepts_a_run_directory(ann_checkpoint, capsys) -> None:
     assert main(["convert", str(ann_checkpoint.parent), "--method", "rate", "--T", "8",
                  "--calibration", "32"]) == 0
-    report = json.loads((ann_checkpoint.parent / "convert-rate-K8.json").read_text())
+    report = json.loads((ann_checkpoint.parent / "convert-rate.json").read_text())
     assert report["method"] == "rate" and len(report["output_error"]) == 8
     assert "method rate" in capsys.readouterr().out
 
@@ -89,9 +89,9 @@ def test_selected_steps() -> None:
 
 
 @pytest.mark.parametrize(("args", "name"), [
-    (["--method", "burst", "--max-spikes", "3"], "convert-burst-K8.json"),
-    (["--method", "ltb"], "convert-ltb-K8.json"),
-    (["--method", "qcfs", "--qcfs-levels", "4", "--qcfs-epochs", "1"], "convert-qcfs-K8.json"),
+    (["--method", "burst", "--max-spikes", "3"], "convert-burst.json"),
+    (["--method", "ltb"], "convert-ltb.json"),
+    (["--method", "qcfs", "--qcfs-levels", "4", "--qcfs-epochs", "1"], "convert-qcfs.json"),
 ])
 def test_cli_convert_fast_methods(ann_checkpoint, capsys, args, name) -> None:
     rc = main(["convert", str(ann_checkpoint), *args, "--T", "4", "--calibration", "64"])

@@ -33,11 +33,12 @@ def test_lr_change_is_applied_to_the_cosine_schedule(toy_config):
     changed = config_from_dict(dict(cfg, optim=dict(cfg["optim"], lr=0.1, epochs=4)))
     metrics, run_dir = train_from_config(changed, resume=True)
     ckpt = load_checkpoint(run_dir / "last.safetensors")
-    # after 32 of 32 steps the cosine of base lr 0.1 ends at 0; at step 24 of 32 (end of
-    # epoch 3) it is 0.1 * (1 + cos(pi * 24 / 32)) / 2
+    # the logged lr is the rate of each epoch's first step: the cosine of base lr 0.1 over
+    # 32 steps gives 0.1 * (1 + cos(pi * s / 32)) / 2 at step s = 16 (epoch 3) and 24 (epoch 4)
     history = ckpt.meta["trainer"]["history"]
-    assert history[2]["lr"] == pytest.approx(0.1 * (1 + math.cos(math.pi * 24 / 32)) / 2)
-    assert history[3]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert history[2]["lr"] == pytest.approx(0.1 * (1 + math.cos(math.pi * 16 / 32)) / 2)
+    assert history[3]["lr"] == pytest.approx(0.1 * (1 + math.cos(math.pi * 24 / 32)) / 2)
+    assert ckpt.meta["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.0, abs=1e-12)
     assert ckpt.meta["config"]["optim"]["lr"] == 0.1
     assert ckpt.meta["optimizer"]["param_groups"][0]["initial_lr"] == 0.1
 

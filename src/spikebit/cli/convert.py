@@ -10,7 +10,24 @@ import argparse
 
 
 def run_convert(args: argparse.Namespace) -> int:
-    """Run the conversion described by the parsed ``convert`` arguments; returns 0."""
+    """Run the conversion described by the parsed ``convert`` arguments.
+
+    Prints the report table and writes ``convert-<method>-K<k>.json`` beside the
+    checkpoint (:func:`spikebit.conversion.from_checkpoint.convert_checkpoint`).
+
+    Args:
+        args: the parsed ``convert`` arguments: ``checkpoint``, ``method``, ``percentile``,
+            ``K`` (phase period, bits), ``T`` (time steps), ``calibration`` (images),
+            ``max_spikes``, ``thresholds``, ``qcfs_levels``, ``qcfs_epochs``.
+
+    Returns:
+        0 (errors propagate to :func:`spikebit.cli.main.main`).
+
+    Raises:
+        ConversionError: no checkpoint at the path, a spiking (not ReLU ANN) or
+            event-frame model, or a bad ``T``/``calibration``/method option.
+        CheckpointError: the checkpoint file is corrupt or not a spikebit checkpoint.
+    """
     from spikebit.conversion.from_checkpoint import convert_checkpoint, format_report
 
     report = convert_checkpoint(args.checkpoint, method=args.method,

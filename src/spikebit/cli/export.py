@@ -41,9 +41,25 @@ def write_onnx(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
     return to_onnx(model, out, spikes=not args.no_spikes, approximate=args.approximate or None)
 
 
+@register_format("packed")
+def write_packed(model: nn.Module, out: Path, args: argparse.Namespace) -> Path:
+    """Write ``model`` to ``out`` as a packed ``.sbit`` file (``args.fp_dtype``: storage of
+    full-precision layers) and print its size beside ``model_storage``. Raises
+    :class:`~spikebit.errors.ExportError` (no file written) if it cannot run exactly."""
+    from spikebit.deploy import export_packed
+    from spikebit.metrics import model_storage
+
+    report = export_packed(model, out, fp_dtype=args.fp_dtype)
+    storage = model_storage(model).total_bits / 8
+    print(f"{out}: {report.file_bytes / 1024:.1f} KiB, {report.layers} layers (model_storage "
+          f"{storage / 1024:.1f} KiB; folded per-channel scales/biases "
+          f"{report.folded_bytes / 1024:.1f} KiB)")
+    return out
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``export`` subcommand to the CLI's subparsers."""
-    x = sub.add_parser("export", help="export a trained checkpoint (nir, onnx, ...)")
+    x = sub.add_parser("export", help="export a trained checkpoint (nir, onnx, packed)")
     x.add_argument("checkpoint", help="a .safetensors checkpoint or its run directory")
     x.add_argument("--format", required=True, help="output format: " + ", ".join(FORMATS.names()))
     x.add_argument("-o", "--output", required=True, help="output file")
@@ -54,6 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="NIR: seconds per time step (tau = dt / (1 - leak)); default 1e-4")
     x.add_argument("--no-spikes", action="store_true",
                    help="ONNX: output the logits only (no per-layer spike outputs)")
+    x.add_argument("--fp-dtype", choices=["float32", "float16"], default="float32",
+                   help="packed: storage of full-precision layers (float32 is exact)")
     x.set_defaults(func=run_export)
 
 

@@ -1,4 +1,4 @@
-"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert, export."""
+"""The ``spikebit`` command: train, eval, info, models, data, reproduce, convert, export, run."""
 
 from __future__ import annotations
 
@@ -13,6 +13,23 @@ from spikebit.errors import SpikebitError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """``spikebit train CONFIG``: train from a YAML file or a shipped config name.
+
+    Prints the run's summary (metrics, run directory, wall time) at the end.
+
+    Args:
+        args: the parsed ``train`` arguments (``config``, ``set``, ``resume``, ``device``).
+
+    Returns:
+        0 (errors propagate to :func:`main`).
+
+    Raises:
+        ConfigError: an unknown config name or file, an invalid config or override, or an
+            unavailable device/precision.
+        DataError: the dataset is missing or corrupt.
+        TrainingError: training diverged.
+        CheckpointError: ``--resume`` without a readable last checkpoint.
+    """
     from spikebit.cli.report import print_run_summary
     from spikebit.train import load_config, train_from_config
     from spikebit.train.shipped import resolve_config
@@ -26,6 +43,18 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    """``spikebit eval CHECKPOINT``: test accuracy and loss of a checkpoint, as JSON.
+
+    Args:
+        args: the parsed ``eval`` arguments (``checkpoint``, ``data_dir``, ``device``).
+
+    Returns:
+        0 (errors propagate to :func:`main`).
+
+    Raises:
+        CheckpointError: the checkpoint is missing, corrupt or not a spikebit checkpoint.
+        DataError: the checkpoint's test set is missing or corrupt.
+    """
     from spikebit.train import model_from_checkpoint
     from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data
@@ -42,6 +71,20 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    """``spikebit info CHECKPOINT``: architecture, storage, firing rates, SOPs and energy.
+
+    Args:
+        args: the parsed ``info`` arguments (``checkpoint``, ``json``, ``no_activity``,
+            ``device``).
+
+    Returns:
+        0 (errors propagate to :func:`main`).
+
+    Raises:
+        CheckpointError: the checkpoint is missing, corrupt or not a spikebit checkpoint.
+        DataError: the activity measurement needs a dataset that is missing (skip it with
+            ``--no-activity``).
+    """
     from spikebit.cli.report import info_report
     from spikebit.train.device import use_device
 
@@ -51,6 +94,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
+    """``spikebit models``: print every zoo model's name and one-line summary.
+
+    Args:
+        args: the parsed ``models`` arguments (none are read).
+
+    Returns:
+        0.
+    """
     from spikebit.models import MODEL_INFO, MODELS
 
     for name in MODELS.names():
@@ -59,6 +110,19 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    """``spikebit data list|fetch NAMES``: list datasets (cached or not) or download them.
+
+    Args:
+        args: the parsed ``data`` arguments (``action``, ``names``, ``data_dir``).
+
+    Returns:
+        0 (errors propagate to :func:`main`).
+
+    Raises:
+        DataError: ``fetch`` without names, an unknown dataset name (checked before
+            anything is downloaded), or a download that fails or does not match its
+            checksum.
+    """
     from spikebit.data import cache_dir, dataset_names, fetch
 
     if args.action == "list":
@@ -72,16 +136,31 @@ def cmd_data(args: argparse.Namespace) -> int:
             cached = folder.is_dir() and any(folder.iterdir())
             print(f"{name:16s} {'static':7s} {'yes' if cached else 'no':7s} "
                   f"{DATASETS.get(name).summary}")
-        for name in EVENT_DATASETS.names():
-            cached = any((root / "events").glob(f"{name}-*.npz"))
+        from spikebit.data.events.fetch import event_cache_path
+
+        for name in EVENT_DATASETS.names():  # the full simulated splits, not subsets
+            cached = all(event_cache_path(name, args.data_dir, train, 0, None).is_file()
+                         for train in (True, False))
             print(f"{name:16s} {'events':7s} {'yes' if cached else 'no':7s} "
                   f"{EVENT_DATASETS.get(name).summary}")
         return 0
-    for name in args.names:
-        if name in ("nfmnist", "nmnist-subset"):
-            from spikebit.data.events import fetch_event_dataset
+    from spikebit.data.catalog import DATASETS
+    from spikebit.data.events.fetch import EVENT_DATASETS, fetch_event_dataset
+    from spikebit.errors import DataError, did_you_mean
 
-            path = fetch_event_dataset(name, args.data_dir)
+    known = [*DATASETS.names(), *EVENT_DATASETS.names()]
+    if not args.names:
+        raise DataError(f"name the datasets to fetch, e.g. `spikebit data fetch fashion-mnist`; "
+                        f"known: {', '.join(known)} (see `spikebit data list`).")
+    for name in args.names:
+        if name not in known:
+            raise DataError(f"unknown dataset {name!r}.{did_you_mean(name, known)} "
+                            f"Known: {', '.join(known)}.")
+    for name in args.names:
+        if name in EVENT_DATASETS:
+            for train in (True, False):  # both splits, so `data list` shows it cached
+                fetch_event_dataset(name, args.data_dir, train=train)
+            path = cache_dir(args.data_dir) / "events"
         else:
             path = fetch(name, args.data_dir)
         print(f"{name}: {path}")
@@ -89,6 +168,19 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
+    """``spikebit reproduce NAME``: run a paper's table at a budget (or ``--list`` them).
+
+    Args:
+        args: the parsed ``reproduce`` arguments (``name``, ``list``, ``budget``,
+            ``seeds``, ``out_dir``, ``device``).
+
+    Returns:
+        0 (errors propagate to :func:`main`).
+
+    Raises:
+        RegistryError: an unknown experiment name.
+        ConfigError: ``--seeds`` below 1 or an unavailable device.
+    """
     from spikebit.reproduce import list_experiments, run_experiment
 
     if args.list or not args.name:
@@ -100,11 +192,26 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     with use_device(args.device):
         path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir,
                               seeds=args.seeds)
-    print(f"wrote {path}")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    """``spikebit convert CHECKPOINT``: ANN checkpoint to SNN (:func:`run_convert`).
+
+    Args:
+        args: the parsed ``convert`` arguments (``checkpoint``, ``method``, ``T``, ``K``,
+            ``percentile``, ``calibration``, ... and ``device``).
+
+    Returns:
+        0 (errors propagate to :func:`main`).
+
+    Raises:
+        ConversionError: no checkpoint at the path, a spiking (not ReLU ANN) or
+            event-frame model, or a bad ``T``/``calibration``/method option.
+        CheckpointError: the checkpoint file is corrupt or not a spikebit checkpoint.
+        ConfigError: an unavailable device.
+    """
     from spikebit.cli.convert import run_convert
     from spikebit.train.device import use_device
 
@@ -116,6 +223,11 @@ NO_VERIFY_HELP = "skip the SHA-256 check of checkpoint tensors (faster loading o
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``spikebit`` argument parser with every subcommand registered.
+
+    Returns:
+        The parser; each subcommand sets ``func``, the handler :func:`main` calls.
+    """
     from spikebit import __version__
     from spikebit.cli import configs
 
@@ -209,14 +321,28 @@ def build_parser() -> argparse.ArgumentParser:
     configs.add_parser(sub)
 
     from spikebit.cli.export import add_parser as add_export
+    from spikebit.cli.run import add_run_parser
 
     add_export(sub)
+    add_run_parser(sub)
+    for command in sub.choices.values():  # -q also after the command: `spikebit train X -q`
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bars or periodic progress lines")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``spikebit`` command; returns the exit status (2 on a
-    :class:`SpikebitError`, printed as one line without a traceback)."""
+    """Entry point of the ``spikebit`` command.
+
+    A :class:`~spikebit.errors.SpikebitError` prints as one line without a traceback.
+
+    Args:
+        argv: command-line arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: the handler's (0 on success), 2 on a ``SpikebitError``, 130 when
+        interrupted, 0 when the output pipe closes early (``| head``).
+    """
     args = build_parser().parse_args(argv)
     if getattr(args, "no_verify", False):  # checkpoint SHA-256 checks off (for speed)
         os.environ["SPIKEBIT_VERIFY_CHECKPOINTS"] = "0"
@@ -233,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: the last completed epoch's checkpoint is intact "
               "(continue with --resume)", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` & co.: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -24,14 +24,35 @@ DEFAULT_MAX_VALUES = 2**22  # per layer; above this the positive values are subs
 
 
 def check_percentile(p: float) -> float:
-    """Return ``p`` as float if ``0 < p <= 100``, else raise."""
+    """Return ``p`` as float if ``0 < p <= 100``, else raise.
+
+    Args:
+        p: a percentile in % (100 = max-norm).
+
+    Returns:
+        ``float(p)``.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]``.
+    """
     if not 0.0 < float(p) <= 100.0:
         raise ConversionError(f"percentile must be in (0, 100] (100 = max-norm), got {p}")
     return float(p)
 
 
 def percentile(values: Tensor, p: float) -> float:
-    """p-th percentile of ``values`` (any shape) with numpy's linear interpolation."""
+    """p-th percentile of ``values`` (any shape) with numpy's linear interpolation.
+
+    Args:
+        values: any tensor (flattened).
+        p: the percentile in %, ``(0, 100]`` (100: the maximum).
+
+    Returns:
+        The percentile, as a Python float.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]`` or ``values`` empty.
+    """
     p = check_percentile(p)
     v = values.detach().flatten().double()
     n = v.numel()
@@ -49,7 +70,19 @@ def percentile(values: Tensor, p: float) -> float:
 
 
 def nonzero_percentile(values: Tensor, p: float, default: float = 1.0) -> float:
-    """Percentile of the positive entries of ``values``; ``default`` if there are none."""
+    """Percentile of the positive entries of ``values``; ``default`` if there are none.
+
+    Args:
+        values: any tensor.
+        p: the percentile in %, ``(0, 100]``.
+        default: the value returned when no entry is positive.
+
+    Returns:
+        The percentile of the positive entries (Rueckauer et al. 2017 convention), a float.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]``.
+    """
     positive = values[values > 0]
     return percentile(positive, p) if positive.numel() else default
 
@@ -60,6 +93,14 @@ class ActivationStats:
     For p = 100 only a running maximum is kept. Otherwise each batch
     contributes at most ``max_values // n_batches`` values per layer (a
     seeded random subset when it has more), so memory stays bounded.
+
+    Args:
+        p: the percentile in % of the positive activations, in ``(0, 100]`` (100 = max-norm).
+        n_batches: number of calibration batches that will be added (splits the value budget).
+        max_values: most positive values kept per layer over all batches.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]``.
     """
 
     def __init__(self, p: float, n_batches: int, max_values: int = DEFAULT_MAX_VALUES) -> None:
@@ -70,6 +111,13 @@ class ActivationStats:
         self.generator = torch.Generator().manual_seed(0)
 
     def add(self, name: str, activation: Tensor) -> None:
+        """Record the positive entries of one layer's activation on one batch.
+
+        Args:
+            name: the layer (graph node) name, e.g. ``"n3"``.
+            activation: the layer's ReLU output on the batch, any shape (``[B, C, H, W]`` or
+                ``[B, F]``); only entries ``> 0`` are kept.
+        """
         positive = activation.detach()[activation > 0]
         if self.p == 100.0:
             top = float(positive.max()) if positive.numel() else 0.0
@@ -103,7 +151,28 @@ def record_lambdas(
     batch_size: int = 256,
     max_values: int = DEFAULT_MAX_VALUES,
 ) -> dict[str, float]:
-    """Run ``forward(x, record)`` over ``data`` in batches and return per-layer lambdas."""
+    """Per-layer normalization scales ``lambda_l`` (Rueckauer et al. 2017, data-based
+    normalization).
+
+    Runs ``forward(x, record)`` over ``data`` in batches without gradients; ``forward``
+    calls ``record(name, activation)`` for every ReLU layer, and ``lambda_l`` is the
+    ``p``-th percentile of the positive activations of layer ``l``.
+
+    Args:
+        forward: ``forward(x, record) -> output``, the ANN forward that reports every ReLU
+            activation to ``record``.
+        data: calibration images ``[N, C, H, W]`` (any ``[N, ...]`` the forward accepts).
+        p: the percentile in %, in ``(0, 100]`` (100 = max-norm).
+        batch_size: images per forward pass.
+        max_values: most positive values kept per layer (memory bound; subsampled above).
+
+    Returns:
+        ``{layer name: lambda}``; a layer that is never active gets 1.0 (with a warning).
+
+    Raises:
+        ConversionError: ``data`` is not a non-empty batch ``[N, ...]``, or ``p`` is outside
+            ``(0, 100]``.
+    """
     if data.dim() < 2 or data.shape[0] == 0:
         raise ConversionError(
             f"calibration data must be a non-empty batch [N, ...], got shape {tuple(data.shape)}"

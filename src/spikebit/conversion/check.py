@@ -58,7 +58,14 @@ REJECTED: list[tuple[tuple[type[nn.Module], ...], str]] = [
 
 
 def rejection(module: nn.Module) -> str | None:
-    """Why ``module`` (as a whole) cannot be lowered exactly, or None."""
+    """Why ``module`` (as a whole) cannot be lowered exactly, or None.
+
+    Args:
+        module: one module of the ANN.
+
+    Returns:
+        The reason with its fix, or None when the module is accepted.
+    """
     for types, reason in REJECTED:
         if isinstance(module, types):
             return reason
@@ -177,10 +184,16 @@ def _leaves(module: nn.Module, path: str) -> list[str]:
 
 
 def check_convertible(model: nn.Module) -> None:
-    """Raise :class:`ConversionError` listing every layer of ``model`` that cannot be lowered
-    exactly (path, layer type, reason); returns None for a convertible model.
+    """Check that every layer of ``model`` can be lowered exactly; returns None if so.
 
     Runs on the module tree and a symbolic trace only (no data, no calibration).
+
+    Args:
+        model: the ANN to convert.
+
+    Raises:
+        ConversionError: ``model`` is not an ``nn.Module``, or lists every layer that
+            cannot be lowered (path, layer type, reason and fix).
     """
     if not isinstance(model, nn.Module):
         raise ConversionError(f"ann must be an nn.Module, got {type(model).__name__}")

@@ -29,17 +29,24 @@ MAX_K = 24  # float32 resolves 2^-24 relative to 1
 
 @dataclass(frozen=True)
 class Clock:
-    """Time step ``t`` of a simulation with ``K`` phases per period."""
+    """Time step ``t`` of a simulation with ``K`` phases per period (BSNN eq. 5).
+
+    Args:
+        t: the time step, counted from 0.
+        K: phases per period (bits of the phase code), ``1 .. 24``.
+    """
 
     t: int
     K: int
 
     @property
     def phase(self) -> int:
+        """The phase ``k = t % K`` (0 .. K - 1) within the current period."""
         return self.t % self.K
 
     @property
     def period(self) -> int:
+        """The period ``p = t // K``, counted from 0."""
         return self.t // self.K
 
     @property
@@ -49,7 +56,15 @@ class Clock:
 
 
 class Method(ABC):
-    """Neuron dynamics of one conversion method, with ``K`` phases per period."""
+    """Neuron dynamics of one conversion method, with ``K`` phases per period.
+
+    Args:
+        K: phases per period (time steps per period of the phase code, its bits), an
+            ``int`` in ``1 .. 24``.
+
+    Raises:
+        ConversionError: ``K`` is not an int in ``1 .. 24``.
+    """
 
     name: ClassVar[str]
     default_encoder: ClassVar[str]
@@ -67,19 +82,49 @@ class Method(ABC):
         self.K = K
 
     def beta(self, clock: Clock) -> float:
-        """Weight of constant currents at this step (phase-shaped, sums to 1 per period)."""
+        """Weight of constant currents (biases, direct input) at this step.
+
+        Phase-shaped, ``beta = S_k / (1 - 2^-K)`` with ``S_k = 2^-(1 + k)`` (BSNN eq. 5), so
+        it sums to 1 over one period of ``K`` steps.
+
+        Args:
+            clock: the step's :class:`Clock`.
+
+        Returns:
+            The weight ``beta`` (dimensionless).
+        """
         return clock.spike_weight / (1.0 - 2.0**-self.K)
 
     def bias_weight(self, clock: Clock, onset: int) -> float:
-        """``beta`` for a layer whose inputs carry information from period ``onset`` on;
-        pipelined methods inject no bias before the onset."""
+        """``beta`` for a layer whose inputs carry information from period ``onset`` on.
+
+        Pipelined methods (``bsnn``) inject no bias before the onset.
+
+        Args:
+            clock: the step's :class:`Clock`.
+            onset: the first period (not step) in which the layer's inputs carry information.
+
+        Returns:
+            ``beta(clock)``, or 0.0 before ``onset`` for pipelined methods.
+        """
         if self.pipelined and clock.period < onset:
             return 0.0
         return self.beta(clock)
 
     @abstractmethod
     def fire(self, current: Tensor, clock: Clock, state: Any) -> tuple[Tensor, Any]:
-        """Integrate ``current`` and return ``(spike values, new state)``; state None = zeros."""
+        """Integrate ``current`` and fire.
+
+        Args:
+            current: the input current at this step, ``[B, C, H, W]`` or ``[B, F]``, in units
+                of the normalized threshold (1).
+            clock: the step's :class:`Clock` (phase ``k``, period ``p``).
+            state: the membrane potential(s) from the previous step, ``None`` at the first step
+                (zeros).
+
+        Returns:
+            ``(spike values, new state)``; the spikes have ``current``'s shape.
+        """
 
 
 METHODS: Registry[type[Method]] = Registry("conversion method")
@@ -94,9 +139,29 @@ class RateIF(Method):
     default_synchronous = False
 
     def beta(self, clock: Clock) -> float:
+        """Rate coding weighs constant currents equally at every step.
+
+        Args:
+            clock: the step's :class:`Clock` (unused).
+
+        Returns:
+            1.0 (one step is one period).
+        """
         return 1.0
 
     def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        """IF neuron: ``u += current``; spike 1 where ``u >= 1``; reset by subtraction (BSNN eq. 2).
+
+        Args:
+            current: the input current at this step, ``[B, C, H, W]`` or ``[B, F]``, in units
+                of the normalized threshold (1).
+            clock: the step's :class:`Clock` (phase ``k``, period ``p``).
+            state: the membrane potential(s) from the previous step, ``None`` at the first step
+                (zeros).
+
+        Returns:
+            ``(spikes in {0, 1}, new potential)``, both of ``current``'s shape.
+        """
         u = current if state is None else state + current
         s = (u >= 1.0).to(u.dtype)
         return s, u - s
@@ -111,6 +176,19 @@ class PhaseIF(Method):
     default_synchronous = False
 
     def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        """Weighted-spike IF neuron: spike ``S_k`` where ``u >= S_k``, reset by subtraction
+        (Kim et al. 2018; BSNN eq. 4-5).
+
+        Args:
+            current: the input current at this step, ``[B, C, H, W]`` or ``[B, F]``, in units
+                of the normalized threshold (1).
+            clock: the step's :class:`Clock` (phase ``k``, period ``p``).
+            state: the membrane potential(s) from the previous step, ``None`` at the first step
+                (zeros).
+
+        Returns:
+            ``(spikes in {0, S_k}, new potential)``, both of ``current``'s shape.
+        """
         u = current if state is None else state + current
         th = clock.spike_weight
         s = (u >= th).to(u.dtype) * th
@@ -144,6 +222,19 @@ class BistableIF(Method):
     def fire(
         self, current: Tensor, clock: Clock, state: BIFState | None
     ) -> tuple[Tensor, BIFState]:
+        """Bistable IF pair (BSNN eq. 11-13): in odd periods A fires (threshold and spike value
+        ``S_k``) while B integrates ``current``; in even periods the roles swap.
+
+        Args:
+            current: the input current at this step, ``[B, C, H, W]`` or ``[B, F]``, in units
+                of the normalized threshold (1).
+            clock: the step's :class:`Clock` (phase ``k``, period ``p``).
+            state: the :class:`BIFState` ``(a, b)`` of the previous step, ``None`` at the first step
+                (zeros).
+
+        Returns:
+            ``(spikes in {0, S_k}, new BIFState)``; the spikes have ``current``'s shape.
+        """
         if state is None:
             state = BIFState(torch.zeros_like(current), torch.zeros_like(current))
         th = clock.spike_weight
@@ -155,8 +246,22 @@ class BistableIF(Method):
 
 
 def build_method(name: str, K: int = 8, **options: Any) -> Method:
-    """Instantiate the registered method ``name`` with ``K`` phases per period and the
-    method's own ``options`` (None values are dropped; e.g. ``max_spikes`` for burst)."""
+    """Instantiate the registered conversion method ``name``.
+
+    Args:
+        name: a name in ``METHODS``: ``"rate"``, ``"phase"``, ``"bsnn"``, ``"ltb"``,
+            ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"`` (or a plug-in).
+        K: phases per period (time steps per period), ``1 .. 24``.
+        **options: the method's own options (``Method.options``, e.g. ``max_spikes`` for
+            burst); None values are dropped.
+
+    Returns:
+        The method instance.
+
+    Raises:
+        RegistryError: ``name`` is not registered.
+        ConversionError: an option the method does not take, or ``K`` out of range.
+    """
     cls = METHODS.get(name)
     given = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - set(cls.options))
@@ -177,15 +282,30 @@ class InputCoding(ABC):
 
     @abstractmethod
     def input_scale(self, x: Tensor, percentile: float) -> float:
-        """``lambda_0`` of the calibration images ``x`` ``[B, C, H, W]`` (the ``percentile``
-        in %, of their magnitudes for the phase code): the input is divided by it before
-        encoding."""
+        """``lambda_0`` of the calibration images: the input is divided by it before encoding.
+
+        Args:
+            x: calibration images ``[B, C, H, W]``.
+            percentile: the percentile in %, ``(0, 100]`` (of the magnitudes, for the phase
+                code).
+
+        Returns:
+            The input scale ``lambda_0`` (> 0).
+        """
 
     @abstractmethod
     def step(self, x: Tensor, clock: Clock, method: Method, state: Any) -> tuple[Tensor, Any]:
-        """Signal at this step (same shape as the scaled input ``x``) and the new encoder
-        ``state`` (``None`` at the first step), at the ``clock`` of the conversion
-        ``method``."""
+        """The signal fed to the first layer at this step.
+
+        Args:
+            x: the scaled input ``[B, C, H, W]``.
+            clock: the step's :class:`Clock`.
+            method: the conversion method (supplies ``beta``).
+            state: the encoder's state, ``None`` at the first step.
+
+        Returns:
+            ``(signal of x's shape, new encoder state)``.
+        """
 
 
 INPUT_CODINGS: Registry[type[InputCoding]] = Registry("input coding")
@@ -196,9 +316,29 @@ class DirectInput(InputCoding):
     """Real-valued input current ``x * beta(t)`` (constant ``x`` for rate coding)."""
 
     def input_scale(self, x: Tensor, percentile: float) -> float:
+        """``lambda_0`` of the direct (analog) input: the input is not rescaled.
+
+        Args:
+            x: calibration images ``[B, C, H, W]`` (unused).
+            percentile: the normalization percentile in % (unused).
+
+        Returns:
+            1.0.
+        """
         return 1.0
 
     def step(self, x: Tensor, clock: Clock, method: Method, state: None) -> tuple[Tensor, None]:
+        """The analog input current at this step, ``x * beta(t)``.
+
+        Args:
+            x: the scaled input ``[B, C, H, W]``.
+            clock: the step's :class:`Clock`.
+            method: the conversion method (supplies ``beta``).
+            state: unused (``None``).
+
+        Returns:
+            ``(current of x's shape, None)``.
+        """
         beta = method.beta(clock)
         return (x if beta == 1.0 else x * beta), None
 
@@ -210,11 +350,34 @@ class PhaseInput(InputCoding):
     so over n periods the code averages to ``x`` within ``2^-K / n``)."""
 
     def input_scale(self, x: Tensor, percentile: float) -> float:
+        """``lambda_0``: the ``percentile``-th percentile of the nonzero magnitudes ``|x|``.
+
+        Args:
+            x: calibration images ``[B, C, H, W]``.
+            percentile: the percentile in %, in ``(0, 100]``.
+
+        Returns:
+            The scale the input is divided by (1.0 if ``x`` is all zeros).
+
+        Raises:
+            ConversionError: ``percentile`` outside ``(0, 100]``.
+        """
         return nonzero_percentile(x.abs(), percentile, default=1.0)
 
     def step(
         self, x: Tensor, clock: Clock, method: Method, state: Tensor | None
     ) -> tuple[Tensor, Tensor]:
+        """One step of the signed phase code: ``sign(u) * S_k`` where ``|u| >= S_k``, soft reset.
+
+        Args:
+            x: the scaled input ``[B, C, H, W]``, added to the potential at phase 0.
+            clock: the step's :class:`Clock` (phase ``k``).
+            method: the conversion method (unused).
+            state: the encoder's residual potential, ``None`` at the first step.
+
+        Returns:
+            ``(signed spikes in {-S_k, 0, S_k}, new potential)``, both of ``x``'s shape.
+        """
         u = x if state is None else (state + x if clock.phase == 0 else state)
         th = clock.spike_weight
         s = torch.sign(u) * (u.abs() >= th).to(u.dtype) * th

@@ -9,12 +9,26 @@ from torch import Tensor, nn
 
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.snn import SpikingConverted
+from spikebit.progress import ProgressBar
 
 Batches = Iterable[tuple[Tensor, Tensor]] | tuple[Tensor, Tensor]
 
 
 def iterate_batches(data: Batches, batch_size: int = 256) -> Iterator[tuple[Tensor, Tensor]]:
-    """Yield ``(x, y)`` batches from a tensor pair ``(x, y)`` or an iterable of pairs."""
+    """Yield ``(x, y)`` batches from a tensor pair ``(x, y)`` or an iterable of pairs.
+
+    Args:
+        data: a tuple ``(x [N, C, H, W], y [N])`` of tensors, or an iterable (e.g. a
+            DataLoader) of ``(x, y, ...)`` batches (extra items are ignored).
+        batch_size: images per batch when ``data`` is a tensor pair.
+
+    Returns:
+        An iterator of ``(x [B, C, H, W], y [B])`` batches.
+
+    Raises:
+        ConversionError: ``x`` and ``y`` differ in ``N``, or an item is not an ``(x, y)``
+            pair.
+    """
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
         x, y = data
         if x.shape[0] != y.shape[0]:
@@ -28,9 +42,18 @@ def iterate_batches(data: Batches, batch_size: int = 256) -> Iterator[tuple[Tens
 
 
 def answered(readout: Tensor) -> Tensor:
-    """Which readouts ``[..., K]`` hold a decision: ``[...]`` bool, False where every class
-    has the same value (e.g. all zeros before a BSNN's first output at ``2 K`` steps, or a
-    network that never fired), whose argmax would be an arbitrary class 0."""
+    """Which readouts hold a decision.
+
+    False where every class has the same value (e.g. all zeros before a BSNN's first
+    output at ``2 K`` steps, or a network that never fired), whose argmax would be an
+    arbitrary class 0.
+
+    Args:
+        readout: readouts ``[..., K]`` (e.g. ``[T, B, K]``).
+
+    Returns:
+        A bool tensor ``[...]``.
+    """
     return readout.amax(-1) > readout.amin(-1)
 
 
@@ -44,14 +67,27 @@ def evaluate_conversion(
 ) -> dict:
     """Accuracy of ``snn`` at every step 1..T against ``ann`` on ``data``.
 
-    Returns ``{"T", "num_samples", "ann_accuracy" (percent), "snn_accuracy"
-    (list of T percents; entry t-1 is the accuracy after t steps), "no_output" (list of
-    T percents of samples without output yet), "output_error" (list of T: mean
-    |ann(x)/output_scale - snn readout|)}``.
-
     A sample whose readout holds no decision yet (:func:`answered`) counts as not
     correct, never as class 0; a step at which no sample has output has accuracy
     ``None`` ("no output"), which the tables print as such and the plots leave out.
+
+    Args:
+        snn: the converted network (from :func:`~spikebit.conversion.snn.convert`).
+        ann: the source ANN, images ``[B, C, H, W]`` to logits ``[B, K]`` (evaluated in
+            eval mode; its mode is restored).
+        data: a tensor pair ``(x [N, C, H, W], y [N])`` or an iterable of such batches.
+        T: time steps to simulate.
+        batch_size: images per batch for a tensor pair.
+
+    Returns:
+        ``{"T", "num_samples", "ann_accuracy" (percent), "snn_accuracy" (list of T
+        percents or None; entry t-1 is the accuracy after t steps), "no_output" (list of
+        T percents of samples without output yet), "output_error" (list of T: mean
+        |ann(x)/output_scale - snn readout|, normalized units)}``.
+
+    Raises:
+        ConversionError: ``data`` holds no samples or malformed batches, or ``T`` is not a
+            positive int.
     """
     device = _device(snn)
     correct = torch.zeros(T, dtype=torch.float64)
@@ -61,7 +97,7 @@ def evaluate_conversion(
     was_training = ann.training
     ann.eval()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), ProgressBar(None, f"simulate T={T}", unit="sample") as bar:
             for x, y in iterate_batches(data, batch_size):
                 x, y = x.to(device), y.to(device)
                 ref = ann(x) / snn.output_scale
@@ -72,6 +108,7 @@ def evaluate_conversion(
                 error += (out - ref).abs().mean(-1).sum(1).double().cpu()
                 ann_correct += int((ref.argmax(-1) == y).sum())
                 n += x.shape[0]
+                bar.update(x.shape[0])
     finally:
         ann.train(was_training)
     if n == 0:
@@ -91,7 +128,19 @@ def output_differences(snn: SpikingConverted, ann: nn.Module, x: Tensor, T: int)
     """``snn readout at T - ann(x) / output_scale`` for every sample and class, flat ``[B*K]``.
 
     Both sides are in normalized units (ANN logits divided by ``lambda_L``), the
-    quantity of the paper's Fig. 5.
+    quantity of the BSNN paper's Fig. 5.
+
+    Args:
+        snn: the converted network.
+        ann: the source ANN (evaluated in eval mode; its mode is restored).
+        x: images ``[B, C, H, W]``.
+        T: time steps simulated.
+
+    Returns:
+        The differences, float ``[B*K]`` on the CPU.
+
+    Raises:
+        ConversionError: ``x`` is not a batch or ``T`` is not a positive int.
     """
     was_training = ann.training
     ann.eval()

@@ -20,7 +20,16 @@ from spikebit.conversion.snn import convert
 
 @dataclass(frozen=True)
 class Variant:
-    """One conversion setting; ``synchronous=None`` means the method's default."""
+    """One conversion setting of an experiment.
+
+    Args:
+        name: the variant's label in reports (e.g. ``"bsnn-K8"``).
+        method: the conversion method name (``METHODS``: ``"rate"``, ``"phase"``,
+            ``"bsnn"``, ...).
+        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
+        K: phases per period (time steps per period, bits of the phase code).
+        synchronous: SN on residual shortcuts; ``None`` means the method's default.
+    """
 
     name: str
     method: str
@@ -31,7 +40,21 @@ class Variant:
 
 @dataclass
 class VariantResult:
-    """Curves (entry t-1 = after t steps) and summary numbers of one variant; percents."""
+    """Curves (entry t-1 = after t steps) and summary numbers of one variant, in percent.
+
+    Args:
+        variant: the :class:`Variant` (with ``synchronous`` resolved).
+        accuracy: SNN accuracy in % after each step; ``None`` where no sample has output
+            yet ("no output").
+        output_error: mean ``|ann(x)/output_scale - readout|`` after each step
+            (normalized units).
+        best_accuracy: the best accuracy in % (earliest T on ties).
+        best_T: the step (time steps) of ``best_accuracy``.
+        conversion_loss: ``ann_accuracy - best_accuracy``, in percentage points.
+        lossless_T: the smallest T with ``ann_accuracy - accuracy <= tolerance``, or None.
+        differences: the Fig. 5 data at ``T_max`` (readout minus normalized ANN output per
+            sample and class).
+    """
 
     variant: Variant
     accuracy: list[float | None]  # None: no sample has output yet ("no output")
@@ -45,6 +68,14 @@ class VariantResult:
 
 @dataclass
 class ConversionReport:
+    """All variants of one conversion experiment on one ANN.
+
+    Args:
+        ann_accuracy: the ANN's accuracy in % on the test images.
+        T_max: time steps simulated.
+        tolerance: conversion loss in percentage points counted as lossless.
+        results: ``{variant name: VariantResult}``.
+    """
     ann_accuracy: float
     T_max: int
     tolerance: float
@@ -67,7 +98,18 @@ class ConversionReport:
 def default_variants(
     K_values: Sequence[int] = (4, 6, 8), percentile: float = 99.99, residual: bool = False
 ) -> list[Variant]:
-    """Rate max/p-norm, phase (K=8), BSNN per K; plus the SN ablation when ``residual``."""
+    """Rate max/p-norm, phase (K=8), BSNN per K; plus the SN ablation when ``residual``.
+
+    The SN ablation (BSNN paper, Table 2) adds phase IF with SN and BSNN without SN.
+
+    Args:
+        K_values: phases per period of the BSNN variants (one variant each).
+        percentile: the p-norm percentile in % of the second rate variant (Rueckauer 2017).
+        residual: add the Table 2 ablation (for ResNets).
+
+    Returns:
+        The variants, in report order.
+    """
     variants = [
         Variant("rate-max", "rate", 100.0),
         Variant(f"rate-p{percentile:g}", "rate", percentile),
@@ -86,8 +128,22 @@ def default_variants(
 def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float | None],
               output_error: list[float], tolerance: float,
               differences: list[float] | None = None) -> VariantResult:
-    """Best accuracy (earliest T on ties), conversion loss and lossless T of one curve;
-    steps without output (None) are skipped (a curve without any output has best 0)."""
+    """Best accuracy (earliest T on ties), conversion loss and lossless T of one curve.
+
+    Steps without output (None) are skipped (a curve without any output has best 0 at
+    the last step).
+
+    Args:
+        variant: the :class:`Variant` the curve belongs to.
+        ann_accuracy: the ANN's accuracy in %.
+        accuracy: the SNN accuracy curve in % (entry t-1 after t steps; None: no output).
+        output_error: the output error curve (normalized units), one entry per step.
+        tolerance: the loss in percentage points still counted as lossless.
+        differences: the Fig. 5 output differences at ``T_max`` (default: none).
+
+    Returns:
+        The ``VariantResult`` of the curve.
+    """
     given = [(t + 1, a) for t, a in enumerate(accuracy) if a is not None]
     best_T, best = max(given, key=lambda p: (p[1], -p[0])) if given else (len(accuracy), 0.0)
     lossless = next((t for t, a in given if ann_accuracy - a <= tolerance), None)
@@ -115,6 +171,30 @@ def run_conversion_experiments(
 
     Calibration uses ``calibration_size`` training images drawn with ``seed``;
     the Fig. 5 differences use the first ``histogram_samples`` test images.
+
+    Args:
+        ann: a convertible ReLU ANN, images ``[B, C, H, W]`` to logits ``[B, K]``.
+        train_x: training images ``[N, C, H, W]`` (calibration pool).
+        test_x: test images ``[M, C, H, W]``.
+        test_y: test labels ``[M]``.
+        T_max: time steps simulated per variant.
+        variants: the settings to run (default: :func:`default_variants`, with the SN
+            ablation when ``ann`` has residual blocks).
+        K_values: phases per period of the default BSNN variants.
+        percentile: p-norm percentile in % of the default variants.
+        calibration_size: training images used for calibration.
+        batch_size: images per forward pass.
+        histogram_samples: test images for the Fig. 5 output differences.
+        tolerance: conversion loss in percentage points counted as lossless.
+        seed: seed of the calibration draw.
+
+    Returns:
+        A ``ConversionReport`` (ANN accuracy, ``T_max``, ``tolerance``, one
+        :class:`VariantResult` per variant name).
+
+    Raises:
+        ConversionError: the ANN is not convertible or an argument is invalid (from
+            :func:`~spikebit.conversion.snn.convert`).
     """
     if variants is None:
         residual = any(isinstance(m, BasicBlock) for m in ann.modules())

@@ -54,9 +54,19 @@ class HalfThresholdIF(RateIF):
     initial: ClassVar[float] = 0.5
 
     def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Integrate ``current`` (``[B, ...]``, normalized units: threshold 1) at ``clock``
-        (unused: every step is alike) into ``state`` (None at t = 0); returns ``(spike
-        values, new state)``."""
+        """IF neuron starting at half the threshold: ``u = 1/2 + sum current``, spike 1 where
+        ``u >= 1``, soft reset (Bu et al. 2022, Theorem 2).
+
+        Args:
+            current: the input current at this step ``[B, C, H, W]`` or ``[B, F]``, in normalized
+                units (threshold 1).
+            clock: the step's :class:`~spikebit.conversion.dynamics.Clock` (unused: every step is
+                alike).
+            state: the potential from the previous step, None at ``t = 0``.
+
+        Returns:
+            ``(spikes in {0, 1}, new potential)``, both of ``current``'s shape.
+        """
         u = self.initial + current if state is None else state + current
         s = (u >= 1.0).to(u.dtype)
         return s, u - s
@@ -80,14 +90,19 @@ class QCFSIF(HalfThresholdIF):
 
 @METHODS.register("burst")
 class BurstIF(RateIF):
-    """``burst``: up to ``max_spikes`` spikes of value ``1 / max_spikes`` per step.
-
-    ``K``: unused phase parameter (kept for the common constructor); ``max_spikes``:
-    Gamma, 1..255. Raises :class:`ConversionError` for another ``max_spikes``.
+    """``burst``: up to ``max_spikes`` spikes of value ``1 / max_spikes`` per step (Li & Zeng,
+    IJCAI 2022).
 
     The state is the potential in units of one spike threshold ``1 / Gamma``: it
     starts at 1/2, gains ``Gamma * current`` per step, emits ``n = clamp(floor(w), 0,
     Gamma)`` spikes and keeps ``w - n`` (soft reset).
+
+    Args:
+        K: unused phase parameter (kept for the common constructor), ``1 .. 24``.
+        max_spikes: ``Gamma``, the most spikes per step, ``1 .. 255``.
+
+    Raises:
+        ConversionError: ``max_spikes`` or ``K`` out of range.
     """
 
     name = "burst"
@@ -102,9 +117,18 @@ class BurstIF(RateIF):
         self.max_spikes = max_spikes
 
     def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Integrate ``current`` (``[B, ...]``, normalized units: threshold 1) at ``clock``
-        (unused: every step is alike) into ``state`` (None at t = 0); returns ``(spike
-        values, new state)``."""
+        """Burst IF neuron: ``n = clamp(floor(w), 0, Gamma)`` spikes of value ``1 / Gamma``.
+
+        Args:
+            current: the input current at this step ``[B, C, H, W]`` or ``[B, F]``, in normalized
+                units (threshold 1).
+            clock: the step's :class:`~spikebit.conversion.dynamics.Clock` (unused: every step is
+                alike).
+            state: the potential ``w`` (in units of ``1 / Gamma``), None at ``t = 0``.
+
+        Returns:
+            ``(spike values n / Gamma, new potential)``, both of ``current``'s shape.
+        """
         g = self.max_spikes
         w = 0.5 + g * current if state is None else state + g * current
         n = torch.clamp(torch.floor(w), 0, g)
@@ -126,9 +150,19 @@ class SignedBurstIF(BurstIF):
 
     def fire(self, current: Tensor, clock: Clock,
              state: SignedState | None) -> tuple[Tensor, SignedState]:
-        """Integrate ``current`` (``[B, ...]``, normalized units: threshold 1) at ``clock``
-        (unused: every step is alike) into ``state`` (None at t = 0); returns ``(spike
-        values, new state)``."""
+        """Signed burst IF neuron with memory (Wang et al., IJCAI 2022): ``n`` in
+        ``[-count, Gamma]`` spikes of value ``1 / Gamma``.
+
+        Args:
+            current: the input current at this step ``[B, C, H, W]`` or ``[B, F]``, in normalized
+                units (threshold 1).
+            clock: the step's :class:`~spikebit.conversion.dynamics.Clock` (unused: every step is
+                alike).
+            state: the :class:`SignedState` ``(w, count)``, None at ``t = 0``.
+
+        Returns:
+            ``(spike values n / Gamma, new SignedState)``; the spikes have ``current``'s shape.
+        """
         g = self.max_spikes
         if state is None:
             w, count = 0.5 + g * current, torch.zeros_like(current)
@@ -140,8 +174,14 @@ class SignedBurstIF(BurstIF):
 
 @METHODS.register("signed")
 class SignedIF(SignedBurstIF):
-    """``signed``: spikes of value +1 or -1, LTB thresholds (see module doc); ``K``: unused
-    phase parameter (kept for the common constructor)."""
+    """``signed``: spikes of value +1 or -1, LTB thresholds (Wang et al., IJCAI 2022).
+
+    Args:
+        K: unused phase parameter (kept for the common constructor), ``1 .. 24``.
+
+    Raises:
+        ConversionError: ``K`` out of range.
+    """
 
     name = "signed"
     thresholds = "ltb"  # binary spikes need the resolution of the LTB clip

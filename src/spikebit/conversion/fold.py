@@ -20,10 +20,17 @@ _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 def fold_batchnorm(model: nn.Module) -> nn.Module:
     """Return a copy of ``model`` in eval mode with every BN folded into its conv/linear.
 
-    A BN is folded when it is the next sibling (in registration order) of a
-    conv/linear with as many output channels; it is then replaced by
-    ``nn.Identity``. Other BNs are left in place (the lowering treats them as
-    per-channel affine maps). The input model is not modified.
+    BSNN eq. 7: ``w' = (gamma / theta) * w``, ``b' = (gamma / theta) * (b - mu) + beta``
+    with ``theta = sqrt(var + eps)``. A BN is folded when it is the next sibling (in
+    registration order) of a conv/linear with as many output channels; it is then
+    replaced by ``nn.Identity``. Other BNs are left in place (the lowering treats them
+    as per-channel affine maps). The input model is not modified.
+
+    Args:
+        model: the ANN (any ``nn.Module``).
+
+    Returns:
+        The folded copy, in eval mode.
     """
     folded = copy.deepcopy(model).eval()
     with torch.no_grad():
@@ -32,7 +39,13 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
 
 
 def fold_pair(layer: nn.Module, bn: nn.Module) -> None:
-    """Fold ``bn`` (eval statistics) into ``layer`` in place (eq. 7)."""
+    """Fold ``bn`` (eval statistics) into ``layer`` in place (BSNN eq. 7).
+
+    Args:
+        layer: a ``Conv1d/2d/3d`` or ``Linear`` with ``C`` output channels (its weight is
+            scaled and its bias replaced).
+        bn: the ``BatchNorm1d/2d/3d`` over those ``C`` channels, with running statistics.
+    """
     gamma = bn.weight if bn.affine else torch.ones_like(bn.running_var)
     beta = bn.bias if bn.affine else torch.zeros_like(bn.running_var)
     scale = gamma / torch.sqrt(bn.running_var + bn.eps)

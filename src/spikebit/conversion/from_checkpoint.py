@@ -29,9 +29,16 @@ DEFAULT_TOLERANCE = 0.1  # conversion loss (points) counted as lossless
 
 @dataclass
 class LoadedANN:
-    """An ANN from a checkpoint: ``ann`` (eval mode, normalization removed) and its run.
+    """An ANN rebuilt from a trainer checkpoint, with its run.
 
-    ``mean``/``std`` (``[C, 1, 1]``) are the trainer's input normalization, or None.
+    Args:
+        ann: the ANN, eval mode, with the trainer's input normalization removed; images
+            ``[B, C, H, W]`` to logits ``[B, K]``.
+        config: the checkpoint's ``RunConfig``.
+        path: the checkpoint file.
+        in_shape: the input shape ``(C, H, W)`` of one image.
+        mean: the trainer's input normalization mean ``[C, 1, 1]``, or None.
+        std: the trainer's input normalization std ``[C, 1, 1]``, or None.
     """
 
     ann: nn.Module
@@ -42,12 +49,29 @@ class LoadedANN:
     std: Tensor | None = None
 
     def preprocess(self, x: Tensor) -> Tensor:
-        """Images ``[B, C, H, W]`` as the ANN expects them (normalized if it was trained so)."""
+        """Images as the ANN expects them (normalized if it was trained so).
+
+        Args:
+            x: images ``[B, C, H, W]`` in the dataset's units.
+
+        Returns:
+            ``(x - mean) / std``, or ``x`` without normalization; same shape.
+        """
         return x if self.mean is None else (x - self.mean) / self.std
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
-    """A checkpoint file, or a run directory's ``last.safetensors``."""
+    """A checkpoint file, or a run directory's ``last.safetensors``.
+
+    Args:
+        path: a ``.safetensors`` file written by ``spikebit train`` or its run directory.
+
+    Returns:
+        The checkpoint file's path.
+
+    Raises:
+        ConversionError: no checkpoint file at ``path``.
+    """
     p = Path(path)
     if p.is_dir():
         p = p / "last.safetensors"
@@ -59,7 +83,15 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def unwrap_normalization(model: nn.Module) -> tuple[nn.Module, Tensor | None, Tensor | None]:
-    """Split the trainer's normalization wrapper (``.model``, ``.mean``, ``.std``) off."""
+    """Split the trainer's normalization wrapper (``.model``, ``.mean``, ``.std``) off.
+
+    Args:
+        model: a model rebuilt from a trainer checkpoint.
+
+    Returns:
+        ``(inner model, mean [C, 1, 1], std [C, 1, 1])``, or ``(model, None, None)`` when
+        it is not wrapped.
+    """
     from spikebit.train.run import _Normalized
 
     if isinstance(model, _Normalized):
@@ -68,7 +100,17 @@ def unwrap_normalization(model: nn.Module) -> tuple[nn.Module, Tensor | None, Te
 
 
 def check_is_ann(model: nn.Module, in_shape: tuple[int, ...], name: str) -> None:
-    """Raise unless ``model`` maps a batch ``[B, *in_shape]`` to logits ``[B, K]``."""
+    """Raise unless ``model`` is a ReLU ANN mapping ``[B, *in_shape]`` to logits ``[B, K]``.
+
+    Args:
+        model: the checkpoint's model (normalization wrapper removed).
+        in_shape: one input's shape ``(C, H, W)``.
+        name: the model's zoo name, for the message.
+
+    Raises:
+        ConversionError: ``model`` contains spiking neurons, does not run on a batch
+            ``[2, *in_shape]``, or does not return ``[B, K]``.
+    """
     from spikebit.neurons import is_neuron
 
     spiking = any(is_neuron(m) for m in model.modules())
@@ -88,7 +130,19 @@ def check_is_ann(model: nn.Module, in_shape: tuple[int, ...], name: str) -> None
 
 
 def load_ann(path: str | Path) -> LoadedANN:
-    """Rebuild the ANN of a trainer checkpoint (see :class:`LoadedANN`)."""
+    """Rebuild the ANN of a trainer checkpoint (see :class:`LoadedANN`).
+
+    Args:
+        path: a ``.safetensors`` checkpoint or its run directory.
+
+    Returns:
+        The ``LoadedANN`` (eval mode, normalization split off).
+
+    Raises:
+        ConversionError: no checkpoint at ``path``, a model trained on event frames, or a
+            model that is not a ReLU ANN.
+        CheckpointError: the checkpoint cannot be read or rebuilt.
+    """
     from spikebit.train.run import model_from_checkpoint
 
     p = resolve_checkpoint(path)
@@ -110,6 +164,17 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
     The calibration images are ``calibration`` training images drawn with ``seed``
     (default: the run's seed); the test split honours ``data.test_limit``. All three are on
     the ANN's device.
+
+    Args:
+        loaded: the :class:`LoadedANN` whose run config names the dataset.
+        calibration: number of training images for calibration (``>= 1``).
+        seed: seed of the calibration draw (default: the run's seed).
+
+    Returns:
+        ``(calibration [N, C, H, W], test images [M, C, H, W], test labels [M])``.
+
+    Raises:
+        ConversionError: ``calibration < 1``.
     """
     from spikebit.train.run import load_data
 
@@ -127,9 +192,23 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
 
 def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
                    epochs: int) -> nn.Module:
-    """The ANN of ``loaded`` with QCFS activations of ``levels`` steps (``lambda`` from the
-    ``calibration`` images ``[N, C, H, W]``), fine-tuned ``epochs`` epochs on the run's
-    training split."""
+    """The ANN of ``loaded`` with QCFS activations, fine-tuned on the run's training split.
+
+    QCFS (Bu et al. 2022): :func:`~spikebit.conversion.qcfs.to_qcfs` then
+    :func:`~spikebit.conversion.qcfs.finetune`.
+
+    Args:
+        loaded: the checkpoint's ANN and run.
+        calibration: calibration images ``[N, C, H, W]`` (preprocessed) that set ``lambda``.
+        levels: ``L``, quantization steps of the QCFS activations.
+        epochs: fine-tuning epochs.
+
+    Returns:
+        The fine-tuned QCFS ANN (eval mode).
+
+    Raises:
+        ConversionError: the ANN has no ``nn.ReLU`` or ``levels`` is not a positive int.
+    """
     from spikebit.train.run import load_data
 
     train, _ = load_data(loaded.config.data)
@@ -139,7 +218,15 @@ def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
 
 
 def selected_steps(T: int, best_T: int | None = None) -> list[int]:
-    """Steps shown in a compact table: powers of two below ``T``, ``T`` and ``best_T``."""
+    """Steps shown in a compact table: powers of two below ``T``, ``T`` and ``best_T``.
+
+    Args:
+        T: the simulated time steps.
+        best_T: the step of the best accuracy (None: not added).
+
+    Returns:
+        The steps, sorted.
+    """
     steps = {2**i for i in range(T.bit_length()) if 2**i <= T} | {T}
     if best_T is not None:
         steps.add(best_T)
@@ -158,12 +245,37 @@ def convert_checkpoint(
     ANN accuracy, best SNN accuracy, its T, the conversion loss (ANN - best
     SNN, points), the first T with loss <= ``tolerance`` and the compact
     ``rows`` of :func:`selected_steps`. With ``write`` it is saved atomically as
-    ``convert-<method>-K<K>.json`` next to the checkpoint (key ``json``).
+    ``convert-<method>-K<K>.json`` (phase codings ``phase``, ``bsnn``) or
+    ``convert-<method>.json`` next to the checkpoint (key ``json``).
 
     ``method="qcfs"`` on a ReLU checkpoint first replaces every ReLU by a QCFS
     activation with ``qcfs_levels`` steps and fine-tunes it for ``qcfs_epochs`` epochs
-    on the run's training split (:mod:`spikebit.conversion.qcfs`); the report's ANN
-    accuracy is then the QCFS ANN's.
+    on the run's training split (QCFS, Bu et al. 2022; :mod:`spikebit.conversion.qcfs`);
+    the report's ANN accuracy is then the QCFS ANN's.
+
+    Args:
+        path: a ``.safetensors`` checkpoint of ``spikebit train`` or its run directory.
+        method: the conversion method (``METHODS``: ``"rate"``, ``"phase"``, ``"bsnn"``,
+            ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"``).
+        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
+        K: phases per period (time steps per period; read by the phase codings).
+        T: time steps to simulate.
+        calibration: training images used for calibration.
+        batch_size: images per forward pass.
+        tolerance: conversion loss in percentage points counted as lossless.
+        write: write the report as JSON next to the checkpoint.
+        max_spikes: spikes per step of the burst methods (default: the method's).
+        thresholds: per-channel threshold rule (``"ltb"``, ``"percentile"``, ``"module"``;
+            default: the method's).
+        qcfs_levels: quantization steps ``L`` of the QCFS activations (method ``qcfs``).
+        qcfs_epochs: fine-tuning epochs of the QCFS ANN (method ``qcfs``).
+
+    Returns:
+        The report dictionary (JSON-ready; ``"json"`` holds the file written).
+
+    Raises:
+        ConversionError: ``T`` is not a positive int, the checkpoint is missing or not a
+            convertible ANN, or a conversion argument is invalid.
     """
     if not isinstance(T, int) or T < 1:
         raise ConversionError(f"T must be a positive number of time steps, got {T!r}")
@@ -196,17 +308,27 @@ def convert_checkpoint(
         "seconds": time.perf_counter() - start,
     }
     if write:
-        out = loaded.path.parent / f"convert-{method}-K{K}.json"
+        suffix = f"-K{K}" if method in ("phase", "bsnn") else ""  # K: phase period only
+        out = loaded.path.parent / f"convert-{method}{suffix}.json"
         write_result_json(out, report)
         report["json"] = str(out)
     return report
 
 
 def format_report(report: dict[str, Any]) -> str:
-    """The compact text table printed by ``spikebit convert``."""
+    """The compact text table printed by ``spikebit convert``.
+
+    Args:
+        report: a report of :func:`convert_checkpoint`.
+
+    Returns:
+        The table, lines joined by newlines.
+    """
     lines = [
         f"{report['model']} on {report['dataset']} ({report['num_samples']} test images), "
-        f"method {report['method']}, K={report['K']}, percentile {report['percentile']:g}, "
+        f"method {report['method']}, "
+        + (f"K={report['K']}, " if report["method"] in ("phase", "bsnn") else "")
+        + f"percentile {report['percentile']:g}, "
         f"{report['calibration']} calibration images",
         f"ANN accuracy {report['ann_accuracy']:.2f}%",
         f"{'T':>6} {'SNN acc %':>10} {'loss':>8} {'|out err|':>10}",
@@ -222,8 +344,9 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"{row['T']:>6} {row['snn_accuracy']:>10.2f} {row['loss']:>+8.2f} "
                      f"{row['output_error']:>10.4f}{mark}{note}")
     lossless = report["lossless_T"]
-    reach = (f"loss <= {report['tolerance']:g} from T={lossless}" if lossless
-             else f"loss never <= {report['tolerance']:g} within T={report['T']}")
+    reach = (f"first within {report['tolerance']:g} points of the ANN at T={lossless}"
+             if lossless else
+             f"never within {report['tolerance']:g} points of the ANN up to T={report['T']}")
     lines.append(f"best SNN {report['best_accuracy']:.2f}% at T={report['best_T']}, "
                  f"conversion loss {report['conversion_loss']:+.2f} points; {reach}")
     return "\n".join(lines)

@@ -40,7 +40,14 @@ def _add_affine(b: _Builder, module: nn.Module) -> None:
 
 
 def lowers(*types: type[nn.Module]) -> Callable[[Lowering], Lowering]:
-    """Register a lowering function for module ``types``."""
+    """Register a lowering function ``fn(builder, module)`` for module ``types``.
+
+    Args:
+        *types: the module classes it lowers (subclasses included, by MRO).
+
+    Returns:
+        A decorator that registers ``fn`` and returns it unchanged.
+    """
 
     def add(fn: Lowering) -> Lowering:
         for t in types:
@@ -51,7 +58,15 @@ def lowers(*types: type[nn.Module]) -> Callable[[Lowering], Lowering]:
 
 
 def affine(*types: type[nn.Module]) -> Callable[[Callable], Callable]:
-    """Register ``types`` as affine ops; ``fn(module)`` returns its bias-free copy."""
+    """Register ``types`` as affine ops; ``fn(module)`` returns its bias-free copy.
+
+    Args:
+        *types: the module classes (e.g. ``nn.Conv2d``) merged into the chain between two
+            spiking layers.
+
+    Returns:
+        A decorator that registers ``fn`` and returns it unchanged.
+    """
 
     def add(fn: Callable[[nn.Module], nn.Module]) -> Callable[[nn.Module], nn.Module]:
         for t in types:
@@ -83,7 +98,16 @@ def _keep(m: nn.Module) -> nn.Module:
 
 
 def lower(model: nn.Module, example: Tensor) -> list[Node]:
-    """Graph nodes of ``model`` (eval mode, BN folded); ``example`` ``[B, ...]`` fixes shapes."""
+    """Graph nodes of ``model``, ending in a ``Readout`` named ``"readout"``.
+
+    Args:
+        model: the ANN in eval mode with BN folded (:func:`fold_batchnorm`), applying its
+            children in registration order.
+        example: an input batch ``[B, C, H, W]``; its first sample fixes the shapes.
+
+    Returns:
+        The nodes, input to output.
+    """
     builder = _Builder("", example[:1])
     with torch.no_grad():
         builder.visit(model)
@@ -92,7 +116,17 @@ def lower(model: nn.Module, example: Tensor) -> list[Node]:
 
 
 def check_lowering(nodes: list[Node], model: nn.Module, x: Tensor, rtol: float = 1e-4) -> None:
-    """Raise if the graph's ANN forward differs from ``model(x)``."""
+    """Raise if the graph's ANN forward differs from ``model(x)``.
+
+    Args:
+        nodes: the lowered graph nodes.
+        model: the (BN-folded) ANN they were lowered from.
+        x: a batch of inputs ``[B, C, H, W]``.
+        rtol: tolerance relative to ``1 + max |model(x)|``.
+
+    Raises:
+        ConversionError: the outputs differ in shape or by more than the tolerance.
+    """
     with torch.no_grad():
         ref, got = model(x), run_analog(nodes, x)
     if ref.shape != got.shape or (ref - got).abs().max() > rtol * (1.0 + ref.abs().max()):

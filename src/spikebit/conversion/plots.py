@@ -27,7 +27,18 @@ def _new_figure(ncols: int = 1) -> tuple[Any, Any] | None:
 
 
 def plot_accuracy_curves(report: ConversionReport, path: str | Path) -> Path | None:
-    """Accuracy (%) vs time steps for every variant, ANN accuracy as a dashed line."""
+    """Accuracy (%) vs time steps for every variant, ANN accuracy as a dashed line.
+
+    Steps without output (None) are gaps in the curve. Warns (``UserWarning``) and
+    returns None when matplotlib is not installed.
+
+    Args:
+        report: the ``ConversionReport`` of :func:`run_conversion_experiments`.
+        path: the image file to write (format from its suffix, e.g. ``.png``).
+
+    Returns:
+        The written path, or None without matplotlib.
+    """
     made = _new_figure()
     if made is None:
         return None
@@ -49,7 +60,19 @@ def plot_output_differences(
     report: ConversionReport, path: str | Path, names: Sequence[str] | None = None,
     bins: int = 50,
 ) -> Path | None:
-    """Histogram of SNN - ANN outputs (normalized units) at T_max per variant (Fig. 5)."""
+    """Histogram of SNN - ANN outputs (normalized units) at ``T_max`` per variant (BSNN Fig. 5).
+
+    Warns (``UserWarning``) and returns None when matplotlib is not installed.
+
+    Args:
+        report: the ``ConversionReport`` of :func:`run_conversion_experiments`.
+        path: the image file to write (format from its suffix).
+        names: the variants to show, one panel each (default: all).
+        bins: histogram bins per panel.
+
+    Returns:
+        The written path, or None without matplotlib.
+    """
     names = list(names or report.results)
     made = _new_figure(len(names))
     if made is None:

@@ -29,15 +29,32 @@ from spikebit.conversion.lower import _Builder, lowers
 
 
 def floor_ste(x: Tensor) -> Tensor:
-    """``floor(x)`` forward, identity gradient (straight-through estimator)."""
+    """``floor(x)`` forward, identity gradient (straight-through estimator).
+
+    Args:
+        x: any tensor.
+
+    Returns:
+        ``floor(x)``, same shape; its gradient w.r.t. ``x`` is 1.
+    """
     return x + (torch.floor(x) - x).detach()
 
 
 class QCFS(nn.Module):
-    """Quantization-clip-floor-shift activation; input/output ``[B, C, ...]``, same shape.
+    """Quantization-clip-floor-shift activation (Bu et al., ICLR 2022, eq. 16).
 
-    ``levels``: L, the quantization steps; ``threshold``: initial clip ``lambda``
-    (trainable, scalar per layer); ``shift``: phi (1/2 in the paper).
+    ``h(x) = lambda * clip(floor(x * L / lambda + phi) / L, 0, 1)``; input/output
+    ``[B, C, ...]``, same shape.
+
+    Args:
+        levels: ``L``, the quantization steps (a positive int; the SNN's time steps per
+            exact output level).
+        threshold: the initial clip ``lambda`` (> 0, trainable, scalar per layer), in units
+            of the activation; it becomes the converted neuron's threshold.
+        shift: ``phi`` (1/2 in the paper), in units of one quantization step.
+
+    Raises:
+        ConversionError: ``levels`` is not a positive int or ``threshold <= 0``.
     """
 
     def __init__(self, levels: int = 4, threshold: float = 8.0, shift: float = 0.5) -> None:
@@ -50,7 +67,14 @@ class QCFS(nn.Module):
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
 
     def forward(self, x: Tensor) -> Tensor:
-        """``h(x)`` of ``x`` ``[B, C, ...]`` (same shape), straight-through floor."""
+        """``h(x)``, straight-through floor (Bu et al. 2022, eq. 16).
+
+        Args:
+            x: pre-activation ``[B, C, H, W]`` or ``[B, F]``.
+
+        Returns:
+            The quantized activation in ``[0, lambda]``, same shape as ``x``.
+        """
         lam = self.threshold
         q = floor_ste(x * self.levels / lam + self.shift) / self.levels
         return torch.clamp(q, 0.0, 1.0) * lam
@@ -72,7 +96,15 @@ def _lower_qcfs(b: _Builder, module: nn.Module) -> None:
 
 
 def module_thresholds(nodes: list[nn.Module]) -> dict[str, Tensor]:
-    """``name -> lambda`` of every QCFS neuron among ``nodes`` (and their submodules)."""
+    """``name -> lambda`` of every QCFS neuron among ``nodes`` (and their submodules).
+
+    Args:
+        nodes: lowered graph nodes.
+
+    Returns:
+        ``{node name: |lambda|}`` (scalar tensors, detached) of the nodes whose activation
+        is a :class:`QCFS`.
+    """
     out = {}
     for node in nodes:
         for m in node.modules():
@@ -83,9 +115,25 @@ def module_thresholds(nodes: list[nn.Module]) -> dict[str, Tensor]:
 
 def to_qcfs(ann: nn.Module, calibration: Tensor, levels: int = 4,
             percentile: float = 99.9) -> nn.Module:
-    """A copy of ``ann`` with every ``nn.ReLU`` replaced by :class:`QCFS` (``levels`` steps),
-    each ``lambda`` set to the ``percentile``-th positive activation of its ReLU on
-    ``calibration`` ``[N, ...]``. Residual blocks' ReLUs are replaced too."""
+    """A copy of ``ann`` with every ``nn.ReLU`` replaced by :class:`QCFS`.
+
+    Each ``lambda`` is set to the ``percentile``-th positive activation of its ReLU on
+    ``calibration`` (at least 1e-3). Residual blocks' ReLUs are replaced too; ``ann`` is
+    not modified.
+
+    Args:
+        ann: a trained ReLU ANN, images ``[B, C, H, W]`` to logits ``[B, K]``.
+        calibration: calibration images ``[N, C, H, W]``.
+        levels: ``L``, quantization steps of every QCFS activation.
+        percentile: the percentile in %, ``(0, 100]``, of the positive activations.
+
+    Returns:
+        The QCFS ANN (eval mode), to be fine-tuned with :func:`finetune`.
+
+    Raises:
+        ConversionError: ``ann`` has no ``nn.ReLU`` modules, a bad ``levels`` or
+            ``percentile``.
+    """
     net = copy.deepcopy(ann).eval()
     relus = [(parent, name, child) for parent in net.modules()
              for name, child in parent.named_children() if type(child) is nn.ReLU]
@@ -106,10 +154,23 @@ def to_qcfs(ann: nn.Module, calibration: Tensor, levels: int = 4,
 
 def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 1e-3,
              batch_size: int = 128, seed: int = 0) -> nn.Module:
-    """Fine-tune ``net`` (e.g. from :func:`to_qcfs`) on images ``x`` ``[N, ...]`` and labels
-    ``y`` ``[N]`` for ``epochs`` epochs with Adam (learning rate ``lr``), cross-entropy,
-    batches of ``batch_size`` shuffled with ``seed``; BatchNorm statistics are frozen (eval
-    mode) so that they stay the ones folded at conversion. Returns ``net`` in eval mode."""
+    """Fine-tune ``net`` (e.g. from :func:`to_qcfs`) with Adam and cross-entropy.
+
+    BatchNorm statistics are frozen (eval mode) so that they stay the ones folded at
+    conversion.
+
+    Args:
+        net: the network, images ``[B, C, H, W]`` to logits ``[B, K]`` (trained in place).
+        x: training images ``[N, C, H, W]``.
+        y: integer labels ``[N]``.
+        epochs: passes over ``x``.
+        lr: Adam learning rate.
+        batch_size: images per step.
+        seed: seed of the shuffling.
+
+    Returns:
+        ``net`` in eval mode.
+    """
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     net.eval()

@@ -19,7 +19,15 @@ from spikebit.reproduce.budget import BUDGET_NAMES, Budget, run_spec
 
 @dataclass(frozen=True)
 class PaperRef:
-    """One line of the paper: ``setting`` and ANN / SNN accuracy (%), loss, time steps."""
+    """One line of the BSNN paper's Table 1 or 2.
+
+    Args:
+        setting: the paper's row (table, dataset, network, method).
+        ann: the ANN accuracy in % (None where the table prints none).
+        snn: the SNN accuracy in %.
+        loss: the conversion loss ``ann - snn`` in percentage points.
+        T: the time steps of the SNN accuracy (None where the table prints none).
+    """
 
     setting: str
     ann: float | None
@@ -50,8 +58,17 @@ PAPER: dict[str, PaperRef] = {
 class NetPlan:
     """One ANN of an experiment: zoo model, width, training and simulation lengths.
 
-    ``eval_samples``: test images the SNNs are simulated on (None: the whole
-    test split); ``paper_key``: prefix of its :data:`PAPER` entries.
+    Args:
+        key: the net's short name in results (``"cnn"``, ``"resnet20"``, ...).
+        model: the project zoo model (``ann-*``).
+        width: the channel multiplier (1.0: the paper's width).
+        epochs: training epochs.
+        T_max: time steps simulated per conversion variant.
+        lr: SGD learning rate.
+        weight_decay: SGD weight decay.
+        eval_samples: test images the SNNs are simulated on (None: the whole test split).
+        paper_key: prefix of its :data:`PAPER` entries.
+        args: extra zoo-model keyword arguments.
     """
 
     key: str
@@ -71,11 +88,24 @@ class ConversionBudget(Budget):
     """A :class:`spikebit.reproduce.Budget` with the nets and conversion settings shared by
     the nets of one experiment budget.
 
+    The fields of :class:`spikebit.reproduce.Budget` keep their meaning; the nets read
+    ``dataset``, the limits and ``batch_size`` (each :class:`NetPlan` has its own model and
+    epochs).
+
     Args:
-        dataset, model, epochs, train_limit, test_limit, lr, batch_size, schedule,
-            crop_padding, width, model_args, activity_samples, extra: as in
-            :class:`spikebit.reproduce.Budget` (the nets read ``dataset``, the limits and
-            ``batch_size``, default 128; each :class:`NetPlan` has its own model and epochs).
+        dataset: data set name of :func:`spikebit.data.load_dataset`.
+        model: unused here (each :class:`NetPlan` names its zoo model).
+        epochs: unused here (each :class:`NetPlan` has its own epochs).
+        train_limit: first training samples used (``None``: the whole split).
+        test_limit: first test samples used (``None``: the whole split).
+        lr: unused here (each :class:`NetPlan` has its own learning rate).
+        batch_size: training batch size (default 128).
+        schedule: learning-rate schedule (``cosine`` or ``constant``).
+        crop_padding: random-crop padding in pixels (0: no augmentation).
+        width: unused here (each :class:`NetPlan` has its own width).
+        model_args: extra zoo-model keyword arguments of every run.
+        activity_samples: test samples on which firing rates and costs are measured.
+        extra: settings only one method reads.
         nets: the ANNs trained and converted.
         calibration: training images the activation scales are calibrated on.
         histogram_samples: test images of the Fig. 5 output-difference histograms.
@@ -142,7 +172,18 @@ BUDGETS: dict[str, dict[str, ConversionBudget]] = {
 
 
 def budget_for(experiment: str, budget: str) -> ConversionBudget:
-    """The :class:`ConversionBudget` of ``experiment`` at ``budget`` (smoke, cpu or full)."""
+    """The ``ConversionBudget`` of ``experiment`` at ``budget``.
+
+    Args:
+        experiment: ``"bsnn-fmnist"``, ``"bsnn-mnist-subset"`` or ``"bsnn-table2"``.
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+
+    Returns:
+        The budget.
+
+    Raises:
+        ConversionError: an unknown budget name.
+    """
     if budget not in BUDGET_NAMES:
         raise ConversionError(f"unknown budget {budget!r}; expected one of {BUDGET_NAMES}")
     return BUDGETS[experiment][budget]
@@ -150,7 +191,19 @@ def budget_for(experiment: str, budget: str) -> ConversionBudget:
 
 def train_config(plan: NetPlan, budget: ConversionBudget, budget_name: str, out_dir: str,
                  seed: int = 0) -> dict[str, Any]:
-    """Trainer config mapping for ``plan``: SGD (momentum 0.9), cosine decay, batch 128."""
+    """Trainer config mapping for ``plan``: SGD (momentum 0.9), cosine decay, batch 128.
+
+    Args:
+        plan: the net to train.
+        budget: the experiment budget (dataset, limits, batch size, data keys).
+        budget_name: ``"smoke"``, ``"cpu"`` or ``"full"`` (part of the run name; no plots
+            at smoke).
+        out_dir: the directory the run directory is created in.
+        seed: the run's seed.
+
+    Returns:
+        The config mapping for ``train_from_config``.
+    """
     return run_spec(
         f"{budget.dataset}-{plan.key}-{budget_name}", budget, model=plan.model,
         model_args={"width": plan.width, **plan.args}, data=budget.data_section(**budget.data),
@@ -160,7 +213,14 @@ def train_config(plan: NetPlan, budget: ConversionBudget, budget_name: str, out_
 
 
 def describe(budget: ConversionBudget) -> str:
-    """One line stating the budget: data, and per net width / epochs / T_max / test images."""
+    """One line stating the budget: data, and per net width / epochs / T_max / test images.
+
+    Args:
+        budget: the budget.
+
+    Returns:
+        The description.
+    """
     nets = "; ".join(
         f"{n.key}: width {n.width:g}, {n.epochs} epoch(s), T_max {n.T_max}, "
         f"{'all' if n.eval_samples is None else n.eval_samples} test images simulated"

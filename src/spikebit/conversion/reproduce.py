@@ -50,7 +50,14 @@ TABLE2_LABELS = {"phase-sn": "IF w/ SN", "bsnn-nosn": "BIF w/out SN", "bsnn": "B
 
 
 def variant_family(v: Variant) -> str:
-    """``rate-max``/``rate-p``, ``phase``/``phase-sn``, ``bsnn``/``bsnn-nosn`` (paper lookup)."""
+    """``rate-max``/``rate-p``, ``phase``/``phase-sn``, ``bsnn``/``bsnn-nosn`` (paper lookup).
+
+    Args:
+        v: the variant (its ``synchronous`` resolved).
+
+    Returns:
+        The family name, the suffix of a :data:`PAPER` key.
+    """
     suffix = {"rate": "-max" if v.percentile >= 100.0 else "-p",
               "phase": "-sn" if v.synchronous else "",
               "bsnn": "-nosn" if v.synchronous is False else ""}
@@ -59,7 +66,21 @@ def variant_family(v: Variant) -> str:
 
 def convert_net(plan: NetPlan, budget: ConversionBudget, run_dir: Path,
                 variants: Sequence[Variant] | None, seed: int = 0) -> ConversionReport:
-    """All conversion variants on the final checkpoint of ``run_dir``."""
+    """All conversion variants on the final checkpoint of ``run_dir``.
+
+    Args:
+        plan: the net (its ``T_max`` and ``eval_samples``).
+        budget: the budget (calibration size, K values, percentile, histogram samples).
+        run_dir: the trainer's run directory holding ``last.safetensors``.
+        variants: the variants (None: :func:`default_variants`).
+        seed: seed of the calibration draw.
+
+    Returns:
+        The ``ConversionReport``.
+
+    Raises:
+        ConversionError: no checkpoint in ``run_dir`` or a model that cannot be converted.
+    """
     loaded = load_ann(run_dir / "last.safetensors")
     calib, test_x, test_y = conversion_data(loaded, budget.calibration, seed)
     if plan.eval_samples is not None:
@@ -73,7 +94,19 @@ def convert_net(plan: NetPlan, budget: ConversionBudget, run_dir: Path,
 
 def result_row(plan: NetPlan, name: str, r: VariantResult, report: ConversionReport,
                ann_test_acc: float, label: str | None = None) -> dict[str, Any]:
-    """One table row: our numbers and, where the paper has one, its line."""
+    """One table row: our numbers and, where the paper has one, its line.
+
+    Args:
+        plan: the net.
+        name: the variant's name (the row label unless ``label`` is given).
+        r: the variant's result.
+        report: the net's ``ConversionReport`` (ANN accuracy, ``T_max``).
+        ann_test_acc: the ANN's accuracy in % on the whole test split.
+        label: the row label to print instead of ``name`` (Table 2 labels).
+
+    Returns:
+        The row, keyed by :data:`COLUMNS`; accuracies in %, losses in points.
+    """
     paper = PAPER.get(f"{plan.paper_key}/{variant_family(r.variant)}")
     return {
         "network": plan.key, "variant": label or name, "width": plan.width,
@@ -87,8 +120,18 @@ def result_row(plan: NetPlan, name: str, r: VariantResult, report: ConversionRep
 
 
 def plot_net(report: ConversionReport, stem: Path) -> list[str]:
-    """Accuracy-vs-T curves and the Fig. 5 histograms (every variant if at most three,
-    else rate-max, phase and the largest-K bsnn, as in the paper's Fig. 5 A-C)."""
+    """Accuracy-vs-T curves and the Fig. 5 histograms of one net.
+
+    The histograms show every variant if at most three, else rate-max, phase and the
+    largest-K bsnn, as in the paper's Fig. 5 A-C.
+
+    Args:
+        report: the net's ``ConversionReport``.
+        stem: path prefix; ``-accuracy.png`` and ``-fig5.png`` are appended.
+
+    Returns:
+        The written files (none without matplotlib).
+    """
     paths = [plot_accuracy_curves(report, stem.with_name(stem.name + "-accuracy.png"))]
     chosen = list(report.results)
     if len(chosen) > 3:
@@ -103,7 +146,21 @@ def plot_net(report: ConversionReport, stem: Path) -> list[str]:
 def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
              variants_for: VariantsFor = lambda b: None,
              labels: dict[str, str] | None = None) -> dict[str, Any]:
-    """Train, convert and tabulate every net of ``experiment`` at ``budget_name``."""
+    """Train, convert and tabulate every net of ``experiment`` at ``budget_name``.
+
+    Args:
+        experiment: ``"bsnn-fmnist"``, ``"bsnn-mnist-subset"`` or ``"bsnn-table2"``.
+        budget_name: ``"smoke"``, ``"cpu"`` or ``"full"``.
+        work_dir: the directory the training runs go to.
+        variants_for: the variants of a budget (None: :func:`default_variants`).
+        labels: row labels by variant family (Table 2 labels).
+
+    Returns:
+        ``{"rows", "columns", "details", "note"}`` for the experiment table.
+
+    Raises:
+        ConversionError: an unknown budget name.
+    """
     budget = budget_for(experiment, budget_name)
     rows: list[dict[str, Any]] = []
     details: dict[str, Any] = {}
@@ -144,6 +201,15 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
     "phase and BSNN (K=4,6,8) accuracy vs T, loss, lossless T (Table 1 style)",
 )
 def bsnn_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``spikebit reproduce bsnn-fmnist``: BSNN Table 1 style on Fashion-MNIST.
+
+    Args:
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+        work_dir: the directory the training runs go to.
+
+    Returns:
+        The experiment table (see :func:`run_bsnn`).
+    """
     return run_bsnn("bsnn-fmnist", budget, work_dir)
 
 
@@ -153,11 +219,27 @@ def bsnn_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
     "phase and BSNN accuracy vs T (Table 1 style)",
 )
 def bsnn_mnist_subset(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``spikebit reproduce bsnn-mnist-subset``: BSNN Table 1 style on the 10k MNIST subset.
+
+    Args:
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+        work_dir: the directory the training runs go to.
+
+    Returns:
+        The experiment table (see :func:`run_bsnn`).
+    """
     return run_bsnn("bsnn-mnist-subset", budget, work_dir)
 
 
 def table2_variants(budget: ConversionBudget) -> list[Variant]:
-    """Table 2: phase IF with SN, BIF without SN, BIF with SN (largest K of the budget)."""
+    """Table 2: phase IF with SN, BIF without SN, BIF with SN (largest K of the budget).
+
+    Args:
+        budget: the budget (its ``K_values``).
+
+    Returns:
+        The three variants.
+    """
     K = max(budget.K_values)
     return [Variant("phase-sn", "phase", 100.0, K, synchronous=True),
             Variant(f"bsnn-K{K}-nosn", "bsnn", 100.0, K, synchronous=False),
@@ -170,5 +252,14 @@ def table2_variants(budget: ConversionBudget) -> list[Variant]:
     "at smoke/cpu budgets, CIFAR-10 at full)",
 )
 def bsnn_table2(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``spikebit reproduce bsnn-table2``: the BSNN Table 2 SN ablation on ResNet18.
+
+    Args:
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+        work_dir: the directory the training runs go to.
+
+    Returns:
+        The experiment table (see :func:`run_bsnn`).
+    """
     return run_bsnn("bsnn-table2", budget, work_dir, variants_for=table2_variants,
                     labels=TABLE2_LABELS)

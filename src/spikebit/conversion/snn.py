@@ -31,6 +31,18 @@ class SpikingConverted(nn.Module):
     ``simulate(x, T)`` gives the running readout ``[T, B, K]``: the output
     layer's accumulated current divided by the elapsed periods, which
     converges to the normalized ANN output ``ann(x) / output_scale``.
+    Built by :func:`convert`; the arguments are those it computes.
+
+    Args:
+        nodes: the lowered (and normalized) graph nodes, input to output.
+        method: the spiking dynamics (:class:`~spikebit.conversion.dynamics.Method`).
+        encoder: the input coding (``"direct"`` or ``"phase"``).
+        input_scale: ``lambda_0``, the input is divided by it before encoding.
+        output_scale: ``lambda_L`` of the readout; the readout approximates
+            ``ann(x) / output_scale``.
+        lambdas: the per-layer scales ``{name: lambda}`` (per-channel methods: the largest
+            threshold of each layer), kept for reports.
+        synchronous: SN on residual shortcuts (BSNN Sec. 3.3).
     """
 
     def __init__(self, nodes: list[Node], method: Method, encoder: InputCoding, *,
@@ -46,19 +58,40 @@ class SpikingConverted(nn.Module):
 
     @property
     def K(self) -> int:
+        """Phases per period of the method (time steps per period)."""
         return self.method.K
 
     @property
     def has_residual(self) -> bool:
+        """Whether the graph holds residual blocks (ResNets)."""
         return any(isinstance(m, Residual) for m in self.modules())
 
     def analog(self, x: Tensor) -> Tensor:
-        """Normalized ANN output ``[B, K]`` (= ``ann(x) / output_scale``)."""
+        """Normalized ANN output ``[B, K]`` (= ``ann(x) / output_scale``).
+
+        Args:
+            x: input images ``[B, C, H, W]``.
+
+        Returns:
+            The graph's ANN forward on ``x / input_scale``, ``[B, K]``.
+        """
         with torch.no_grad():
             return run_analog(list(self.nodes), x / self.input_scale)
 
     def output_current(self, x: Tensor, T: int) -> Tensor:
-        """Current into the output layer at every step, ``[T, B, K]`` (one pass)."""
+        """Current into the output layer at every step, ``[T, B, K]`` (one pass).
+
+        Args:
+            x: input images ``[B, C, H, W]`` (any ``[B, ...]`` the first layer takes), in the
+                ANN's input units.
+            T: time steps to simulate.
+
+        Returns:
+            The output layer's input current at each step, ``[T, B, K]`` (K classes).
+
+        Raises:
+            ConversionError: ``x`` is not a batch or ``T`` is not a positive int.
+        """
         if x.dim() < 2:
             raise ConversionError(f"x must be a batch [B, ...], got shape {tuple(x.shape)}")
         if not isinstance(T, int) or T < 1:
@@ -77,15 +110,35 @@ class SpikingConverted(nn.Module):
         return torch.stack(out)
 
     def elapsed(self, T: int) -> Tensor:
-        """Periods the readout has integrated after each step, ``[T]`` (its divisor):
-        running sum of ``beta``, counted from the readout's onset for bsnn."""
+        """Periods the readout has integrated after each step, ``[T]`` (its divisor).
+
+        The running sum of ``beta``, counted from the readout's onset for bsnn.
+
+        Args:
+            T: time steps.
+
+        Returns:
+            float64 ``[T]``.
+        """
         betas = [self.method.bias_weight(Clock(t, self.K), self.readout_onset) for t in range(T)]
         return torch.tensor(betas, dtype=torch.float64).cumsum(0)
 
     def simulate(self, x: Tensor, T: int) -> Tensor:
         """Running readout at every step, ``[T, B, K]``, for input ``x`` ``[B, C, H, W]``.
 
-        Steps before information reaches the output (bsnn) read out zeros.
+        Steps before information reaches the output (bsnn: ``2 K`` steps and more) read out
+        zeros.
+
+        Args:
+            x: input images ``[B, C, H, W]``, in the ANN's input units.
+            T: time steps to simulate.
+
+        Returns:
+            The readout after each step, ``[T, B, K]``, in normalized units
+            (``ann(x) / output_scale`` in the limit).
+
+        Raises:
+            ConversionError: ``x`` is not a batch or ``T`` is not a positive int.
         """
         current = self.output_current(x, T)
         norm = self.elapsed(T).to(current.dtype).to(current.device)
@@ -110,22 +163,42 @@ def convert(
     """Convert a ReLU ``ann`` (logits ``[B, K]``) to a spiking network.
 
     Steps: check that every layer lowers exactly (:func:`check_convertible`,
-    before any other work), fold BN (eq. 7), lower to graph nodes, then either
+    before any other work), fold BN (BSNN eq. 7), lower to graph nodes, then either
     record the ``percentile``-th activation of every ReLU layer on
-    ``calibration_data`` ``[N, C, H, W]`` (100 = max-norm) and normalize (eq. 6,
-    15), or -- for methods with per-channel thresholds -- calibrate one threshold
-    per channel (``thresholds``: ``"ltb"``, ``"percentile"``, or ``"module"`` for
-    the clip learned by QCFS layers; default per method).
+    ``calibration_data`` and normalize (data-based normalization, Rueckauer et al.
+    2017; BSNN eq. 6, 15), or -- for methods with per-channel thresholds -- calibrate
+    one threshold per channel.
 
-    ``method`` (see :data:`METHODS`): ``"rate"``, ``"phase"``, ``"bsnn"`` (layer-wise
-    normalization) or ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``,
-    ``"qcfs"`` (per-channel or learned thresholds, :mod:`spikebit.conversion.fast`);
-    ``K`` phases per period (phase, bsnn); ``max_spikes``: spikes per step of the
-    burst methods (default 4); ``synchronous``
-    toggles SN on residual shortcuts (default: on for bsnn only; layer-wise methods
-    only); ``input_coding``: ``"direct"`` or ``"phase"`` (default per method).
+    Args:
+        ann: a ReLU ANN, images ``[B, C, H, W]`` to logits ``[B, K]``, whose forward
+            applies its children in registration order.
+        calibration_data: calibration images ``[N, C, H, W]`` (on the device to convert
+            on).
+        method: ``"rate"`` (Rueckauer 2017), ``"phase"`` (Kim 2018), ``"bsnn"`` (Li et
+            al. 2022; layer-wise normalization) or ``"ltb"``, ``"signed"``, ``"burst"``,
+            ``"signed-burst"``, ``"qcfs"`` (per-channel or learned thresholds,
+            :mod:`spikebit.conversion.fast`); see ``METHODS``.
+        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
+        K: phases per period (time steps per period; phase, bsnn), ``1 .. 24``.
+        synchronous: SN on residual shortcuts (default: on for bsnn only; layer-wise
+            methods only).
+        input_coding: ``"direct"`` or ``"phase"`` (default per method).
+        batch_size: images per calibration forward pass.
+        max_calibration_values: most positive activations kept per layer for the
+            percentile (memory bound).
+        thresholds: the per-channel threshold rule, ``"ltb"``, ``"percentile"``, or
+            ``"module"`` for the clip learned by QCFS layers (default per method).
+        max_spikes: spikes per step of the burst methods (default 4).
 
-    Raises :class:`ConversionError` for unconvertible layers and bad arguments.
+    Returns:
+        The converted network, a ``SpikingConverted`` (``simulate(x, T)`` gives ``[T, B, K]``).
+
+    Raises:
+        ConversionError: an unconvertible layer, a lowering that does not reproduce the
+            ANN, a bad percentile, ``K``, threshold rule or option, ``synchronous`` with
+            per-channel thresholds, malformed ``calibration_data``, or
+            ``thresholds="module"`` without QCFS activations.
+        RegistryError: an unknown ``method`` or ``input_coding``.
     """
     check_convertible(ann)
     check_percentile(percentile)

@@ -54,7 +54,16 @@ class LocalBalancer:
 
 
 class ChannelPercentile:
-    """Recorder keeping, per channel, the p-th percentile of the positive activations."""
+    """Recorder keeping, per channel, the p-th percentile of the positive activations.
+
+    Channel-wise data-based normalization (Kim et al., Spiking-YOLO, AAAI 2020, Sec. 3.1).
+
+    Args:
+        p: the percentile in %, ``(0, 100]``.
+
+    Raises:
+        ConversionError: ``p`` outside ``(0, 100]``.
+    """
 
     def __init__(self, p: float) -> None:
         self.p = check_percentile(p)
@@ -79,10 +88,24 @@ def calibrate_thresholds(forward: Forward, data: Tensor, rule: str, percentile: 
                          batch_size: int, names: set[str]) -> dict[str, Tensor]:
     """Per-channel thresholds ``name -> [C]`` of the layers ``names`` (float32, CPU).
 
-    ``forward(x, record)`` runs the lowered ANN on each of the ``batch_size`` batches of
-    ``data`` ``[N, C, H, W]``; ``rule`` is ``"ltb"`` or ``"percentile"`` (``percentile``,
-    in (0, 100], is used by the latter only). Raises :class:`ConversionError` for an
-    unknown rule.
+    ``"ltb"``: local threshold balancing (Bu, Li & Yu, CVPR 2025); ``"percentile"``:
+    channel-wise percentile (Kim et al. 2020); see the module docstring.
+
+    Args:
+        forward: ``forward(x, record)``, the lowered ANN that reports every spiking layer's
+            activation ``[B, C, ...]`` to ``record`` (which may return a clipped one).
+        data: calibration images ``[N, C, H, W]``.
+        rule: ``"ltb"`` or ``"percentile"``.
+        percentile: the percentile in %, ``(0, 100]`` (``"percentile"`` rule only).
+        batch_size: images per batch (``ltb`` updates once per batch).
+        names: the layers to calibrate (others pass through unchanged).
+
+    Returns:
+        ``{layer name: thresholds [C]}``, in the activation's units.
+
+    Raises:
+        ConversionError: an unknown rule, a bad percentile, or an activation that is not
+            ``[B, C, ...]``.
     """
     if rule not in THRESHOLD_RULES:
         raise ConversionError(f"unknown threshold rule {rule!r}; expected one of "

@@ -23,19 +23,54 @@ POOLS.register("max")(nn.MaxPool2d)
 
 
 def build_ann(name: str, **kwargs: object) -> nn.Module:
-    """Build the registered ANN ``name`` (see :data:`ANN_ZOO`) with ``kwargs``."""
+    """Build the registered ANN ``name`` (see :data:`ANN_ZOO`) with ``kwargs``.
+
+    Args:
+        name: ``"mnist-cnn"``, ``"vgg16"``, ``"resnet18"``, ``"resnet20"``, ``"resnet34"``
+            (or a plug-in).
+        **kwargs: the builder's keywords (``num_classes``, ``in_channels``,
+            ``input_size``, ``width``, ...).
+
+    Returns:
+        The ANN, images ``[B, C, H, W]`` to logits ``[B, K]``.
+
+    Raises:
+        RegistryError: ``name`` is not registered.
+        ConversionError: the builder refuses its arguments.
+    """
     return ANN_ZOO.get(name)(**kwargs)
 
 
 def scaled(channels: int, width: float) -> int:
-    """Channel count ``channels * width``, at least 1."""
+    """Channel count ``channels * width``, at least 1.
+
+    Args:
+        channels: the channel count at width 1.
+        width: the channel multiplier (> 0).
+
+    Returns:
+        ``max(1, round(channels * width))``.
+
+    Raises:
+        ConversionError: ``width <= 0``.
+    """
     if width <= 0:
         raise ConversionError(f"width must be > 0, got {width}")
     return max(1, round(channels * width))
 
 
 def conv_bn_relu(c_in: int, c_out: int, kernel: int, padding: int) -> list[nn.Module]:
-    """``[Conv2d, BatchNorm2d, ReLU]`` (conv bias kept; BN folds into it)."""
+    """``[Conv2d, BatchNorm2d, ReLU]`` (conv bias kept; BN folds into it).
+
+    Args:
+        c_in: input channels.
+        c_out: output channels.
+        kernel: square kernel size in pixels.
+        padding: zero padding in pixels.
+
+    Returns:
+        The three modules, in order.
+    """
     return [
         nn.Conv2d(c_in, c_out, kernel, padding=padding),
         nn.BatchNorm2d(c_out),
@@ -51,7 +86,22 @@ def mnist_cnn(
     width: float = 1.0,
     pool: str = "avg",
 ) -> nn.Module:
-    """Kim et al. (2018) CNN ``12C5-P2-64C5-P2-10`` (valid convs, 2x2 pools)."""
+    """Kim et al. (2018) CNN ``12C5-P2-64C5-P2-10`` (valid convs, 2x2 pools).
+
+    Args:
+        num_classes: output classes ``K`` (logits ``[B, K]``).
+        in_channels: input channels ``C`` of images ``[B, C, H, W]``.
+        input_size: the side ``H = W`` of square input images, in pixels.
+        width: channel multiplier (> 0; 1.0: the paper's width).
+        pool: ``"avg"`` or ``"max"`` pooling (``POOLS``).
+
+    Returns:
+        The network, images ``[B, C, H, W]`` to logits ``[B, K]``.
+
+    Raises:
+        ConversionError: ``input_size < 16`` or ``width <= 0``.
+        RegistryError: an unknown ``pool``.
+    """
     pool_cls = POOLS.get(pool)
     c1, c2 = scaled(12, width), scaled(64, width)
     side = ((input_size - 4) // 2 - 4) // 2
@@ -86,6 +136,22 @@ def vgg16(
     ``pad_input`` zero-pads inputs whose size is not a multiple of 32 up to the
     next multiple (28 -> 32 for MNIST-like data) through the first conv's
     padding, which equals padding the image and keeps the network convertible.
+
+    Args:
+        num_classes: output classes ``K`` (logits ``[B, K]``).
+        in_channels: input channels ``C`` of images ``[B, C, H, W]``.
+        input_size: the side ``H = W`` of square input images, in pixels.
+        width: channel multiplier (> 0; 1.0: the paper's width).
+        pool: ``"avg"`` or ``"max"`` pooling (``POOLS``).
+        pad_input: zero-pad the input to the next multiple of 32 (both sides equally).
+
+    Returns:
+        The network, images ``[B, C, H, W]`` to logits ``[B, K]``.
+
+    Raises:
+        ConversionError: ``input_size`` not a multiple of 32 without ``pad_input``, an odd
+            padding, or ``width <= 0``.
+        RegistryError: an unknown ``pool``.
     """
     pool_cls = POOLS.get(pool)
     extra = -input_size % 32

@@ -39,7 +39,18 @@ DEFAULTS: dict[str, dict[str, Any]] = {"vgg16": {"pad_input": True}}
 
 
 def zoo_arguments(in_shape: Sequence[int], num_classes: int) -> dict[str, int]:
-    """Builder keywords for a per-sample input ``(C, H, W)`` with ``H == W``."""
+    """Builder keywords for a per-sample input ``(C, H, W)`` with ``H == W``.
+
+    Args:
+        in_shape: one input's shape ``(C, H, W)``, square images.
+        num_classes: output classes ``K``.
+
+    Returns:
+        ``{"in_channels": C, "input_size": H, "num_classes": K}``.
+
+    Raises:
+        ConversionError: ``in_shape`` is not ``(C, H, H)``.
+    """
     shape = tuple(int(s) for s in in_shape)
     if len(shape) != 3 or shape[1] != shape[2]:
         raise ConversionError(
@@ -48,7 +59,18 @@ def zoo_arguments(in_shape: Sequence[int], num_classes: int) -> dict[str, int]:
 
 
 def make_factory(name: str) -> Callable[..., nn.Module]:
-    """Zoo factory ``(in_shape, num_classes, **builder_kwargs)`` for ``ANN_ZOO[name]``."""
+    """Zoo factory ``(in_shape, num_classes, **builder_kwargs)`` for ``ANN_ZOO[name]``.
+
+    Args:
+        name: the :data:`ANN_ZOO` name.
+
+    Returns:
+        The factory; it raises ``ConversionError`` for unknown keywords or a non-square
+        ``in_shape``.
+
+    Raises:
+        RegistryError: ``name`` is not in :data:`ANN_ZOO`.
+    """
     builder = ANN_ZOO.get(name)
     allowed = sorted(p for p in inspect.signature(builder).parameters if p not in RESERVED)
 

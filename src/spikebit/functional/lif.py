@@ -293,11 +293,28 @@ def lif_sequence(
     replaces ``firing.threshold``. Tensor parameters get gradients summed over batch,
     time and neurons; only ``h`` is saved for backward in every case. ``reset`` is
     ``"hard"`` or ``"soft"``, ``detach_reset`` cuts the reset's gradient through ``s``,
-    ``backend`` picks the ``"eager"`` or ``"compiled"`` loops.
+    ``backend`` picks the ``"eager"`` or ``"compiled"`` loops. The iterative LIF of
+    ALBSNN eq. 3-4 (hard reset); with :class:`StaircaseFiring` and soft reset the
+    multi-threshold LIF of its paper's eq. 4-5.
 
     Half-precision input (bfloat16/float16, e.g. under autocast) runs in float32: the
     membrane state accumulates in float32 and the spikes (exact small integers) come back
     in the input's dtype.
+
+    Args:
+        x: input current, time-major ``[T, B, ...]``.
+        firing: spike function of ``h`` (:class:`BinaryFiring` or
+            :class:`StaircaseFiring`) with its threshold and surrogate.
+        tau: leak factor per step in ``[0, 1]`` (``h[t] = tau * v[t-1] + x[t]``; not a
+            time constant), a float or a tensor broadcastable to ``[B, ...]``.
+        reset: ``"hard"`` (``v = h * (1 - s)``) or ``"soft"`` (``v = h - V * s``).
+        detach_reset: cut the reset's gradient path through ``s``.
+        backend: ``"eager"`` or ``"compiled"`` (``torch.compile``) loops.
+        threshold: tensor ``V`` broadcastable to ``[B, ...]`` that replaces
+            ``firing.threshold`` and receives a gradient; ``None`` keeps the float one.
+
+    Returns:
+        Spikes (or counts) ``[T, B, ...]``, dtype of ``x``.
     """
     if not isinstance(tau, torch.Tensor):
         tau = float(tau)
@@ -321,6 +338,19 @@ def lif_step(
 
     ``firing``, ``tau``, ``reset``, ``detach_reset`` and ``threshold`` as in
     :func:`lif_sequence` (autograd reaches tensor ``tau`` and ``threshold``).
+
+    Args:
+        x_t: input current of one step ``[B, ...]``.
+        v: membrane potential after the previous step's reset ``[B, ...]`` (zeros at
+            ``t = 0``).
+        firing: spike function of ``h``.
+        tau: leak factor per step in ``[0, 1]`` (float or broadcastable tensor).
+        reset: ``"hard"`` or ``"soft"``.
+        detach_reset: cut the reset's gradient path through ``s``.
+        threshold: tensor ``V`` replacing ``firing.threshold``, or ``None``.
+
+    Returns:
+        ``(s_t, v_next)``, both ``[B, ...]``.
     """
     from spikebit.functional.firing import fire, fire_at
 

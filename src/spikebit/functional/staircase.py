@@ -49,6 +49,14 @@ def sum_over_levels(
     the pairs from the outside in, so a sum symmetric about ``(levels + 1) / 2`` in exact
     arithmetic is also symmetric when rounded. One pair at a time: peak memory stays at a
     few tensors of ``x``'s size.
+
+    Args:
+        bump: ``bump(x, k)``, the curve of level ``k``, same shape as ``x``.
+        x: the normalized potential ``h / V``, any shape.
+        levels: ``O_max``, the number of levels.
+
+    Returns:
+        The sum, same shape as ``x``.
     """
     out = torch.zeros_like(x)
     for k in range(1, levels // 2 + 1):
@@ -60,7 +68,14 @@ def sum_over_levels(
 
 @dataclass(frozen=True)
 class StaircaseCurve(Surrogate):
-    """Base: ``width`` is ``b``, ``height`` is ``a``, ``levels`` is ``O_max``."""
+    """Base of the staircase surrogates of the multi-threshold LIF.
+
+    Args:
+        width: ``b``, the bump's width (a variance for the ``mt-*`` curves), in units of the
+            normalized potential ``x = h / V``.
+        height: ``a``, the bump height.
+        levels: ``O_max``, the number of levels (most spikes per step).
+    """
 
     height: float = 1.0
     levels: int = 15
@@ -73,15 +88,41 @@ class StaircaseCurve(Surrogate):
 @STAIRCASES.register("mt-sum")
 @dataclass(frozen=True)
 class SumOfGaussians(StaircaseCurve):
-    """Curve 1: unnormalized Gaussian bumps summed over levels (can exceed ``a``)."""
+    """Curve 1: unnormalized Gaussian bumps summed over levels (can exceed ``a``).
+
+    ``g1(x) = a * sum_{k=1..O_max} exp(-(x - k)^2 / b)`` (multi-threshold LIF paper,
+    section 2.2.2, curve 1; formula as reconstructed in ``docs/methods/multithreshold.md``).
+
+    Args:
+        width: ``b``, the bump's variance, in units of the normalized potential ``x`` squared.
+        height: ``a``, the bump's height (per unit of ``x``).
+        levels: ``O_max``, the number of levels (most spikes per step), levels ``1 .. O_max``.
+    """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``g1(x) = a * sum_k exp(-(x - k)^2 / b)``, summed mirror-symmetrically.
+
+        Args:
+            x: ``h / V``, the normalized membrane potential, any shape.
+
+        Returns:
+            The surrogate ``do/dx`` at ``x``, same shape and dtype as ``x``.
+        """
         def bump(x: torch.Tensor, k: int) -> torch.Tensor:
             return torch.exp((x - k).square_().mul_(-1.0 / self.width))
 
         return sum_over_levels(bump, x, self.levels).mul_(self.height)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        """``a * sum_k sqrt(pi b)/2 * erfc(-(x - k) / sqrt(b))``, the integral of ``g1``.
+
+        Args:
+            x: ``h / V``, the normalized membrane potential, any shape.
+
+        Returns:
+            The primitive at ``x`` (0 far below level 1), same shape and dtype as ``x``
+            (peak memory ``O_max`` times that of ``x``).
+        """
         levels = torch.arange(1, self.levels + 1, dtype=x.dtype, device=x.device)
         s = self.width**0.5
         d = (x.unsqueeze(-1) - levels) / s
@@ -93,9 +134,27 @@ class SumOfGaussians(StaircaseCurve):
 @STAIRCASES.register("mt-gauss")
 @dataclass(frozen=True)
 class NearestGaussian(StaircaseCurve):
-    """Curve 2: a Gaussian around the nearest level, bounded by ``a``."""
+    """Curve 2: a Gaussian around the nearest level, bounded by ``a``.
+
+    ``g2(x) = a * exp(-d(x)^2 / b)``, ``d(x)`` the distance to the nearest level in
+    ``1 .. O_max`` (multi-threshold LIF paper, section 2.2.2, curve 2, the paper's choice;
+    formula as reconstructed in ``docs/methods/multithreshold.md``).
+
+    Args:
+        width: ``b``, the bump's variance, in units of the normalized potential ``x`` squared.
+        height: ``a``, the bump's height (per unit of ``x``).
+        levels: ``O_max``, the number of levels (most spikes per step), levels ``1 .. O_max``.
+    """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``g2(x) = a * exp(-d(x)^2 / b)``, ``d`` the distance to the nearest level.
+
+        Args:
+            x: ``h / V``, the normalized membrane potential, any shape.
+
+        Returns:
+            The surrogate ``do/dx`` at ``x``, same shape and dtype as ``x``.
+        """
         d = self._distance_to_level(x)
         return torch.exp(d.square_().mul_(-1.0 / self.width)).mul_(self.height)
 
@@ -103,20 +162,55 @@ class NearestGaussian(StaircaseCurve):
 @STAIRCASES.register("mt-cauchy")
 @dataclass(frozen=True)
 class NearestCauchy(StaircaseCurve):
-    """Curve 3: a Cauchy (Lorentzian) bump around the nearest level, bounded by ``a``."""
+    """Curve 3: a Cauchy (Lorentzian) bump around the nearest level, bounded by ``a``.
+
+    ``g3(x) = a / (1 + d(x)^2 / b)``, ``d(x)`` the distance to the nearest level in
+    ``1 .. O_max`` (multi-threshold LIF paper, section 2.2.2, curve 3; formula as
+    reconstructed in ``docs/methods/multithreshold.md``).
+
+    Args:
+        width: ``b``, the bump's variance, in units of the normalized potential ``x`` squared.
+        height: ``a``, the bump's height (per unit of ``x``).
+        levels: ``O_max``, the number of levels (most spikes per step), levels ``1 .. O_max``.
+    """
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``g3(x) = a / (1 + d(x)^2 / b)``, ``d`` the distance to the nearest level.
+
+        Args:
+            x: ``h / V``, the normalized membrane potential, any shape.
+
+        Returns:
+            The surrogate ``do/dx`` at ``x``, same shape and dtype as ``x``.
+        """
         d = self._distance_to_level(x)
         return d.square_().mul_(1.0 / self.width).add_(1.0).reciprocal_().mul_(self.height)
 
 
 @dataclass(frozen=True)
 class SummedBumps(StaircaseCurve):
-    """A plain surrogate repeated at every level: ``sum_k base(x - k)`` (times ``a``)."""
+    """A plain surrogate repeated at every level: ``a * sum_{k=1..O_max} base(x - k)``.
+
+    Args:
+        width: the base surrogate's width (kept for the record; ``base`` carries its own).
+        height: ``a``, the factor applied to the sum.
+        levels: ``O_max``, the number of levels, bumps at ``x = 1 .. O_max``.
+        base: the plain :class:`~spikebit.functional.surrogate.Surrogate` repeated at each
+            level (a :class:`~spikebit.functional.surrogate.Rectangle` is counted in a few
+            passes instead of ``O_max``).
+    """
 
     base: Surrogate = Surrogate()
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """``a * sum_k base.derivative(x - k)`` over levels ``k = 1 .. O_max``.
+
+        Args:
+            x: ``h / V``, the normalized membrane potential, any shape.
+
+        Returns:
+            The surrogate ``do/dx`` at ``x``, same shape and dtype as ``x``.
+        """
         if isinstance(self.base, Rectangle):
             return self._rectangles(x)
         def bump(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -145,6 +239,15 @@ class SummedBumps(StaircaseCurve):
         return count.mul_(self.height / self.base.width)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        """``a * sum_k base.primitive(x - k)`` over levels ``k = 1 .. O_max``.
+
+        Args:
+            x: ``h / V``, the normalized membrane potential, any shape.
+
+        Returns:
+            The primitive at ``x`` (0 far below level 1), same shape and dtype as ``x``
+            (peak memory ``O_max`` times that of ``x``).
+        """
         levels = torch.arange(1, self.levels + 1, dtype=x.dtype, device=x.device)
         return self.height * self.base.primitive(x.unsqueeze(-1) - levels).sum(-1)
 
@@ -152,7 +255,23 @@ class SummedBumps(StaircaseCurve):
 def get_staircase(
     name: str | Surrogate, levels: int, height: float = 1.0, width: float = 1.0
 ) -> Surrogate:
-    """A staircase surrogate by name (``mt-*`` curves or any plain surrogate name)."""
+    """A staircase surrogate by name (``mt-*`` curves or any plain surrogate name).
+
+    Args:
+        name: ``"mt-sum"``, ``"mt-gauss"``, ``"mt-cauchy"`` (``STAIRCASES``), any name in
+            ``SURROGATES`` (repeated at every level as :class:`SummedBumps`), or a
+            :class:`~spikebit.functional.surrogate.Surrogate` instance, returned as is.
+        levels: ``O_max``, the number of levels (most spikes per step).
+        height: ``a``, the bump height.
+        width: ``b`` for the ``mt-*`` curves (a variance, in units of the normalized
+            potential squared); the plain surrogate's width otherwise.
+
+    Returns:
+        The staircase surrogate (its ``derivative(x)`` takes ``x = h / V``).
+
+    Raises:
+        RegistryError: ``name`` is neither a staircase nor a surrogate name.
+    """
     if isinstance(name, Surrogate):
         return name
     if name in SURROGATES:

@@ -19,5 +19,19 @@ __all__ = [
 
 
 def build_model(name: str, **overrides: object):  # noqa: ANN201 - returns nn.Module
-    """Build a zoo model by name with keyword overrides."""
+    """Build a zoo model by name with keyword overrides.
+
+    Args:
+        name: a name in ``MODELS`` (``spikebit models`` lists them).
+        **overrides: the factory's keyword arguments (e.g. :class:`ModelConfig` fields
+            such as ``steps``, ``quantizer``; ``width`` for scaled families).
+
+    Returns:
+        model (nn.Module): the model, typically a :class:`SpikingNet`.
+
+    Raises:
+        RegistryError: unknown ``name``.
+        SpecError: an invalid spec or ``full_precision`` index.
+        ConfigError: invalid neuron arguments (and, for some families, unknown overrides).
+    """
     return MODELS.get(name)(**overrides)

@@ -8,7 +8,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from spikebit.errors import ShapeError, SpecError
+from spikebit.errors import ConfigError, ShapeError, SpecError
 from spikebit.functional.encoders import ENCODERS
 from spikebit.layers import GlobalAvgPool, TimeDistributed
 from spikebit.models.spec import LayerSpec, WeightBudget, parse_spec
@@ -23,6 +23,27 @@ class ModelConfig:
     ``full_precision`` lists weight-layer indices (0-based, negatives count from
     the end) kept at full precision; every other weight layer uses ``quantizer``.
     ``block`` names extra per-block modules (``"agmm"``) inserted after BN.
+
+    Validated when built (:func:`build_network`), not on construction.
+
+    Args:
+        spec: layer spec string (``16C3-AP2-128-10``, see :mod:`spikebit.models.spec`).
+        in_shape: one sample's shape without batch and time, ``(C, H, W)`` or ``(N,)``.
+        num_classes: ``K``, outputs of the last layer.
+        steps: ``T``, number of time steps (static inputs are encoded over ``T`` steps).
+        neuron: neuron name in ``NEURONS`` (``"lif"``, ``"if"``, ``"mtlif"``, ``"mfp"``, ...).
+        neuron_kwargs: keyword arguments of the neuron (e.g. ``threshold``; ``tau``, the
+            leak factor per step in ``[0, 1]``).
+        quantizer: weight quantizer name in ``QUANTIZERS`` (``"fp"``: full precision).
+        quantizer_kwargs: keyword arguments of the quantizer (e.g. ``bits``).
+        full_precision: weight-layer indices kept at full precision.
+        encoder: input encoder name in ``ENCODERS`` (``"direct"``, ``"poisson"``, ``"phase"``).
+        batchnorm: BatchNorm after every hidden weight layer (then hidden layers have no bias).
+        padding: ``"same"`` (``k // 2``) or ``"valid"`` (none) for conv layers.
+        gap_kernel: kernel size of the conv before global average pooling (``GAP``).
+        block: name in ``BLOCKS`` of a module inserted after each quantized layer's BN
+            (``"agmm"``), or ``None``.
+        block_kwargs: keyword arguments of ``block`` (after ``steps``).
     """
 
     spec: str = "16C3-16C3-AP2-64C3-64C3-AP2-256C3-1024C3-GAP"
@@ -48,7 +69,11 @@ class SpikingNet(nn.Module):
     ``forward(x)``: static input ``[B, *in_shape]`` is encoded to ``[T, B, ...]``;
     a sequence ``[T, B, *in_shape]`` (e.g. event frames) is used as is.
     Returns the real-valued output layer per step, ``[T, B, num_classes]``;
-    the prediction is its mean over time.
+    the prediction is its mean over time. Built by :func:`build_network`.
+
+    Args:
+        config: the :class:`ModelConfig` the network was built from.
+        body: the layers, each on time-major ``[T, B, ...]`` sequences.
     """
 
     def __init__(self, config: ModelConfig, body: nn.Sequential) -> None:
@@ -58,6 +83,7 @@ class SpikingNet(nn.Module):
 
     @property
     def steps(self) -> int:
+        """``T``, the number of time steps the network was built for."""
         return self.config.steps
 
     def encode(
@@ -70,6 +96,20 @@ class SpikingNet(nn.Module):
         Integer inputs (e.g. Tonic's int16 frames) are converted to the float dtype of
         the model's parameters. With ``check_steps`` a sequence of ``T != steps`` raises
         :class:`ShapeError` (a batch-first input read as time-major is the usual cause).
+
+        Args:
+            x: static input ``[B, *in_shape]`` or a sequence ``[T, B, *in_shape]``
+                (``[B, T, *in_shape]`` with ``time_first=False``).
+            time_first: whether a sequence is time-major; ``False`` transposes it.
+            check_steps: refuse a sequence whose ``T`` differs from :attr:`steps`.
+
+        Returns:
+            The time-major sequence ``[T, B, *in_shape]`` (floating point).
+
+        Raises:
+            ShapeError: a rank that is neither ``len(in_shape) + 1`` nor ``+ 2``, or
+                ``T != steps`` with ``check_steps``.
+            RegistryError: the configured encoder name is unknown.
         """
         n = len(self.config.in_shape)
         if not (x.is_floating_point() or x.is_complex()):
@@ -100,7 +140,14 @@ class SpikingNet(nn.Module):
     ) -> torch.Tensor:
         """``[B, *in_shape]`` or ``[T, B, *in_shape]`` -> output per step ``[T, B, K]``.
 
-        See :meth:`encode` for ``time_first`` and ``check_steps``.
+        Args:
+            x: static input ``[B, *in_shape]`` or a sequence ``[T, B, *in_shape]``.
+            time_first: whether a sequence is time-major (see :meth:`encode`).
+            check_steps: refuse a sequence whose ``T`` differs from :attr:`steps`.
+
+        Returns:
+            The output layer per step, ``[T, B, K]`` (real-valued; average over ``T`` to
+                predict).
 
         Raises:
             ShapeError: wrong rank, trailing dims that differ from ``in_shape``, or a
@@ -136,10 +183,59 @@ def _normalize_indices(indices: list[int], count: int) -> set[int]:
     return out
 
 
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_fields(config: ModelConfig) -> None:
+    """The same type and range checks the run-config validation makes, for the Python API."""
+    if not _is_int(config.steps) or not 1 <= config.steps <= 4096:
+        raise ConfigError(f"ModelConfig.steps must be an integer number of time steps in "
+                          f"[1, 4096], got {config.steps!r}.")
+    if not _is_int(config.num_classes) or config.num_classes < 1:
+        raise ConfigError(f"ModelConfig.num_classes must be a positive integer, got "
+                          f"{config.num_classes!r}.")
+    shape = tuple(config.in_shape) if isinstance(config.in_shape, (tuple, list)) else ()
+    if not shape or not all(_is_int(d) and d > 0 for d in shape):
+        raise ConfigError(f"ModelConfig.in_shape must be positive integers such as (1, 28, 28), "
+                          f"got {config.in_shape!r}.")
+    for name, default in (("spec", None), ("neuron", "lif"), ("quantizer", "fp"),
+                          ("encoder", "direct")):
+        if not isinstance(getattr(config, name), str):
+            hint = f" (default {default!r})" if default else ""
+            raise ConfigError(f"ModelConfig.{name} must be a name string{hint}, got "
+                              f"{getattr(config, name)!r}.")
+    for name in ("neuron_kwargs", "quantizer_kwargs", "block_kwargs"):
+        if not isinstance(getattr(config, name), dict):
+            raise ConfigError(f"ModelConfig.{name} must be a mapping, got "
+                              f"{type(getattr(config, name)).__name__}.")
+
+
 def build_network(config: ModelConfig) -> SpikingNet:
-    """Build a :class:`SpikingNet` from ``config`` (see module docstring of ``spec``)."""
+    """Build a :class:`SpikingNet` from ``config`` (see module docstring of ``spec``).
+
+    Hidden layers are ``weight -> BN -> [block] -> neuron``, each on ``[T, B, ...]``;
+    the output layer (GAP conv, a final FC of ``num_classes``, or an appended FC) has
+    no neuron.
+
+    Args:
+        config: the network's :class:`ModelConfig`.
+
+    Returns:
+        The network: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` -> ``[T, B, num_classes]``.
+
+    Raises:
+        SpecError: an invalid spec (or one past the size limits of
+            :mod:`spikebit.models.spec`, ``MAX_WEIGHTS`` weights in all), a conv after a
+            flat input, a ``full_precision`` index out of range, or an input too small
+            for the spec.
+        RegistryError: unknown neuron, quantizer or block name.
+        ConfigError: neuron arguments that do not fit the neuron, or a field of the
+            wrong type or range (``steps``, ``num_classes``, ``in_shape``, names).
+    """
     from spikebit.models.blocks import BLOCKS
 
+    _check_fields(config)
     layers = parse_spec(config.spec)
     count = _weight_layer_count(layers, config.num_classes)
     keep_fp = _normalize_indices(config.full_precision, count)

@@ -16,14 +16,30 @@ VGGSNN_SPEC = "64C3-128C3-AP2-256C3-256C3-AP2-512C3-512C3-AP2-512C3-512C3-AP2"
 
 
 def scaled(channels: int, width: float) -> int:
-    """``channels * width`` rounded to the nearest integer, at least 1."""
+    """``channels * width`` rounded to the nearest integer, at least 1.
+
+    Args:
+        channels: the paper's channel count.
+        width: channel multiplier.
+
+    Returns:
+        The scaled channel count (>= 1).
+    """
     return max(1, int(round(channels * width)))
 
 
 def scale_spec(spec: str, width: float) -> str:
     """``spec`` with every conv channel count scaled by ``width`` (pools, FCs unchanged).
 
+    Args:
+        spec: a layer spec string (see :mod:`spikebit.models.spec`).
+        width: channel multiplier, > 0 (each conv keeps at least 1 channel).
+
+    Returns:
+        The canonical spec string.
+
     Raises:
+        SpecError: an invalid ``spec``.
         ConfigError: ``width <= 0``.
     """
     if width <= 0:
@@ -35,6 +51,12 @@ def scale_spec(spec: str, width: float) -> str:
 def vggsnn_spec(width: float = 1.0) -> str:
     """VGGSNN's conv/pool layers (:data:`VGGSNN_SPEC`) with channels scaled by ``width``;
     ``vggsnn_spec(0.25)`` is ``16C3-32C3-AP2-64C3-64C3-AP2-128C3-128C3-AP2-128C3-128C3-AP2``.
+
+    Args:
+        width: channel multiplier, > 0.
+
+    Returns:
+        The spec string (conv and pooling layers; the builder adds the output FC).
 
     Raises:
         ConfigError: ``width <= 0``.

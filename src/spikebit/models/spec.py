@@ -41,7 +41,14 @@ _PATTERNS: list[tuple[re.Pattern[str], LayerKind]] = [
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One parsed token: ``kind`` with ``channels`` (conv/fc) and ``size`` (kernel/window)."""
+    """One parsed token: ``kind`` with ``channels`` (conv/fc) and ``size`` (kernel/window).
+
+    Args:
+        kind: ``"conv"``, ``"avgpool"``, ``"maxpool"``, ``"fc"`` or ``"gap"``.
+        channels: output channels (conv) or units (fc); 0 otherwise.
+        size: kernel size (conv) or pooling window and stride; 0 otherwise.
+        token: the token as written in the spec.
+    """
 
     kind: LayerKind
     channels: int = 0
@@ -71,7 +78,20 @@ def _match(token: str) -> tuple[LayerKind, list[int]] | None:
 
 
 def parse_spec(spec: str) -> list[LayerSpec]:
-    """Parse a spec string into layer specs; raises :class:`SpecError` at the bad token."""
+    """Parse a spec string into layer specs; raises :class:`SpecError` at the bad token.
+
+    Args:
+        spec: layer notation such as ``"16C3-16C3-AP2-64C3-GAP"`` (tokens in the module
+            docstring; case-insensitive).
+
+    Returns:
+        One parsed layer (:class:`LayerSpec`) per token, in order.
+
+    Raises:
+        SpecError: an empty spec, an unknown or empty token, a zero size, a size past the
+            limits (``MAX_CHANNELS``, ``MAX_KERNEL``, ``MAX_LAYERS``), ``GAP`` not last,
+            or a spatial layer after a fully connected one.
+    """
     if not isinstance(spec, str) or not spec.strip():
         raise SpecError("empty model spec: give layers like '16C3-AP2-64C3-GAP'")
     spec = spec.strip()
@@ -110,7 +130,14 @@ def parse_spec(spec: str) -> list[LayerSpec]:
 
 
 def format_spec(layers: list[LayerSpec]) -> str:
-    """Inverse of :func:`parse_spec` (canonical spelling)."""
+    """Inverse of :func:`parse_spec` (canonical spelling).
+
+    Args:
+        layers: parsed layers, e.g. ``parse_spec("16C3-AP2-10")``.
+
+    Returns:
+        The spec string, tokens joined by ``-`` (``16C3``, ``AP2``, ``P2``, ``GAP``, ``10``).
+    """
     out = []
     for layer in layers:
         if layer.kind == "conv":
@@ -129,14 +156,25 @@ def format_spec(layers: list[LayerSpec]) -> str:
 class WeightBudget:
     """Counts a network's weights as it is built; :class:`SpecError` past ``limit``.
 
-    ``spec`` is the spec string (for the message); ``limit`` defaults to ``MAX_WEIGHTS``.
+    Args:
+        spec: the spec string (for the message).
+        limit: the most weights allowed in the whole network (default ``MAX_WEIGHTS``,
+            2**28: 1 GiB of fp32).
     """
 
     def __init__(self, spec: str, limit: int = MAX_WEIGHTS) -> None:
         self.spec, self.limit, self.total = spec, limit, 0
 
     def add(self, count: int, token: str) -> None:
-        """Add ``count`` weights of layer ``token``; raises :class:`SpecError` past the limit."""
+        """Add ``count`` weights of layer ``token``; raises :class:`SpecError` past the limit.
+
+        Args:
+            count: weights of the layer (e.g. ``c_in * c_out * k * k``).
+            token: the layer's spec token (for the message).
+
+        Raises:
+            SpecError: the running total exceeds ``limit``.
+        """
         self.total += count
         if self.total > self.limit:
             raise SpecError(

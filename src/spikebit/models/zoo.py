@@ -22,7 +22,18 @@ ALBSNN_NEURON = {"threshold": 0.5, "tau": 0.25, "surrogate": "rectangle", "width
 
 
 def register_model(name: str, info: str) -> Callable[[ModelFactory], ModelFactory]:
-    """Register a factory ``(**overrides) -> nn.Module`` under ``name`` with a one-line info."""
+    """Register a factory ``(**overrides) -> nn.Module`` under ``name`` with a one-line info.
+
+    Args:
+        name: the model name in ``MODELS``.
+        info: one line shown by ``spikebit models`` (stored in ``MODEL_INFO``).
+
+    Returns:
+        A decorator that registers the factory and returns it unchanged.
+
+    Raises:
+        RegistryError: (when applied) ``name`` is already registered.
+    """
 
     def add(fn: ModelFactory) -> ModelFactory:
         MODEL_INFO[name] = info
@@ -32,7 +43,21 @@ def register_model(name: str, info: str) -> Callable[[ModelFactory], ModelFactor
 
 
 def spec_model(base: ModelConfig, **overrides: Any) -> nn.Module:
-    """Build ``base`` with dataclass field overrides (unknown fields raise TypeError)."""
+    """Build ``base`` with dataclass field overrides (unknown fields raise TypeError).
+
+    Args:
+        base: the model's :class:`ModelConfig`.
+        **overrides: :class:`ModelConfig` fields to replace.
+
+    Returns:
+        The resulting :class:`SpikingNet` from :func:`build_network`.
+
+    Raises:
+        TypeError: an override that is not a :class:`ModelConfig` field.
+        SpecError: invalid spec or ``full_precision`` (see :func:`build_network`).
+        RegistryError: unknown neuron, quantizer or block name.
+        ConfigError: invalid neuron arguments.
+    """
     return build_network(replace(base, **overrides))
 
 

@@ -23,13 +23,16 @@ class LIF(IntegrateFireNeuron):
         width: the surrogate's width (in units of the potential).
         detach_reset: cut the reset's gradient path through ``s`` (SpikingJelly's option).
         backend: ``"eager"`` or ``"compiled"`` (``torch.compile``) fused kernel.
-        learn_tau, learn_threshold, per_channel, channels: learnable leak (PLIF sigmoid
-            parametrisation) and threshold, per layer or per channel (see
-            :class:`IntegrateFireNeuron`).
+        learn_tau: learn the leak as ``sigmoid(w)``, ``w`` initialised to ``logit(tau)``
+            (PLIF, Fang et al. 2021, eq. 6-7); needs ``tau`` strictly inside ``(0, 1)``.
+        learn_threshold: learn ``V`` (parameter ``v_threshold``).
+        per_channel: one learnable leak/threshold per channel (dim 2 of
+            ``[T, B, C, ...]``) instead of one per layer; needs ``channels``.
+        channels: the layer width ``C`` for ``per_channel`` (``make_neuron`` fills it in).
 
     Raises:
-        ConfigError: ``tau`` outside ``[0, 1]``, an unknown ``reset``, ``per_channel``
-            without ``channels``.
+        ConfigError: ``tau`` outside ``[0, 1]`` (or not inside ``(0, 1)`` with
+            ``learn_tau``), an unknown ``reset``, ``per_channel`` without ``channels``.
     """
 
     kind = "lif"

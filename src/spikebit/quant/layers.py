@@ -72,7 +72,9 @@ class QLinear(QuantizedMixin, nn.Linear):
     """``nn.Linear`` on ``[N, in_features]`` with a weight quantizer.
 
     Args:
-        in_features, out_features, bias: as for ``nn.Linear``.
+        in_features: input width (last dim of ``x``).
+        out_features: output width.
+        bias: add a learnable (unquantized) bias, as for ``nn.Linear``.
         quantizer: the :class:`WeightQuantizer` (default: identity, full precision).
         quantize: apply the quantizer (``False``: the float latent weight is used).
     """

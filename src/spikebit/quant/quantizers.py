@@ -313,6 +313,9 @@ class QSNNQuantizer(WeightQuantizer):
         backward ``k t (1 - tanh^2(t w_hat))`` through the standardization."""
         w_hat, exponent = self._standardize(w)
         scale = torch.exp2(exponent).reshape(_channel_view(w))
+        if torch.compiler.is_exporting():  # same values; plain ops for torch.export
+            one = torch.ones((), dtype=w_hat.dtype, device=w_hat.device)
+            return (scale * torch.where(w_hat >= 0, one, -one)).to(w.dtype)
         return (scale * _QSNNBinarize.apply(w_hat, self.t_tensor())).to(w.dtype)
 
     @torch.no_grad()

@@ -47,7 +47,14 @@ Runner = Callable[[str, Path], dict[str, Any]]
 
 @dataclass(frozen=True)
 class Experiment:
-    """``runner(budget, work_dir) -> {"rows": [...], "columns": [...], ...}``."""
+    """A registered experiment: a paper table reproduced at a budget.
+
+    Args:
+        summary: one line shown by ``spikebit reproduce --list`` and in the results files.
+        runner: ``runner(budget, work_dir) -> {"rows": [...], "columns": [...], ...}``;
+            ``budget`` is one of ``"smoke"``, ``"cpu"``, ``"full"`` and ``work_dir`` holds
+            the runs it trains (reused when finished).
+    """
 
     summary: str
     runner: Runner
@@ -68,6 +75,18 @@ def results_dir() -> Path:
 
 
 def register_experiment(name: str, summary: str) -> Callable[[Runner], Runner]:
+    """Decorator registering a runner as experiment ``name`` (``spikebit reproduce NAME``).
+
+    Args:
+        name: the experiment's registry name, e.g. ``"albsnn-table5"``.
+        summary: one line describing what the experiment reproduces.
+
+    Returns:
+        A decorator that registers its runner and returns it unchanged.
+
+    Raises:
+        RegistryError: (when the decorator is applied) ``name`` is already registered.
+    """
     def add(fn: Runner) -> Runner:
         EXPERIMENTS.register(name)(Experiment(summary, fn))
         return fn
@@ -88,8 +107,10 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
         return "" if v is None else str(v).replace("|", "\\|")  # a "|" would end the cell
 
     def cell(row: dict[str, Any], col: str) -> str:
-        if f"{col}_std" in row:
-            return f"{fmt(row.get(col))} ± {fmt(row[f'{col}_std'])}"
+        if f"{col}_std" in row:  # mean and deviation with the same number of decimals
+            mean = row.get(col)
+            digits = 2 if isinstance(mean, (int, float)) and abs(mean) >= 1 else 4
+            return f"{mean:.{digits}f} ± {row[f'{col}_std']:.{digits}f}"
         return fmt(row.get(col))
 
     head = "| " + " | ".join(columns) + " |"
@@ -102,6 +123,16 @@ def run_experiment(
     name: str, budget: str = "cpu", out_dir: str | Path = "results", seeds: int = 1
 ) -> Path:
     """Run experiment ``name`` and write ``<out_dir>/<name>.json`` and ``.md``.
+
+    Args:
+        name: a registered experiment (:func:`list_experiments`).
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        out_dir: where the JSON, the Markdown table and side files (figures) go.
+        seeds: number of training-seed repeats (at least 1).
+
+    Returns:
+        The path of the results JSON, ``<out_dir>/<name>.json``.
 
     With ``seeds > 1`` the runner runs once per seed repeat ``k = 0..seeds-1`` (every
     training it starts gets seed ``seed + k`` and, for ``k >= 1``, the run name
@@ -147,9 +178,17 @@ def run_experiment(
 
 
 def write_markdown(result: dict[str, Any], path: Path) -> None:
-    """The ``.md`` twin of a results JSON written by :func:`run_experiment`."""
+    """The ``.md`` twin of a results JSON written by :func:`run_experiment`.
+
+    A title, the summary, the budget and note, then :func:`markdown_table` of the rows.
+
+    Args:
+        result: the results mapping (``experiment``, ``summary``, ``budget``, ``rows``,
+            ``columns``, optional ``note``).
+        path: the Markdown file, written atomically.
+    """
     md = (f"# {result['experiment']}\n\n{result['summary']}\n\n"
-          f"Budget: {result['budget']}. {result.get('note', '')}\n\n")
+          f"`--budget {result['budget']}`. {result.get('note', '')}\n\n")
     md += markdown_table(result["rows"], result["columns"]) + "\n"
     atomic_write_bytes(path, md.encode())
 

@@ -62,8 +62,16 @@ class Budget:
                                   ("test_limit", self.test_limit)) if v is not None}
 
     def data_section(self, frames: int | None = None, **keys: Any) -> dict[str, Any]:
-        """The config ``data`` mapping: the data set, ``keys``, the sample limits and,
-        for event data, ``frames`` time bins per sample (``{"T": frames}``)."""
+        """The config ``data`` mapping: the data set, ``keys`` and the sample limits.
+
+        Args:
+            frames: for event data, time bins ``T`` per sample (``{"T": frames}``);
+                ``None`` for static images.
+            keys: further ``data`` keys (``normalize``, ``crop_padding``, ...).
+
+        Returns:
+            The mapping for a run config's ``data`` section.
+        """
         data: dict[str, Any] = {"name": self.dataset, **keys}
         if frames is not None:
             data["frames"] = {"T": frames}
@@ -78,7 +86,14 @@ class Budget:
                 f"random crop padding {self.crop_padding}")
 
     def describe_frames(self, steps: int) -> str:
-        """One line for simulated event data binned into ``steps`` frames (result notes)."""
+        """One line for simulated event data binned into ``steps`` frames (result notes).
+
+        Args:
+            steps: time bins ``T`` per sample.
+
+        Returns:
+            The sentence describing frames, sample limits, epochs and batch size.
+        """
         return (f"T={steps} frames of simulated saccade events (34x34, 2 polarities), first "
                 f"{self.train_limit or 'all'} train / {self.test_limit or 'all'} test samples, "
                 f"{self.epochs} epochs, batch {self.batch_size}")
@@ -89,6 +104,13 @@ B = TypeVar("B")
 
 def pick_budget(budgets: Mapping[str, B], name: str) -> B:
     """The entry ``name`` of ``budgets``, an experiment's ``{budget name: Budget}`` mapping.
+
+    Args:
+        budgets: the experiment's budgets by name (``smoke``, ``cpu``, ``full``).
+        name: the requested budget.
+
+    Returns:
+        ``budgets[name]``.
 
     Raises:
         ConfigError: ``name`` is not one of the mapping's budget names.
@@ -102,8 +124,16 @@ def pick_budget(budgets: Mapping[str, B], name: str) -> B:
 def pick_variant(variants: Iterable[str], name: str, what: str) -> str:
     """``name`` if it is one of ``variants``.
 
+    Args:
+        variants: the valid names.
+        name: the requested name.
+        what: the kind of name, for the error message (e.g. ``"AGMM variant"``).
+
+    Returns:
+        ``name`` unchanged.
+
     Raises:
-        ConfigError: unknown ``name``; ``what`` names the kind (e.g. "AGMM variant").
+        ConfigError: unknown ``name`` (with the closest valid name, if any).
     """
     names = list(variants)
     if name not in names:

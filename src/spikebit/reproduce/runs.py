@@ -15,8 +15,14 @@ from spikebit.data.dataset import ArrayDataset
 
 @dataclass(frozen=True)
 class TrainedRun:
-    """A finished run: its final ``metrics``, its directory ``run_dir`` and the run
-    ``config`` mapping it was trained with."""
+    """A finished run (returned by :func:`train_run`).
+
+    Args:
+        metrics: the last epoch's metrics (``test_acc`` in [0, 1], ``best_test_acc``,
+            ``epoch_seconds``, ...).
+        run_dir: the run's directory (checkpoints, ``log.csv``).
+        config: the run config mapping it was trained with.
+    """
 
     metrics: dict[str, Any]
     run_dir: Path

@@ -21,9 +21,13 @@ from spikebit.errors import ConfigError, did_you_mean
 
 @dataclass
 class ModelSection:
-    """A zoo model by ``name`` with keyword ``args`` for its factory.
+    """A zoo model by ``name`` with keyword ``args`` for its factory (the ``model:`` section).
 
-    ``in_shape`` and ``num_classes`` are filled in from the dataset when absent.
+    Args:
+        name: a registered zoo model (``spikebit models``).
+        args: keyword arguments of the model's factory (``steps`` in time steps,
+            ``width``, ``quantizer``, ...); ``in_shape`` ``[C, H, W]`` and ``num_classes``
+            are filled in from the dataset when absent.
     """
 
     name: str = "albsnn-mnist-narrow"
@@ -32,7 +36,25 @@ class ModelSection:
 
 @dataclass
 class DataSection:
-    """Dataset and augmentation. ``train_limit``/``test_limit`` take the first N samples."""
+    """Dataset, augmentation and loading (the ``data:`` section).
+
+    Args:
+        name: a registered dataset (``spikebit data list``), e.g. ``"fashion-mnist"``.
+        data_dir: the data cache directory (default: the library's cache).
+        normalize: standardize inputs with the dataset's per-channel mean and std.
+        crop_padding: random-crop augmentation after zero-padding by this many pixels
+            (0: off).
+        hflip: random horizontal flips of training images.
+        train_limit: use only the first N training samples (``None``: all).
+        test_limit: use only the first N test samples (``None``: all).
+        frames: keyword arguments for event framing
+            (:func:`spikebit.data.events.training.load_event_frames`); non-empty selects
+            an event dataset read as frames ``[N, T, C, H, W]``.
+        workers: DataLoader worker processes (0: load in the main process).
+        stream: stream image folders lazily from disk (``None``: only the datasets too
+            large for memory, imagenet and tinyimagenet).
+        image_size: side in pixels that streamed images are resized to.
+    """
 
     name: str = "fashion-mnist"
     data_dir: str | None = None
@@ -51,7 +73,22 @@ class DataSection:
 
 @dataclass
 class OptimSection:
-    """Optimizer and schedule. Weight decay never applies to BN, biases or scalars."""
+    """Optimizer and schedule (the ``optim:`` section).
+
+    Weight decay never applies to BN, biases or scalars
+    (:func:`spikebit.train.trainer.param_groups`).
+
+    Args:
+        optimizer: ``"adam"``, ``"sgd"`` or ``"adamw"``.
+        lr: initial learning rate.
+        weight_decay: L2 coefficient on conv/linear weights.
+        momentum: SGD momentum (unused by Adam/AdamW).
+        schedule: ``"cosine"`` (to 0 over all steps, stepped per batch) or ``"constant"``.
+        epochs: passes over the training set.
+        batch_size: the global training batch in samples (split across processes).
+        eval_batch_size: samples per evaluation batch.
+        grad_clip: maximum global L2 norm of the gradients (``None``: no clipping).
+    """
 
     optimizer: Literal["adam", "sgd", "adamw"] = "adam"
     lr: float = 1e-3
@@ -66,7 +103,12 @@ class OptimSection:
 
 @dataclass
 class CallbackSection:
-    """A registered callback by ``name`` with keyword ``args``."""
+    """A registered callback by ``name`` with keyword ``args`` (an entry of ``callbacks:``).
+
+    Args:
+        name: a registered callback, e.g. ``"flip-ratio"`` or ``"albsnn-selector"``.
+        args: keyword arguments of the callback's constructor.
+    """
 
     name: str = ""
     args: dict[str, Any] = field(default_factory=dict)
@@ -74,7 +116,12 @@ class CallbackSection:
 
 @dataclass
 class LossSection:
-    """A registered loss (``LOSSES``) by ``name`` with keyword ``args``."""
+    """A registered loss (``LOSSES``) by ``name`` with keyword ``args`` (``loss:``).
+
+    Args:
+        name: a registered loss, e.g. ``"ce"``, ``"mse"`` or ``"mt-mse"``.
+        args: keyword arguments of the loss factory.
+    """
 
     name: str = "ce"
     args: dict[str, Any] = field(default_factory=dict)
@@ -82,9 +129,27 @@ class LossSection:
 
 @dataclass
 class RunConfig:
-    """One training run. ``loss`` is a loss name or ``{name, args}``; ``imports`` lists
-    local modules (names or ``.py`` paths) imported before anything is built, so the
-    entries they register can be named in this config."""
+    """One training run: the whole YAML config (:func:`load_config`).
+
+    Args:
+        name: the run's name; its outputs go to ``out_dir/name``.
+        seed: seed of every random generator (:func:`spikebit.train.trainer.seed_everything`).
+        loss: a registered loss name (``LOSSES``) or ``{name, args}``.
+        imports: local modules (names or ``.py`` paths) imported before anything is built,
+            so the entries they register can be named in this config.
+        out_dir: parent directory of run directories.
+        model: the model section (:class:`ModelSection`).
+        data: the data section (:class:`DataSection`).
+        optim: the optimizer section (:class:`OptimSection`).
+        callbacks: registered callbacks by name with their arguments.
+        log_every: batches between progress lines when stdout is not a terminal.
+        tensorboard: also write TensorBoard event files.
+        plots: plot the learning curves at the end (skipped with a warning when
+            matplotlib is missing).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (mixed precision; quantizer
+            statistics stay float32).
+    """
 
     name: str = "run"
     seed: int = 0
@@ -103,6 +168,11 @@ class RunConfig:
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
+        """The config as plain nested dicts and lists (saved in checkpoints and run dirs).
+
+        Returns:
+            A mapping that :func:`config_from_dict` turns back into an equal config.
+        """
         return dataclasses.asdict(self)
 
 
@@ -200,7 +270,18 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def strict_yaml_load(text: str) -> Any:
-    """``yaml.safe_load(text)`` that also refuses duplicate keys (:class:`yaml.YAMLError`)."""
+    """``yaml.safe_load(text)`` that also refuses a key repeated in one mapping.
+
+    Args:
+        text: YAML source.
+
+    Returns:
+        The parsed value (``None`` for an empty document).
+
+    Raises:
+        yaml.YAMLError: invalid YAML or a duplicate key (callers turn it into
+            ``ConfigError``).
+    """
     return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
 
 
@@ -209,6 +290,17 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
 
     Types come from the dataclasses; ranges, names and component arguments are
     checked by :func:`spikebit.train.validate.validate_config`.
+
+    Args:
+        data: the config as nested mappings (a parsed YAML file, or
+            :meth:`RunConfig.to_dict`).
+
+    Returns:
+        The validated :class:`RunConfig`.
+
+    Raises:
+        ConfigError: an unknown key, a value of the wrong type or range, or an unknown
+            model, dataset, loss or callback.
     """
     from spikebit.train.validate import validate_config
 
@@ -216,7 +308,21 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``key.sub=value`` strings (values parsed as YAML) to a nested mapping."""
+    """Apply ``key.sub=value`` strings (values parsed as YAML) to a nested mapping.
+
+    Missing sections are created; ``--set optim.lr=0.01`` sets a float.
+
+    Args:
+        data: the config mapping, changed in place.
+        overrides: strings ``section.key=value`` (the CLI's ``--set``).
+
+    Returns:
+        ``data`` itself, with the overrides applied.
+
+    Raises:
+        ConfigError: an override without ``=``, a value that is not valid YAML (or repeats
+            a key), or a path through a key that is not a section.
+    """
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r} must look like section.key=value")
@@ -236,16 +342,35 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
-    """Load a YAML config file, apply ``--set`` overrides, validate."""
+    """Load a YAML config file, apply ``--set`` overrides, validate.
+
+    Args:
+        path: the YAML file.
+        overrides: ``section.key=value`` strings applied before validation
+            (:func:`apply_overrides`).
+
+    Returns:
+        The validated :class:`RunConfig`.
+
+    Raises:
+        ConfigError: the file cannot be read, is empty, is not valid YAML (or repeats a
+            key), is not a mapping, has an unknown key or a value of the wrong type or
+            range, or names an unknown model, dataset, loss or callback.
+    """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
     try:
-        data = strict_yaml_load(text) or {}
+        data = strict_yaml_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+    if data is None:
+        raise ConfigError(
+            f"config {path} is empty; start from a shipped config "
+            "(`spikebit configs copy demo .`) or name one (`spikebit train demo`)."
+        )
     if not isinstance(data, dict):
         raise ConfigError(f"config {path} must be a YAML mapping at the top level")
     return config_from_dict(apply_overrides(data, overrides or []))

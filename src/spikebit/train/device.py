@@ -106,8 +106,14 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
 
 
 def check_precision(precision: str, device: torch.device) -> torch.dtype:
-    """Validate ``precision`` (``fp32``, ``bf16`` or ``fp16``) for ``device``; returns the
-    autocast dtype.
+    """Validate ``precision`` for ``device``.
+
+    Args:
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        device: where training runs.
+
+    Returns:
+        The autocast dtype (``torch.float32``, ``torch.bfloat16`` or ``torch.float16``).
 
     Raises:
         ConfigError: an unknown precision, or a half precision the device cannot autocast to
@@ -127,8 +133,15 @@ def check_precision(precision: str, device: torch.device) -> torch.dtype:
 
 @contextlib.contextmanager
 def autocast(device: torch.device, precision: str) -> Iterator[None]:
-    """Autocast region for the forward pass and loss on ``device`` at ``precision``
-    (``bf16``/``fp16``; a no-op for ``fp32``)."""
+    """Autocast region for the forward pass and loss on ``device`` at ``precision``.
+
+    Args:
+        device: where the forward pass runs (its type selects the autocast backend).
+        precision: ``"bf16"`` or ``"fp16"``; ``"fp32"`` makes the region a no-op.
+
+    Yields:
+        Nothing; ops inside run under ``torch.autocast`` at the precision's dtype.
+    """
     if precision == "fp32":
         yield
         return
@@ -137,8 +150,17 @@ def autocast(device: torch.device, precision: str) -> Iterator[None]:
 
 
 def make_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
-    """A gradient scaler for ``device``'s type, enabled only when ``precision`` is ``fp16``
-    (bf16 has float32's exponent range)."""
+    """A gradient scaler for ``device``'s type, enabled only when ``precision`` is ``fp16``.
+
+    bf16 has float32's exponent range and needs no scaling.
+
+    Args:
+        device: where training runs.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+
+    Returns:
+        A ``torch.amp.GradScaler`` (a pass-through when disabled).
+    """
     return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
 
@@ -180,14 +202,29 @@ def probe_precision(
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Move batch tensor ``x`` to ``device`` (asynchronously from pinned memory on CUDA)."""
+    """Move batch tensor ``x`` to ``device`` (asynchronously from pinned memory on CUDA).
+
+    Args:
+        x: a batch tensor (images ``[B, C, H, W]``, frames, labels ``[B]``).
+        device: the target device.
+
+    Returns:
+        ``x`` itself when already on ``device``, else its copy there.
+    """
     if x.device == device:
         return x
     return x.to(device, non_blocking=device.type == "cuda" and x.is_pinned())
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """Device of ``model``'s first parameter or buffer (the CPU for a stateless model)."""
+    """Device of ``model``'s first parameter or buffer (the CPU for a stateless model).
+
+    Args:
+        model: any module.
+
+    Returns:
+        The device of its first parameter or buffer, or ``cpu`` when it has none.
+    """
     for t in itertools.chain(model.parameters(), model.buffers()):
         return t.device
     return torch.device("cpu")
@@ -235,8 +272,15 @@ _OVERRIDE: contextvars.ContextVar[str | None] = contextvars.ContextVar("spikebit
 @contextlib.contextmanager
 def use_device(spec: str | None) -> Iterator[None]:
     """Within this block, runs and checkpoint loads use device ``spec`` instead of their
-    config's ``device`` (``spikebit reproduce --device``, ``convert --device``); ``None``
-    changes nothing."""
+    config's ``device`` (``spikebit reproduce --device``, ``convert --device``).
+
+    Args:
+        spec: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; ``None``
+            changes nothing.
+
+    Yields:
+        Nothing; the override is reset on exit (per thread/context).
+    """
     token = _OVERRIDE.set(spec)
     try:
         yield
@@ -245,7 +289,14 @@ def use_device(spec: str | None) -> Iterator[None]:
 
 
 def requested_device(configured: str | None) -> str | None:
-    """The device string in force: a :func:`use_device` override, else ``configured``."""
+    """The device string in force: a :func:`use_device` override, else ``configured``.
+
+    Args:
+        configured: the config's ``device`` (or ``None``).
+
+    Returns:
+        The override when one is active, else ``configured``.
+    """
     return _OVERRIDE.get() or configured
 
 

@@ -25,7 +25,13 @@ from spikebit.errors import ConfigError
 
 @dataclass(frozen=True)
 class DistInfo:
-    """This process's rank, the world size (1 when not distributed) and its local rank."""
+    """This process's place in the process group (all defaults: not distributed).
+
+    Args:
+        rank: global rank of this process, in ``[0, world_size)``.
+        world_size: number of processes (1 when not distributed).
+        local_rank: rank on this machine (the CUDA device index under torchrun).
+    """
 
     rank: int = 0
     world_size: int = 1
@@ -33,16 +39,26 @@ class DistInfo:
 
     @property
     def is_main(self) -> bool:
+        """``True`` on rank 0, the process that writes checkpoints and logs."""
         return self.rank == 0
 
     @property
     def active(self) -> bool:
+        """``True`` when more than one process trains (DDP is used)."""
         return self.world_size > 1
 
     def wrap(self, model: nn.Module, device: torch.device | None = None) -> nn.Module:
         """Wrap ``model`` (already on ``device``) in DDP when distributed, else return it.
 
         On CUDA the BatchNorm layers become SyncBatchNorm and DDP is bound to ``device``.
+
+        Args:
+            model: the network, already on ``device``.
+            device: where this process computes (default: the CPU).
+
+        Returns:
+            ``model`` itself in a single process; otherwise a ``DistributedDataParallel``
+            wrapper that averages gradients over the processes.
         """
         if not self.active:
             return model
@@ -55,7 +71,14 @@ class DistInfo:
 
 
 def backend_for(device: torch.device) -> str:
-    """NCCL for CUDA devices, gloo otherwise."""
+    """NCCL for CUDA devices, gloo otherwise.
+
+    Args:
+        device: where this process computes.
+
+    Returns:
+        The ``torch.distributed`` backend name, ``"nccl"`` or ``"gloo"``.
+    """
     return "nccl" if device.type == "cuda" else "gloo"
 
 
@@ -65,6 +88,14 @@ def init_from_env(device: torch.device | None = None) -> DistInfo:
     ``device`` is where this process computes (see :mod:`spikebit.train.device`; under
     torchrun ``auto``/``cuda`` resolve to ``cuda:LOCAL_RANK``). A CUDA device is made
     current before NCCL starts.
+
+    Args:
+        device: where this process computes (default: ``cuda:LOCAL_RANK`` when CUDA is
+            available, else the CPU).
+
+    Returns:
+        This process's :class:`DistInfo` (the default, one process, when ``WORLD_SIZE``
+        is unset or 1).
 
     Raises:
         ConfigError: an explicit ``cuda:N`` that differs from ``cuda:LOCAL_RANK`` (two
@@ -90,7 +121,17 @@ def init_from_env(device: torch.device | None = None) -> DistInfo:
 
 
 def all_reduce_sum(tensor: torch.Tensor, dist: DistInfo) -> torch.Tensor:
-    """Sum ``tensor`` over processes (identity when not distributed)."""
+    """Sum ``tensor`` over processes (identity when not distributed).
+
+    Args:
+        tensor: any tensor of the same shape on every process (e.g. the stacked loss
+            sum, correct count and sample count of an epoch).
+        dist: this process's place in the process group.
+
+    Returns:
+        The element-wise sum over processes (a copy when distributed; ``tensor`` itself
+        otherwise).
+    """
     if dist.active:
         tensor = tensor.clone()
         tdist.all_reduce(tensor)

@@ -198,9 +198,24 @@ def make_batches(dataset: Any, batch_size: int, shuffle: bool, seed: int,
                  device: torch.device | None = None) -> BatchIterator | StreamingBatches:
     """The in-memory fast path for an ``ArrayDataset`` without workers, else a DataLoader.
 
-    ``dataset``, ``batch_size``, ``shuffle``, ``seed``, ``transform``, ``rank``,
-    ``world_size``, ``drop_last`` and ``workers`` as for :class:`StreamingBatches`;
-    ``device`` decides pinned memory (CUDA).
+    Args:
+        dataset: an ``ArrayDataset`` (images ``[N, C, H, W]`` or frames
+            ``[N, T, C, H, W]``) or a map-style dataset of ``(image, label)`` items.
+        batch_size: samples per batch on this process (the global batch / world size).
+        shuffle: a new seeded order every epoch (``set_epoch``).
+        seed: the run's seed; order and augmentation depend only on it and the epoch.
+        transform: per-batch augmentation (crop, flip), or ``None``.
+        rank: this process's rank; it reads its own shard of every global batch.
+        world_size: number of processes sharing each global batch.
+        drop_last: drop the last incomplete batch.
+        workers: DataLoader worker processes (0: in this process).
+        device: the training device; CUDA turns on pinned memory.
+
+    Returns:
+        An iterable of ``(images, labels)`` batches with ``set_epoch`` and ``len``.
+
+    Raises:
+        DataError: ``workers < 0``.
     """
     if in_memory(dataset) and workers == 0:
         return BatchIterator(dataset, batch_size, shuffle=shuffle, seed=seed, transform=transform,
@@ -213,7 +228,15 @@ def make_batches(dataset: Any, batch_size: int, shuffle: bool, seed: int,
 
 
 def sample_shape(dataset: Any) -> tuple[int, ...]:
-    """Per-sample input shape ``(C, H, W)`` of an ``ArrayDataset`` or a streaming dataset."""
+    """Per-sample input shape ``(C, H, W)`` of an ``ArrayDataset`` or a streaming dataset.
+
+    Args:
+        dataset: an ``ArrayDataset`` (event frames ``[N, T, C, H, W]`` drop ``T``) or a
+            map-style dataset (its ``shape`` attribute, else its first item's shape).
+
+    Returns:
+        The shape of one sample without the time axis.
+    """
     if in_memory(dataset):
         shape = tuple(dataset.images.shape[1:])
         return shape[1:] if dataset.images.ndim == 5 else shape
@@ -229,7 +252,15 @@ def _first(dataset: Any) -> tuple[torch.Tensor, Any]:
 
 
 def head(dataset: Any, n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first ``n`` samples of ``dataset`` as a batch ``(images, labels)`` (for probes)."""
+    """The first ``n`` samples of ``dataset`` as a batch ``(images, labels)`` (for probes).
+
+    Args:
+        dataset: an ``ArrayDataset`` or a map-style dataset.
+        n: number of samples (fewer when the dataset is smaller).
+
+    Returns:
+        Images ``[n, ...]`` and int64 labels ``[n]``.
+    """
     if in_memory(dataset):
         return dataset.images[:n], dataset.labels[:n]
     seeded = getattr(dataset, "seeded", False)
@@ -240,9 +271,17 @@ def head(dataset: Any, n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def eval_batches(dataset: Any, batch_size: int, workers: int = 0,
                  device: torch.device | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Batches of ``batch_size`` samples of ``dataset`` in file order (evaluation);
-    ``workers`` DataLoader processes for streamed datasets, pinned memory for a CUDA
-    ``device``."""
+    """Batches of ``batch_size`` samples of ``dataset`` in file order (evaluation).
+
+    Args:
+        dataset: an ``ArrayDataset`` (sliced, no copy) or a map-style dataset.
+        batch_size: samples per batch (the last batch may be smaller).
+        workers: DataLoader worker processes for streamed datasets.
+        device: the evaluation device; CUDA turns on pinned memory.
+
+    Yields:
+        ``(images, labels)`` batches: ``[B, ...]`` inputs and ``[B]`` labels.
+    """
     if in_memory(dataset):
         for start in range(0, len(dataset), batch_size):
             yield dataset.images[start:start + batch_size], dataset.labels[start:start + batch_size]
@@ -253,7 +292,17 @@ def eval_batches(dataset: Any, batch_size: int, workers: int = 0,
 
 
 def num_classes(dataset: Sized) -> int:
-    """``dataset.num_classes`` (every spikebit dataset has it)."""
+    """``dataset.num_classes`` (every spikebit dataset has it).
+
+    Args:
+        dataset: any dataset with a ``num_classes`` attribute.
+
+    Returns:
+        The number of classes ``K`` (the model's output width).
+
+    Raises:
+        DataError: the dataset has no ``num_classes``.
+    """
     n = getattr(dataset, "num_classes", None)
     if n is None:
         raise DataError(
@@ -268,7 +317,14 @@ STREAMED = ("imagenet", "tinyimagenet")
 
 
 def stream_enabled(data: Any) -> bool:
-    """Whether ``data`` (a ``DataSection``) is read lazily from image files."""
+    """Whether ``data`` (a ``DataSection``) is read lazily from image files.
+
+    Args:
+        data: the config's ``data`` section (``stream``, ``name``).
+
+    Returns:
+        ``data.stream`` when set, else whether the dataset is one of :data:`STREAMED`.
+    """
     return bool(data.stream) if data.stream is not None else data.name in STREAMED
 
 
@@ -278,6 +334,17 @@ def streaming_transform(data: Any, train: Any) -> tuple[Transform | None, Any]:
     Crop and flip already happen per sample in the workers, so ``crop_padding``/``hflip``
     add nothing; ``normalize`` uses the dataset's fixed ``stats`` (ImageNet's mean/std for
     RGB) instead of statistics over a train set that is never held in memory.
+
+    Args:
+        data: the config's ``data`` section (``normalize``).
+        train: the streamed training set (its ``stats = (mean, std)``).
+
+    Returns:
+        ``(None, norm)``: no batch transform, and ``norm = (mean, std)`` per channel when
+        ``normalize`` is set, else ``None``.
+
+    Raises:
+        DataError: ``normalize`` is set and ``train`` has no ``stats``.
     """
     stats = getattr(train, "stats", None)
     if data.normalize and stats is None:

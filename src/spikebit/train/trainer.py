@@ -25,6 +25,7 @@ from torch import nn
 from spikebit.data import ArrayDataset
 from spikebit.data.transforms import Transform
 from spikebit.errors import TrainingError
+from spikebit.progress import ProgressBar
 from spikebit.train.callbacks import (
     Callback,
     QuantizerSchedule,
@@ -60,20 +61,42 @@ from spikebit.train.validate import check_against_data
 
 
 def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
-    """Per-sample input shape ``(C, H, W)``; event frames ``[N, T, C, H, W]`` give ``(C, H, W)``."""
+    """Per-sample input shape of ``dataset`` without the time axis.
+
+    Args:
+        dataset: images ``[N, C, H, W]`` or event frames ``[N, T, C, H, W]``.
+
+    Returns:
+        The shape ``(C, H, W)`` of one sample (event frames drop their ``T`` axis).
+    """
     return sample_shape(dataset)
 
 
 def model_input(images: torch.Tensor) -> torch.Tensor:
-    """Batches of event frames ``[B, T, C, H, W]`` become time-major ``[T, B, C, H, W]``."""
+    """Put a batch in the layout the model reads: event frames become time-major.
+
+    Args:
+        images: a batch of images ``[B, C, H, W]`` (returned as is; the model repeats or
+            encodes them over its time steps) or of event frames ``[B, T, C, H, W]``.
+
+    Returns:
+        ``images`` unchanged when 4-D; 5-D event frames transposed to ``[T, B, C, H, W]``
+        (a view, no copy).
+    """
     return images.transpose(0, 1) if images.ndim == 5 else images
 
 
 def preflight(model: nn.Module, train, loss_fn, device: torch.device, precision: str) -> None:
     """Forward+backward a copy of ``model`` on 2 samples of ``train`` in ``precision``.
 
-    Nothing runs for ``fp32``. ``loss_fn(output, labels)`` is the run's loss; ``device`` is
-    where ``model`` already is.
+    Nothing runs for ``fp32``.
+
+    Args:
+        model: the network, already on ``device``.
+        train (ArrayDataset): the training set; its first 2 samples are the probe batch.
+        loss_fn (Callable): the run's loss, called as ``loss_fn(output, labels)``.
+        device: where ``model`` is and the probe runs.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (the config's ``precision``).
 
     Raises:
         ConfigError: an op has no kernel for that precision on ``device``.
@@ -85,13 +108,31 @@ def preflight(model: nn.Module, train, loss_fn, device: torch.device, precision:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy (``seed mod 2**32``) and torch (all devices).
+
+    Args:
+        seed: the run's seed (``config.seed``); any integer.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay only on conv/linear weights (ndim > 1), never on BN, biases or scalars."""
+    """Optimizer parameter groups: weight decay only on conv/linear weights.
+
+    Parameters with ``ndim > 1`` (conv/linear weights) decay; BN affine parameters,
+    biases and scalars (learnable thresholds, leaks, quantizer scales) do not. Frozen
+    parameters (``requires_grad=False``) are left out.
+
+    Args:
+        model: the network whose trainable parameters are grouped.
+        weight_decay: the L2 coefficient of the decaying group (``optim.weight_decay``).
+
+    Returns:
+        One group ``{"params", "weight_decay"}`` for the weights, followed by one with
+        ``weight_decay=0.0`` when the model has 0-/1-D parameters.
+    """
     decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
     rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": weight_decay}]
@@ -101,6 +142,19 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 
 
 def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
+    """The optimizer named by ``config.optim.optimizer`` over :func:`param_groups`.
+
+    ``"sgd"`` uses ``optim.momentum``; ``"adamw"`` and ``"adam"`` (the fallback for any
+    other name, which :func:`spikebit.train.config.load_config` has already refused) use
+    ``optim.lr`` only. Weight decay comes from the groups.
+
+    Args:
+        model: the network to optimize.
+        config: the run configuration (its ``optim`` section).
+
+    Returns:
+        A ``torch.optim`` optimizer (SGD, AdamW or Adam) at learning rate ``optim.lr``.
+    """
     o = config.optim
     groups = param_groups(model, o.weight_decay)
     if o.optimizer == "sgd":
@@ -111,6 +165,17 @@ def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer
 
 
 def make_scheduler(opt: torch.optim.Optimizer, config: RunConfig, steps: int):
+    """The learning-rate schedule named by ``config.optim.schedule``, stepped per batch.
+
+    ``CosineAnnealingLR`` from ``optim.lr`` to 0 over ``steps`` for ``"cosine"``;
+    otherwise a constant ``LambdaLR`` (factor 1).
+
+    Args:
+        opt: the optimizer whose learning rate is scheduled.
+        config: the run configuration (``optim.schedule``: ``"cosine"`` or ``"constant"``).
+        steps: total optimizer steps of the run (batches per epoch times epochs); the
+            cosine period ``T_max`` (at least 1).
+    """
     if config.optim.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
@@ -118,7 +183,14 @@ def make_scheduler(opt: torch.optim.Optimizer, config: RunConfig, steps: int):
 
 @dataclass
 class TrainState:
-    """Where training stands (checkpointed)."""
+    """Where training stands; saved in every checkpoint and restored on resume.
+
+    Args:
+        epoch: epochs completed (0 before the first one).
+        step: optimizer steps taken so far (batches, over all epochs).
+        best_acc: best test accuracy so far, in [0, 1] (``-1.0`` before any epoch).
+        history: one metrics dict per completed epoch (the CSV rows of the run).
+    """
 
     epoch: int = 0
     step: int = 0
@@ -127,7 +199,32 @@ class TrainState:
 
 
 class Trainer:
-    """Fit ``model`` on ``train`` and evaluate on ``test`` as ``config`` says."""
+    """Fit ``model`` on ``train`` and evaluate on ``test`` as ``config`` says.
+
+    BPTT with surrogate gradients through all time steps; models take ``[T, B, ...]``
+    inputs (event frames are made time-major by :func:`model_input`) and output logits
+    ``[T, B, K]`` or ``[B, K]`` (read out by the configured loss). Construction checks
+    device, precision and data against the config before anything is written.
+
+    Args:
+        config: the run configuration (validated by
+            :func:`spikebit.train.config.load_config`).
+        model: the network to train; moved to ``device``.
+        train: the training set (images ``[N, C, H, W]`` or frames ``[N, T, C, H, W]``).
+        test: the evaluation set, same layout as ``train``.
+        callbacks: extra callbacks, run after the built-in ``QuantizerSchedule``.
+        transform: per-batch augmentation applied to training batches only.
+        run_dir: where checkpoints and logs go (default: ``config.out_dir / config.name``).
+        dist: the process group for multi-process (DDP) training (default: one process).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` (default:
+            ``config.device``).
+
+    Raises:
+        ConfigError: an unknown or unavailable device, a precision the device lacks (or
+            an op without a kernel for it), or a config that contradicts the data.
+        TrainingError: ``optim.batch_size`` (the global batch) is not divisible by the
+            number of processes.
+    """
 
     def __init__(
         self,
@@ -180,6 +277,18 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------
     def checkpoint(self, metrics: dict[str, Any]) -> Checkpoint:
+        """Everything needed to resume exactly, as one checkpoint.
+
+        Tensors: model and optimizer state, RNG states and callback state; metadata: the
+        config, quantizer flags, input shape, scheduler, trainer state and precision.
+
+        Args:
+            metrics: the latest epoch's metrics, stored under ``meta["metrics"]``.
+
+        Returns:
+            The run's state as a :class:`~spikebit.train.checkpoint.Checkpoint` (not yet
+            written to disk).
+        """
         tensors = model_tensors(self.model)
         opt_t, opt_meta = optimizer_tensors(self.optimizer)
         tensors.update(opt_t)
@@ -208,12 +317,27 @@ class Trainer:
         """Restore everything from ``path`` (default: this run's ``last.safetensors``).
 
         What may differ from the saved config is decided by :mod:`spikebit.train.resume`.
+
+        Args:
+            path: a checkpoint file (default: ``run_dir / "last.safetensors"``).
+
+        Raises:
+            CheckpointError: the file is missing, unreadable or not a spikebit checkpoint.
+            ConfigError: the saved config differs from this one where the resume policy
+                forbids it.
         """
         restore_trainer(self, path)
 
     # -- loop ------------------------------------------------------------------
     def evaluate(self, dataset: ArrayDataset | None = None) -> dict[str, float]:
-        """Top-1 accuracy and mean loss on ``dataset`` (default: the test set)."""
+        """Top-1 accuracy and mean loss on ``dataset`` (default: the test set).
+
+        Args:
+            dataset: the set to evaluate (default: the trainer's test set).
+
+        Returns:
+            ``{"acc": accuracy in [0, 1], "loss": mean loss per sample}``.
+        """
         return evaluate(self.model, dataset or self.test_set, self.loss_fn,
                         self.config.optim.eval_batch_size, self.device, self.precision,
                         self.config.data.workers)
@@ -259,7 +383,28 @@ class Trainer:
         return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
 
     def fit(self, resume: bool = False) -> dict[str, Any]:
-        """Train for ``config.optim.epochs``; returns the final metrics."""
+        """Train until ``config.optim.epochs`` epochs are done.
+
+        Each epoch trains, evaluates, runs the callbacks and (on the main process) saves
+        ``best.safetensors`` when test accuracy improves, then ``last.safetensors`` and a
+        CSV row.
+
+        Args:
+            resume: continue from this run's ``last.safetensors`` instead of starting
+                fresh (a fresh start clears the run directory's previous outputs).
+
+        Returns:
+            The last epoch's metrics (``train_loss``, ``train_acc``, ``test_acc``,
+            ``test_loss``, ``epoch``, ``lr`` (the rate of the epoch's first step),
+            ``epoch_seconds``, ``best_test_acc``).
+
+        Raises:
+            TrainingError: divergence (NaN/inf loss, gradients or weights, or a loss
+                blow-up), with the epoch, step and cause.
+            CheckpointError: ``resume=True`` and the checkpoint cannot be read.
+            ConfigError: ``resume=True`` and the config differs from the saved one where
+                the resume policy forbids it, or nothing is left to train.
+        """
         if self.dist.is_main and not self._prepared:
             prepare_run_dir(self.run_dir, fresh=not resume and self.state.epoch == 0)
         self._prepared = True
@@ -270,9 +415,10 @@ class Trainer:
         metrics: dict[str, Any] = self.state.history[-1] if self.state.history else {}
         for epoch in range(self.state.epoch, self.config.optim.epochs):
             t0 = time.perf_counter()
+            lr = self.scheduler.get_last_lr()[0]  # the rate of the epoch's first step
             metrics = self._train_epoch(epoch)
             metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
-            metrics.update({"epoch": epoch + 1, "lr": self.scheduler.get_last_lr()[0],
+            metrics.update({"epoch": epoch + 1, "lr": lr,
                             "epoch_seconds": time.perf_counter() - t0})
             for cb in self.callbacks:
                 cb.on_epoch_end(self, epoch, metrics)
@@ -294,27 +440,51 @@ class Trainer:
 def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int = 500,
              device: torch.device | None = None, precision: str = "fp32",
              workers: int = 0) -> dict:
-    """Accuracy and loss of ``model`` over ``dataset`` in eval mode.
+    """Accuracy and loss of ``model`` over ``dataset`` in eval mode, without gradients.
 
-    Batches go to ``device`` (default: where the model's parameters are).
+    The model's training mode is restored afterwards.
+
+    Args:
+        model: the network; takes ``[T, B, ...]`` (or ``[B, C, H, W]`` images).
+        dataset: the set to evaluate (images ``[N, C, H, W]`` or frames ``[N, T, C, H, W]``).
+        loss_fn (Callable): the loss, called as ``loss_fn(output, labels)``.
+        batch_size: samples per evaluation batch.
+        device: where batches go (default: where the model's parameters are).
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (autocast off for ``fp32``).
+        workers: DataLoader worker processes (0: load in this process).
+
+    Returns:
+        ``{"acc": top-1 accuracy in [0, 1], "loss": mean loss per sample}`` (0 for an
+        empty dataset).
     """
     was_training = model.training
     model.eval()
     if device is None:
         device = model_device(model)
     correct, total, loss_sum = 0, 0, 0.0
-    for images, labels in eval_batches(dataset, batch_size, workers, device):
-        images, labels = to_device(images, device), to_device(labels, device)
-        with autocast(device, precision):
-            output = model(model_input(images))
-            loss = loss_fn(output, labels)
-        loss_sum += float(loss) * labels.numel()
-        correct += int((readout(output).argmax(-1) == labels).sum())
-        total += labels.numel()
+    with ProgressBar(len(dataset), "evaluate", unit="sample") as bar:
+        for images, labels in eval_batches(dataset, batch_size, workers, device):
+            images, labels = to_device(images, device), to_device(labels, device)
+            with autocast(device, precision):
+                output = model(model_input(images))
+                loss = loss_fn(output, labels)
+            loss_sum += float(loss) * labels.numel()
+            correct += int((readout(output).argmax(-1) == labels).sum())
+            total += labels.numel()
+            bar.update(labels.numel())
     model.train(was_training)
     return {"acc": correct / max(1, total), "loss": loss_sum / max(1, total)}
 
 
 def check_finite(value: float, what: str) -> None:
+    """Refuse a NaN or infinite value.
+
+    Args:
+        value: the number to check (a loss, a norm, a metric).
+        what: what ``value`` is, named in the error message.
+
+    Raises:
+        TrainingError: ``value`` is NaN or infinite.
+    """
     if not math.isfinite(value):
         raise TrainingError(f"{what} is {value}")

@@ -29,7 +29,14 @@ def _inner(m: nn.Module) -> nn.Module:
 
 @dataclass(frozen=True)
 class BinaryUnit:
-    """A quantizing conv, the BN after it and the AGMM block after that (if any)."""
+    """A quantizing conv, the BN after it and the AGMM block after that (if any).
+
+    Args:
+        name: ``"<Sequential name>.<index of the conv>"``.
+        conv: the quantizing conv layer (unwrapped from :class:`TimeDistributed`).
+        bn: the ``BatchNorm2d`` after it.
+        agmm: the :class:`AGMM` block after the BN, or ``None``.
+    """
 
     name: str
     conv: QuantizedMixin
@@ -41,7 +48,14 @@ def binary_units(model: nn.Module) -> list[BinaryUnit]:
     """Every ``conv -> BN [-> AGMM]`` run inside a ``Sequential`` whose conv quantizes:
     the binary units of a BSNN (ResNet units and flat VGGSNN bodies alike); their
     full-precision twins in an FP-SNN. The stem and shortcut convs, kept full
-    precision, are left out."""
+    precision, are left out.
+
+    Args:
+        model: a spiking network (``SpikingResNet``, ``SpikingNet``, ...).
+
+    Returns:
+        One record, :class:`BinaryUnit`, per unit, in module order.
+    """
     units = []
     for name, seq in model.named_modules():
         if not isinstance(seq, nn.Sequential):
@@ -68,7 +82,20 @@ def modulation_report(model: nn.Module, images: torch.Tensor, labels: torch.Tens
     mean AGMM gate, mean ``|BN gamma|``, effective gain ``gate * |gamma|`` (``|gamma|``
     without AGMM), mean ``|grad|`` and mean ``|W|`` of the latent weights and their
     ratio ``grad_to_weight`` (what an SGD step moves relative to the weight: the
-    quantity a sign flip depends on)."""
+    quantity a sign flip depends on). The quantities of AGMM eq. 15-16.
+
+    The model's state (BN running statistics) and train/eval mode are restored; its
+    gradients are cleared.
+
+    Args:
+        model: the network (binary units found by :func:`binary_units`).
+        images: one input batch (e.g. ``[B, C, H, W]`` or ``[T, B, C, H, W]``).
+        labels: class indices ``[B]`` (cross-entropy of the time-averaged output).
+
+    Returns:
+        ``{"mean": {quantity: mean over units or None}, "layers": [per-unit dicts]}``;
+            ``gate`` is ``None`` for units without AGMM.
+    """
     units = binary_units(model)
     gates: dict[str, float] = {}
     hooks = []

@@ -19,10 +19,17 @@ from spikebit.metrics import measure_activity, model_storage
 def cost_summary(model: nn.Module, batches: list[torch.Tensor]) -> dict[str, Any]:
     """Per-sample costs of ``model`` on ``batches`` (model-ready inputs).
 
-    Returns ``size_MB`` (deployed weights + other fp32 parameters, 1 MB = 1e6
-    bytes), ``SOPs_M``/``MACs_M`` (millions per sample), ``energy_uJ`` (per
-    sample), ``mean_firing_rate`` (unweighted over neuron layers) and
-    ``firing_rates`` (per neuron layer, spikes per neuron per step).
+    AGMM Table 2's columns.
+
+    Args:
+        model: the trained network (run in eval mode, no gradients).
+        batches: model-ready inputs, e.g. ``[B, C, H, W]`` or ``[T, B, C, H, W]``.
+
+    Returns:
+        ``size_MB`` (deployed weights + other fp32 parameters, 1 MB = 1e6
+            bytes), ``SOPs_M``/``MACs_M`` (millions per sample), ``energy_uJ`` (per
+            sample), ``mean_firing_rate`` (unweighted over neuron layers) and
+            ``firing_rates`` (per neuron layer, spikes per neuron per step).
     """
     report = measure_activity(model, batches)
     storage = model_storage(model)

@@ -41,7 +41,21 @@ def event_budget(budget: str) -> Budget:
 
 
 def event_run_config(variant: str, budget: str, work_dir: Path) -> dict[str, Any]:
-    """The run config of one variant on ``nfmnist`` frames at ``budget``."""
+    """The run config of one variant on ``nfmnist`` frames at ``budget``.
+
+    VGGSNN at ``T = 10`` on simulated event Fashion-MNIST frames ``[T, B, 2, 34, 34]``.
+
+    Args:
+        variant: ``"fp-snn"``, ``"bsnn"`` or ``"agmm-bsnn"``.
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+        work_dir: the runs' ``out_dir``.
+
+    Returns:
+        The config mapping, ready for :func:`spikebit.reproduce.train_run`.
+
+    Raises:
+        ConfigError: an unknown variant or budget.
+    """
     v = variant_for(variant, EVENT_VARIANTS)
     b = event_budget(budget)
     return run_spec(f"agmm-nfmnist-{v.name}-{budget}", b, loss="ce", out_dir=work_dir,
@@ -66,6 +80,21 @@ def _event_activity(b: Budget, batch: int = 100
 @register_experiment("agmm-nfmnist", "AGMM on simulated event Fashion-MNIST, VGGSNN (narrow) "
                      "T=10: FP-SNN vs vanilla BSNN vs AGMM-BSNN, accuracy and flip ratios")
 def agmm_nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``spikebit reproduce agmm-nfmnist``: FP-SNN, vanilla BSNN, AGMM-BSNN on event frames.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result (rows, columns, flip-ratio comparison, figure, note).
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     b = event_budget(budget)
     activity, probe = _event_activity(b)  # the same test frames for every variant
     configs = [(v, event_run_config(v.name, budget, Path(work_dir))) for v in EVENT_VARIANTS]

@@ -30,7 +30,18 @@ from spikebit.reproduce.budget import Budget, pick_budget, pick_variant, run_spe
 
 @dataclass(frozen=True)
 class Variant:
-    """One model of the comparison: a label and the zoo factory's keyword args."""
+    """One model of the comparison: a label and the zoo factory's keyword args.
+
+    Args:
+        name: the variant's id in run names, e.g. ``"agmm-bsnn"``.
+        label: the name in result tables, e.g. ``"AGMM-BSNN (causal mean)"``.
+        quantizer: weight quantizer of the binary layers: ``"fp"`` (full precision) or
+            ``"sign"`` (1 bit).
+        agmm: use AGMM blocks (adaptive gradient modulation, Liang et al., AAAI 2025;
+            ``docs/methods/agmm.md``).
+        causal: the AGMM gate averages over steps ``<= t`` (``True``) or over all ``T``
+            steps.
+    """
 
     name: str
     label: str
@@ -39,6 +50,11 @@ class Variant:
     causal: bool = True
 
     def model_args(self) -> dict[str, Any]:
+        """The zoo factory's keyword arguments for this variant.
+
+        Returns:
+            ``{"quantizer", "agmm"}``, plus ``"causal"`` when ``agmm`` is set.
+        """
         args: dict[str, Any] = {"quantizer": self.quantizer, "agmm": self.agmm}
         if self.agmm:
             args["causal"] = self.causal
@@ -86,7 +102,23 @@ def variant_for(name: str, variants: tuple[Variant, ...] = VARIANTS) -> Variant:
 
 
 def run_config(variant: str, budget: str = "cpu") -> dict[str, Any]:
-    """The run config (a ``RunConfig`` mapping) of one variant at one budget."""
+    """The run config (a ``RunConfig`` mapping) of one variant at one budget.
+
+    ResNet-19 (double skip) at ``T = 2`` on Fashion-MNIST, SGD lr 0.5 cosine, the
+    flip-ratio callback; ``run_config(v, "cpu")`` equals
+    ``configs/agmm/fmnist-resnet19-<v>.yaml``.
+
+    Args:
+        variant: a :data:`VARIANTS` name (``fp-snn``, ``bsnn``, ``agmm-bsnn``,
+            ``agmm-bsnn-allt``).
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+
+    Returns:
+        The config mapping, ready for :func:`spikebit.reproduce.train_run`.
+
+    Raises:
+        ConfigError: an unknown variant or budget.
+    """
     v, b = variant_for(variant), budget_for(budget)
     return run_spec(f"agmm-fmnist-{v.name}", b, loss="ce", out_dir="runs/agmm",
                     model_args={"steps": STEPS, "width": b.width, **v.model_args()},
@@ -110,7 +142,25 @@ def _probe_batch(dataset: str, size: int = 256) -> tuple[torch.Tensor, torch.Ten
 
 def train_variant(config: dict[str, Any], activity: list[torch.Tensor],
                   probe: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
-    """Train one config; return its row (accuracy, flip ratios, Table 2 costs)."""
+    """Train one config (or reuse the finished run) and measure its table row.
+
+    Args:
+        config: a run config mapping (:func:`run_config`).
+        activity: test batches (``[B, C, H, W]`` images or ``[T, B, C, H, W]`` frames)
+            over which firing rates, SOPs, MACs and energy are measured.
+        probe: a batch ``(inputs, labels)`` for the AGMM modulation report (``None``:
+            skipped).
+
+    Returns:
+        The row: accuracies in %, the mean and per-epoch weight sign flip ratio, epoch
+        seconds, run directory, the Table 2 costs (size in MB, SOPs/MACs in millions,
+        energy in uJ per sample) and, with ``probe``, the ``mod_*`` means.
+
+    Raises:
+        ConfigError: the config is invalid.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     run = train_run(config)
     metrics, run_dir, history, model = run.metrics, run.run_dir, run.history(), run.model()
     curve = epoch_curve(history)
@@ -132,7 +182,16 @@ def train_variant(config: dict[str, Any], activity: list[torch.Tensor],
 
 
 def compare_flips(agmm: list[float], vanilla: list[float]) -> dict[str, Any]:
-    """Per-epoch AGMM vs vanilla mean flip ratio, and in how many epochs AGMM is lower."""
+    """Per-epoch AGMM vs vanilla mean flip ratio, and in how many epochs AGMM is lower.
+
+    Args:
+        agmm: AGMM-BSNN's mean flip ratio per epoch (fractions in [0, 1]).
+        vanilla: vanilla BSNN's mean flip ratio per epoch.
+
+    Returns:
+        ``{"agmm", "vanilla", "agmm_lower_epochs", "epochs"}`` over the epochs both
+        lists cover.
+    """
     pairs = list(zip(agmm, vanilla))
     return {"agmm": agmm, "vanilla": vanilla,
             "agmm_lower_epochs": sum(a < b for a, b in pairs), "epochs": len(pairs)}
@@ -163,8 +222,25 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
                optim: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Train every variant at ``budget`` under ``work_dir``; rows + flip-ratio PNG.
 
-    ``optim`` overrides optimizer settings of every variant (runs are then named
-    ``<name>-<variant>``)."""
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+        variants: the models to compare (default: all four :data:`VARIANTS`).
+        name: the experiment name, used in the figure's file name (and in run names when
+            ``optim`` is given).
+        optim: optimizer settings overriding every variant's (runs are then named
+            ``<name>-<variant>``).
+
+    Returns:
+        The experiment result: ``rows``, ``columns``, ``flip_ratio_comparison``,
+        ``figures`` and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     b = budget_for(budget)
     activity = _activity_batches("fashion-mnist", b.activity_samples)
     probe = _probe_batch("fashion-mnist", min(256, b.activity_samples))
@@ -198,12 +274,42 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
 @register_experiment("agmm-fmnist", "AGMM: FP-SNN vs vanilla BSNN vs AGMM-BSNN (causal and "
                      "all-T mean), Fashion-MNIST ResNet-19 T=2: accuracy, flip ratios, Table 2")
 def agmm_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``spikebit reproduce agmm-fmnist``: all four variants (:func:`run_fmnist`).
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result (rows, columns, flip-ratio comparison, figure, note).
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     return run_fmnist(budget, work_dir)
 
 
 @register_experiment("agmm-fmnist-nowd", "Ablation: vanilla BSNN vs AGMM-BSNN without weight "
                      "decay (does AGMM lower the flip ratio when WD does not set the step?)")
 def agmm_fmnist_nowd(budget: str, work_dir: Path) -> dict[str, Any]:
+    """Ablation: vanilla BSNN vs AGMM-BSNN without weight decay (5 epochs at ``cpu``).
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result (rows, columns, flip-ratio comparison, figure, note).
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     variants = tuple(v for v in VARIANTS if v.name in ("bsnn", "agmm-bsnn"))
     epochs = {"smoke": 1, "cpu": 5}.get(budget, budget_for(budget).epochs)
     return run_fmnist(budget, work_dir, variants, name="agmm-fmnist-nowd",

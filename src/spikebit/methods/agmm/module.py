@@ -36,7 +36,18 @@ def _steps(m: torch.Tensor) -> torch.Tensor:
 
 
 def temporal_mean(m: torch.Tensor, causal: bool, per_step: bool) -> torch.Tensor:
-    """``M[t]`` from per-step means ``m [T, B]``: cumulative, all-T or step t alone."""
+    """``M[t]`` from per-step means ``m [T, B]``: cumulative, all-T or step t alone.
+
+    The "time-scaled average" of AGMM eq. 11 (reconstruction, see the module docstring).
+
+    Args:
+        m: per-step means over each sample's features, ``[T, B]``.
+        causal: cumulative mean over steps ``<= t`` (else the mean over all ``T``).
+        per_step: step ``t`` alone (takes precedence over ``causal``).
+
+    Returns:
+        ``M`` of shape ``[T, B]``.
+    """
     if per_step:
         return m
     if causal:
@@ -48,10 +59,18 @@ def temporal_mean(m: torch.Tensor, causal: bool, per_step: bool) -> torch.Tensor
 class AGMM(nn.Module):
     """Adaptive gradient modulation over ``[T, B, C, H, W]`` or ``[T, B, N]`` (shape kept).
 
-    ``steps``: T, the number of learnable ``alpha_t``. ``causal``: cumulative
-    mean over steps ``<= t`` (default) vs the mean over all T. ``per_step``:
-    use step t alone (implies causal). ``detach_mean``: no gradient through the
-    mean (the paper's simplified eq. 15). ``alpha_init``: initial ``alpha_t``.
+    ``X'[t] = sigmoid(alpha_t * M[t]) * X[t]`` (AGMM eq. 11, reconstruction; backward
+    eq. 15-16). Registered as block ``"agmm"``.
+
+    Args:
+        steps: ``T``, the number of learnable ``alpha_t`` (one per time step).
+        causal: cumulative mean over steps ``<= t`` (default) vs the mean over all T.
+        per_step: use step t alone (implies causal).
+        detach_mean: no gradient through the mean (the paper's simplified eq. 15).
+        alpha_init: initial ``alpha_t``.
+
+    Raises:
+        ConfigError: ``steps < 1``, or ``per_step=True`` with ``causal=False``.
     """
 
     def __init__(
@@ -87,7 +106,17 @@ class AGMM(nn.Module):
             )
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
-        """``sigmoid(E[t])`` of shape ``[T, B, 1, ...]`` (broadcasts against ``x``)."""
+        """``sigmoid(E[t])`` of shape ``[T, B, 1, ...]`` (broadcasts against ``x``).
+
+    Args:
+        x: the BN output ``[T, B, C, H, W]`` or ``[T, B, N]``.
+
+    Returns:
+        The gate, in ``(0, 1)``, shape ``[T, B, 1, 1, 1]`` or ``[T, B, 1]``.
+
+    Raises:
+        ShapeError: fewer than 3 dimensions, or ``T != steps``.
+    """
         self._check(x)
         m = x.reshape(*x.shape[:2], -1).mean(-1)
         if self.detach_mean:
@@ -97,7 +126,17 @@ class AGMM(nn.Module):
         return g.view(*x.shape[:2], *([1] * (x.ndim - 2)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[T, B, ...] -> [T, B, ...]``: ``sigmoid(E[t]) * X[t]`` (autograd backward)."""
+        """``[T, B, ...] -> [T, B, ...]``: ``sigmoid(E[t]) * X[t]`` (autograd backward).
+
+    Args:
+        x: the BN output ``[T, B, C, H, W]`` or ``[T, B, N]``.
+
+    Returns:
+        The modulated current, shape of ``x``.
+
+    Raises:
+        ShapeError: fewer than 3 dimensions, or ``T != steps``.
+    """
         return self.gate(x) * x
 
     def extra_repr(self) -> str:

@@ -43,6 +43,29 @@ class ResNetConfig:
     conv with stride ``stem_stride`` (1 in the paper; 2 quarters the cost of CPU
     runs). ``block`` names the module inserted after BN of every binary conv
     (``"agmm"`` or ``None``). ``binary_downsample`` quantizes the 1x1 shortcut convs.
+
+    Validated when built (:func:`build_body`).
+
+    Args:
+        blocks: number of :class:`DoubleSkipBlock` per stage.
+        channels: output channels per stage (before ``width``).
+        strides: stride of each stage's first block.
+        stem_channels: channels of the full-precision stem conv (before ``width``).
+        stem_stride: stride of the 3x3 stem conv.
+        imagenet_stem: 7x7/2 conv + 3x3/2 max-pool stem instead.
+        in_shape: one sample's shape ``(C, H, W)``.
+        num_classes: ``K``, outputs of the full-precision FC.
+        steps: ``T``, number of time steps.
+        width: channel multiplier of the stem and every stage (at least 1 channel).
+        encoder: input encoder name in ``ENCODERS``.
+        neuron: neuron name in ``NEURONS``.
+        neuron_kwargs: neuron arguments (default: LIF V=1, leak factor ``tau = 0.5``
+            per step, triangular surrogate).
+        quantizer: weight quantizer of the binary convs (``"sign"``; ``"fp"`` for an FP-SNN).
+        quantizer_kwargs: its keyword arguments.
+        block: module inserted after the BN of every binary conv (``"agmm"`` or ``None``).
+        block_kwargs: its keyword arguments (after ``steps``).
+        binary_downsample: quantize the 1x1 shortcut convs too.
     """
 
     blocks: tuple[int, ...] = (3, 3, 2)
@@ -106,6 +129,13 @@ class DoubleSkipBlock(nn.Module):
     """Two binary units, each with its own shortcut added before its neuron.
 
     ``[T, B, cin, H, W]`` spikes -> ``[T, B, cout, H/stride, W/stride]`` spikes.
+    The double skip connections of Bi-Real Net (Liu et al. 2018), as used by AGMM.
+
+    Args:
+        parts: factories of the network's layers (from its :class:`ResNetConfig`).
+        cin: input channels.
+        cout: output channels.
+        stride: stride of the first unit (and of the downsampling shortcut).
     """
 
     def __init__(self, parts: _Parts, cin: int, cout: int, stride: int) -> None:
@@ -117,19 +147,50 @@ class DoubleSkipBlock(nn.Module):
         self.neuron2 = parts.neuron(cout)
 
     def forward(self, s: Tensor) -> Tensor:
+        """``s1 = LIF(unit1(s) + D(s))``, ``s2 = LIF(unit2(s1) + s1)``.
+
+        Args:
+            s: input spikes ``[T, B, cin, H, W]``.
+
+        Returns:
+            Output spikes ``[T, B, cout, ceil(H/stride), ceil(W/stride)]``.
+        """
         s1 = self.neuron1(self.unit1(s) + self.shortcut1(s))
         return self.neuron2(self.unit2(s1) + s1)
 
 
 class SpikingResNet(SpikingNet):
-    """A :class:`SpikingNet` (same input handling) whose body is a double-skip ResNet."""
+    """A :class:`SpikingNet` (same input handling) whose body is a double-skip ResNet.
+
+    Input ``[B, *in_shape]`` or ``[T, B, *in_shape]``; output ``[T, B, num_classes]``.
+
+    Args:
+        config: the :class:`ResNetConfig` (kept as ``self.config``).
+
+    Raises:
+        SpecError: ``blocks``, ``channels`` and ``strides`` differ in length.
+        RegistryError: unknown neuron, quantizer or block name.
+        ConfigError: neuron arguments that do not fit the neuron.
+    """
 
     def __init__(self, config: ResNetConfig) -> None:
         super().__init__(config, build_body(config))  # type: ignore[arg-type]
 
 
 def build_body(config: ResNetConfig) -> nn.Sequential:
-    """stem -> stages of :class:`DoubleSkipBlock` -> GAP -> full-precision FC."""
+    """stem -> stages of :class:`DoubleSkipBlock` -> GAP -> full-precision FC.
+
+    Args:
+        config: the network's :class:`ResNetConfig`.
+
+    Returns:
+        The body, on ``[T, B, C, H, W]`` -> ``[T, B, num_classes]``.
+
+    Raises:
+        SpecError: ``blocks``, ``channels`` and ``strides`` differ in length.
+        RegistryError: unknown neuron, quantizer or block name.
+        ConfigError: neuron arguments that do not fit the neuron.
+    """
     if not (len(config.blocks) == len(config.channels) == len(config.strides)):
         raise SpecError("ResNetConfig: blocks, channels and strides need one entry per stage, "
                          f"got {config.blocks}, {config.channels}, {config.strides}")

@@ -29,7 +29,17 @@ RESNET18 = ResNetConfig(blocks=(2, 2, 2, 2), channels=(64, 128, 256, 512),
 
 def agmm_block(agmm: bool, causal: bool = True,
                agmm_kwargs: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:
-    """``(block name, block kwargs)`` for a network with or without AGMM."""
+    """``(block name, block kwargs)`` for a network with or without AGMM.
+
+    Args:
+        agmm: insert the AGMM block (eq. 11) after the BN of every binary conv.
+        causal: AGMM's mean over steps ``<= t`` (else over all ``T``).
+        agmm_kwargs: other :class:`AGMM` arguments (``per_step``, ``detach_mean``,
+            ``alpha_init``).
+
+    Returns:
+        ``(None, {})`` without AGMM, else ``("agmm", {"causal": causal, **agmm_kwargs})``.
+    """
     if not agmm:
         return None, {}
     return "agmm", {"causal": causal, **(agmm_kwargs or {})}
@@ -37,7 +47,26 @@ def agmm_block(agmm: bool, causal: bool = True,
 
 def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool = True,
                 agmm_kwargs: dict[str, Any] | None = None, **overrides: Any) -> SpikingResNet:
-    """Build ``base`` with AGMM on/off and :class:`ResNetConfig` field overrides."""
+    """Build ``base`` with AGMM on/off and :class:`ResNetConfig` field overrides.
+
+    Args:
+        base: the architecture (e.g. ``RESNET19``, ``RESNET18``).
+        agmm: insert the AGMM block (eq. 11) after the BN of every binary conv.
+        causal: AGMM's mean over steps ``<= t`` (else over all ``T``).
+        agmm_kwargs: other :class:`AGMM` arguments (``per_step``, ``detach_mean``,
+            ``alpha_init``).
+        **overrides: :class:`ResNetConfig` fields (``width``, ``steps``, ``in_shape``, ...).
+
+    Returns:
+        A new :class:`SpikingResNet`: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` ->
+            ``[T, B, num_classes]``.
+
+    Raises:
+        TypeError: an override that is not a config field.
+        SpecError: inconsistent ResNet stages, or an invalid VGGSNN spec or input size.
+        RegistryError: unknown neuron, quantizer or block name.
+        ConfigError: invalid neuron or AGMM arguments.
+    """
     block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs)
     if "in_shape" in overrides:
         overrides["in_shape"] = tuple(overrides["in_shape"])
@@ -48,8 +77,33 @@ def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
                 agmm_kwargs: dict[str, Any] | None = None, in_shape: tuple[int, ...] = (2, 48, 48),
                 num_classes: int = 10, steps: int = 10, quantizer: str = "sign",
                 **overrides: Any) -> SpikingNet:
-    """VGGSNN (Deng et al. 2022): :func:`vggsnn_spec` at ``width`` plus an output FC (full
-    precision)."""
+    """VGGSNN (Deng et al. 2022): :func:`vggsnn_spec` at ``width`` plus an output FC.
+
+    The first conv and the output FC stay full precision; LIF neurons as
+    ``AGMM_NEURON``.
+
+    Args:
+        width: channel multiplier of every conv (at least 1 channel each), > 0.
+        agmm: insert the AGMM block (eq. 11) after the BN of every binary conv.
+        causal: AGMM's mean over steps ``<= t`` (else over all ``T``).
+        agmm_kwargs: other :class:`AGMM` arguments (``per_step``, ``detach_mean``,
+            ``alpha_init``).
+        in_shape: one sample's shape ``(C, H, W)`` (DVS frames: ``(2, 48, 48)``).
+        num_classes: ``K``, outputs.
+        steps: ``T``, number of time steps.
+        quantizer: ``"sign"`` for a BSNN, ``"fp"`` for an FP-SNN.
+        **overrides: other :class:`ModelConfig` fields.
+
+    Returns:
+        A new :class:`SpikingNet`: ``[B, *in_shape]`` or ``[T, B, *in_shape]`` ->
+            ``[T, B, num_classes]``.
+
+    Raises:
+        TypeError: an override that is not a config field.
+        SpecError: inconsistent ResNet stages, or an invalid VGGSNN spec or input size.
+        RegistryError: unknown neuron, quantizer or block name.
+        ConfigError: ``width <= 0``, invalid neuron or AGMM arguments.
+    """
     block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs)
     config = ModelConfig(spec=vggsnn_spec(width), in_shape=tuple(in_shape),
                          num_classes=num_classes, steps=steps, neuron="lif",
@@ -61,16 +115,42 @@ def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
 @register_model("agmm-resnet19", "AGMM ResNet-19 (stages 3,3,2 at 128/256/512, double skip), "
                 "CIFAR 32x32, T=2, sign weights + AGMM; width= scales channels")
 def agmm_resnet19(**kw: Any) -> SpikingResNet:
+    """AGMM ResNet-19 (CIFAR ``[B, 3, 32, 32]``, T=2, sign weights + AGMM).
+
+    Args:
+        **kw: :func:`agmm_resnet` options (``agmm``, ``causal``, ``agmm_kwargs``) and
+            :class:`ResNetConfig` overrides (e.g. ``width``).
+
+    Returns:
+        A new :class:`SpikingResNet` with output ``[T, B, num_classes]``.
+    """
     return agmm_resnet(RESNET19, **kw)
 
 
 @register_model("agmm-resnet18", "AGMM ResNet-18 (stages 2,2,2,2 at 64..512, double skip), "
                 "ImageNet 224x224, T=4, sign weights + AGMM; width= scales channels")
 def agmm_resnet18(**kw: Any) -> SpikingResNet:
+    """AGMM ResNet-18 (ImageNet ``[B, 3, 224, 224]``, T=4, sign weights + AGMM).
+
+    Args:
+        **kw: :func:`agmm_resnet` options (``agmm``, ``causal``, ``agmm_kwargs``) and
+            :class:`ResNetConfig` overrides (e.g. ``width``).
+
+    Returns:
+        A new :class:`SpikingResNet` with output ``[T, B, num_classes]``.
+    """
     return agmm_resnet(RESNET18, **kw)
 
 
 @register_model("agmm-vggsnn", "AGMM VGGSNN 64-128-AP-256-256-AP-512-512-AP-512-512-AP-FC, "
                 "DVS 2x48x48, T=10, sign weights + AGMM; width= scales channels")
 def agmm_vggsnn_entry(**kw: Any) -> SpikingNet:
+    """Zoo entry ``agmm-vggsnn``: :func:`agmm_vggsnn` (DVS ``[T=10, B, 2, 48, 48]``).
+
+    Args:
+        **kw: :func:`agmm_vggsnn` arguments.
+
+    Returns:
+        A new :class:`SpikingNet` with output ``[T, B, num_classes]``.
+    """
     return agmm_vggsnn(**kw)

@@ -52,7 +52,23 @@ BWO_BOUNDS.register("update")(lambda grad, lr: (lr * grad).abs())
 
 @dataclass(frozen=True)
 class BWOSettings:
-    """How BWO decides (module docstring, steps 3-4)."""
+    """How BWO decides (module docstring, steps 3-4; ALBSNN §3.5).
+
+    Args:
+        tolerance: a base is removable if ``|c_i* - lr g| <= tolerance * ref`` (the
+            paper's 100).
+        bound: name in ``BWO_BOUNDS`` of ``ref``: ``"grad"`` (``|g|``) or ``"update"``
+            (``|lr g|``).
+        descent_only: only removals that move the weight along ``-g`` (``c_i* g > 0``).
+        max_fraction: at most this fraction of a layer's elements per application
+            (those with the smallest ``|c_i* - lr g| / ref``), or ``None`` for no cap.
+        recombine_all: write the recombined value into every element, not only the
+            adjusted ones.
+
+    Raises:
+        RegistryError: unknown ``bound``.
+        ConfigError: ``tolerance < 0`` or ``max_fraction`` outside ``[0, 1]``.
+    """
 
     tolerance: float = 100.0
     bound: str = "grad"
@@ -71,7 +87,12 @@ class BWOSettings:
 
 @dataclass(frozen=True)
 class BWOStep:
-    """Result for one layer: the new latent ``weight`` and the ``removed`` mask ``[k, ...]``."""
+    """Result for one layer: the new latent ``weight`` and the ``removed`` mask ``[k, ...]``.
+
+    Args:
+        weight: the new latent weight, shape of the layer's weight.
+        removed: bool ``[k, *weight.shape]``, True where base ``i`` was removed.
+    """
 
     weight: torch.Tensor
     removed: torch.Tensor
@@ -97,7 +118,25 @@ def bwo_update(
     w: torch.Tensor, grad: torch.Tensor, bases: torch.Tensor, alpha: torch.Tensor,
     lr: float, settings: BWOSettings | None = None,
 ) -> BWOStep:
-    """One BWO update of a weight ``w`` with decomposition ``(bases [k, ...], alpha [k])``."""
+    """One BWO update of a weight ``w`` with decomposition ``(bases [k, ...], alpha [k])``.
+
+    ALBSNN §3.5, steps 1-4 of the module docstring, per weight element.
+
+    Args:
+        w: latent weight, e.g. ``[c_out, c_in, k, k]``.
+        grad: ``dL/dW``, shape of ``w``.
+        bases: the ±1 bases ``B`` ``[k, *w.shape]`` of the ABC decomposition.
+        alpha: the base scales ``[k]``.
+        lr: learning rate of the adjustment ``d = lr * g``.
+        settings: the decision rule; default :class:`BWOSettings()`.
+
+    Returns:
+        A new :class:`BWOStep`: the new latent weight (dtype of ``w``) and the ``removed`` mask
+            ``[k, *w.shape]``.
+
+    Raises:
+        ConfigError: shapes of ``grad``, ``bases`` or ``alpha`` do not match ``w``.
+    """
     s = settings or BWOSettings()
     if bases.shape[1:] != w.shape or grad.shape != w.shape or alpha.shape != bases.shape[:1]:
         raise ConfigError(
@@ -122,7 +161,18 @@ def bwo_update(
 
 
 def bwo_layers(model: nn.Module) -> list[tuple[str, QuantizedMixin]]:
-    """The layers BWO may change: binarized now (``quantize=True``) with a k-base quantizer."""
+    """The layers BWO may change: binarized now (``quantize=True``) with a k-base quantizer.
+
+    Args:
+        model: a model with :class:`~spikebit.quant.QuantizedMixin` layers.
+
+    Returns:
+        ``(name, layer)`` pairs of the binarized layers, in module order.
+
+    Raises:
+        ConfigError: a binarized layer's quantizer has no ``decompose()`` (not k-base,
+            e.g. not ``"abc"``).
+    """
     out = []
     for name, layer in quantized_layers(model):
         if not layer.quantize:
@@ -140,8 +190,19 @@ def bwo_layers(model: nn.Module) -> list[tuple[str, QuantizedMixin]]:
 def apply_bwo(model: nn.Module, lr: float, settings: BWOSettings | None = None) -> dict[str, int]:
     """BWO on every binarized layer of ``model`` using its ``weight.grad``.
 
-    Returns the number of adjusted weight elements per layer name (layers without a
-    gradient are skipped).
+    ALBSNN §3.5; the latent weights are overwritten in place.
+
+    Args:
+        model: a model whose binarized layers use a k-base quantizer (``"abc"``).
+        lr: learning rate of the adjustment ``d = lr * g``.
+        settings: the decision rule; default :class:`BWOSettings()`.
+
+    Returns:
+        The number of adjusted weight elements per layer name (layers without a
+            gradient are skipped).
+
+    Raises:
+        ConfigError: a binarized layer's quantizer is not k-base.
     """
     counts = {}
     for name, layer in bwo_layers(model):
@@ -157,7 +218,18 @@ def apply_bwo(model: nn.Module, lr: float, settings: BWOSettings | None = None) 
 
 def schedule(total_epochs: int, steps_per_epoch: int, epochs: int, times: int) -> list[int]:
     """Global steps after which BWO runs: ``times`` steps spread evenly over the last
-    ``epochs`` epochs, the first at the window's first step (so fine-tuning follows each)."""
+    ``epochs`` epochs, the first at the window's first step (so fine-tuning follows each).
+
+    Args:
+        total_epochs: epochs of the whole training run.
+        steps_per_epoch: optimizer steps per epoch.
+        epochs: the last ``epochs`` epochs form the BWO window.
+        times: number of BWO applications in the window.
+
+    Returns:
+        Sorted distinct 0-based global steps (fewer than ``times`` if the window is
+            shorter; empty if it has no step).
+    """
     start = max(0, total_epochs - epochs) * steps_per_epoch
     window = total_epochs * steps_per_epoch - start
     return sorted({start + (j * window) // times for j in range(times)}) if window > 0 else []
@@ -170,7 +242,21 @@ class BinaryWeightOptimization(Callback):
     Each application runs after a step's optimizer update and uses that step's
     gradients. ``lr`` defaults to the optimizer's current learning rate; the other
     arguments are :class:`BWOSettings`. Adds ``metrics["albsnn"]["bwo"]`` (applications
-    and adjusted elements per layer so far).
+    and adjusted elements per layer so far). ALBSNN §3.5.
+
+    Args:
+        epochs: the BWO window: the last ``epochs`` epochs of training.
+        times: number of BWO applications in the window.
+        lr: learning rate of the adjustment (``None``: the optimizer's current one).
+        tolerance: see :class:`BWOSettings`.
+        bound: see :class:`BWOSettings` (``"grad"`` or ``"update"``).
+        descent_only: see :class:`BWOSettings`.
+        max_fraction: see :class:`BWOSettings`.
+        recombine_all: see :class:`BWOSettings`.
+
+    Raises:
+        ConfigError: ``epochs < 1``, ``times < 1`` or invalid settings.
+        RegistryError: unknown ``bound``.
     """
 
     def __init__(
@@ -189,10 +275,25 @@ class BinaryWeightOptimization(Callback):
         self.adjusted: dict[str, int] = {}
 
     def on_train_start(self, trainer: Trainer) -> None:
+        """Compute the BWO steps with :func:`schedule` from the run's epochs and batches.
+
+        Args:
+            trainer: the trainer (``config.optim.epochs`` and ``batches`` are read).
+        """
         self.steps = set(schedule(trainer.config.optim.epochs, len(trainer.batches),
                                   self.epochs, self.times))
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        """At a scheduled step, apply BWO with this step's gradients (:func:`apply_bwo`).
+
+        Args:
+            trainer: the running trainer (``model`` and ``optimizer`` are used).
+            step: the global optimizer step just taken.
+            loss: the step's loss (unused).
+
+        Raises:
+            ConfigError: a binarized layer's quantizer is not k-base.
+        """
         if step not in self.steps:
             return
         lr = self.lr if self.lr is not None else trainer.optimizer.param_groups[0]["lr"]
@@ -202,13 +303,27 @@ class BinaryWeightOptimization(Callback):
             self.adjusted[name] = self.adjusted.get(name, 0) + n
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
+        """Add ``metrics["albsnn"]["bwo"] = {"applied": n, "adjusted": {layer: count}}``.
+
+        Args:
+            trainer: the running trainer (unused).
+            epoch: the finished epoch (unused).
+            metrics: the epoch's metrics, updated in place.
+        """
         metrics.setdefault("albsnn", {})["bwo"] = {
             "applied": self.applied, "adjusted": dict(self.adjusted),
         }
 
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """No tensors; the counts ``applied`` and ``adjusted`` as JSON state."""
         return {}, {"applied": self.applied, "adjusted": self.adjusted}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Restore the counts of :meth:`state_dict`.
+
+        Args:
+            tensors: unused (BWO checkpoints no tensors).
+            meta: ``{"applied": int, "adjusted": {layer: int}}``.
+        """
         self.applied = int(meta.get("applied", 0))
         self.adjusted = {str(k): int(v) for k, v in meta.get("adjusted", {}).items()}

@@ -44,8 +44,23 @@ def probe(model: nn.Module, train, test, loss_fn, settings: BWOSettings, times: 
           batch_size: int, lr: float = PROBE_LR) -> dict[str, Any]:
     """Apply BWO ``times`` times (fresh batch gradients each time) to a copy of ``model``.
 
-    Returns ``adjusted_share`` (binarized elements adjusted at least once / all
-    binarized elements) and ``acc`` (test accuracy afterwards, %).
+    Args:
+        model: a trained model with k-base (``"abc"``) binarized layers (not modified).
+        train (ArrayDataset): training split (``images``, ``labels``); batch ``i`` gives
+            the ``i``-th gradient.
+        test (ArrayDataset): test split for the accuracy afterwards.
+        loss_fn (Callable): ``loss_fn(outputs [T, B, K], labels [B])`` -> scalar loss.
+        settings: the BWO decision rule.
+        times: number of BWO applications in a row (no fine-tuning in between).
+        batch_size: samples per gradient batch.
+        lr: learning rate of the adjustment ``d = lr * g``.
+
+    Returns:
+        ``adjusted_share`` (binarized elements adjusted at least once / all
+            binarized elements) and ``acc`` (test accuracy afterwards, %).
+
+    Raises:
+        ConfigError: a binarized layer's quantizer is not k-base.
     """
     from spikebit.train.trainer import evaluate
 
@@ -75,6 +90,17 @@ def probe(model: nn.Module, train, test, loss_fn, settings: BWOSettings, times: 
     "BWO's literal bound vs our 0.1% cap on the trained Table 5 ALBSNN (Fashion-MNIST, T=1)",
 )
 def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
+    """Experiment ``albsnn-bwo-bound``: literal BWO bounds vs the capped one (module doc).
+
+    Args:
+        budget: the reproduction budget name (``"smoke"``, ``"cpu"``, ``"full"``).
+        work_dir: this experiment's run folder; the ``albsnn-table5`` run beside it is
+            reused (or trained).
+
+    Returns:
+        ``{"rows": [...], "columns": [...], "note": str}`` (shares in ``[0, 1]``,
+            accuracies in %).
+    """
     from spikebit.methods.albsnn.experiments import measure_run
     from spikebit.train.losses import make_loss
     from spikebit.train.run import load_data, model_from_checkpoint

@@ -35,7 +35,23 @@ VARIANTS = {
 
 
 def event_run(variant: str, budget: str) -> dict[str, Any]:
-    """The run config of one variant (FP, or binary with the ALBSNN top-2 selector)."""
+    """The run config of one variant (FP, or binary with the ALBSNN top-2 selector).
+
+    The *CIFAR-10 structure narrowed by the budget's width (:func:`cifar10_spec`) at
+    ``T = 10`` on ``nfmnist`` frames ``[T, B, 2, 34, 34]``, MSE loss.
+
+    Args:
+        variant: ``"fp"`` (full precision) or ``"albsnn"`` (3-base ABC weights, top-2
+            layers kept full precision by the selector).
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+
+    Returns:
+        The config mapping, ready for :func:`spikebit.reproduce.train_run`.
+
+    Raises:
+        ConfigError: an unknown budget.
+        KeyError: an unknown variant.
+    """
     b = pick_budget(BUDGETS, budget)
     selector = [{"name": "albsnn-selector", "args": {"rule": "top-k", "k": 2}}]
     return run_spec(f"nfmnist-{variant}-{budget}", b, loss="mse",
@@ -50,6 +66,21 @@ def event_run(variant: str, budget: str) -> dict[str, Any]:
     "ALBSNN *CIFAR-10 structure (narrow) at T=10 on simulated event Fashion-MNIST: FP vs binary",
 )
 def nfmnist(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``spikebit reproduce albsnn-nfmnist``: FP vs binary ALBSNN on event frames.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows``, ``columns`` and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     rows = []
     for variant in VARIANTS:
         outcome = measure_run(event_run(variant, budget), Path(work_dir))

@@ -43,7 +43,14 @@ PAPER_TABLE8 = {
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """What a table row needs from one finished run."""
+    """What a table row needs from one finished run.
+
+    Args:
+        metrics: the run's last-epoch metrics (``test_acc``, ``best_test_acc``,
+            ``epoch``, ``epoch_seconds``, optional ``albsnn`` with ``ale_seconds``).
+        storage: the trained model's weight storage per layer (bits).
+        run_dir: the run's directory (checkpoints), when known.
+    """
 
     metrics: dict[str, Any]
     storage: ModelStorage
@@ -59,6 +66,14 @@ class RunOutcome:
         return ",".join(map(str, fp)) or "-"
 
     def row(self) -> dict[str, Any]:
+        """The run's table cells.
+
+        Returns:
+            ``fp_layers``; ``acc`` and ``best_acc`` in %; ``weight_storage`` (weight bits /
+            fp32 weight bits); ``binarized_bits`` (bits of the binarized layers / their
+            fp32 bits, ``None`` for an all-fp model); ``epochs``; ``ale_overhead`` (ALE
+            seconds / epoch seconds, ``None`` without ALE).
+        """
         m, s = self.metrics, self.storage
         ale = m.get("albsnn", {})
         overhead = ale.get("ale_seconds", 0.0) / m["epoch_seconds"] if ale else None
@@ -96,6 +111,21 @@ def _budget_note(budget: str, epochs: int) -> str:
     "ALBSNN Table 5 (Fashion-MNIST, T=1): FPSNN, BSNN, FLNBSNN, ALBSNN, ALBSNN+BWO",
 )
 def table5(budget: str, work_dir: Path) -> dict[str, Any]:
+    """ALBSNN Table 5 on Fashion-MNIST at ``T = 1``: FPSNN, BSNN, FLNBSNN, ALBSNN, +BWO.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows``, ``columns`` and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     rows = []
     for variant in VARIANTS:
         label, paper_fp, paper_acc = PAPER_TABLE5[variant]
@@ -113,6 +143,21 @@ def table5(budget: str, work_dir: Path) -> dict[str, Any]:
     "ALBSNN Table 8 (Fashion-MNIST, T=1): selection criteria SC1-SC4",
 )
 def table8(budget: str, work_dir: Path) -> dict[str, Any]:
+    """ALBSNN Table 8 on Fashion-MNIST at ``T = 1``: selection criteria SC1-SC4.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows``, ``columns`` and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     rows = []
     for rule in RULES:
         paper_fp, paper_acc = PAPER_TABLE8[rule]
@@ -140,6 +185,19 @@ SELECTION_MODELS = {
     "ALE selections of every rule on every ALBSNN structure at initialization (no training)",
 )
 def selection(budget: str, work_dir: Path) -> dict[str, Any]:
+    """The layers every ALE rule selects on every ALBSNN structure at initialization.
+
+    No training: the models are built with seed 0 and scored once per ``theta`` method
+    (the ALE estimate of eq. 7-8, ``docs/methods/albsnn.md``).
+
+    Args:
+        budget: accepted for the runner signature; the result is the same for every
+            budget.
+        work_dir: accepted for the runner signature; nothing is written there.
+
+    Returns:
+        The experiment result: ``rows``, ``columns`` and ``note``.
+    """
     import torch
 
     from spikebit.methods.albsnn.ale import THETA_METHODS

@@ -53,7 +53,19 @@ def get_budget(budget: str) -> Budget:
 
 
 def base_run(name: str, budget: str, epochs: int | None = None) -> dict[str, Any]:
-    """The common Fashion-MNIST run (T=1, MSE, Adam 1e-3, cosine) at ``budget``."""
+    """The common Fashion-MNIST run (T=1, MSE, Adam 1e-3, cosine) at ``budget``.
+
+    Args:
+        name: the run's name (its directory under ``out_dir``).
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+        epochs: training epochs (default: the budget's).
+
+    Returns:
+        The config mapping with no callbacks, ready for variant settings.
+
+    Raises:
+        ConfigError: an unknown budget.
+    """
     b = get_budget(budget)
     return run_spec(name, b, loss="mse", model_args={"steps": 1},
                     optim={"epochs": epochs} if epochs else None, callbacks=[])

@@ -43,6 +43,9 @@ def intra_op_threads(n: int | None) -> Iterator[None]:
 
     ALE is many small element-wise passes; on a busy CPU one thread avoids the
     synchronisation stalls that made it several times slower with two threads.
+
+    Args:
+        n: number of intra-op threads inside the block, or ``None`` to leave it.
     """
     before = torch.get_num_threads()
     if n is not None and n != before:
@@ -55,7 +58,17 @@ def intra_op_threads(n: int | None) -> Iterator[None]:
 
 
 def selectable_layers(model: nn.Module) -> list[tuple[str, QuantizedMixin]]:
-    """Quantizable layers in order; each must have a binarizing quantizer (not ``fp``)."""
+    """Quantizable layers in order; each must have a binarizing quantizer (not ``fp``).
+
+    Args:
+        model: a model with :class:`~spikebit.quant.QuantizedMixin` layers.
+
+    Returns:
+        ``(name, layer)`` pairs in module order.
+
+    Raises:
+        ConfigError: a layer uses the ``fp`` (identity) quantizer, or fewer than 2 layers.
+    """
     layers = quantized_layers(model)
     exact = [n for n, layer in layers if type(layer.quantizer) is WeightQuantizer]
     if exact:
@@ -72,7 +85,21 @@ def model_scores(
     layers: list[tuple[str, QuantizedMixin]], num_classes: int, eta: float = 1.0,
     theta: str = "direct",
 ) -> ALEScores:
-    """ALE over ``layers`` (their latent weights and quantizers)."""
+    """ALE over ``layers`` (their latent weights and quantizers); ALBSNN eq. 5-10.
+
+    Args:
+        layers: ``(name, layer)`` pairs from :func:`selectable_layers`.
+        num_classes: ``K`` of eq. 10.
+        eta: the parabola's value at the ends (eq. 9).
+        theta: name in :data:`THETA_METHODS` (``"direct"`` or ``"eq8"``).
+
+    Returns:
+        :class:`ALEScores` per layer.
+
+    Raises:
+        ConfigError: a single layer (eq. 9 needs L >= 2) or ``num_classes < 2``.
+        RegistryError: unknown ``theta``.
+    """
     return ale_scores([layer.weight for _, layer in layers],
                       [layer.quantizer for _, layer in layers], num_classes, eta, theta)
 
@@ -81,11 +108,21 @@ def model_scores(
 class ALBSNNSelector(Callback):
     """Adaptive local binarization: keep the layers the ``rule`` picks by ALE's ``R`` at FP.
 
-    Args: ``rule`` (``top-k``, ``sc1``..``sc4``), ``k`` (for ``top-k``), ``eta`` (eq. 9),
-    ``theta`` (``direct`` or ``eq8``, how eq. 7's ``M`` is obtained), ``num_classes``
-    (``K`` of eq. 10; default: the training set's), ``every`` (recompute ``R`` every
-    ``every`` steps; 1 as in the paper), ``threads`` (torch threads while computing ``R``;
-    ``None`` keeps the process setting).
+    ALBSNN §3.3-3.4 (ALE eq. 5-10, selection rules of Table 8, the Box of Fig. 3).
+
+    Args:
+        rule: name in :data:`SELECTION_RULES` (``top-k``, ``sc1``..``sc4``).
+        k: number of full-precision layers for ``top-k``.
+        eta: the parabola's value at the ends (eq. 9).
+        theta: ``direct`` or ``eq8``, how eq. 7's ``M`` is obtained.
+        num_classes: ``K`` of eq. 10; default: the training set's.
+        every: recompute ``R`` every ``every`` steps (1 as in the paper).
+        threads: torch intra-op threads while computing ``R``; ``None`` keeps the
+            process setting.
+
+    Raises:
+        RegistryError: unknown ``rule`` or ``theta``.
+        ConfigError: ``every < 1``.
     """
 
     def __init__(
@@ -111,7 +148,16 @@ class ALBSNNSelector(Callback):
 
     # -- core -------------------------------------------------------------------
     def bind(self, model: nn.Module, num_classes: int) -> None:
-        """Attach to ``model``'s quantizable layers (called by ``on_train_start``)."""
+        """Attach to ``model``'s quantizable layers (called by ``on_train_start``).
+
+    Args:
+        model: the model being trained.
+        num_classes: ``K`` of eq. 10, used unless set in the constructor or restored.
+
+    Raises:
+        ConfigError: a layer is not binarizing, fewer than 2 layers, or a restored Box
+            selects a layer the model does not have.
+    """
         self.layers = selectable_layers(model)
         self.num_classes = self.num_classes or num_classes
         if self.box is not None and max(self.box, default=-1) >= len(self.layers):
@@ -161,30 +207,65 @@ class ALBSNNSelector(Callback):
 
     # -- hooks ------------------------------------------------------------------
     def on_train_start(self, trainer: Trainer) -> None:
+        """Bind to the model; a fresh run fills the Box from the initial weights.
+
+        Args:
+            trainer: the trainer (``model`` and ``train_set.num_classes`` are read).
+
+        Raises:
+            ConfigError: see :meth:`bind`.
+        """
         self.bind(trainer.model, trainer.train_set.num_classes)
         if self.box is None:
             self.update_box()
             self.switches = 0
 
     def on_step_start(self, trainer: Trainer, step: int) -> None:
+        """Apply the Box (last step's selection) to the layers' ``quantize`` flags.
+
+        Args:
+            trainer: the running trainer (unused).
+            step: the global step about to run (unused).
+        """
         self.apply_box()
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        """Every ``every`` steps, recompute ``R`` and refill the Box (used from the next step).
+
+        Args:
+            trainer: the running trainer (unused).
+            step: the 0-based global step just taken.
+            loss: the step's loss (unused).
+        """
         if (step + 1) % self.every == 0:
             self.update_box()
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
+        """Add :meth:`summary` to ``metrics["albsnn"]`` and restart the epoch counters.
+
+        Args:
+            trainer: the running trainer (unused).
+            epoch: the finished epoch (unused).
+            metrics: the epoch's metrics, updated in place.
+        """
         metrics.setdefault("albsnn", {}).update(self.summary())
         self._reset_epoch(len(self.layers))
 
     # -- checkpoint -------------------------------------------------------------
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """No tensors; the Box, per-layer ``fp_steps``, ``steps``, ``switches`` and ``K``."""
         return {}, {
             "box": self.box, "fp_steps": self.fp_steps, "steps": self.steps,
             "switches": self.switches, "num_classes": self.num_classes,
         }
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Restore the state of :meth:`state_dict` (so a resumed run selects the same layers).
+
+        Args:
+            tensors: unused (the selector checkpoints no tensors).
+            meta: the JSON state; empty leaves the selector as constructed.
+        """
         if not meta:
             return
         self.box = None if meta.get("box") is None else [int(i) for i in meta["box"]]

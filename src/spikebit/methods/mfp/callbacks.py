@@ -16,6 +16,16 @@ class MFPMemory(Callback):
     """Adds ``metrics["mfp_memory"]``: per-layer weight/state bytes and totals (Table II)."""
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
+        """Add ``metrics["mfp_memory"]``: :meth:`MemoryReport.to_dict` of the model.
+
+        Args:
+            trainer: the running trainer (its ``model`` and ``train_set`` input shape).
+            epoch: the finished epoch (unused).
+            metrics: the epoch's metrics, updated in place.
+
+        Raises:
+            SerialInferenceError: the model holds no :class:`SpikingNet`.
+        """
         from spikebit.train.trainer import input_shape
 
         metrics["mfp_memory"] = inference_memory(

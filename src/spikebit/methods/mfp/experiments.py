@@ -33,7 +33,23 @@ BUDGETS: dict[str, Budget] = {
 
 
 def run_config(kind: str, budget: str, out_dir: str | Path = "runs/mfp") -> dict[str, Any]:
-    """The training config (a plain mapping) of ``kind`` ("fp-lif" or "mfp") at ``budget``."""
+    """The training config (a plain mapping) of ``kind`` ("fp-lif" or "mfp") at ``budget``.
+
+    A narrow VGGSNN-style network at ``T = 4`` on Fashion-MNIST with the ``mfp-memory``
+    callback; ``"mfp"`` uses MFP neurons (MFP-QSNN eq. 6-8), ``"fp-lif"`` the
+    full-precision LIF baseline.
+
+    Args:
+        kind: ``"fp-lif"`` or ``"mfp"``.
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+        out_dir: the runs' parent directory.
+
+    Returns:
+        The config mapping, ready for :func:`spikebit.reproduce.train_run`.
+
+    Raises:
+        ConfigError: an unknown kind or budget.
+    """
     b = pick_budget(BUDGETS, budget)
     name = f"fmnist-vggsnn-{kind}" + ("" if budget == "cpu" else f"-{budget}")
     return run_spec(name, b, model=MODELS[pick_variant(MODELS, kind, "MFP model")],
@@ -100,6 +116,26 @@ def _mfp_checks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     "inference memory, serial path and eq. 9 folding",
 )
 def run_mfp_fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``spikebit reproduce mfp-fmnist``: MFP-QSNN vs the FP LIF baseline on Fashion-MNIST.
+
+    Rows: accuracy and per-sample inference memory of both models, then the MFP model
+    with eq. 9 folding under every threshold reading; the details hold the serial-path
+    and folding checks.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows``, ``columns``, ``accuracy_gap_points`` and
+        ``note`` (accuracies in %, memory in KiB per sample).
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     b = pick_budget(BUDGETS, budget)
     rows, details = [], {}
     for kind in MODELS:

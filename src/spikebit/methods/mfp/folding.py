@@ -50,7 +50,20 @@ def _check_diagonal(m: torch.Tensor) -> None:
 
 @THRESHOLD_READINGS.register("rowsum")
 def rowsum_thresholds(m: torch.Tensor, threshold: float) -> torch.Tensor:
-    """``theta = (alpha M)^-1 (V * 1)`` for ``m = alpha M`` ``[T, T]``; returns ``[T]``."""
+    """Eq. 9 thresholds, "rowsum" reading: ``theta = (alpha M)^-1 (V * 1)``.
+
+    MFP-QSNN eq. 9 (one of two readings of ``V M^-1[i] / alpha``).
+
+    Args:
+        m: ``alpha M``, the effective lower-triangular mixing matrix ``[T, T]``.
+        threshold: the neuron's threshold ``V``.
+
+    Returns:
+        Per-step thresholds ``theta`` ``[T]`` (dtype and device of ``m``).
+
+    Raises:
+        FoldingError: ``m`` has a zero on its diagonal (singular).
+    """
     _check_diagonal(m)
     ones = torch.full((m.shape[0], 1), float(threshold), dtype=m.dtype, device=m.device)
     return torch.linalg.solve_triangular(m, ones, upper=False).squeeze(1)
@@ -58,7 +71,20 @@ def rowsum_thresholds(m: torch.Tensor, threshold: float) -> torch.Tensor:
 
 @THRESHOLD_READINGS.register("diagonal")
 def diagonal_thresholds(m: torch.Tensor, threshold: float) -> torch.Tensor:
-    """``theta[t] = V / (alpha M[t, t])``; returns ``[T]``."""
+    """Eq. 9 thresholds, "diagonal" reading: ``theta[t] = V / (alpha M[t, t])``.
+
+    MFP-QSNN eq. 9 (the diagonal of ``M^-1`` times ``V / alpha``).
+
+    Args:
+        m: ``alpha M``, the effective lower-triangular mixing matrix ``[T, T]``.
+        threshold: the neuron's threshold ``V``.
+
+    Returns:
+        Per-step thresholds ``theta`` ``[T]``.
+
+    Raises:
+        FoldingError: ``m`` has a zero on its diagonal (singular).
+    """
     _check_diagonal(m)
     return float(threshold) / m.diagonal()
 
@@ -70,7 +96,15 @@ class FoldedState(NamedTuple):
 
 
 class FoldedThresholdNeuron(SpikingNeuron):
-    """Eq. 9: ``S[t] = H(X[t] - theta[t])``, memoryless, one threshold per step."""
+    """Eq. 9: ``S[t] = H(X[t] - theta[t])``, memoryless, one threshold per step.
+
+    MFP-QSNN eq. 9 as the paper states it (not equivalent to eq. 7 when ``M`` mixes
+    steps; see the module docstring). Built by :func:`fold_neuron`.
+
+    Args:
+        thresholds: per-step thresholds ``theta`` ``[T]`` (copied into a buffer).
+        surrogate: surrogate of the Heaviside in backward.
+    """
 
     def __init__(self, thresholds: torch.Tensor, surrogate: Surrogate) -> None:
         super().__init__()
@@ -79,15 +113,34 @@ class FoldedThresholdNeuron(SpikingNeuron):
 
     @property
     def steps(self) -> int:
+        """``T``, the number of time steps (one threshold each)."""
         return int(self.thresholds.numel())
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        """Spikes ``H(X[t] - theta[t])`` for every step.
+
+        Args:
+            x_seq: input currents ``[T, B, ...]`` (``T`` must equal :attr:`steps`).
+
+        Returns:
+            Binary spikes ``[T, B, ...]`` (dtype of ``x_seq``).
+
+        Raises:
+            ShapeError: ``x_seq`` has fewer than 2 dimensions.
+        """
         check_sequence(x_seq, "FoldedThresholdNeuron")
         theta = self.thresholds.to(x_seq.dtype).reshape(-1, *([1] * (x_seq.ndim - 1)))
         return spike(x_seq - theta, self.surrogate)
 
     def init_state(self, x_t: torch.Tensor) -> FoldedState:
-        """Step 0 (no membrane: ``x_t`` only fixes the protocol's signature)."""
+        """Step 0 (no membrane: ``x_t`` only fixes the protocol's signature).
+
+        Args:
+            x_t: one step's input ``[B, ...]`` (unused).
+
+        Returns:
+            ``FoldedState(0)``.
+        """
         return FoldedState(0)
 
     @property
@@ -101,12 +154,34 @@ class FoldedThresholdNeuron(SpikingNeuron):
     def step(
         self, x_t: torch.Tensor, state: FoldedState | None = None
     ) -> tuple[torch.Tensor, FoldedState]:
+        """One step: ``H(x_t - theta[t])``; exact (equals ``forward`` at step ``t``).
+
+        Args:
+            x_t: input current of one step ``[B, ...]``.
+            state: :class:`FoldedState` (the step index ``t``); ``None`` starts at step 0.
+
+        Returns:
+            ``(spikes [B, ...], state of the next step)``.
+        """
         t = 0 if state is None else state.t
         return spike(x_t - self.thresholds[t].to(x_t.dtype), self.surrogate), FoldedState(t + 1)
 
 
 def fold_neuron(neuron: MFPNeuron, reading: str = "rowsum") -> FoldedThresholdNeuron:
-    """The eq. 9 neuron for ``neuron``'s current ``M`` and ``alpha``."""
+    """The eq. 9 neuron for ``neuron``'s current ``M`` and ``alpha`` (MFP-QSNN eq. 9).
+
+    Args:
+        neuron: a trained :class:`MFPNeuron` (its effective ``alpha M`` is read in float64).
+        reading: name in :data:`THRESHOLD_READINGS` (``"rowsum"`` or ``"diagonal"``).
+
+    Returns:
+        A new :class:`FoldedThresholdNeuron` with float32 thresholds ``[T]`` and the same
+            surrogate.
+
+    Raises:
+        RegistryError: unknown ``reading``.
+        FoldingError: ``M`` is singular (a zero on its diagonal).
+    """
     with torch.no_grad():
         m = neuron.effective_matrix(torch.float64)
         theta = THRESHOLD_READINGS.get(reading)(m, neuron.threshold)
@@ -114,7 +189,19 @@ def fold_neuron(neuron: MFPNeuron, reading: str = "rowsum") -> FoldedThresholdNe
 
 
 def fold_network(model: nn.Module, reading: str = "rowsum") -> nn.Module:
-    """A copy of ``model`` with every :class:`MFPNeuron` replaced by its eq. 9 form."""
+    """A copy of ``model`` with every :class:`MFPNeuron` replaced by its eq. 9 form.
+
+    Args:
+        model: any module holding :class:`MFPNeuron` layers (left unchanged; deep-copied).
+        reading: name in :data:`THRESHOLD_READINGS` (``"rowsum"`` or ``"diagonal"``).
+
+    Returns:
+        The folded copy (same input and output shapes as ``model``).
+
+    Raises:
+        RegistryError: unknown ``reading``.
+        FoldingError: some ``M`` is singular.
+    """
     folded = copy.deepcopy(model)
     targets = [(name, m) for name, m in folded.named_modules() if isinstance(m, MFPNeuron)]
     for name, neuron in targets:
@@ -134,6 +221,18 @@ def layer_spike_mismatch(
 
     Each layer's input currents come from the parallel (exact) network, so errors do not
     compound; end-to-end effects show in the accuracy of :func:`fold_network`.
+
+    Args:
+        model: a network with :class:`MFPNeuron` layers (its train/eval mode is restored).
+        x: a model input batch (e.g. ``[B, C, H, W]`` or ``[T, B, C, H, W]``).
+        reading: name in :data:`THRESHOLD_READINGS` (``"rowsum"`` or ``"diagonal"``).
+
+    Returns:
+        ``{module name: fraction of spike positions that differ, in [0, 1]}``.
+
+    Raises:
+        RegistryError: unknown ``reading``.
+        FoldingError: some ``M`` is singular.
     """
     inputs: dict[str, torch.Tensor] = {}
     neurons = {n: m for n, m in model.named_modules() if isinstance(m, MFPNeuron)}

@@ -37,7 +37,25 @@ FP32_BYTES = FP32_BITS // 8
 
 @dataclass(frozen=True)
 class LayerMemory:
-    """Bytes of one weight layer and the neurons after it (``neuron = "-"``: output layer)."""
+    """Bytes of one weight layer and the neurons after it (``neuron = "-"``: output layer).
+
+    All sizes are bytes per sample (batch 1); MFP-QSNN Table II accounting.
+
+    Args:
+        name: the weight layer's module name.
+        neuron: the kind of the neuron layer after it (``"lif"``, ``"mfp"``, ...; ``"-"``
+            when none follows).
+        params: number of weight and bias parameters.
+        neurons: number of neurons per sample and step in the neuron layer.
+        weight_bytes: deployed weights: the quantizer's exact storage bits, rounded up to bytes.
+        fp32_weight_bytes: the same parameters in fp32 (the baseline).
+        bn_bytes: the BN after it folded to 2 fp32 per channel.
+        mixing_bytes: MFP mixing matrix free entries (or eq. 9 per-step thresholds) in fp32.
+        lif_state_bytes: one fp32 membrane per neuron (the FP LIF baseline's state).
+        state_bytes: the state as the paper counts it (0 for MFP, "memory-free").
+        serial_state_bytes: the exact serial path's state (``T-1`` fp32 inputs per MFP
+            neuron; one membrane for LIF).
+    """
 
     name: str
     neuron: str
@@ -54,7 +72,15 @@ class LayerMemory:
 
 @dataclass(frozen=True)
 class MemoryReport:
-    """Per-layer table and totals: FP LIF baseline vs the model as deployed."""
+    """Per-layer table and totals: FP LIF baseline vs the model as deployed.
+
+    MFP-QSNN Table II accounting, in bytes per sample (batch 1).
+
+    Args:
+        layers: one :class:`LayerMemory` per weight layer, in definition order.
+        steps: ``T``, the network's number of time steps.
+        other_bytes: fp32 bytes of parameters outside weight layers, BN and mixing.
+    """
 
     layers: list[LayerMemory]
     steps: int
@@ -86,6 +112,7 @@ class MemoryReport:
         return self.model_bytes + self._sum("serial_state_bytes")
 
     def to_dict(self) -> dict[str, object]:
+        """JSON-able table: layers, totals in bytes, and baseline/deployed ratios."""
         return {
             "steps": self.steps,
             "units": "bytes per sample (batch 1)",
@@ -145,7 +172,18 @@ def inference_memory(model: nn.Module, in_shape: tuple[int, ...] | None = None) 
     """Per-layer inference memory of ``model`` (a :class:`SpikingNet`, possibly wrapped).
 
     Layers are read in definition order: a weight layer opens a row, the BN and the
-    neuron that follow it are charged to that row.
+    neuron that follow it are charged to that row. MFP-QSNN Table II accounting.
+
+    Args:
+        model: a :class:`SpikingNet` or a module wrapping one (e.g. with normalization).
+        in_shape: one sample's input shape without batch (e.g. ``(1, 28, 28)``); default
+            the net's ``config.in_shape``. One zero sample is run to count neurons.
+
+    Returns:
+        A new :class:`MemoryReport` (bytes per sample).
+
+    Raises:
+        SerialInferenceError: ``model`` holds no :class:`SpikingNet`.
     """
     net = find_spiking_net(model)
     steps = net.steps

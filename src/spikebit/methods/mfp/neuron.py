@@ -39,7 +39,18 @@ __all__ = ["MIXINGS", "MFPNeuron", "MFPState", "TimeMixing", "mfp_sequence"]
 
 
 class TimeMixing(nn.Module):
-    """A learnable lower-triangular ``T x T`` matrix ``M`` (``matrix()``), masked."""
+    """A learnable lower-triangular ``T x T`` time-mixing matrix ``M`` (``matrix()``), masked.
+
+    Base of the forms in :data:`MIXINGS` (MFP-QSNN eq. 6-8): ``H[t] = sum_{i<=t} M[t, i]
+    X[i]``; the mask (a non-persistent ``[T, T]`` buffer of ones on and below the
+    diagonal) keeps ``M`` causal.
+
+    Args:
+        steps: the horizon ``T`` in time steps (at least 1).
+
+    Raises:
+        ValueError: ``steps < 1``.
+    """
 
     def __init__(self, steps: int) -> None:
         super().__init__()
@@ -49,6 +60,11 @@ class TimeMixing(nn.Module):
         self.register_buffer("mask", torch.ones(steps, steps).tril(), persistent=False)
 
     def matrix(self) -> torch.Tensor:  # pragma: no cover - abstract
+        """The masked mixing matrix ``M``, lower-triangular ``[T, T]`` (subclasses define it).
+
+        Raises:
+            NotImplementedError: on the base class.
+        """
         raise NotImplementedError("subclasses define the mixing matrix")
 
     def free_parameters(self) -> int:
@@ -56,6 +72,11 @@ class TimeMixing(nn.Module):
         return sum(p.numel() for p in self.parameters()) - self.masked_out()
 
     def masked_out(self) -> int:
+        """Number of stored parameter values the mask forces to zero (not free at inference).
+
+        Returns:
+            0 for the base class (a form that stores no masked entries).
+        """
         return 0
 
 
@@ -64,7 +85,15 @@ class LowerTriangularMixing(TimeMixing):
     """Eq. 7-8: a full learnable lower-triangular ``M``; init ``M[t, i] = tau^(t-i)``.
 
     With this init, ``H`` is an LIF membrane without reset (leak ``tau``). The upper
-    triangle is stored but masked to zero (its gradient is zero).
+    triangle is stored but masked to zero (its gradient is zero). Source: MFP-QSNN
+    eq. 7-8 (``docs/methods/mfp.md``).
+
+    Args:
+        steps: the horizon ``T`` in time steps (at least 1).
+        tau: leak factor per step in ``[0, 1]`` giving the initial ``M[t, i] = tau^(t-i)``.
+
+    Raises:
+        ValueError: ``steps < 1``.
     """
 
     def __init__(self, steps: int, tau: float = 0.5) -> None:
@@ -74,9 +103,19 @@ class LowerTriangularMixing(TimeMixing):
         self.weight = nn.Parameter(torch.pow(torch.tensor(float(tau)), lag) * self.mask)
 
     def matrix(self) -> torch.Tensor:
+        """``M``: the ``[T, T]`` weight with its upper triangle zeroed.
+
+        Returns:
+            The lower-triangular mixing matrix (differentiable in ``weight``).
+        """
         return self.weight * self.mask
 
     def masked_out(self) -> int:
+        """The ``T (T - 1) / 2`` stored entries above the diagonal, always masked to zero.
+
+        Returns:
+            Their count, subtracted from the parameter count by :meth:`free_parameters`.
+        """
         return self.steps * (self.steps - 1) // 2
 
 
@@ -85,7 +124,15 @@ class StepGainMixing(TimeMixing):
     """Eq. 6: ``M[t, i] = tau_i`` for ``i <= t`` (one learnable gain per input step).
 
     ``H[t] = sum_{i<=t} tau_i X[i]``; gains start at 1 (integration without leak);
-    the ``tau`` argument is not used by this form.
+    the ``tau`` argument is not used by this form. Source: MFP-QSNN eq. 6
+    (``docs/methods/mfp.md``).
+
+    Args:
+        steps: the horizon ``T`` in time steps (at least 1); one gain per step.
+        tau: accepted for a common signature with the other forms; unused.
+
+    Raises:
+        ValueError: ``steps < 1``.
     """
 
     def __init__(self, steps: int, tau: float = 0.5) -> None:
@@ -93,6 +140,11 @@ class StepGainMixing(TimeMixing):
         self.gains = nn.Parameter(torch.ones(steps))
 
     def matrix(self) -> torch.Tensor:
+        """``M[t, i] = gains[i]`` for ``i <= t``, 0 above the diagonal.
+
+        Returns:
+            The lower-triangular ``[T, T]`` mixing matrix (differentiable in ``gains``).
+        """
         return self.mask * self.gains
 
 
@@ -110,9 +162,25 @@ class MFPNeuron(SpikingNeuron):
     ``H = alpha * M @ X`` along time, ``S = H(H - V)``. ``alpha`` is the paper's weight
     quantization factor; in spikebit the quantizer's scale and BN come before the neuron,
     so it defaults to 1 (kept as an explicit constant for eq. 9 folding).
-    ``mixing`` names the form of ``M`` (:data:`MIXINGS`: ``"full"`` eq. 7-8, ``"gain"`` eq. 6).
-    ``backend`` is the kernel (:mod:`spikebit.methods.mfp.kernel`): ``"eager"`` or
-    ``"compiled"``; ``ConfigError`` for any other name.
+    Source: Zhang et al., MFP-QSNN, eq. 6-8 (``docs/methods/mfp.md``).
+
+    Args:
+        steps: the horizon ``T`` in time steps; inputs must have exactly ``T`` steps.
+        threshold: firing threshold ``V`` (in units of the input current).
+        tau: leak factor per step in ``[0, 1]`` for the ``"full"`` form's initial
+            ``M[t, i] = tau^(t-i)`` (not a time constant; unused by ``"gain"``).
+        alpha: the paper's weight quantization factor scaling ``M`` (non-zero; 1 because
+            the quantizer's scale and BN come before the neuron, kept for eq. 9 folding).
+        mixing: the form of ``M`` (:data:`MIXINGS`: ``"full"`` eq. 7-8, ``"gain"`` eq. 6).
+        surrogate: name in ``SURROGATES`` (or an instance) for ``dS/dH`` in backward.
+        width: the surrogate's width (in units of the potential).
+        backend: the kernel (:mod:`spikebit.methods.mfp.kernel`): ``"eager"`` or
+            ``"compiled"``.
+
+    Raises:
+        ConfigError: an unknown ``backend``.
+        RegistryError: an unknown ``mixing`` or ``surrogate`` name.
+        ValueError: ``alpha == 0`` or ``steps < 1``.
     """
 
     needs_steps = True  # the network builder passes ``steps=T``
@@ -139,7 +207,14 @@ class MFPNeuron(SpikingNeuron):
         self.surrogate = get_surrogate(surrogate, width)
 
     def effective_matrix(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """``alpha * M`` (lower-triangular ``[T, T]``), optionally cast to ``dtype``."""
+        """``alpha * M`` (lower-triangular ``[T, T]``), optionally cast to ``dtype``.
+
+        Args:
+            dtype: cast the matrix to this dtype (``None``: the parameters' dtype).
+
+        Returns:
+            The effective mixing matrix of eq. 7-8, differentiable in ``M``.
+        """
         m = self.mixing.matrix()
         if self.alpha != 1.0:
             m = self.alpha * m
@@ -154,19 +229,53 @@ class MFPNeuron(SpikingNeuron):
             )
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        """``[T, B, ...]`` input currents -> ``[T, B, ...]`` spikes."""
+        """All ``T`` steps at once: ``S = Heaviside(alpha * M @ X - V)`` along time.
+
+        Args:
+            x_seq: input currents ``[T, B, ...]`` (time-major), ``T == steps``.
+
+        Returns:
+            Binary spikes ``[T, B, ...]`` in ``x_seq``'s dtype (surrogate gradient in
+            backward).
+
+        Raises:
+            ShapeError: ``x_seq`` is not a ``[T, B, ...]`` sequence or ``T != steps``.
+        """
         check_sequence(x_seq, "MFPNeuron")
         self._check_steps(x_seq.shape[0], "MFPNeuron.forward")
         return mfp_sequence(x_seq, self.effective_matrix(x_seq.dtype), self.threshold,
                             self.surrogate, self.backend)
 
     def init_state(self, x_t: torch.Tensor) -> MFPState:
+        """The serial state before step 0: zero inputs ``[T, B, ...]`` and ``t = 0``.
+
+        Args:
+            x_t: one step's input ``[B, ...]``; gives shape, dtype and device.
+
+        Returns:
+            The initial :class:`MFPState`, with an all-zero history.
+        """
         return MFPState(x_t.new_zeros(self.steps, *x_t.shape), 0)
 
     def step(
         self, x_t: torch.Tensor, state: MFPState | None = None
     ) -> tuple[torch.Tensor, MFPState]:
-        """One step ``x_t [B, ...] -> (s_t, state)``; spikes equal ``forward``'s exactly."""
+        """One step ``x_t [B, ...] -> (s_t, state)``; spikes equal ``forward``'s exactly.
+
+        Step ``t`` stores ``x_t`` in the input history and evaluates row ``t`` of the same
+        ``T x T`` product, so the serial path keeps all past inputs (it is not
+        memory-free).
+
+        Args:
+            x_t: this step's input current ``[B, ...]``.
+            state: the state returned by the previous step (``None``: a new sample, step 0).
+
+        Returns:
+            The spikes ``s_t`` ``[B, ...]`` and the state for the next step.
+
+        Raises:
+            ShapeError: all ``T`` steps of ``state`` are used already.
+        """
         if state is None:
             state = self.init_state(x_t)
         t = state.t

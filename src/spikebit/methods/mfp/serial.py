@@ -23,7 +23,17 @@ class SerialInferenceError(SpikebitError, RuntimeError):
 
 
 def find_spiking_net(model: nn.Module) -> SpikingNet:
-    """The :class:`SpikingNet` inside ``model`` (itself, or wrapped e.g. by normalization)."""
+    """The :class:`SpikingNet` inside ``model`` (itself, or wrapped e.g. by normalization).
+
+    Args:
+        model: a :class:`SpikingNet` or a module containing one.
+
+    Returns:
+        The first :class:`SpikingNet` among ``model.modules()``.
+
+    Raises:
+        SerialInferenceError: there is none.
+    """
     for module in model.modules():
         if isinstance(module, SpikingNet):
             return module
@@ -34,7 +44,23 @@ def find_spiking_net(model: nn.Module) -> SpikingNet:
 
 
 def serial_forward(net: SpikingNet, x: torch.Tensor) -> torch.Tensor:
-    """Run ``net`` step by step; returns ``[T, B, K]`` like ``net(x)`` (eval mode only)."""
+    """Run ``net`` step by step; returns ``[T, B, K]`` like ``net(x)`` (eval mode only).
+
+    Each :class:`TimeDistributed` layer runs on ``x_t [B, ...]``; each neuron advances
+    with ``step(x_t, state)`` (MFP: exact, the parallel eq. 7-8 row by row).
+
+    Args:
+        net: the network, with BatchNorm in eval mode.
+        x: static input ``[B, *in_shape]`` or a time-major sequence ``[T, B, *in_shape]``.
+
+    Returns:
+        The output layer per step ``[T, B, K]``.
+
+    Raises:
+        SerialInferenceError: BatchNorm in training mode, or a layer without a
+            ``step`` API.
+        ShapeError: ``x`` does not fit the network (see :meth:`SpikingNet.encode`).
+    """
     if any(m.training for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)):
         raise SerialInferenceError(
             "serial inference needs BatchNorm in eval mode (running statistics): call "

@@ -70,12 +70,44 @@ def _main(budgets: dict[str, Budget], budget: str, work_dir: Path, paper: float,
 @register_experiment("mt-fmnist", "Multi-threshold SNN 32C5-P2-64C5-P2-1024 on Fashion-MNIST, "
                      "T=2 (paper Table 5: 93.08%)")
 def fmnist(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``mt-fmnist``: the paper's Table 5 network on Fashion-MNIST at ``T = 2``.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: one row (accuracies in %, the paper's accuracy),
+        ``columns`` and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     return _main(MAIN_FMNIST, budget, work_dir, 93.08, "Fashion-MNIST test accuracy")
 
 
 @register_experiment("mt-mnist-subset", "Multi-threshold SNN 15C5-P2-40C5-P2-300 on the 10k MNIST "
                      "subset, T=2 (paper Table 3, full MNIST: 99.56%)")
 def mnist_subset(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``mt-mnist-subset``: the Table 3 network on the 10k MNIST subset at ``T = 2``.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: one row (accuracies in %, the paper's accuracy),
+        ``columns`` and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     return _main(MAIN_MNIST, budget, work_dir, 99.56,
                  "MNIST subset (8k train / 2k test; the paper trains on all 60k)")
 
@@ -98,6 +130,22 @@ def _sweep(name: str, budget: str, work_dir: Path, values: list[Any],
 
 @register_experiment("mt-curves", "Ablation (Fig. 6): surrogate curve 1/2/3 at T=2")
 def curves(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``mt-curves`` (Fig. 6): surrogate curves 1/2/3 (sum, Gauss, Cauchy) at ``T = 2``.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows`` (accuracies in %), ``columns``, ``plots`` (the
+        PNG beside the results file) and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     names = ["mt-sum", "mt-gauss", "mt-cauchy"]
     return _sweep("mt-curves", budget, work_dir, names,
                   lambda c: {"curve": c, "steps": 2, **PAPER_CURVE_ARGS},
@@ -107,6 +155,22 @@ def curves(budget: str, work_dir: Path) -> dict[str, Any]:
 @register_experiment("mt-width", "Ablation (Fig. 7): curve-2 width b in {0.2, 2, 20, 200, 2000} "
                      "(paper units, mV^2), T=2")
 def width(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``mt-width`` (Fig. 7): curve-2 width ``b`` in mV^2 (ours: ``b / 100``) at ``T = 2``.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows`` (accuracies in %), ``columns``, ``plots`` (the
+        PNG beside the results file) and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     values = [0.2, PAPER_B] if budget == "smoke" else [0.2, 2.0, 20.0, 200.0, 2000.0]
     out = _sweep("mt-width", budget, work_dir, values, lambda v: {"b": v, "steps": 2},
                  lambda v: f"b{v:g}", "b (mV^2; our width = b / 100)", logx=True)
@@ -118,6 +182,22 @@ def width(budget: str, work_dir: Path) -> dict[str, Any]:
 
 @register_experiment("mt-omax", "Ablation (Fig. 8): O_max = 1..15 at T=1")
 def omax(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``mt-omax`` (Fig. 8): ``O_max`` = 1..15 spikes per step at ``T = 1``.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows`` (accuracies in %), ``columns``, ``plots`` (the
+        PNG beside the results file) and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     values = [1, 2] if budget == "smoke" else list(range(1, 16))
     return _sweep("mt-omax", budget, work_dir, values,
                   lambda v: {"max_spikes": v, "steps": 1, **PAPER_CURVE_ARGS},
@@ -127,6 +207,22 @@ def omax(budget: str, work_dir: Path) -> dict[str, Any]:
 @register_experiment("mt-steps", "Ablation (Fig. 9): T = 1..5, train and test accuracy "
                      "(zoo default b = 200 mV^2; with the paper's b = 20, T >= 3 collapses)")
 def steps(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``mt-steps`` (Fig. 9): ``T`` = 1..5 time steps, train and test accuracy.
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows`` (accuracies in %), ``columns``, ``plots`` (the
+        PNG beside the results file) and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     values = [1, 2] if budget == "smoke" else [1, 2, 3, 4, 5]
     return _sweep("mt-steps", budget, work_dir, values, lambda v: {"steps": v},
                   lambda v: f"T{v}", "time steps T")
@@ -149,6 +245,25 @@ def albsnn_variants() -> dict[str, dict[str, Any]]:
 @register_experiment("mt-albsnn", "Beyond the paper: multi-threshold neurons in the ALBSNN binary "
                      "network (albsnn-mnist-narrow, ABC-Net, layers 0-1 full precision), T=1")
 def albsnn(budget: str, work_dir: Path) -> dict[str, Any]:
+    """``mt-albsnn``: LIF vs multi-threshold LIF (``O_max = 15``) in ALBSNN's network, T=1.
+
+    Binary (ABC-Net, layers 0-1 full precision) and full-precision weights, MSE loss;
+    ``gap_to_fp_lif`` is the FP LIF accuracy minus each row's (points).
+
+    Args:
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (the published CPU runs) or ``"full"``
+            (the paper's scale).
+        work_dir: where the runs are trained (finished runs are reused).
+
+    Returns:
+        The experiment result: ``rows`` (accuracies in %), ``columns``, ``plots`` (the
+        PNG beside the results file) and ``note``.
+
+    Raises:
+        ConfigError: an unknown budget.
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+        TrainingError: a run diverged.
+    """
     b = pick_budget(ALBSNN, budget)
     precisions = {"binary": {"quantizer": "abc", "full_precision": [0, 1]},
                   "fp": {"quantizer": "fp", "full_precision": []}}

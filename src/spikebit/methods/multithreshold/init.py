@@ -20,7 +20,14 @@ from spikebit.neurons import is_neuron
 
 
 def fan_in(layer: nn.Conv2d | nn.Linear) -> int:
-    """Pre-synaptic neurons per post-synaptic neuron (``weight[0].numel()``)."""
+    """Pre-synaptic neurons per post-synaptic neuron (``weight[0].numel()``).
+
+    Args:
+        layer: a conv (``in_channels/groups * k * k``) or dense (``in_features``) layer.
+
+    Returns:
+        ``n_in`` of eq. 17 (reconstruction).
+    """
     return int(layer.weight[0].numel())
 
 
@@ -32,7 +39,17 @@ def _scalar(threshold: float | torch.Tensor) -> float | tuple[float, ...]:
 
 
 def model_threshold(model: nn.Module) -> float:
-    """The threshold ``V`` shared by the model's spiking neurons."""
+    """The threshold ``V`` shared by the model's spiking neurons.
+
+    Args:
+        model: a network with spiking neurons.
+
+    Returns:
+        ``V`` (a per-channel tensor threshold counts if all its entries are equal).
+
+    Raises:
+        ConfigError: no spiking neurons, or more than one threshold.
+    """
     values = {_scalar(m.dynamics.threshold) for m in model.modules() if is_neuron(m)}
     if len(values) != 1:
         found = sorted(values, key=str) if values else "no spiking neurons"
@@ -54,7 +71,21 @@ def mt_init_(
 
     ``threshold`` defaults to the one threshold of the model's neurons. Quantized
     layers (``QConv2d``/``QLinear``) get their float latent weights drawn the same way.
-    Returns ``model``.
+    Multi-threshold LIF paper Sec. 3.2, eq. 17 (reconstruction, see the module docstring).
+
+    Args:
+        model: the network; every ``nn.Conv2d``/``nn.Linear`` in it is re-drawn.
+        threshold: ``V`` (unit of the membrane potential); ``None``: the one threshold
+            shared by the model's neurons.
+        gain: scale of the standard deviation (``gain * V / sqrt(n_in)``).
+        generator: random generator for the draws (``None``: torch's global RNG).
+
+    Returns:
+        ``model`` (initialized in place).
+
+    Raises:
+        ConfigError: ``threshold`` or ``gain`` not positive, or (``threshold=None``) the
+            model's neurons do not share exactly one threshold.
     """
     v = model_threshold(model) if threshold is None else float(threshold)
     if v <= 0 or gain <= 0:

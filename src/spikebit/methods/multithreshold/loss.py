@@ -33,14 +33,42 @@ TARGET_COUNT = 4.0
 
 def count_targets(target: torch.Tensor, classes: int, target_count: float = TARGET_COUNT,
                   other_count: float = 0.0) -> torch.Tensor:
-    """Desired spikes per step ``[B, K]``: ``target_count`` at the label, else ``other_count``."""
+    """Desired spikes per step ``[B, K]``: ``target_count`` at the label, else ``other_count``.
+
+    ``y_i[t]`` of the multi-threshold LIF paper's eq. 6 (the same at every step).
+
+    Args:
+        target: class labels ``[B]`` (int64).
+        classes: ``K``, the number of classes.
+        target_count: desired spikes per step of the label's neuron.
+        other_count: desired spikes per step of every other neuron.
+
+    Returns:
+        ``[B, K]`` in the default float dtype.
+    """
     one_hot = F.one_hot(target, classes).to(torch.get_default_dtype())
     return other_count + (target_count - other_count) * one_hot
 
 
 def count_mse(output: torch.Tensor, target: torch.Tensor, target_count: float = TARGET_COUNT,
               other_count: float = 0.0) -> torch.Tensor:
-    """Per-step MSE between output counts ``[T, B, K]`` and desired counts (labels ``[B]``)."""
+    """Per-step MSE between output counts ``[T, B, K]`` and desired counts (labels ``[B]``).
+
+    Multi-threshold LIF paper eq. 6: ``mean over t, b, i of (o_i[t] - y_i[t])^2``.
+    Registered as loss ``"mt-mse"``.
+
+    Args:
+        output: output spike counts per step ``[T, B, K]``.
+        target: class labels ``[B]``.
+        target_count: desired spikes per step of the label's neuron.
+        other_count: desired spikes per step of every other neuron.
+
+    Returns:
+        The scalar loss (squared spikes per step).
+
+    Raises:
+        ShapeError: ``output`` is not 3-D ``[T, B, K]``.
+    """
     if output.ndim != 3:
         raise ShapeError(
             f"count_mse expects spike counts per step [T, B, K], got shape {tuple(output.shape)}; "
@@ -59,12 +87,21 @@ class CountLoss(Callback):
 
     Configure the loss instead: ``loss: {name: mt-mse, args: {target_count: 4.0}}``.
     Kept so that older configs and checkpoints still run (with a warning).
+
+    Args:
+        target_count: desired spikes per step of the label's neuron.
+        other_count: desired spikes per step of every other neuron.
     """
 
     def __init__(self, target_count: float = TARGET_COUNT, other_count: float = 0.0) -> None:
         self.target_count, self.other_count = float(target_count), float(other_count)
 
     def on_train_start(self, trainer: Trainer) -> None:
+        """Warn (``DeprecationWarning``) and set ``trainer.loss_fn`` to :func:`count_mse`.
+
+        Args:
+            trainer: the trainer whose loss is replaced.
+        """
         warnings.warn("callback 'mt-count-loss' is deprecated: set the run config's loss to "
                       "{name: mt-mse, args: {target_count: ...}} instead", DeprecationWarning,
                       stacklevel=2)
@@ -72,4 +109,5 @@ class CountLoss(Callback):
                                   other_count=self.other_count)
 
     def state_dict(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """No tensors; the desired counts as JSON state."""
         return {}, {"target_count": self.target_count, "other_count": self.other_count}

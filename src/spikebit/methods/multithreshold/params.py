@@ -42,7 +42,21 @@ temporal gradient flips sign and grows ninefold, and training diverges."""
 
 def paper_curve_params(a: float = PAPER_A, b: float = PAPER_B,
                        threshold_mv: float = PAPER_THRESHOLD_MV) -> dict[str, float]:
-    """``(a [1/mV], b [mV^2])`` -> our ``height`` and ``width`` (curves of ``x = h / V``)."""
+    """``(a [1/mV], b [mV^2])`` -> our ``height`` and ``width`` (curves of ``x = h / V``).
+
+    The surrogate curves of the multi-threshold LIF paper (eq. 14-16, Table 1).
+
+    Args:
+        a: the curve's height, per mV (paper units).
+        b: the curve's width, a variance in mV^2 (paper units).
+        threshold_mv: the paper's threshold ``V_paper`` in mV.
+
+    Returns:
+        ``{"height": a * V_paper, "width": b / V_paper^2}``.
+
+    Raises:
+        ConfigError: ``a`` or ``b`` not positive.
+    """
     if a <= 0 or b <= 0:
         raise ConfigError(f"surrogate height a and width b must be > 0, got a={a}, b={b}")
     return {"height": a * threshold_mv, "width": b / threshold_mv**2}
@@ -61,6 +75,22 @@ def mt_neuron_kwargs(
 
     ``threshold`` is ours (the network's scale); ``a`` and ``b`` stay in the paper's
     units (mV, with ``V_paper = 10 mV``) and are translated by :func:`paper_curve_params`.
+    Neuron of the multi-threshold LIF paper eq. 4-5, settings of its Table 1.
+
+    Args:
+        curve: staircase surrogate name (``"mt-gauss"``: the paper's curve 2).
+        a: surrogate height per mV (paper units).
+        b: surrogate width in mV^2 (paper units).
+        max_spikes: ``O_max``, the largest spike count per step.
+        threshold: ``V`` in the network's units (paper scale: 10).
+        tau: leak factor per step in ``[0, 1]`` (0.9: ``tau_m = 10 ms`` at 1 ms steps).
+        detach_reset: cut the reset's gradient path (see ``DETACH_RESET``).
+
+    Returns:
+        Keyword arguments for ``make_neuron("mtlif", ...)``.
+
+    Raises:
+        ConfigError: ``max_spikes < 1``, or ``a``/``b`` not positive.
     """
     if max_spikes < 1:
         raise ConfigError(f"max_spikes (O_max) must be >= 1, got {max_spikes}")

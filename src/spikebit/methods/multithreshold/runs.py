@@ -33,7 +33,24 @@ def run_config(
     target_count: float = TARGET_COUNT,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """A run-config mapping; ``loss="count"`` is the paper's per-step count MSE (``mt-mse``)."""
+    """A run-config mapping of one multi-threshold training.
+
+    Inputs are normalized, cropped with the budget's padding; no callbacks, no plots.
+
+    Args:
+        label: the run's name (its directory is ``<work_dir>/<label>``).
+        budget: dataset, model, epochs and optimizer settings (:func:`mt_budget`).
+        work_dir: the runs' ``out_dir``.
+        model_args: keyword arguments for the zoo model (``steps``, ``max_spikes``, ...).
+        loss: ``"count"``: the paper's per-step spike-count MSE (loss ``mt-mse``, eq. 6);
+            otherwise a registered loss name.
+        target_count: desired spikes per step of the label's output neuron (``"count"``
+            loss only).
+        seed: the run's seed.
+
+    Returns:
+        The config mapping, ready for :func:`spikebit.reproduce.train_run`.
+    """
     return run_spec(
         label, budget, model_args=model_args, out_dir=work_dir, seed=seed,
         loss=({"name": "mt-mse", "args": {"target_count": target_count}}

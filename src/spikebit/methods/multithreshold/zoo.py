@@ -36,7 +36,19 @@ Pool = Literal["max", "avg"]
 
 
 def with_pooling(spec: str, pool: Pool) -> str:
-    """``spec`` with every pooling token made max (``P<k>``) or average (``AP<k>``)."""
+    """``spec`` with every pooling token made max (``P<k>``) or average (``AP<k>``).
+
+    Args:
+        spec: a layer spec string.
+        pool: ``"max"`` or ``"avg"``.
+
+    Returns:
+        The canonical spec string with the pooling kind replaced.
+
+    Raises:
+        ConfigError: ``pool`` is neither ``"max"`` nor ``"avg"``.
+        SpecError: an invalid ``spec``.
+    """
     if pool not in ("max", "avg"):
         raise ConfigError(f"pool must be 'max' or 'avg', got {pool!r}")
     kind = "maxpool" if pool == "max" else "avgpool"
@@ -73,7 +85,36 @@ def mt_network(
     :class:`ModelConfig` fields (``quantizer``, ``full_precision``,
     ``batchnorm``, ``neuron``, ``neuron_kwargs`` ...) pass through ``overrides``.
     With ``neuron`` other than ``"mtlif"`` and no ``neuron_kwargs``, the neuron gets
-    only ``threshold`` and ``tau``.
+    only ``threshold`` and ``tau``. Multi-threshold LIF paper: neuron eq. 4-5, loss
+    eq. 6 (counts), initialization eq. 17.
+
+    Args:
+        spec: layer spec (e.g. ``"15C5-P2-40C5-P2-300"``).
+        in_shape: one sample's shape ``(C, H, W)`` or ``(N,)``.
+        num_classes: ``K``, outputs.
+        steps: ``T``, number of time steps.
+        padding: ``"same"`` or ``"valid"`` convolutions.
+        pool: every pooling layer as ``"max"`` or ``"avg"``.
+        curve: staircase surrogate name (``"mt-gauss"``: the paper's curve 2).
+        a: surrogate height per mV (paper units).
+        b: surrogate width in mV^2 (paper units).
+        max_spikes: ``O_max``, the largest spike count per step.
+        threshold: ``V`` (network units; the paper's 10).
+        tau: leak factor per step in ``[0, 1]``.
+        detach_reset: cut the reset's gradient path.
+        spiking_output: append a neuron layer after the output FC (counts ``[T, B, K]``).
+        init: ``"paper"`` (eq. 17, :func:`mt_init_`) or ``"default"`` (PyTorch's).
+        init_gain: ``gain`` of :func:`mt_init_`.
+        **overrides: other :class:`ModelConfig` fields.
+
+    Returns:
+        A new :class:`SpikingNet`: ``[B, *in_shape]`` -> ``[T, B, K]``.
+
+    Raises:
+        ConfigError: unknown ``init`` or ``pool``, an unknown override, invalid neuron
+            arguments, or no single threshold for the initialization.
+        SpecError: an invalid ``spec``, or an input too small for it.
+        RegistryError: unknown neuron, surrogate or quantizer name.
     """
     if init not in ("paper", "default"):
         raise ConfigError(f"init must be 'paper' or 'default', got {init!r}")

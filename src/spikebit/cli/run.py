@@ -1,0 +1,68 @@
+"""``spikebit run model.sbit``: the packed engine on a dataset or on a ``.npy`` input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+
+
+def add_run_parser(sub: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subcommand to the CLI's subparsers ``sub``."""
+    p = sub.add_parser("run", help="run a packed .sbit model (bitwise engine)")
+    p.add_argument("model", help="a .sbit file written by 'spikebit export --format packed'")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="dataset name: accuracy, latency, throughput on its test set")
+    src.add_argument("--input", help="a .npy file [B, *in_shape] (or [T, B, ...]): predictions")
+    p.add_argument("--data-dir", default=None, help="dataset cache directory")
+    p.add_argument("--limit", type=int, default=None, help="first N test samples only")
+    p.add_argument("--batch-size", type=int, default=64, help="images per engine call")
+    p.add_argument("--threads", type=int, default=1, help="threads of the bitwise kernels")
+    p.add_argument("-o", "--output", default=None, help="--input: write predictions to .npy")
+    p.set_defaults(func=run_packed)
+
+
+def _evaluate(model, images: np.ndarray, labels: np.ndarray, batch: int) -> dict[str, float]:
+    model.predict(images[:1])  # compile the kernels before timing
+    correct, start = 0, time.perf_counter()
+    for i in range(0, len(images), batch):
+        correct += int((model.predict(images[i:i + batch]) == labels[i:i + batch]).sum())
+    seconds = time.perf_counter() - start
+    single = []
+    for i in range(min(50, len(images))):
+        t0 = time.perf_counter()
+        model.predict(images[i:i + 1])
+        single.append(time.perf_counter() - t0)
+    return {"samples": len(images), "accuracy": correct / len(images), "batch_size": batch,
+            "throughput_per_s": len(images) / seconds,
+            "latency_ms_per_sample_batched": 1e3 * seconds / len(images),
+            "latency_ms_batch1_median": 1e3 * float(np.median(single))}
+
+
+def run_packed(args: argparse.Namespace) -> int:
+    """``spikebit run``: load ``args.model`` and print JSON: predictions for ``--input``, or
+    accuracy, batched and batch-1 latency (ms per sample) and throughput (samples/s) on
+    the test split of ``--data``. Returns the exit status (0)."""
+    from spikebit.deploy import load_packed
+    from spikebit.deploy.kernels import set_threads
+
+    set_threads(args.threads)
+    model = load_packed(args.model)
+    if args.input:
+        x = np.load(args.input, allow_pickle=False)
+        preds = model.predict(x)
+        if args.output:
+            np.save(args.output, preds)
+        print(json.dumps({"predictions": preds.tolist()}))
+        return 0
+    from spikebit.data import load_dataset
+
+    test = load_dataset(args.data, train=False, data_dir=args.data_dir)
+    n = len(test) if args.limit is None else min(args.limit, len(test))
+    images, labels = test.images[:n].numpy(), test.labels[:n].numpy()
+    result = {"model": str(args.model), "dataset": args.data, "threads": args.threads}
+    result.update(_evaluate(model, images, labels, args.batch_size))
+    print(json.dumps(result, indent=2))
+    return 0
