@@ -106,16 +106,6 @@ EQUIVALENCE = {
 # --------------------------------------------------------------------------- utilities
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def version_of(dist: str) -> str | None:
     try:
         return _md.version(dist)
@@ -629,6 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             return rc
 
     import spikebit
+    from spikebit.provenance import cpu_model
 
     warnings.filterwarnings("ignore", message=".*force disabled by torch.compiler.config")
 

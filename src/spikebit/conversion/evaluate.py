@@ -90,9 +90,10 @@ def evaluate_conversion(
             positive int.
     """
     device = _device(snn)
-    correct = torch.zeros(T, dtype=torch.float64)
-    silent = torch.zeros(T, dtype=torch.float64)
-    error = torch.zeros(T, dtype=torch.float64)
+    # per-T tallies stay on the CPU: each batch's sums are moved there (``.cpu()``)
+    correct = torch.zeros(T, dtype=torch.float64, device="cpu")
+    silent = torch.zeros(T, dtype=torch.float64, device="cpu")
+    error = torch.zeros(T, dtype=torch.float64, device="cpu")
     ann_correct, n = 0, 0
     was_training = ann.training
     ann.eval()

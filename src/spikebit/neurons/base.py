@@ -75,20 +75,21 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         """Input currents ``x_seq [T, B, ...]`` -> spikes ``[T, B, ...]``, from a zero state."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define forward(x_seq)")
 
     def init_state(self, x_t: torch.Tensor) -> Any:  # pragma: no cover - abstract
         """The state before the first step, for one step's input ``x_t [B, ...]``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define init_state(x_t)")
 
     def step(self, x_t: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
         """One step: ``x_t [B, ...]`` and ``state`` (None = ``init_state``) -> ``(s_t, state)``."""
-        raise NotImplementedError  # pragma: no cover - abstract
+        raise NotImplementedError(  # pragma: no cover - abstract
+            f"{type(self).__name__} must define step(x_t, state)")
 
     @property
     def dynamics(self) -> NeuronDynamics:  # pragma: no cover - abstract
         """What this neuron computes (:class:`NeuronDynamics`), read by metrics and export."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must define the dynamics property")
 
 
 def is_neuron(module: object) -> bool:
