@@ -47,8 +47,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     # CPU-side bookkeeping next to a device model
     ("conversion/calibrate.py", "ActivationStats.add"):
         "reservoir sampling (seeded CPU RNG) of activations already moved to the CPU",
-    ("conversion/evaluate.py", "evaluate_conversion"):
-        "float64 accumulators on the CPU (device results are .cpu()-ed into them)",
     ("conversion/snn.py", "SpikingConverted.elapsed"):
         "float64 step weights built on the CPU, moved with .to(device) by the caller",
     ("methods/multithreshold/init.py", "mt_init_"):
