@@ -1,5 +1,6 @@
 """ANN -> SNN conversion: BSNN (Li et al. 2022), rate and phase baselines, and the
-few-step methods ``ltb``, ``signed``, ``burst``, ``signed-burst``, ``qcfs``.
+few-step methods ``ltb``, ``signed``, ``burst``, ``signed-burst``, ``qcfs`` and the
+error-compensating ``srp``, ``cos`` (a pre-simulation per sample).
 
 ``check_convertible(ann)`` lists every layer that cannot be lowered exactly;
 ``convert(ann, calibration_data, method=...)`` returns a

@@ -75,6 +75,8 @@ class Method(ABC):
     # (thresholds learned in the ANN, e.g. QCFS)
     thresholds: ClassVar[str | None] = None
     options: ClassVar[tuple[str, ...]] = ()  # extra keyword options of __init__
+    # steps of pre-simulation before the measured run (SRP, COS: spikebit.conversion.presim)
+    presim: int = 0
 
     def __init__(self, K: int = 8) -> None:
         if not isinstance(K, int) or not 1 <= K <= MAX_K:
@@ -110,6 +112,19 @@ class Method(ABC):
         if self.pipelined and clock.period < onset:
             return 0.0
         return self.beta(clock)
+
+    def restart(self, state: Any) -> Any:
+        """A neuron's state at the start of the measured run, after the pre-simulation.
+
+        Only methods with ``presim > 0`` are restarted; the default forgets everything.
+
+        Args:
+            state: the neuron's state after the ``presim`` pre-simulation steps.
+
+        Returns:
+            The state the measured run starts from (None: as at ``t = 0``).
+        """
+        return None
 
     @abstractmethod
     def fire(self, current: Tensor, clock: Clock, state: Any) -> tuple[Tensor, Any]:
@@ -250,10 +265,11 @@ def build_method(name: str, K: int = 8, **options: Any) -> Method:
 
     Args:
         name: a name in ``METHODS``: ``"rate"``, ``"phase"``, ``"bsnn"``, ``"ltb"``,
-            ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"`` (or a plug-in).
+            ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"``, ``"srp"``, ``"cos"`` (or a
+            plug-in).
         K: phases per period (time steps per period), ``1 .. 24``.
         **options: the method's own options (``Method.options``, e.g. ``max_spikes`` for
-            burst); None values are dropped.
+            burst, ``presim`` for srp and cos); None values are dropped.
 
     Returns:
         The method instance.

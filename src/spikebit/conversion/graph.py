@@ -241,6 +241,21 @@ class Node(nn.Module):
         """
         raise NotImplementedError(f"{type(self).__name__} must define step()")
 
+    def restart(self, state: Any, method: Method) -> Any:
+        """The node's state at the start of the measured run after a pre-simulation.
+
+        Nodes without neurons (readout, max gate) start afresh; neurons keep what
+        ``method.restart`` keeps (SRP, COS: :mod:`spikebit.conversion.presim`).
+
+        Args:
+            state: the node's state after the pre-simulation steps.
+            method: the conversion method (its ``restart`` maps a neuron's state).
+
+        Returns:
+            The state the measured run starts from (None: as at ``t = 0``).
+        """
+        return None
+
     def normalized(self, lam_in: float, lambdas: dict[str, float]) -> tuple[Node, float]:
         """The node with data-based normalization applied (BSNN eq. 6, 15), a new module.
 
@@ -314,6 +329,18 @@ class Neuron(Node):
         """
         current = self.chain.current(x, method.bias_weight(clock, self.onset))
         return fire(method, current, clock, state, self.threshold)
+
+    def restart(self, state: Any, method: Method) -> Any:
+        """The neurons' state for the measured run: ``method.restart(state)``.
+
+        Args:
+            state: the neurons' state after the pre-simulation steps.
+            method: the conversion method.
+
+        Returns:
+            The state the measured run starts from.
+        """
+        return None if state is None else method.restart(state)
 
     def normalized(self, lam_in: float, lambdas: dict[str, float]) -> tuple[Node, float]:
         """BSNN eq. 6: this layer's chain scaled by ``lambda_in / lambda``, bias / ``lambda``.
@@ -554,6 +581,23 @@ class Residual(Node):
         s, out_state = fire(method, current, clock, out_state, self.threshold)
         return s, (body_states, sn_state, out_state)
 
+    def restart(self, state: Any, method: Method) -> Any:
+        """Restart the body's nodes, the SN and the output neurons (``method.restart``).
+
+        Args:
+            state: ``(body states, SN state, output state)`` after the pre-simulation.
+            method: the conversion method.
+
+        Returns:
+            The block's state the measured run starts from.
+        """
+        if state is None:
+            return None
+        body_states, sn_state, out_state = state
+        return (restart_states(self.body, body_states, method),
+                None if sn_state is None else method.restart(sn_state),
+                None if out_state is None else method.restart(out_state))
+
     def normalized(self, lam_in: float, lambdas: dict[str, float]) -> tuple[Node, float]:
         """Normalize the body, then scale tail and shortcut to the block's ``lambda`` (BSNN eq. 15).
 
@@ -621,6 +665,20 @@ def run_step(nodes: Sequence[Node], x: Tensor, clock: Clock, method: Method,
         x, state = node.step(x, clock, method, state)
         new_states.append(state)
     return x, new_states
+
+
+def restart_states(nodes: Sequence[Node], states: list[Any], method: Method) -> list[Any]:
+    """Every node's state for the measured run after a pre-simulation (``Node.restart``).
+
+    Args:
+        nodes: the graph nodes, input to output.
+        states: one state per node after the pre-simulation steps.
+        method: the conversion method.
+
+    Returns:
+        One state per node.
+    """
+    return [node.restart(state, method) for node, state in zip(nodes, states)]
 
 
 def assign_onsets(nodes: Sequence[Node], onset_in: int, synchronous: bool) -> int:

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from spikebit.conversion import fast as _fast  # noqa: F401  (registers ltb, burst, qcfs)
+from spikebit.conversion import presim as _presim  # noqa: F401  (registers srp, cos)
 from spikebit.conversion.calibrate import DEFAULT_MAX_VALUES, check_percentile, record_lambdas
 from spikebit.conversion.check import check_convertible
 from spikebit.conversion.dynamics import INPUT_CODINGS, Clock, InputCoding, Method, build_method
@@ -17,6 +18,7 @@ from spikebit.conversion.graph import (
     Residual,
     assign_onsets,
     normalize_nodes,
+    restart_states,
     run_analog,
     run_step,
 )
@@ -62,6 +64,14 @@ class SpikingConverted(nn.Module):
         return self.method.K
 
     @property
+    def presim(self) -> int:
+        """Steps every sample is pre-simulated before the measured run (SRP, COS; else 0).
+
+        The latency of a readout after ``T`` steps is ``presim + T`` steps.
+        """
+        return self.method.presim
+
+    @property
     def has_residual(self) -> bool:
         """Whether the graph holds residual blocks (ResNets)."""
         return any(isinstance(m, Residual) for m in self.modules())
@@ -98,16 +108,24 @@ class SpikingConverted(nn.Module):
             raise ConversionError(f"T must be a positive int, got {T!r}")
         nodes = list(self.nodes)
         states: list = [None] * len(nodes)
-        enc_state = None
         x = x / self.input_scale
-        out = []
         with torch.no_grad():
-            for t in range(T):
-                clock = Clock(t, self.K)
-                signal, enc_state = self.encoder.step(x, clock, self.method, enc_state)
-                current, states = run_step(nodes, signal, clock, self.method, states)
-                out.append(current)
+            if self.presim:  # SRP, COS: pre-simulate, keep what the method keeps, restart
+                _, states = self._run(nodes, x, self.presim, states)
+                states = restart_states(nodes, states, self.method)
+            out, _ = self._run(nodes, x, T, states)
         return torch.stack(out)
+
+    def _run(self, nodes: list[Node], x: Tensor, T: int,
+             states: list) -> tuple[list[Tensor], list]:
+        """``T`` steps from ``states`` (clock and encoder from t = 0): output currents, states."""
+        enc_state, out = None, []
+        for t in range(T):
+            clock = Clock(t, self.K)
+            signal, enc_state = self.encoder.step(x, clock, self.method, enc_state)
+            current, states = run_step(nodes, signal, clock, self.method, states)
+            out.append(current)
+        return out, states
 
     def elapsed(self, T: int) -> Tensor:
         """Periods the readout has integrated after each step, ``[T]`` (its divisor).
@@ -127,7 +145,8 @@ class SpikingConverted(nn.Module):
         """Running readout at every step, ``[T, B, K]``, for input ``x`` ``[B, C, H, W]``.
 
         Steps before information reaches the output (bsnn: ``2 K`` steps and more) read out
-        zeros.
+        zeros. Methods with a pre-simulation (``presim > 0``: srp, cos) first run ``presim``
+        steps whose output is discarded; entry ``t - 1`` then comes after ``presim + t`` steps.
 
         Args:
             x: input images ``[B, C, H, W]``, in the ANN's input units.
@@ -159,6 +178,7 @@ def convert(
     max_calibration_values: int = DEFAULT_MAX_VALUES,
     thresholds: str | None = None,
     max_spikes: int | None = None,
+    presim: int | None = None,
 ) -> SpikingConverted:
     """Convert a ReLU ``ann`` (logits ``[B, K]``) to a spiking network.
 
@@ -177,7 +197,8 @@ def convert(
         method: ``"rate"`` (Rueckauer 2017), ``"phase"`` (Kim 2018), ``"bsnn"`` (Li et
             al. 2022; layer-wise normalization) or ``"ltb"``, ``"signed"``, ``"burst"``,
             ``"signed-burst"``, ``"qcfs"`` (per-channel or learned thresholds,
-            :mod:`spikebit.conversion.fast`); see ``METHODS``.
+            :mod:`spikebit.conversion.fast`), ``"srp"``, ``"cos"`` (the same with a
+            pre-simulation, :mod:`spikebit.conversion.presim`); see ``METHODS``.
         percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
         K: phases per period (time steps per period; phase, bsnn), ``1 .. 24``.
         synchronous: SN on residual shortcuts (default: on for bsnn only; layer-wise
@@ -189,6 +210,7 @@ def convert(
         thresholds: the per-channel threshold rule, ``"ltb"``, ``"percentile"``, or
             ``"module"`` for the clip learned by QCFS layers (default per method).
         max_spikes: spikes per step of the burst methods (default 4).
+        presim: pre-simulation steps of srp and cos (default 4; :mod:`spikebit.conversion.presim`).
 
     Returns:
         The converted network, a ``SpikingConverted`` (``simulate(x, T)`` gives ``[T, B, K]``).
@@ -202,7 +224,7 @@ def convert(
     """
     check_convertible(ann)
     check_percentile(percentile)
-    spiking = build_method(method, K, max_spikes=max_spikes)
+    spiking = build_method(method, K, max_spikes=max_spikes, presim=presim)
     encoder = INPUT_CODINGS.get(input_coding or spiking.default_encoder)()
     rule = thresholds or spiking.thresholds
     if rule is not None and rule not in (*THRESHOLD_RULES, "module"):
