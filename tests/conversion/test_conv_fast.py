@@ -139,4 +139,19 @@ def test_default_threshold_rules() -> None:
 
     rules = {name: METHODS.get(name).thresholds for name in METHODS.names()}
     assert rules == {"rate": None, "phase": None, "bsnn": None, "ltb": "ltb", "signed": "ltb",
-                     "burst": "percentile", "signed-burst": "percentile", "qcfs": "module"}
+                     "burst": "percentile", "signed-burst": "percentile", "qcfs": "module",
+                     "srp": "ltb", "cos": "ltb"}
+
+
+def test_finetune_checks_its_arguments() -> None:
+    x, y = images(8), torch.zeros(8, dtype=torch.long)
+    qnet = to_qcfs(tiny_cnn(), x, levels=2)
+    before = {k: v.clone() for k, v in qnet.state_dict().items()}
+    finetune(qnet, x, y, epochs=0, schedule="cosine")  # no steps: nothing changes
+    assert all(torch.equal(before[k], v) for k, v in qnet.state_dict().items())
+    finetune(qnet, x, y, epochs=1, schedule="cosine")
+    assert any(not torch.equal(before[k], v) for k, v in qnet.state_dict().items())
+    with pytest.raises(ConversionError, match="schedule"):
+        finetune(qnet, x, y, epochs=1, schedule="step")
+    with pytest.raises(ConversionError, match="epochs"):
+        finetune(qnet, x, y, epochs=-1)

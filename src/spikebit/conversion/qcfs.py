@@ -152,8 +152,11 @@ def to_qcfs(ann: nn.Module, calibration: Tensor, levels: int = 4,
     return net
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 1e-3,
-             batch_size: int = 128, seed: int = 0) -> nn.Module:
+             batch_size: int = 128, seed: int = 0, schedule: str = "constant") -> nn.Module:
     """Fine-tune ``net`` (e.g. from :func:`to_qcfs`) with Adam and cross-entropy.
 
     BatchNorm statistics are frozen (eval mode) so that they stay the ones folded at
@@ -164,15 +167,27 @@ def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 
         x: training images ``[N, C, H, W]``.
         y: integer labels ``[N]``.
         epochs: passes over ``x``.
-        lr: Adam learning rate.
+        lr: Adam learning rate (the initial one with ``schedule="cosine"``).
         batch_size: images per step.
         seed: seed of the shuffling.
+        schedule: ``"constant"`` learning rate or ``"cosine"`` decay to 0 over all steps
+            (Loshchilov & Hutter, ICLR 2017; the schedule Bu et al. 2022 train QCFS with).
 
     Returns:
         ``net`` in eval mode.
+
+    Raises:
+        ConversionError: ``epochs`` is negative or ``schedule`` unknown.
     """
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ConversionError(f"epochs must be an int >= 0, got {epochs!r}")
+    if schedule not in SCHEDULES:
+        raise ConversionError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
+    steps = max(1, epochs * -(-x.shape[0] // batch_size))
+    sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if schedule == "cosine"
+             else None)
     net.eval()
     for _ in range(epochs):
         for idx in torch.randperm(x.shape[0], generator=g, device=g.device).split(batch_size):
@@ -180,4 +195,6 @@ def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 
             opt.zero_grad()
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
     return net.eval()
