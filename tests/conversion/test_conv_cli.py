@@ -92,6 +92,7 @@ def test_selected_steps() -> None:
     (["--method", "burst", "--max-spikes", "3"], "convert-burst.json"),
     (["--method", "ltb"], "convert-ltb.json"),
     (["--method", "qcfs", "--qcfs-levels", "4", "--qcfs-epochs", "1"], "convert-qcfs.json"),
+    (["--method", "cos", "--presim", "2"], "convert-cos.json"),
 ])
 def test_cli_convert_fast_methods(ann_checkpoint, capsys, args, name) -> None:
     rc = main(["convert", str(ann_checkpoint), *args, "--T", "4", "--calibration", "64"])
@@ -100,3 +101,4 @@ def test_cli_convert_fast_methods(ann_checkpoint, capsys, args, name) -> None:
     assert len(report["snn_accuracy"]) == 4 and None not in report["snn_accuracy"]
     # few steps are enough: within 10 points of the (QCFS) ANN at T = 4 on this toy task
     assert report["ann_accuracy"] - report["snn_accuracy"][-1] < 10.0
+    assert report["presim"] == (2 if "--presim" in args else 0)

@@ -18,7 +18,7 @@ def run_convert(args: argparse.Namespace) -> int:
     Args:
         args: the parsed ``convert`` arguments: ``checkpoint``, ``method``, ``percentile``,
             ``K`` (phase period, bits), ``T`` (time steps), ``calibration`` (images),
-            ``max_spikes``, ``thresholds``, ``qcfs_levels``, ``qcfs_epochs``.
+            ``max_spikes``, ``thresholds``, ``qcfs_levels``, ``qcfs_epochs``, ``presim``.
 
     Returns:
         0 (errors propagate to :func:`spikebit.cli.main.main`).
@@ -34,7 +34,7 @@ def run_convert(args: argparse.Namespace) -> int:
                                 percentile=args.percentile, K=args.K, T=args.T,
                                 calibration=args.calibration, max_spikes=args.max_spikes,
                                 thresholds=args.thresholds, qcfs_levels=args.qcfs_levels,
-                                qcfs_epochs=args.qcfs_epochs)
+                                qcfs_epochs=args.qcfs_epochs, presim=args.presim)
     print(format_report(report))
     print(f"wrote {report['json']} ({report['seconds']:.1f} s)")
     return 0

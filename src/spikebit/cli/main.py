@@ -299,13 +299,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="convert a trained ANN checkpoint to an SNN")
     c.add_argument("checkpoint", help="a trained ANN checkpoint (.safetensors or run dir)")
     c.add_argument("--method", choices=["rate", "phase", "bsnn", "ltb", "burst", "qcfs",
-                                        "signed", "signed-burst"], default="bsnn",
+                                        "signed", "signed-burst", "srp", "cos"], default="bsnn",
                    help="rate: rate-coded IF neurons; phase: phase coding; bsnn: bistable IF "
                    "neurons with phase coding and synchronous neurons; ltb, burst, qcfs, "
-                   "signed, signed-burst: few-step methods (docs/methods/bsnn.md; default: "
-                   "bsnn)")
+                   "signed, signed-burst: few-step methods; srp, cos: error compensation "
+                   "from a pre-simulation (docs/methods/bsnn.md; default: bsnn)")
     c.add_argument("--max-spikes", type=int, default=None,
                    help="burst, signed-burst: spikes per step (default 4)")
+    c.add_argument("--presim", type=int, default=None,
+                   help="srp, cos: pre-simulation steps per sample before the measured T "
+                   "(default 4; latency presim + T)")
     c.add_argument("--thresholds", choices=["ltb", "percentile", "module"], default=None,
                    help="per-channel threshold rule of the few-step methods (default per "
                    "method)")

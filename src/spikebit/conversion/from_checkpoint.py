@@ -238,6 +238,7 @@ def convert_checkpoint(
     T: int = 64, calibration: int = 2000, *, batch_size: int = 256,
     tolerance: float = DEFAULT_TOLERANCE, write: bool = True, max_spikes: int | None = None,
     thresholds: str | None = None, qcfs_levels: int = 4, qcfs_epochs: int = 2,
+    presim: int | None = None,
 ) -> dict[str, Any]:
     """Convert the ANN at ``path``, simulate T steps on its test set, return (and write) a report.
 
@@ -256,7 +257,8 @@ def convert_checkpoint(
     Args:
         path: a ``.safetensors`` checkpoint of ``spikebit train`` or its run directory.
         method: the conversion method (``METHODS``: ``"rate"``, ``"phase"``, ``"bsnn"``,
-            ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"``).
+            ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"``, ``"srp"``,
+            ``"cos"``).
         percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
         K: phases per period (time steps per period; read by the phase codings).
         T: time steps to simulate.
@@ -269,6 +271,8 @@ def convert_checkpoint(
             default: the method's).
         qcfs_levels: quantization steps ``L`` of the QCFS activations (method ``qcfs``).
         qcfs_epochs: fine-tuning epochs of the QCFS ANN (method ``qcfs``).
+        presim: pre-simulation steps of ``srp`` and ``cos`` (default: the method's); the
+            report's accuracy after T steps then has a latency of ``presim + T`` steps.
 
     Returns:
         The report dictionary (JSON-ready; ``"json"`` holds the file written).
@@ -285,7 +289,7 @@ def convert_checkpoint(
     if method == "qcfs" and not any(isinstance(m, QCFS) for m in loaded.ann.modules()):
         loaded.ann = qcfs_finetuned(loaded, calib, qcfs_levels, qcfs_epochs)
     snn = convert(loaded.ann, calib, method, percentile, K, batch_size=batch_size,
-                  max_spikes=max_spikes, thresholds=thresholds)
+                  max_spikes=max_spikes, thresholds=thresholds, presim=presim)
     ev = evaluate_conversion(snn, loaded.ann, (test_x, test_y), T, batch_size)
     r = summarize(Variant(method, method, percentile, K, snn.synchronous), ev["ann_accuracy"],
                   ev["snn_accuracy"], ev["output_error"], tolerance)
@@ -297,6 +301,7 @@ def convert_checkpoint(
         "checkpoint": str(loaded.path), "model": loaded.config.model.name,
         "model_args": loaded.config.model.args, "dataset": loaded.config.data.name,
         "normalized_input": loaded.mean is not None, "method": method, "K": K,
+        "presim": snn.presim,
         "percentile": percentile, "calibration": int(calib.shape[0]), "T": T,
         "num_samples": ev["num_samples"], "ann_accuracy": ev["ann_accuracy"],
         "best_accuracy": r.best_accuracy, "best_T": r.best_T,
@@ -328,6 +333,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['model']} on {report['dataset']} ({report['num_samples']} test images), "
         f"method {report['method']}, "
         + (f"K={report['K']}, " if report["method"] in ("phase", "bsnn") else "")
+        + (f"{report['presim']} pre-simulation steps before each T, "
+           if report.get("presim") else "")
         + f"percentile {report['percentile']:g}, "
         f"{report['calibration']} calibration images",
         f"ANN accuracy {report['ann_accuracy']:.2f}%",
