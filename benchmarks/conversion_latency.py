@@ -1,30 +1,39 @@
 """Conversion latency: accuracy vs T of spikebit's conversion methods and SpikingJelly's
-recipes on the same trained ANNs, in one run; writes results/conversion_latency.json.
+recipes on the same trained ANNs; writes results/conversion_latency.json.
 
-For every network the ANN is trained once (seeded); every method converts that same
-ANN with the same calibration images and is simulated on the same test images for
-T = 1..T_max. The running readout is the accumulated output divided by the steps
-(SpikingJelly: summed outputs, the same argmax). A readout without a decision yet
-(all classes equal, e.g. BSNN's first 2K steps) is "no output": counted as not
-correct and, when no sample has output, stored as null -- never as class 0.
+For every network the ANN is trained once (seeded) and saved under ``--cache``; every
+method converts that same ANN (its sha256 is stored) with the same calibration images
+and is simulated on the same test images for T = 1..T_max. The running readout is the
+accumulated output divided by the steps (SpikingJelly: summed outputs, the same
+argmax). A readout without a decision yet (all classes equal, e.g. BSNN's first 2K
+steps) is "no output": counted as not correct and, when no sample has output, stored
+as null -- never as class 0. ``srp`` / ``cos`` rows pre-simulate ``presim`` steps per
+sample first: their entry t-1 comes after ``presim + t`` steps (``latency_within``).
 
 Networks: ``digits`` (a small CNN on scikit-learn's 8x8 digits, spikebit's fixed
 1,433/364 split), ``fmnist`` (the zoo's ``mnist-cnn``, Kim et al. 12C5-P2-64C5-P2-10,
 on Fashion-MNIST, 3 epochs, first 2,000 test images), ``resnet20`` (the zoo's
 ResNet20 at width 0.25 on Fashion-MNIST, CPU budget). QCFS variants fine-tune the
-trained ANN with QCFS activations first (``qcfs_epochs`` per network); their QCFS ANN
-accuracy is reported beside the ReLU ANN's.
+trained ANN with QCFS activations first (``qcfs``: ``(L, epochs)`` per network, Adam
+with cosine decay, also cached); their QCFS ANN accuracy is reported beside the ReLU
+ANN's, and their rows are compared with the ReLU ANN.
 
 Run: ``PYTHONPATH=src benchmarks/.venv-peers/bin/python benchmarks/conversion_latency.py``
 (SpikingJelly 2.0.0 from ``bash benchmarks/setup_peers.sh``; without it the
-SpikingJelly columns are skipped and the file says so).
+SpikingJelly columns are skipped and the file says so). ``--only 'qcfs-*,sj-*'`` runs
+a subset and keeps the other rows of the same ANN, so a long run can be split into
+parts (each part's command is listed under ``runs``); ``--tables`` prints the docs
+tables from the JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import hashlib
 import importlib.metadata as md
 import json
+import os
 import platform
 import sys
 import time
@@ -54,14 +63,14 @@ def digits_cnn() -> nn.Sequential:
 
 NETS: dict[str, dict[str, Any]] = {
     "digits": {"data": "digits", "build": digits_cnn, "epochs": 40, "lr": 3e-3,
-               "train_limit": None, "eval": None, "qcfs_epochs": 20},
+               "train_limit": None, "eval": None, "qcfs": ((4, 20), (2, 20))},
     "fmnist": {"data": "fashion-mnist", "build": lambda: build_ann("mnist-cnn"), "epochs": 3,
-               "lr": 2e-3, "train_limit": None, "eval": 2000, "qcfs_epochs": 1},
+               "lr": 2e-3, "train_limit": None, "eval": 2000, "qcfs": ((4, 8), (2, 8))},
     "resnet20": {"data": "fashion-mnist",
                  "build": lambda: build_ann("resnet20", in_channels=1, input_size=28,
                                             width=0.25),
                  "epochs": 2, "lr": 3e-3, "train_limit": 20000, "eval": 500,
-                 "qcfs_epochs": 1},
+                 "qcfs": ((4, 12), (2, 12))},
 }
 
 
@@ -105,8 +114,14 @@ def curve(readouts: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, T: int,
 
 
 def spikebit_variant(ann: nn.Module, calib: Tensor, T: int, **kw: Any) -> Callable:
+    """Readout function of spikebit's conversion; ``.presim``: its pre-simulation steps."""
     snn = convert(ann, calib, batch_size=100, **kw)
-    return lambda xb: snn.simulate(xb, T)
+
+    def run(xb: Tensor) -> Tensor:
+        return snn.simulate(xb, T)
+
+    run.presim = snn.presim  # type: ignore[attr-defined]
+    return run
 
 
 def spikingjelly_variant(ann: nn.Module, calib: Tensor, T: int, recipe: str) -> Callable:
@@ -135,13 +150,98 @@ def spikingjelly_variant(ann: nn.Module, calib: Tensor, T: int, recipe: str) -> 
     return run
 
 
+def make_variants(ann: nn.Module, calib: Tensor, T: int, spec: dict[str, Any],
+                  qcfs: Callable[[int, int], nn.Module],
+                  with_sj: bool) -> dict[str, tuple[str, Callable[[], Callable]]]:
+    """Every variant by name: ``(library, factory of the readout function)``."""
+    def sb(net: Callable[[], nn.Module], **kw: Any) -> tuple[str, Callable[[], Callable]]:
+        return "spikebit", lambda: spikebit_variant(net(), calib, T, **kw)
+
+    def relu() -> nn.Module:
+        return ann
+
+    variants = {
+        "rate-max": sb(relu, method="rate", percentile=100.0),
+        "rate-p99.99": sb(relu, method="rate", percentile=99.99),
+        "phase-K8": sb(relu, method="phase", percentile=100.0, K=8),
+        "bsnn-K4": sb(relu, method="bsnn", percentile=100.0, K=4),
+        "ltb": sb(relu, method="ltb"),
+        "signed": sb(relu, method="signed"),
+        "signed-p99.99": sb(relu, method="signed", thresholds="percentile", percentile=99.99),
+        "burst2": sb(relu, method="burst", max_spikes=2),
+        "burst4": sb(relu, method="burst", max_spikes=4),
+        "burst4-ltb": sb(relu, method="burst", max_spikes=4, thresholds="ltb"),
+        "signed-burst2": sb(relu, method="signed-burst", max_spikes=2),
+        "srp4": sb(relu, method="srp", presim=4),
+        "cos4": sb(relu, method="cos", presim=4),
+    }
+    for L, E in spec["qcfs"]:
+        def net(L: int = L, E: int = E) -> nn.Module:
+            return qcfs(L, E)
+
+        q = f"qcfs-L{L}"
+        variants.update({
+            q: sb(net, method="qcfs"),
+            f"{q}-signed": sb(net, method="signed", thresholds="module"),
+            f"{q}-burst{L}": sb(net, method="burst", thresholds="module", max_spikes=L),
+            f"{q}-signed-burst2": sb(net, method="signed-burst", thresholds="module",
+                                     max_spikes=2),
+            f"{q}-srp{L}": sb(net, method="srp", thresholds="module", presim=L),
+            f"{q}-cos{L}": sb(net, method="cos", thresholds="module", presim=L),
+        })
+    if with_sj:
+        variants.update({
+            "sj-ltb": ("spikingjelly", lambda: spikingjelly_variant(ann, calib, T, "ltb")),
+            "sj-rate-max": ("spikingjelly", lambda: spikingjelly_variant(ann, calib, T, "Max")),
+            "sj-rate-99.9%": ("spikingjelly",
+                              lambda: spikingjelly_variant(ann, calib, T, "99.9%")),
+        })
+    return variants
+
+
 def first_within(acc: list[float | None], ann: float, tol: float) -> int | None:
     return next((t + 1 for t, a in enumerate(acc) if a is not None and ann - a <= tol), None)
 
 
-def run_net(name: str, T: int, seed: int, with_sj: bool) -> dict[str, Any]:
+def fingerprint(net: nn.Module) -> str:
+    """sha256 of the state dict (keys sorted): names the exact trained network."""
+    h = hashlib.sha256()
+    for key, value in sorted(net.state_dict().items()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def cached(path: Path, net: nn.Module, make: Callable[[nn.Module], float]) -> float:
+    """Load ``net``'s state from ``path`` or run ``make(net)`` (seconds) and save it there."""
+    if path.exists():
+        saved = torch.load(path, weights_only=True)
+        net.load_state_dict(saved["state"])
+        net.eval()
+        return float(saved["seconds"])
+    seconds = make(net)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state": net.state_dict(), "seconds": seconds}, path)
+    return seconds
+
+
+def qcfs_net(ann: nn.Module, calib: Tensor, x: Tensor, y: Tensor, levels: int, epochs: int,
+             seed: int, path: Path) -> tuple[nn.Module, float]:
+    """The QCFS ANN (L = ``levels``) fine-tuned from ``ann`` for ``epochs``, cached at ``path``."""
+    net = to_qcfs(ann, calib, levels=levels)
+
+    def make(n: nn.Module) -> float:
+        start = time.perf_counter()
+        finetune(n, x, y, epochs, lr=1e-3, seed=seed, schedule="cosine")
+        return time.perf_counter() - start
+
+    return net, cached(path, net, make)
+
+
+def run_net(name: str, T: int, seed: int, with_sj: bool, cache: Path,
+            only: list[str] | None, previous: dict[str, Any] | None,
+            command: str) -> dict[str, Any]:
     spec = NETS[name]
-    qcfs_epochs = spec["qcfs_epochs"]
     torch.manual_seed(seed)
     train_set, test_set = load_dataset(spec["data"], True), load_dataset(spec["data"], False)
     x, y = train_set.images, train_set.labels.long()
@@ -151,65 +251,83 @@ def run_net(name: str, T: int, seed: int, with_sj: bool) -> dict[str, Any]:
     if spec["eval"]:
         tx, ty = tx[:spec["eval"]], ty[:spec["eval"]]
     ann = spec["build"]()
-    train_s = train(ann, x, y, spec["epochs"], spec["lr"], seed)
+    train_s = cached(cache / f"{name}-seed{seed}-ann.pt", ann,
+                     lambda n: train(n, x, y, spec["epochs"], spec["lr"], seed))
+    sha = fingerprint(ann)
     g = torch.Generator().manual_seed(seed)
     calib = x[torch.randperm(x.shape[0], generator=g)[:1000]]
     ann_acc = accuracy(ann, tx, ty)
-    print(f"{name}: ANN {ann_acc:.2f}% after {train_s:.0f} s of training", flush=True)
-    qstart = time.perf_counter()
-    qnet = finetune(to_qcfs(ann, calib, levels=4), x, y, qcfs_epochs, lr=1e-3, seed=seed)
-    qcfs_s = time.perf_counter() - qstart
-    variants: dict[str, tuple[str, Callable[[], Callable]]] = {
-        "rate-max": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="rate",
-                                                         percentile=100.0)),
-        "rate-p99.99": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="rate",
-                                                            percentile=99.99)),
-        "phase-K8": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="phase",
-                                                         percentile=100.0, K=8)),
-        "bsnn-K4": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="bsnn",
-                                                        percentile=100.0, K=4)),
-        "ltb": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="ltb")),
-        "signed": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="signed")),
-        "signed-p99.99": ("spikebit", lambda: spikebit_variant(
-            ann, calib, T, method="signed", thresholds="percentile", percentile=99.99)),
-        "burst2": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="burst",
-                                                       max_spikes=2)),
-        "burst4": ("spikebit", lambda: spikebit_variant(ann, calib, T, method="burst",
-                                                       max_spikes=4)),
-        "burst4-ltb": ("spikebit", lambda: spikebit_variant(
-            ann, calib, T, method="burst", max_spikes=4, thresholds="ltb")),
-        "signed-burst2": ("spikebit", lambda: spikebit_variant(
-            ann, calib, T, method="signed-burst", max_spikes=2)),
-        "qcfs-L4": ("spikebit", lambda: spikebit_variant(qnet, calib, T, method="qcfs")),
-        "qcfs-L4-burst4": ("spikebit", lambda: spikebit_variant(
-            qnet, calib, T, method="burst", thresholds="module", max_spikes=4)),
-    }
-    if with_sj:
-        variants.update({
-            "sj-ltb": ("spikingjelly", lambda: spikingjelly_variant(ann, calib, T, "ltb")),
-            "sj-rate-max": ("spikingjelly", lambda: spikingjelly_variant(ann, calib, T, "Max")),
-            "sj-rate-99.9%": ("spikingjelly",
-                              lambda: spikingjelly_variant(ann, calib, T, "99.9%")),
-        })
-    results = {}
+    print(f"{name}: ANN {ann_acc:.2f}% ({train_s:.0f} s of training), sha256 {sha[:12]}",
+          flush=True)
+    qnets: dict[str, nn.Module] = {}
+    qinfo: dict[str, Any] = {}
+
+    def qcfs(levels: int, epochs: int) -> nn.Module:
+        key = f"L{levels}-e{epochs}"
+        if key not in qnets:
+            path = cache / f"{name}-seed{seed}-qcfs-{key}.pt"
+            qnets[key], seconds = qcfs_net(ann, calib, x, y, levels, epochs, seed, path)
+            qinfo[key] = {"levels": levels, "epochs": epochs, "seconds": seconds,
+                          "ann_accuracy": accuracy(qnets[key], tx, ty)}
+            print(f"{name}: QCFS ANN {key} {qinfo[key]['ann_accuracy']:.2f}%", flush=True)
+        return qnets[key]
+
+    variants = make_variants(ann, calib, T, spec, qcfs, with_sj)
+    keep = previous is not None and previous.get("ann_sha256") == sha
+    results = dict(previous["results"]) if keep and previous else {}
     for vname, (library, make) in variants.items():
+        if only and not any(fnmatch.fnmatch(vname, pat) for pat in only):
+            continue
         start = time.perf_counter()
-        acc, silent = curve(make(), tx, ty, T)
+        readout = make()
+        acc, silent = curve(readout, tx, ty, T)
+        presim = getattr(readout, "presim", 0)
+        within = {str(tol): first_within(acc, ann_acc, tol) for tol in TOLERANCES}
         results[vname] = {
-            "library": library, "accuracy": acc, "no_output": silent,
-            "T_within": {str(tol): first_within(acc, ann_acc, tol) for tol in TOLERANCES},
+            "library": library, "accuracy": acc, "no_output": silent, "T_within": within,
+            "presim": presim,
+            "latency_within": {k: None if v is None else v + presim for k, v in within.items()},
             "seconds": time.perf_counter() - start,
         }
         at = {t: acc[t - 1] for t in (1, 2, 4, 8, 16, T) if t <= T}
         print(f"{name:>9} {vname:>15}: " + " ".join(
             f"T{t}={'-' if a is None else f'{a:.2f}'}" for t, a in at.items())
             + f"  T(<=0.5)={results[vname]['T_within']['0.5']}", flush=True)
+    results = {k: results[k] for k in [*variants, *results] if k in results}  # table order
+    old_q = previous.get("qcfs", {}) if keep and previous else {}
+    runs = [*previous.get("runs", []), command] if keep and previous and only else [command]
     return {"dataset": spec["data"], "train_images": int(x.shape[0]),
             "test_images": int(tx.shape[0]), "epochs": spec["epochs"],
-            "train_seconds": train_s, "ann_accuracy": ann_acc,
-            "qcfs": {"levels": 4, "epochs": qcfs_epochs, "seconds": qcfs_s,
-                     "ann_accuracy": accuracy(qnet, tx, ty)},
-            "calibration_images": int(calib.shape[0]), "results": results}
+            "train_seconds": train_s, "ann_accuracy": ann_acc, "ann_sha256": sha,
+            "qcfs": {**old_q, **qinfo},
+            "calibration_images": int(calib.shape[0]), "runs": runs, "results": results}
+
+
+def _cell(a: float | None) -> str:
+    return "no output" if a is None else f"{a:.2f}"
+
+
+def tables(report: dict[str, Any], steps: tuple[int, ...] = (1, 2, 3, 4, 8, 16, 32)) -> str:
+    """The Markdown tables of ``docs/methods/bsnn.md`` from a report."""
+    out = []
+    for name, net in report["networks"].items():
+        q = "; ".join(f"QCFS ANN L={v['levels']} ({v['epochs']} fine-tuning epochs) "
+                      f"{v['ann_accuracy']:.2f}%" for v in net.get("qcfs", {}).values())
+        out.append(f"**{name}** ({net['dataset']}, {net['train_images']} train images x "
+                   f"{net['epochs']} epochs, {net['test_images']} test images): ANN "
+                   f"{net['ann_accuracy']:.2f}%" + (f"; {q}" if q else "") + "\n")
+        shown = [t for t in steps if t <= report["T_max"]]
+        out.append("| method | library | presim | " + " | ".join(f"T={t}" for t in shown)
+                   + " | first T within 0.5 | within 0.1 |")
+        out.append("|" + "---|" * (len(shown) + 5))
+        for vname, r in net["results"].items():
+            within = [r["T_within"][k] for k in ("0.5", "0.1")]
+            out.append(f"| {vname} | {r['library']} | {r.get('presim', 0)} | "
+                       + " | ".join(_cell(r["accuracy"][t - 1]) for t in shown) + " | "
+                       + " | ".join(f"> {report['T_max']}" if w is None else str(w)
+                                    for w in within) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
 def main() -> None:
@@ -218,7 +336,18 @@ def main() -> None:
     p.add_argument("--T", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="results/conversion_latency.json")
+    p.add_argument("--cache", default="runs/conversion_latency",
+                   help="trained ANNs and QCFS ANNs are saved here and reused")
+    p.add_argument("--only", default=None,
+                   help="comma-separated name patterns (fnmatch) of the variants to run; the "
+                   "others keep their stored results when the stored ANN is the same "
+                   "(sha256 of its state), else they are dropped")
+    p.add_argument("--tables", action="store_true",
+                   help="print the Markdown tables of --out and exit")
     args = p.parse_args()
+    if args.tables:
+        print(tables(json.loads(Path(args.out).read_text())))
+        return
     torch.set_num_threads(1)
     try:
         import spikingjelly  # noqa: F401
@@ -232,15 +361,22 @@ def main() -> None:
         "benchmark": "conversion_latency", "T_max": args.T, "tolerances": list(TOLERANCES),
         "versions": {"torch": torch.__version__, "spikingjelly": sj,
                      "python": platform.python_version(), "executable": sys.executable},
-        "command": "PYTHONPATH=src benchmarks/.venv-peers/bin/python "
-                   f"benchmarks/conversion_latency.py --nets {args.nets} --T {args.T}",
         "note": ("accuracy: percent of test images, entry t-1 after t steps; null = no "
                  "sample has output yet; T_within[tol] = first T with ANN - SNN <= tol "
-                 "points; QCFS rows compare with the ReLU ANN"),
+                 "points; QCFS rows compare with the ReLU ANN; presim = pre-simulation steps "
+                 "per sample before step 1 (srp, cos), latency_within = presim + T_within; "
+                 "every variant of a network converts the same trained ANN (ann_sha256); "
+                 "a network's runs lists the commands that measured its rows"),
     })
+    command = (f"PYTHONPATH={os.environ.get('PYTHONPATH', '')} {sys.executable} benchmarks/"
+               f"conversion_latency.py --nets {args.nets} --T {args.T}"
+               + (f" --only '{args.only}'" if args.only else ""))
+    report.pop("command", None)
     nets = report.setdefault("networks", {})
+    only = args.only.split(",") if args.only else None
     for name in args.nets.split(","):
-        nets[name] = run_net(name, args.T, args.seed, with_sj)
+        nets[name] = run_net(name, args.T, args.seed, with_sj, Path(args.cache), only,
+                             nets.get(name), command)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(report, indent=1))
     print(f"wrote {out_path}")
