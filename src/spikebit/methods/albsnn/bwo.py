@@ -282,7 +282,7 @@ def apply_bwo_steps(
         adjustments: the adjustment ``d`` per layer name (default ``lr * g``).
 
     Returns:
-        The :class:`BWOStep` per adjusted layer name.
+        ``{layer name: BWOStep}`` for every layer BWO acted on.
 
     Raises:
         ConfigError: a binarized layer's quantizer is not k-base, or a given gradient or
