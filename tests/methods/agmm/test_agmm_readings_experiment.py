@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from spikebit.errors import DataError
-from spikebit.methods.agmm import DEFAULT_READING, AGMMReading
+from spikebit.methods.agmm import DEFAULT_READING, WINDOWS, AGMMReading
 from spikebit.methods.agmm import readings as exp
 from spikebit.methods.agmm.analysis import binary_units
 from spikebit.models import build_model
@@ -30,10 +30,19 @@ def test_rows_are_the_vanillas_the_default_and_every_one_factor_change():
     assert rows[2].reading == DEFAULT_READING and _changes(rows[2]) == 0
     agmm = rows[2:]
     assert all(_changes(r) == 1 for r in agmm[1:])
-    # 3 other means + 1 other position + 2 other windows + no weight decay
-    assert len(agmm) == 1 + 3 + 1 + 2 + 1 and len({r.run_name() for r in rows}) == len(rows)
-    assert {r.name for r in agmm[1:]} >= {"mean-channel", "position-before-bn", "window-all",
+    # the other mean, the other position, the other window, no weight decay
+    assert len(agmm) == 1 + 3 + 1 and len({r.run_name() for r in rows}) == len(rows)
+    assert {r.name for r in agmm[1:]} == {"mean-channel", "position-before-bn", "window-all",
                                           "nowd"}
+
+
+def test_rows_follow_the_default_and_the_factor_lists(monkeypatch):
+    flipped = AGMMReading("channel", "before-bn", "all")
+    names = {r.name for r in exp.reading_rows(flipped)[3:]}
+    assert names == {"mean-sample", "position-after-bn", "window-cumulative", "nowd"}
+    monkeypatch.setattr(exp, "FACTORS", {**exp.FACTORS, "window": WINDOWS})
+    assert {r.name for r in exp.reading_rows()[3:]} == {"mean-channel", "position-before-bn",
+                                                        "window-all", "window-step", "nowd"}
 
 
 def test_run_names_follow_the_reading_not_the_role():

@@ -6,16 +6,19 @@ is "SGD [...] with a cosine annealing schedule", weight decay unstated. This exp
 trains, on the Fashion-MNIST budget of ``agmm-fmnist`` (ResNet-19 width 0.125, T=2),
 the vanilla BSNN with and without weight decay, AGMM with
 :data:`~spikebit.methods.agmm.module.DEFAULT_READING`, and every one-factor change from
-it (each other mean, the other position, each other window, no weight decay). Each row
-reports accuracy, the mean and per-epoch flip ratio and the differences to the vanilla
-BSNN with the same weight decay (same seed), so ``--seeds 3`` gives paired mean ± std.
+it (per-channel or per-sample mean, before or after BN, cumulative or all-T window, no
+weight decay; :data:`FACTORS`). Each row reports accuracy, the mean and per-epoch flip
+ratio and the differences to the vanilla BSNN with the same weight decay (same seed), so
+``--seeds 3`` gives paired mean ± std.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from spikebit.methods.agmm import module as agmm_module
@@ -29,13 +32,22 @@ from spikebit.methods.agmm.experiments import (
     flip_table,
     probe_batch,
 )
-from spikebit.methods.agmm.module import MEANS, WINDOWS, AGMMReading
+from spikebit.methods.agmm.module import AGMMReading
 from spikebit.models.blocks import BLOCK_POSITIONS
 from spikebit.reproduce import register_experiment
 from spikebit.reproduce.budget import run_spec
 
 WEIGHT_DECAY = float(OPTIM["weight_decay"])
 """The weight decay of the default reading's optimizer (SGD lr 0.5, momentum 0.9, cosine)."""
+
+FACTORS: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "mean": ("sample", "channel"),
+    "position": BLOCK_POSITIONS,
+    "window": ("cumulative", "all"),
+})
+"""The values each reading factor takes in the experiment: per-sample vs per-channel mean,
+after vs before BN, cumulative (causal) vs all-T window. The block implements more
+(``MEANS``: ``batch``, ``neuron``; ``WINDOWS``: ``step``); adding one here adds its row."""
 
 BASE_COLUMNS = ["model", "weight_decay", "test_acc", "best_test_acc", "mean_flip_ratio",
                 "d_acc", "d_flip", "flip_lower_epochs"]
@@ -74,7 +86,8 @@ class ReadingRow:
 def reading_rows(default: AGMMReading | None = None,
                  weight_decay: float = WEIGHT_DECAY) -> list[ReadingRow]:
     """The rows: vanilla BSNN with and without weight decay, ``default``, and every
-    one-factor change from it (other means, other position, other windows, no weight decay).
+    one-factor change from it to a value of :data:`FACTORS` (mean, position, window), and
+    ``default`` without weight decay.
 
     Args:
         default: the reference reading (``None``:
@@ -82,7 +95,8 @@ def reading_rows(default: AGMMReading | None = None,
         weight_decay: the reference weight decay (``> 0``; the changed row uses 0).
 
     Returns:
-        The rows, vanilla first; ``2 + 1 + 3 + 1 + 2 + 1 = 10`` with the current lists.
+        The rows, vanilla first: ``2 + 1 + 3 + 1 = 7`` with the current :data:`FACTORS`
+        and a default inside them.
     """
     if default is None:
         default = agmm_module.DEFAULT_READING
@@ -90,7 +104,7 @@ def reading_rows(default: AGMMReading | None = None,
             ReadingRow("bsnn-nowd", "Vanilla BSNN, no weight decay", None, 0.0),
             ReadingRow("default", f"AGMM default ({default.describe()})", default,
                        weight_decay)]
-    for field, values in (("mean", MEANS), ("position", BLOCK_POSITIONS), ("window", WINDOWS)):
+    for field, values in FACTORS.items():
         for value in values:
             if value != getattr(default, field):
                 reading = replace(default, **{field: value})
