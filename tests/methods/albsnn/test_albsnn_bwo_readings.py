@@ -200,11 +200,14 @@ def test_callback_optimizer_adjustment_uses_the_weight_change():
 
 def test_readings_runs_at_the_smoke_budget():
     rows = {r.key: r for r in br.readings("smoke")}
-    assert list(rows) == ["none", "capped", "literal", "epoch-mean", "post-control",
-                          "post-literal", "post-capped"]
-    literal = br.reading_run(rows["literal"], "smoke")
-    assert literal["name"] == "fmnist-albsnn-bwo-literal"
-    assert literal["callbacks"][-1] == {"name": "albsnn-bwo", "args": {"epochs": 1, "times": 2}}
+    assert list(rows) == ["none", "capped", "epoch-mean", "post-control", "post-literal",
+                          "post-capped"]
+    capped = br.reading_run(rows["capped"], "smoke")
+    assert capped["name"] == "fmnist-albsnn-bwo-capped"
+    assert capped["callbacks"][-1] == {"name": "albsnn-bwo", "args": {
+        "epochs": 1, "times": 2, "max_fraction": 0.001}}
+    # the experiment reuses Table 5's ALBSNN+BWO run for it: the same callbacks
+    assert capped["callbacks"] == br.variant_run("albsnn-bwo", "smoke")["callbacks"]
     mean = br.reading_run(rows["epoch-mean"], "smoke")["callbacks"][-1]["args"]
     assert mean == {"epochs": 1, "times": 1, "gradient": "mean"}
     post = br.reading_run(rows["post-capped"], "smoke", init="runs/x/last.safetensors")
@@ -219,7 +222,12 @@ def test_readings_runs_at_the_smoke_budget():
 
 def test_bwo_readings_experiment_on_a_toy_model(monkeypatch, quad_config, tmp_path):
     def variant(variant, budget):
-        return copy.deepcopy(quad_config)
+        run = copy.deepcopy(quad_config)
+        if variant == "albsnn-bwo":  # Table 5's ALBSNN+BWO, reused as the `capped` row
+            run["name"] = "quad-bwo"
+            run["callbacks"] = [*run.get("callbacks", []), {"name": "albsnn-bwo", "args": {
+                "epochs": 1, "times": 2, "max_fraction": 0.001}}]
+        return run
 
     def base(name, budget, epochs=None):
         run = copy.deepcopy(quad_config)
@@ -238,14 +246,15 @@ def test_bwo_readings_experiment_on_a_toy_model(monkeypatch, quad_config, tmp_pa
         assert 0.0 <= r["adjusted_share"] <= 1.0 and 0.0 <= r["test_acc"] <= 100.0
         assert r["best_test_acc"] >= r["test_acc"] - 1e-9
     assert rows["none"]["gain"] is None and rows["post-control"]["gain"] is None
-    for key in ("capped", "literal", "epoch-mean"):
+    assert (tmp_path / "albsnn-table5" / "quad-bwo" / "last.safetensors").is_file()
+    for key in ("capped", "epoch-mean"):
         assert rows[key]["gain"] == pytest.approx(rows[key]["test_acc"] - rows["none"]["test_acc"])
         assert rows[key]["epochs"] == 2
     for key in ("post-literal", "post-capped"):
         assert rows[key]["gain"] == pytest.approx(
             rows[key]["test_acc"] - rows["post-control"]["test_acc"])
         assert rows[key]["epochs"] == 3 and rows[key]["applications"] == 2
-    assert rows["literal"]["adjusted_share"] > 0.0 and rows["post-literal"]["adjusted_share"] > 0
+    assert rows["post-literal"]["adjusted_share"] > 0
     # the cap admits floor(0.001 n) elements per layer: none on layers this small
     assert rows["capped"]["adjusted_share"] == rows["post-capped"]["adjusted_share"] == 0.0
     assert rows["epoch-mean"]["applications"] == 1
