@@ -15,7 +15,8 @@ from spikebit.errors import SpikebitError
 def cmd_train(args: argparse.Namespace) -> int:
     """``spikebit train CONFIG``: train from a YAML file or a shipped config name.
 
-    Prints the run's summary (metrics, run directory, wall time) at the end.
+    Prints the run's summary (accuracy, storage, wall time, run files) at the end, from
+    what the trainer holds (:func:`spikebit.cli.report.print_run_summary`).
 
     Args:
         args: the parsed ``train`` arguments (``config``, ``set``, ``resume``, ``device``).
@@ -31,14 +32,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         CheckpointError: ``--resume`` without a readable last checkpoint.
     """
     from spikebit.cli.report import print_run_summary
-    from spikebit.train import load_config, train_from_config
+    from spikebit.train import fit_from_config, load_config
     from spikebit.train.shipped import resolve_config
 
     device = [f"device={args.device}"] if args.device else []
     config = load_config(resolve_config(args.config), args.set + device)
     start = time.perf_counter()
-    metrics, run_dir = train_from_config(config, resume=args.resume)
-    print_run_summary(run_dir, metrics, time.perf_counter() - start)
+    trainer = fit_from_config(config, resume=args.resume)
+    print_run_summary(trainer, time.perf_counter() - start)
     return 0
 
 
@@ -56,8 +57,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         DataError: the checkpoint's test set is missing or corrupt.
     """
     from spikebit.train import model_from_checkpoint
+    from spikebit.train.datasets import load_data
     from spikebit.train.losses import make_loss
-    from spikebit.train.run import load_data
     from spikebit.train.trainer import evaluate
 
     model, config, _ = model_from_checkpoint(args.checkpoint, device=args.device)
