@@ -133,10 +133,16 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
         info["activity"] = activity_for_checkpoint(model, config)
     if as_json:
         return json.dumps(info, indent=2, default=str)
-    lines = [f"checkpoint: {path}", f"model: {config.model.name} {config.model.args}",
-             f"dataset: {config.data.name}",
-             f"trained with: {describe_provenance(ckpt.meta.get('provenance'))}", "",
-             str(model), "",
+    return "\n".join(_info_lines(info, str(model), list(reports)))
+
+
+def _info_lines(info: dict[str, Any], architecture: str, reports: list[str]) -> list[str]:
+    """The text of :func:`info_report` from its JSON form ``info``."""
+    storage = info["storage"]
+    lines = [f"checkpoint: {info['checkpoint']}", f"model: {info['model']} {info['model_args']}",
+             f"dataset: {info['dataset']}",
+             f"trained with: {describe_provenance(info['provenance'])}", "",
+             architecture, "",
              f"{'layer':40s} {'quantizer':15s} {'quant':>5s} {'params':>10s} {'bits':>12s} "
              f"{'ratio':>7s}"]
     for layer in storage["layers"]:
@@ -148,7 +154,7 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
     m = info["metrics"]
     if m:
         lines.append(f"epoch {m.get('epoch')}: test acc {m.get('test_acc', float('nan')):.4f}")
-    if measure:
+    if "activity" in info:
         a = info["activity"]
         lines.append("")
         lines.append("firing rates (mean output per neuron per step):")
@@ -156,6 +162,6 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
             lines.append(f"  {name:38s} {rate:.4f}")
         lines.append(f"per sample: MACs {a['macs']:,.0f}  SOPs {a['sops']:,.0f}  "
                      f"energy {a['energy_uJ']:.4f} uJ (4.6 pJ/MAC, 0.9 pJ/SOP, T={a['steps']})")
-    for key, value in reports.items():
-        lines.append(f"{key}: {json.dumps(value, default=str)}")
-    return "\n".join(lines)
+    for key in reports:
+        lines.append(f"{key}: {json.dumps(info[key], default=str)}")
+    return lines

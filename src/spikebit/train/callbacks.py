@@ -150,6 +150,21 @@ def callback_state(callbacks: list[Callback]) -> tuple[dict[str, torch.Tensor], 
     return tensors, meta
 
 
+def _load_by_position(callbacks: list[Callback], keys: list[str],
+                      tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                      source: object) -> None:
+    """:func:`load_callback_state` for checkpoints that keyed callbacks ``"0"``, ``"1"``..."""
+    if len(meta) != len(keys):
+        raise CheckpointError(
+            f"{source} holds state for {len(meta)} callbacks (saved by position) but "
+            f"this run has {len(keys)} ({', '.join(keys)}); resume with the callbacks the "
+            "checkpoint was trained with, in the same order")
+    for i, cb in enumerate(callbacks):
+        prefix = f"callback{i}."
+        cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
+                            if k.startswith(prefix)}, meta[str(i)])
+
+
 def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tensor],
                         meta: dict[str, Any], source: object = "the checkpoint") -> None:
     """Give each of ``callbacks`` the state saved under its key in ``tensors`` (all the
@@ -171,17 +186,9 @@ def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tens
     """
     keys = callback_keys(callbacks)
     if meta and all(k.isdigit() for k in meta):  # positional (older checkpoints)
-        saved = [str(i) for i in range(len(meta))]
-        if len(saved) != len(keys):
-            raise CheckpointError(
-                f"{source} holds state for {len(saved)} callbacks (saved by position) but "
-                f"this run has {len(keys)} ({', '.join(keys)}); resume with the callbacks the "
-                "checkpoint was trained with, in the same order")
-        for i, cb in enumerate(callbacks):
-            prefix = f"callback{i}."
-            cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
-                                if k.startswith(prefix)}, meta[str(i)])
+        _load_by_position(callbacks, keys, tensors, meta, source)
         return
+
     def has_state(key: str) -> bool:
         return bool(meta.get(key)) or any(k.startswith(f"callback.{key}.") for k in tensors)
 

@@ -284,6 +284,25 @@ class Trainer:
         progress.close()
         return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
 
+    def _epoch(self, epoch: int) -> dict[str, Any]:
+        """Train and evaluate epoch ``epoch`` (0-based), run the callbacks, record and save
+        it; returns its metrics."""
+        t0 = time.perf_counter()
+        lr = self.scheduler.get_last_lr()[0]  # the rate of the epoch's first step
+        metrics: dict[str, Any] = self._train_epoch(epoch)
+        metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
+        metrics.update({"epoch": epoch + 1, "lr": lr, "epoch_seconds": time.perf_counter() - t0})
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, metrics)
+        self.state.epoch = epoch + 1
+        self.state.history.append(metrics)
+        improved = metrics["test_acc"] > self.state.best_acc
+        self.state.best_acc = max(self.state.best_acc, metrics["test_acc"])
+        metrics["best_test_acc"] = self.state.best_acc
+        if self.dist.is_main:
+            self.save_epoch(metrics, improved)
+        return metrics
+
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train until ``config.optim.epochs`` epochs are done.
 
@@ -316,21 +335,7 @@ class Trainer:
             cb.on_train_start(self)
         metrics: dict[str, Any] = self.state.history[-1] if self.state.history else {}
         for epoch in range(self.state.epoch, self.config.optim.epochs):
-            t0 = time.perf_counter()
-            lr = self.scheduler.get_last_lr()[0]  # the rate of the epoch's first step
-            metrics = self._train_epoch(epoch)
-            metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
-            metrics.update({"epoch": epoch + 1, "lr": lr,
-                            "epoch_seconds": time.perf_counter() - t0})
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, epoch, metrics)
-            self.state.epoch = epoch + 1
-            self.state.history.append(metrics)
-            improved = metrics["test_acc"] > self.state.best_acc
-            self.state.best_acc = max(self.state.best_acc, metrics["test_acc"])
-            metrics["best_test_acc"] = self.state.best_acc
-            if self.dist.is_main:
-                self.save_epoch(metrics, improved)
+            metrics = self._epoch(epoch)
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self.dist.is_main and self.config.plots:
