@@ -20,7 +20,8 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 METHODS = sorted(p.name for p in (SRC / "spikebit" / "methods").iterdir()
                  if (p / "__init__.py").is_file())
 # modules that run experiments (registered with spikebit.reproduce), never library code
-RUNNER_MODULES = ("experiments", "recipes", "runs", "events", "bwo_probe", "reproduce", "plots")
+RUNNER_MODULES = ("experiments", "recipes", "runs", "events", "bwo_probe", "bwo_readings",
+                  "reproduce", "plots")
 LIBRARIES = ("spikebit.methods.", "spikebit.conversion.")
 
 PROBE = """

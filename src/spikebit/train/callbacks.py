@@ -108,6 +108,43 @@ class QuantizerSchedule(Callback):
                 setter(progress)
 
 
+@CALLBACKS.register("init-weights")
+class InitWeights(Callback):
+    """Start a fresh run from a trained model's weights (fine-tuning).
+
+    Registered as ``init-weights``. At the start of a fresh run (step 0) it loads the
+    model tensors (weights, BN statistics) and ``quantize`` flags of ``path`` into the
+    run's model; a resumed run keeps its own checkpoint's state. The optimizer, schedule
+    and step count start fresh. Put it first in ``callbacks`` so that the other
+    callbacks' ``on_train_start`` sees the loaded weights.
+
+    Args:
+        path: a ``.safetensors`` checkpoint (or run directory) of the same model config.
+
+    Raises:
+        CheckpointError: (at train start) the file is missing, unreadable or holds another
+            model's tensors.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = str(path)
+
+    def on_train_start(self, trainer: TrainerView) -> None:
+        """Load the weights and flags of ``path`` into ``trainer.model`` unless resumed.
+
+        Args:
+            trainer: the trainer (``state.step`` and ``model`` are used).
+
+        Raises:
+            CheckpointError: the checkpoint cannot be read or does not fit the model.
+        """
+        if trainer.state.step > 0:
+            return
+        from spikebit.train.checkpoint import load_checkpoint, restore_model
+
+        restore_model(trainer.model, load_checkpoint(self.path))
+
+
 def callback_keys(callbacks: list[Callback]) -> list[str]:
     """Stable checkpoint keys of ``callbacks``: the registered name (``flip-ratio``),
     ``name#2`` for a second callback of the same name; unregistered classes use their
