@@ -57,7 +57,10 @@ class BinaryWeightOptimization(Callback):
         tolerance: see :class:`~spikebit.methods.albsnn.bwo.BWOSettings`.
         bound: ``"grad"`` or ``"update"`` (``BWOSettings``).
         descent_only: see ``BWOSettings``.
-        max_fraction: see ``BWOSettings``.
+        max_fraction: see ``BWOSettings``. ``None`` is the text's rule; over 20
+            applications it adjusted 99% of a trained network's binarized weights and cost
+            54 points of accuracy in ``albsnn-bwo-readings`` (3 seeds), so the shipped
+            configs pass ``0.001``.
         recombine_all: see ``BWOSettings``.
         gradient: ``"batch"`` (the step's minibatch gradient) or ``"mean"`` (mean of the
             minibatch gradients since the previous application).
