@@ -36,9 +36,10 @@ import torch
 
 from spikebit.errors import ConfigError
 from spikebit.functional.surrogate import Surrogate
+from spikebit.methods.mfp import native
 
-Backend = Literal["eager", "compiled"]
-BACKENDS: tuple[str, ...] = ("eager", "compiled")
+Backend = Literal["eager", "compiled", "native"]
+BACKENDS: tuple[str, ...] = ("eager", "compiled", "native")
 
 
 def check_backend(backend: str) -> str:
@@ -46,8 +47,8 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ConfigError(
             f"unknown MFP kernel backend {backend!r}: use one of {', '.join(BACKENDS)} "
-            "('compiled' fuses forward and backward with torch.compile, 'eager' is the "
-            "torch.mm reference)"
+            "('native': the fused C++ CPU kernel, 'compiled': fused with torch.compile, "
+            "'eager': the torch.mm reference)"
         )
     return backend
 
@@ -154,7 +155,52 @@ def _fused_backward_call(x, m, grad_s, threshold, surrogate, need_m):
     return grad_x, (torch.mm(g, x.t()).tril_() if need_m else None)
 
 
-_FUNCTIONS = {"eager": _EagerMFP, "compiled": _FusedMFP}
+# --- native (C++ CPU kernel) ------------------------------------------------------------
+
+
+class _NativeMFP(torch.autograd.Function):
+    """Same contract as :class:`_EagerMFP`, with :mod:`.native`'s fused C++ kernel.
+
+    Only called where :func:`native.supports` holds (see :func:`mfp_sequence`).
+    """
+
+    @staticmethod
+    def forward(ctx, x, m, threshold, surrogate):  # type: ignore[override]
+        ctx.save_for_backward(x, m)
+        ctx.threshold, ctx.surrogate = threshold, surrogate
+        return native.forward(x, m, threshold)
+
+    @staticmethod
+    def backward(ctx, grad_s):  # type: ignore[override]
+        x, m = ctx.saved_tensors
+        need_x, need_m = ctx.needs_input_grad[:2]
+        grad_x, grad_m = native.backward(x, m, grad_s.contiguous(), ctx.threshold,
+                                         ctx.surrogate, bool(need_m))
+        return (grad_x if need_x else None), (grad_m if need_m else None), None, None
+
+
+_FUNCTIONS = {"eager": _EagerMFP, "compiled": _FusedMFP, "native": _NativeMFP}
+
+
+def resolve_backend(backend: str, x: torch.Tensor, surrogate: Surrogate) -> str:
+    """The backend that actually runs ``x [T, ...]``: ``"native"`` falls back to ``"eager"``
+    where :func:`native.supports` does not hold (GPU, half precision, ``T > 32``, other
+    surrogates, no C++ compiler); the others run as named.
+
+    Args:
+        backend: the requested backend (:data:`BACKENDS`).
+        x: the input currents ``[T, ...]``.
+        surrogate: the neuron's surrogate.
+
+    Returns:
+        ``"eager"``, ``"compiled"`` or ``"native"``.
+
+    Raises:
+        ConfigError: ``backend`` is not in :data:`BACKENDS`.
+    """
+    if check_backend(backend) == "native" and not native.supports(x, surrogate):
+        return "eager"
+    return backend
 
 
 def mfp_backward(
@@ -166,9 +212,13 @@ def mfp_backward(
     ``x, grad_s [T, N]``, lower-triangular ``m [T, T]``, ``threshold`` ``V``, ``surrogate``
     (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence`.
     """
-    if check_backend(backend) == "compiled":
+    backend = resolve_backend(backend, x, surrogate)
+    if backend == "compiled":
         return _fused_backward_call(x.contiguous(), m, grad_s, float(threshold), surrogate,
                                     True)
+    if backend == "native":
+        return native.backward(x.contiguous(), m.to(x.dtype), grad_s.contiguous(),
+                               float(threshold), surrogate)
     with torch.enable_grad():
         xr, mr = x.detach().requires_grad_(), m.detach().requires_grad_()
         s = _EagerMFP.apply(xr, mr, float(threshold), surrogate)
@@ -187,7 +237,7 @@ def mfp_sequence(
     ``backend``: ``"eager"`` (``torch.mm`` reference) or ``"compiled"`` (fused with
     torch.compile; see the module docstring). Raises ``ConfigError`` for an unknown backend.
     """
-    fn = _FUNCTIONS[check_backend(backend)]
+    fn = _FUNCTIONS[resolve_backend(backend, x, surrogate)]
     t = x.shape[0]
     s = fn.apply(x.reshape(t, -1).contiguous(), m, float(threshold), surrogate)
     return s.reshape(x.shape)
