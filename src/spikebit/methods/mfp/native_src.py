@@ -27,6 +27,8 @@ SOURCE = r"""
 #include <stdint.h>
 #include <string.h>
 
+#include <memory>
+
 #ifndef MFP_STEPS
 #error "compile with -DMFP_STEPS=T"
 #endif
@@ -75,30 +77,41 @@ struct ArcTan {
   }
 };
 
-// H[t] for one block: X in registers, i ascending.
-template <class V, class S> static inline V mix(const V* xs, const S* m, int t) {
-  V h = xs[0] * m[t * T];
+// H = M X for one block, in outer-product order: X[i] is loaded once and added to every
+// H[t], t >= i, so each H[t] still sums i ascending (the first term a product) but only
+// T accumulators are live (no register spills up to T = 16 with 32 vector registers).
+// ``xkeep`` (row pitch CB), if given, receives X.
+template <class V, class S>
+static inline void mix(const S* x, int64_t stride, const S* m, V* h, V* xkeep) {
+  const V x0 = load<V>(x);
+  if (xkeep) xkeep[0] = x0;
 #pragma GCC unroll 64
-  for (int i = 1; i <= t; ++i) h += xs[i] * m[t * T + i];
-  return h;
+  for (int t = 0; t < T; ++t) h[t] = x0 * m[t * T];
+#pragma GCC unroll 64
+  for (int i = 1; i < T; ++i) {
+    const V xi = load<V>(x + i * stride);
+    if (xkeep) xkeep[i * CB] = xi;
+#pragma GCC unroll 64
+    for (int t = i; t < T; ++t) h[t] += xi * m[t * T + i];
+  }
 }
 
 template <class S>
 static inline void fwd_block(const S* x, S* s, int64_t stride, const S* m, S thr) {
   typedef typename Vec<S>::V V;
-  V xs[T];
-#pragma GCC unroll 64
-  for (int i = 0; i < T; ++i) xs[i] = load<V>(x + i * stride);
+  V h[T];
+  mix<V, S>(x, stride, m, h, nullptr);
   const V one = splat<V>(S(1)), zero = splat<V>(S(0));
 #pragma GCC unroll 64
-  for (int t = 0; t < T; ++t) store(s + t * stride, select(mix(xs, m, t) >= thr, one, zero));
+  for (int t = 0; t < T; ++t) store(s + t * stride, select(h[t] >= thr, one, zero));
 }
 
 template <class S> static void fwd(const S* x, const S* m_in, S* s, int64_t stride, int64_t count,
                                    double thr_d) {
   constexpr int L = Vec<S>::L;
-  S m[T * T];
-  memcpy(m, m_in, sizeof m);
+  // M is read through m_in, which may alias s: its broadcasts are reloaded per block (one
+  // embedded-broadcast operand per FMA) instead of hoisted out of the loop and spilled.
+  const S* m = m_in;
   const S thr = (S)thr_d;
   const int64_t full = count / L * L;
   for (int64_t n = 0; n < full; n += L) fwd_block(x + n, s + n, stride, m, thr);
@@ -116,28 +129,28 @@ template <class S, class Sg> struct Backward {
   static constexpr int L = Vec<S>::L;
   static constexpr int64_t CHUNK = (int64_t)CB * L;
   S m[T * T];
+  S mg[T * T];  // a copy of m for grad_X: not CSE'd with H's uses into spilled broadcasts
   S thr, p0, p1;
   bool need_m;
   V xb[TP][CB], gb[TP][CB];   // the chunk's X and g (rows past T stay zero)
   V acc[NTILES][16];          // per-lane grad_M partial sums, 4 x 4 tiles
+  S tail_x[T * CHUNK], tail_g[T * CHUNK], tail_o[T * CHUNK];
 
-  // Phase A for chunk block b: g into gb, grad_X stored, X into xb.
+  // Phase A for chunk block b: X into xb, g into gb, grad_X stored. grad_X[i] = sum_{t >= i}
+  // M[t, i] g[t] accumulates t ascending as each g[t] is formed (T + 1 live vectors).
   inline void block(const S* x, const S* gs, S* gx, int64_t stride, int b) {
-    V xs[T], g[T];
-#pragma GCC unroll 64
-    for (int i = 0; i < T; ++i) { xs[i] = load<V>(x + i * stride); xb[i][b] = xs[i]; }
+    V h[T], r[T];
+    mix<V, S>(x, stride, m, h, &xb[0][b]);
 #pragma GCC unroll 64
     for (int t = 0; t < T; ++t) {
-      g[t] = load<V>(gs + t * stride) * Sg::template d<V, S>(mix(xs, m, t) - thr, p0, p1);
-      gb[t][b] = g[t];
+      const V g = load<V>(gs + t * stride) * Sg::template d<V, S>(h[t] - thr, p0, p1);
+      gb[t][b] = g;
+#pragma GCC unroll 64
+      for (int i = 0; i < t; ++i) r[i] += g * mg[t * T + i];
+      r[t] = g * mg[t * T + t];
     }
 #pragma GCC unroll 64
-    for (int i = 0; i < T; ++i) {  // grad_X[i] = sum_{t >= i} M[t, i] g[t], t descending
-      V r = g[T - 1] * m[(T - 1) * T + i];
-#pragma GCC unroll 64
-      for (int t = T - 2; t >= i; --t) r += g[t] * m[t * T + i];
-      store(gx + i * stride, r);
-    }
+    for (int i = 0; i < T; ++i) store(gx + i * stride, r[i]);
   }
 
   // Phase B: acc += g X^T over the chunk's CB blocks, lower-triangular 4 x 4 tiles.
@@ -152,10 +165,12 @@ template <class S, class Sg> struct Backward {
           V gg[4], xx[4];
           for (int p = 0; p < 4; ++p) { gg[p] = gb[t0 + p][b]; xx[p] = xb[i0 + p][b]; }
           for (int p = 0; p < 4; ++p)
-            for (int q = 0; q < 4; ++q) a[p][q] += gg[p] * xx[q];
+            for (int q = 0; q < 4; ++q)
+              if (t0 + p < T && i0 + q <= t0 + p) a[p][q] += gg[p] * xx[q];  // static
         }
         for (int p = 0; p < 4; ++p)
-          for (int q = 0; q < 4; ++q) acc[k][p * 4 + q] += a[p][q];
+          for (int q = 0; q < 4; ++q)
+            if (t0 + p < T && i0 + q <= t0 + p) acc[k][p * 4 + q] += a[p][q];
       }
     }
   }
@@ -172,16 +187,16 @@ template <class S, class Sg> struct Backward {
     const int64_t full = count / CHUNK * CHUNK;
     for (int64_t n = 0; n < full; n += CHUNK) chunk(x + n, gs + n, gx + n, stride);
     if (full < count) {  // zero-padded last chunk: g = 0 there, nothing added to grad_M
-      static thread_local S xt[T * CHUNK], gt[T * CHUNK], ot[T * CHUNK];
-      memset(xt, 0, sizeof xt);
-      memset(gt, 0, sizeof gt);
       const int64_t rest = count - full;
       for (int i = 0; i < T; ++i) {
-        memcpy(xt + i * CHUNK, x + i * stride + full, rest * sizeof(S));
-        memcpy(gt + i * CHUNK, gs + i * stride + full, rest * sizeof(S));
+        memcpy(tail_x + i * CHUNK, x + i * stride + full, rest * sizeof(S));
+        memset(tail_x + i * CHUNK + rest, 0, (CHUNK - rest) * sizeof(S));
+        memcpy(tail_g + i * CHUNK, gs + i * stride + full, rest * sizeof(S));
+        memset(tail_g + i * CHUNK + rest, 0, (CHUNK - rest) * sizeof(S));
       }
-      chunk(xt, gt, ot, CHUNK);
-      for (int i = 0; i < T; ++i) memcpy(gx + i * stride + full, ot + i * CHUNK, rest * sizeof(S));
+      chunk(tail_x, tail_g, tail_o, CHUNK);
+      for (int i = 0; i < T; ++i)
+        memcpy(gx + i * stride + full, tail_o + i * CHUNK, rest * sizeof(S));
     }
     int k = 0;
     for (int t0 = 0; t0 < TP; t0 += 4)
@@ -200,11 +215,14 @@ template <class S, class Sg> struct Backward {
 template <class S, class Sg>
 static void bwd(const S* x, const S* m_in, const S* gs, S* gx, S* gm, int64_t stride, int64_t count,
                 double thr, double p0, double p1, int need_m) {
-  static thread_local Backward<S, Sg> k;  // ~20-70 KiB of buffers: not on the stack
-  memcpy(k.m, m_in, sizeof k.m);
-  k.thr = (S)thr; k.p0 = (S)p0; k.p1 = (S)p1; k.need_m = need_m != 0;
+  // 20-120 KiB of buffers on the heap (not the stack of a worker thread; not thread_local,
+  // whose every access from the kernel's loops would go through __tls_get_addr)
+  std::unique_ptr<Backward<S, Sg>> k(new Backward<S, Sg>);
+  memcpy(k->m, m_in, sizeof k->m);
+  memcpy(k->mg, m_in, sizeof k->mg);
+  k->thr = (S)thr; k->p0 = (S)p0; k->p1 = (S)p1; k->need_m = need_m != 0;
   for (int i = 0; i < T * T; ++i) gm[i] = 0;
-  k.run(x, gs, gx, gm, stride, count);
+  k->run(x, gs, gx, gm, stride, count);
 }
 
 }  // namespace
