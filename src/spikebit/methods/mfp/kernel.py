@@ -7,7 +7,7 @@ For ``x [T, N]`` (time-major, neurons flattened) and a lower-triangular ``m [T, 
     g[t] = grad_S[t] * h'(H[t] - V)         (h' the surrogate derivative)
     grad_X[i] = sum_{t >= i} m[t, i] g[t]   grad_m = tril(g X^T)
 
-Entries of ``m`` above the diagonal are ignored (zero gradient) by every backend. Both
+Entries of ``m`` above the diagonal are ignored (zero gradient) by every backend. All
 backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
 
 * ``backend="eager"`` (reference): ``torch.mm`` for ``H`` (spikes written over it) and
@@ -18,8 +18,15 @@ backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
   ``[T, N]`` temporaries; ``grad_m`` is one ``mm`` of the fused pass's ``g`` with ``X``.
   The number of neurons ``N`` is a dynamic dimension (one compilation per ``T``, dtype,
   device, threshold and surrogate, whatever the batch size).
+* ``backend="native"``: a hand-written C++ CPU kernel (:mod:`spikebit.methods.mfp.native`),
+  built on first use: the forward one pass over the neurons (read ``X``, write ``S``), the
+  backward another (read ``X`` and ``grad_S``, write ``grad_X``) that also accumulates
+  ``grad_m`` in registers, so no ``g`` is written and no separate ``mm`` reads it back.
+  CPU float32/float64, ``T <= 32``, rectangle/triangle/atan surrogates; anything else
+  (GPU, half precision, other surrogates, no C++ compiler) runs the eager reference
+  (:func:`resolve_backend`).
 
-Spikes of the two backends are equal wherever ``H`` is not within rounding of ``V``
+Spikes of the backends are equal wherever ``H`` is not within rounding of ``V``
 (``torch.mm`` may sum in another order or with fused multiply-adds); in half precision
 the compiled kernel compares the float32 sum, eager the sum rounded to the dtype.
 :meth:`MFPNeuron.step` uses the neuron's own backend, so its spikes equal that backend's
@@ -210,7 +217,8 @@ def mfp_backward(
     """The backward alone: ``(grad_X [T, N], grad_m [T, T])`` of ``S = H(m @ x - V)``.
 
     ``x, grad_s [T, N]``, lower-triangular ``m [T, T]``, ``threshold`` ``V``, ``surrogate``
-    (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence`.
+    (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence` (where
+    ``"native"`` does not apply, the eager reference runs).
     """
     backend = resolve_backend(backend, x, surrogate)
     if backend == "compiled":
@@ -234,8 +242,9 @@ def mfp_sequence(
 
     ``alpha`` is folded into ``m``; entries above its diagonal are ignored. Differentiable
     in ``x`` and ``m`` (surrogate gradient); saves only ``x`` and ``m`` for backward.
-    ``backend``: ``"eager"`` (``torch.mm`` reference) or ``"compiled"`` (fused with
-    torch.compile; see the module docstring). Raises ``ConfigError`` for an unknown backend.
+    ``backend``: ``"eager"`` (``torch.mm`` reference), ``"compiled"`` (fused with
+    torch.compile) or ``"native"`` (fused C++ CPU kernel, else eager; see the module
+    docstring). Raises ``ConfigError`` for an unknown backend.
     """
     fn = _FUNCTIONS[resolve_backend(backend, x, surrogate)]
     t = x.shape[0]

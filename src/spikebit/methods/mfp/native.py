@@ -42,6 +42,9 @@ from spikebit.methods.mfp.native_src import SOURCE
 
 MAX_STEPS = 32  # every loop over time is unrolled: larger T builds slowly and spills
 MIN_NEURONS_PER_THREAD = 1 << 15
+# outputs of at least this many bytes are written with streaming (non-temporal) stores: they
+# exceed the caches anyway, and the stores skip reading each destination line first
+STREAM_BYTES = 4 << 20
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
 _CXX_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden",
               "-ffp-contract=fast")
@@ -81,11 +84,27 @@ def cache_dir() -> Path:
     return Path(base) / "spikebit" / "kernels"
 
 
-def _compiler() -> str | None:
+def compiler() -> str | None:
+    """The C++ compiler the kernel is built with: ``$CXX``, else the first of ``c++``,
+    ``g++``, ``clang++`` on the ``PATH``.
+
+    Returns:
+        Its full path, or ``None`` when there is none.
+    """
     for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
         if name and shutil.which(name):
             return shutil.which(name)
     return None
+
+
+def build_flags() -> tuple[str, ...]:
+    """The compiler flags of a build (without ``-DMFP_STEPS``; ``-march=native`` is dropped
+    only if the compiler rejects it).
+
+    Returns:
+        The flags, in order.
+    """
+    return (*_CXX_FLAGS, "-march=native")
 
 
 def _build(steps: int, cxx: str, arch: tuple[str, ...]) -> Path:
@@ -116,7 +135,7 @@ def library(steps: int) -> ctypes.CDLL | None:
         The loaded library, or ``None`` (after one :class:`RuntimeWarning`) when no C++
         compiler is found or the build fails.
     """
-    cxx = _compiler()
+    cxx = compiler()
     if cxx is None:
         _warn_once("no C++ compiler found (set $CXX)")
         return None
@@ -132,10 +151,10 @@ def library(steps: int) -> ctypes.CDLL | None:
         _warn_once(f"building it with {cxx} failed ({'; '.join(errors)})")
         return None
     for dtype in _DTYPES.values():
-        getattr(lib, f"mfp_fwd_{dtype}").argtypes = [_P, _P, _P, _I64, _I64, _D]
+        getattr(lib, f"mfp_fwd_{dtype}").argtypes = [_P, _P, _P, _I64, _I64, _D, _INT]
         for sg in ("rectangle", "triangle", "atan"):
             getattr(lib, f"mfp_bwd_{dtype}_{sg}").argtypes = [
-                _P, _P, _P, _P, _P, _I64, _I64, _D, _D, _D, _INT]
+                _P, _P, _P, _P, _P, _I64, _I64, _D, _D, _D, _INT, _INT]
     return lib
 
 
@@ -199,10 +218,11 @@ def forward(x: torch.Tensor, m: torch.Tensor, threshold: float) -> torch.Tensor:
     m = m.detach().contiguous()
     s = torch.empty_like(x)
     size = x.element_size()
+    stream = int(x.numel() * size >= STREAM_BYTES)
 
     def run(a: int, b: int) -> None:
         fn(x.data_ptr() + a * size, m.data_ptr(), s.data_ptr() + a * size, count, b - a,
-           threshold)
+           threshold, stream)
 
     _parallel(run, count)
     return s
@@ -229,12 +249,13 @@ def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: 
     m = m.detach().contiguous()
     grad_x = torch.empty_like(x)
     size = x.element_size()
+    stream = int(x.numel() * size >= STREAM_BYTES)
 
     def run(a: int, b: int) -> torch.Tensor:
         gm = x.new_empty(steps, steps)
         fn(x.data_ptr() + a * size, m.data_ptr(), grad_s.data_ptr() + a * size,
            grad_x.data_ptr() + a * size, gm.data_ptr(), count, b - a, threshold, p0, p1,
-           int(need_m))
+           int(need_m), stream)
         return gm
 
     parts = _parallel(run, count)

@@ -6,14 +6,16 @@ vector registers. Neurons are processed in SIMD blocks of 64 bytes (16 float32 o
 float64 lanes, GCC/Clang vector extensions; the compiler splits them to the host's
 vector width) and in chunks of ``CB`` blocks:
 
-* forward, per block: ``H[t] = sum_{i <= t} M[t, i] X[i]`` (``i`` ascending, one fused
-  multiply-add each), ``S[t] = [H[t] >= V]``;
-* backward, per block (phase A): ``H`` recomputed as in forward, ``g[t] = grad_S[t] *
-  h'(H[t] - V)``, ``grad_X[i] = sum_{t >= i} M[t, i] g[t]`` (``t`` descending); ``X`` and
-  ``g`` of the chunk are kept in two small buffers (L1);
+* forward, per block: ``H[t] = sum_{i <= t} M[t, i] X[i]`` in outer-product order (each
+  ``X[i]`` loaded once and added to every ``H[t]``, ``t >= i``, so each sum still runs
+  ``i`` ascending; the compiler may fuse multiply-adds), ``S[t] = [H[t] >= V]``;
+* backward, per block (phase A): ``H`` recomputed by the same code, ``g[t] = grad_S[t] *
+  h'(H[t] - V)``, ``grad_X[i] = sum_{t >= i} M[t, i] g[t]`` accumulated ``t`` ascending
+  as each ``g[t]`` is formed (``T + 1`` live vectors); ``X`` and ``g`` of the chunk are
+  kept in two small buffers (L1);
 * backward, per chunk (phase B): ``grad_M += g X^T`` over the chunk as a register-blocked
-  ``4 x 4`` GEMM micro-kernel (lower-triangular tiles only) into per-lane accumulators,
-  summed over lanes at the end. This is the reduction over batch x neurons that a
+  ``4 x 4`` GEMM micro-kernel (only the lower-triangular entries) into per-lane
+  accumulators, summed over lanes at the end. This is the reduction over batch x neurons that a
   separate ``torch.mm(g, X^T)`` pays with a second pass over ``g`` and ``X``.
 
 Surrogates (template ``Sg``): rectangle ``[|u| < p0] * p1`` (``p0 = a/2, p1 = 1/a``),
@@ -26,6 +28,9 @@ the same code on a zero-padded local copy (zero ``X`` and ``grad_S`` add nothing
 SOURCE = r"""
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 #include <memory>
 
@@ -53,6 +58,26 @@ template <> struct Vec<double> {
 
 template <class V> static inline V load(const void* p) { V v; memcpy(&v, p, sizeof v); return v; }
 template <class V> static inline void store(void* p, V v) { memcpy(p, &v, sizeof v); }
+// Output rows (spikes, grad_X) are written once and not read back here: with `stream`
+// (large outputs, chosen by the caller), streaming stores (no read-for-ownership of the
+// destination line, no cache pollution) where the address is 64-byte aligned.
+template <class V> static inline void store_out(void* p, V v, bool stream) {
+#if defined(__AVX512F__)
+  if (stream && ((uintptr_t)p & 63) == 0) { _mm512_stream_si512((__m512i*)p, (__m512i)v); return; }
+#elif defined(__AVX__)
+  if (stream && ((uintptr_t)p & 63) == 0) {
+    _mm256_stream_si256((__m256i*)p, ((__m256i*)&v)[0]);
+    _mm256_stream_si256((__m256i*)p + 1, ((__m256i*)&v)[1]);
+    return;
+  }
+#endif
+  memcpy(p, &v, sizeof v);
+}
+static inline void store_fence() {
+#if defined(__AVX512F__) || defined(__AVX__)
+  _mm_sfence();
+#endif
+}
 template <class V, class S> static inline V splat(S s) { V v = {}; return v + s; }
 template <class V, class M> static inline V select(M mask, V a, V b) {
   return (V)((mask & (M)a) | (~mask & (M)b));
@@ -97,31 +122,32 @@ static inline void mix(const S* x, int64_t stride, const S* m, V* h, V* xkeep) {
 }
 
 template <class S>
-static inline void fwd_block(const S* x, S* s, int64_t stride, const S* m, S thr) {
+static inline void fwd_block(const S* x, S* s, int64_t stride, const S* m, S thr, bool stream) {
   typedef typename Vec<S>::V V;
   V h[T];
   mix<V, S>(x, stride, m, h, nullptr);
   const V one = splat<V>(S(1)), zero = splat<V>(S(0));
 #pragma GCC unroll 64
-  for (int t = 0; t < T; ++t) store(s + t * stride, select(h[t] >= thr, one, zero));
+  for (int t = 0; t < T; ++t) store_out(s + t * stride, select(h[t] >= thr, one, zero), stream);
 }
 
 template <class S> static void fwd(const S* x, const S* m_in, S* s, int64_t stride, int64_t count,
-                                   double thr_d) {
+                                   double thr_d, bool stream) {
   constexpr int L = Vec<S>::L;
   // M is read through m_in, which may alias s: its broadcasts are reloaded per block (one
   // embedded-broadcast operand per FMA) instead of hoisted out of the loop and spilled.
   const S* m = m_in;
   const S thr = (S)thr_d;
   const int64_t full = count / L * L;
-  for (int64_t n = 0; n < full; n += L) fwd_block(x + n, s + n, stride, m, thr);
+  for (int64_t n = 0; n < full; n += L) fwd_block(x + n, s + n, stride, m, thr, stream);
   if (full < count) {  // zero-padded last block
     S xb[T * L] = {}, sb[T * L];
     const int64_t rest = count - full;
     for (int i = 0; i < T; ++i) memcpy(xb + i * L, x + i * stride + full, rest * sizeof(S));
-    fwd_block(xb, sb, L, m, thr);
+    fwd_block(xb, sb, L, m, thr, false);
     for (int t = 0; t < T; ++t) memcpy(s + t * stride + full, sb + t * L, rest * sizeof(S));
   }
+  store_fence();
 }
 
 template <class S, class Sg> struct Backward {
@@ -131,7 +157,7 @@ template <class S, class Sg> struct Backward {
   S m[T * T];
   S mg[T * T];  // a copy of m for grad_X: not CSE'd with H's uses into spilled broadcasts
   S thr, p0, p1;
-  bool need_m;
+  bool need_m, stream;
   V xb[TP][CB], gb[TP][CB];   // the chunk's X and g (rows past T stay zero)
   V acc[NTILES][16];          // per-lane grad_M partial sums, 4 x 4 tiles
   S tail_x[T * CHUNK], tail_g[T * CHUNK], tail_o[T * CHUNK];
@@ -150,7 +176,7 @@ template <class S, class Sg> struct Backward {
       r[t] = g * mg[t * T + t];
     }
 #pragma GCC unroll 64
-    for (int i = 0; i < T; ++i) store(gx + i * stride, r[i]);
+    for (int i = 0; i < T; ++i) store_out(gx + i * stride, r[i], stream);
   }
 
   // Phase B: acc += g X^T over the chunk's CB blocks, lower-triangular 4 x 4 tiles.
@@ -194,7 +220,10 @@ template <class S, class Sg> struct Backward {
         memcpy(tail_g + i * CHUNK, gs + i * stride + full, rest * sizeof(S));
         memset(tail_g + i * CHUNK + rest, 0, (CHUNK - rest) * sizeof(S));
       }
+      const bool keep = stream;
+      stream = false;  // the local tail buffer
       chunk(tail_x, tail_g, tail_o, CHUNK);
+      stream = keep;
       for (int i = 0; i < T; ++i)
         memcpy(gx + i * stride + full, tail_o + i * CHUNK, rest * sizeof(S));
     }
@@ -214,28 +243,32 @@ template <class S, class Sg> struct Backward {
 
 template <class S, class Sg>
 static void bwd(const S* x, const S* m_in, const S* gs, S* gx, S* gm, int64_t stride, int64_t count,
-                double thr, double p0, double p1, int need_m) {
+                double thr, double p0, double p1, int need_m, int stream) {
   // 20-120 KiB of buffers on the heap (not the stack of a worker thread; not thread_local,
   // whose every access from the kernel's loops would go through __tls_get_addr)
   std::unique_ptr<Backward<S, Sg>> k(new Backward<S, Sg>);
   memcpy(k->m, m_in, sizeof k->m);
   memcpy(k->mg, m_in, sizeof k->mg);
   k->thr = (S)thr; k->p0 = (S)p0; k->p1 = (S)p1; k->need_m = need_m != 0;
+  k->stream = stream != 0;
   for (int i = 0; i < T * T; ++i) gm[i] = 0;
   k->run(x, gs, gx, gm, stride, count);
+  store_fence();
 }
 
 }  // namespace
 
 #define MFP_API extern "C" __attribute__((visibility("default")))
 #define MFP_FWD(S, NAME)                                                                     \
-  MFP_API void NAME(const S* x, const S* m, S* s, int64_t stride, int64_t count, double thr) { \
-    fwd<S>(x, m, s, stride, count, thr);                                                     \
+  MFP_API void NAME(const S* x, const S* m, S* s, int64_t stride, int64_t count, double thr, \
+                    int stream) {                                                            \
+    fwd<S>(x, m, s, stride, count, thr, stream != 0);                                        \
   }
 #define MFP_BWD(S, SG, NAME)                                                                 \
   MFP_API void NAME(const S* x, const S* m, const S* gs, S* gx, S* gm, int64_t stride,    \
-                       int64_t count, double thr, double p0, double p1, int need_m) {        \
-    bwd<S, SG>(x, m, gs, gx, gm, stride, count, thr, p0, p1, need_m);                        \
+                    int64_t count, double thr, double p0, double p1, int need_m,             \
+                    int stream) {                                                            \
+    bwd<S, SG>(x, m, gs, gx, gm, stride, count, thr, p0, p1, need_m, stream);                \
   }
 MFP_FWD(float, mfp_fwd_float32)
 MFP_FWD(double, mfp_fwd_float64)
