@@ -9,6 +9,7 @@ tensor saved for backward. Unsupported cases fall back to eager.
 
 import pytest
 import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
 
 from spikebit.functional.surrogate import SURROGATES, get_surrogate
 from spikebit.methods.mfp import MFPNeuron, native
@@ -148,10 +149,16 @@ def test_native_step_equals_forward_exactly():
     assert torch.equal(n(x), torch.stack(steps))
 
 
-def test_unsupported_inputs_fall_back_to_eager():
+def test_unsupported_inputs_fall_back_to_eager(monkeypatch):
     tri = get_surrogate("triangle")
     x = torch.zeros(4, 3)
     assert resolve_backend("native", x, tri) == "native"
+    with FakeTensorMode():  # torch.export / torch.compile trace with fake tensors
+        fake = torch.zeros(4, 3)
+    assert resolve_backend("native", fake, tri) == "eager"
+    with monkeypatch.context() as mp:
+        mp.setattr(torch.compiler, "is_compiling", lambda: True)
+        assert resolve_backend("native", x, tri) == "eager"
     assert resolve_backend("native", x.half(), tri) == "eager"
     assert resolve_backend("native", torch.zeros(native.MAX_STEPS + 1, 3), tri) == "eager"
     assert resolve_backend("native", x, get_surrogate("sigmoid")) == "eager"

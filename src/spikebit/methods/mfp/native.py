@@ -173,10 +173,15 @@ def supports(x: torch.Tensor, surrogate: Surrogate) -> bool:
         surrogate: the neuron's surrogate.
 
     Returns:
-        ``True`` for a CPU float32/float64 tensor, ``1 <= T <=`` :data:`MAX_STEPS`, a
-        built-in rectangle/triangle/atan surrogate and a kernel that builds.
+        ``True`` for a plain CPU float32/float64 tensor, ``1 <= T <=`` :data:`MAX_STEPS`, a
+        built-in rectangle/triangle/atan surrogate and a kernel that builds; ``False`` while
+        tracing (``torch.compile``, ``torch.export``, ``torch.jit.trace``, ONNX export) and
+        for tensor subclasses (fake or functional tensors have no data to pass to C++), so
+        that traced graphs record the eager reference's ``torch`` operations.
     """
     steps = x.shape[0] if x.ndim else 0
+    if type(x) is not torch.Tensor or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
     return (x.device.type == "cpu" and x.dtype in _DTYPES and 1 <= steps <= MAX_STEPS
             and surrogate_params(surrogate) is not None and library(steps) is not None)
 
