@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from spikebit.neurons import is_neuron  # noqa: E402
 from spikebit.provenance import write_result_json  # noqa: E402
 from spikebit.train import load_config  # noqa: E402
-from spikebit.train.run import model_from_checkpoint, train_or_reuse  # noqa: E402
+from spikebit.train.build import model_from_checkpoint  # noqa: E402
+from spikebit.train.run import train_or_reuse  # noqa: E402
 
 CONFIG = ROOT / "configs" / "multithreshold" / "fashion-mnist-mt-ablation.yaml"
 PAPER_B = ["model.args.b=20.0"]  # the paper's width; the zoo's default is now 200

@@ -18,9 +18,9 @@ import pkgutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from spikebit.errors import ConfigError, RegistryError, did_you_mean
+from spikebit.errors import ConfigError, RegistryError, SpikebitError, did_you_mean
 
 T = TypeVar("T")
 
@@ -154,6 +154,33 @@ def import_plugins(modules: Iterable[str], base: str | Path | None = None) -> No
             ) from err
 
 
+def build_component(factory: Callable[..., Any], args: dict[str, Any], what: str) -> Any:
+    """``factory(**args)``; a value the component refuses becomes a :class:`ConfigError`
+    naming ``what`` (e.g. ``"model 'albsnn-mnist'"``).
+
+    Args:
+        factory: the component's class or factory function (a registry entry).
+        args: keyword arguments for it.
+        what: names the component in messages.
+
+    Returns:
+        ``factory(**args)``.
+
+    Raises:
+        ConfigError: the factory raised ``TypeError``, ``ValueError``,
+            ``OverflowError``, ``RuntimeError`` or ``MemoryError``
+            (a :class:`~spikebit.errors.SpikebitError` passes through unchanged).
+    """
+    try:
+        return factory(**args)
+    except SpikebitError:
+        raise
+    except (TypeError, ValueError, OverflowError, RuntimeError, MemoryError) as exc:
+        raise ConfigError(
+            f"{what} refused its arguments {args!r}: {type(exc).__name__}: {exc}"
+        ) from None
+
+
 class Registry(Generic[T]):
     """Maps names to objects of one ``kind`` (used in messages); ``@registry.register("name")``
     adds one.
@@ -249,6 +276,17 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Every registered name (after discovery), sorted."""
         self._load()
+        return sorted(self._items)
+
+    def registered(self) -> list[str]:
+        """The names registered so far, sorted, without running discovery.
+
+        For code that runs while a module is imported: :meth:`names` would import every
+        method package and plugin (their experiment modules included) from there.
+
+        Returns:
+            The sorted names present now.
+        """
         return sorted(self._items)
 
     def __contains__(self, name: object) -> bool:

@@ -8,8 +8,8 @@ import torch
 from spikebit.cli.main import main
 from spikebit.conversion.from_checkpoint import load_ann, selected_steps
 from spikebit.train import config_from_dict, model_from_checkpoint, train_from_config
+from spikebit.train.datasets import load_data
 from spikebit.train.losses import LOSSES
-from spikebit.train.run import load_data
 from spikebit.train.trainer import evaluate
 
 

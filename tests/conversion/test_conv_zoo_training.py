@@ -8,7 +8,7 @@ from spikebit.conversion import ANN_ZOO, ConversionError, build_ann
 from spikebit.errors import SpikebitError
 from spikebit.models import MODELS
 from spikebit.train import config_from_dict, model_from_checkpoint, train_from_config
-from spikebit.train.run import build_model
+from spikebit.train.build import model_from_config
 
 
 def test_every_conversion_ann_is_in_the_model_zoo() -> None:
@@ -40,9 +40,9 @@ def test_vgg16_pad_input_equals_zero_padding_the_image() -> None:
     assert MODELS.get("ann-vgg16")(in_shape=(1, 28, 28), num_classes=10, width=0.0625) is not None
 
 
-def test_build_model_fills_shape_and_classes_from_the_dataset() -> None:
+def test_model_from_config_fills_shape_and_classes_from_the_dataset() -> None:
     config = config_from_dict({"model": {"name": "ann-resnet20", "args": {"width": 0.25}}})
-    net = build_model(config, (1, 8, 8), 2)
+    net = model_from_config(config, (1, 8, 8), 2)
     assert net(torch.rand(5, 1, 8, 8)).shape == (5, 2)
 
 

@@ -82,4 +82,4 @@ def test_staircase_integral_over_one_level_matches_docs():
     integral = torch.trapezoid(c.derivative(x), x).item()
     expected = a * (torch.pi * b) ** 0.5 * torch.erf(torch.tensor(0.5 / b**0.5)).item()
     assert abs(integral - expected) < 1e-6
-    assert set(STAIRCASES.names()) == {"mt-sum", "mt-gauss", "mt-cauchy"}
+    assert {"mt-sum", "mt-gauss", "mt-cauchy"} <= set(STAIRCASES.names())  # a method may add more

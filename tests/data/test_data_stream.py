@@ -141,7 +141,7 @@ def test_streaming_training_end_to_end(tmp_path):
 def test_imagenet_streams_by_default_and_stream_false_keeps_memory(tmp_path):
     from spikebit.data import ArrayDataset
     from spikebit.train.config import DataSection
-    from spikebit.train.run import load_data
+    from spikebit.train.datasets import load_data
 
     for split in ("train", "val"):
         for cls in ("n01", "n02"):
@@ -158,7 +158,7 @@ def test_imagenet_streams_by_default_and_stream_false_keeps_memory(tmp_path):
 
 def test_streamed_splits_honour_the_sample_limits(tmp_path):
     from spikebit.train.config import DataSection
-    from spikebit.train.run import load_data
+    from spikebit.train.datasets import load_data
 
     for split in ("train", "val"):
         for cls in ("n01", "n02"):

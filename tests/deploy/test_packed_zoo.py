@@ -101,10 +101,10 @@ def test_binary_first_layer_with_real_input(tmp_path):
 
 
 def test_normalized_model_and_sequence_input(tmp_path):
-    from spikebit.train.run import _Normalized
+    from spikebit.train.build import Normalized
 
     net = small_model("mfp-vggsnn-fmnist")
-    model = _Normalized(net, [0.3], [0.7])
+    model = Normalized(net, [0.3], [0.7])
     x = torch.rand(2, 1, 28, 28)
     calibrate(model, x)
     export_packed(model, tmp_path / "n.sbit")

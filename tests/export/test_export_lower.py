@@ -169,3 +169,21 @@ def test_agmm_resnet_lowers_exactly_for_onnx_and_is_refused_for_nir(images):
     assert all(map(torch.equal, spikes, ref_spikes))
     with pytest.raises(ExportError, match=r"layer 'body\.3': residual blocks"):
         lower(net, NIR_TARGET)
+
+
+def test_agmm_gate_before_bn_lowers_in_order_and_other_means_are_refused(images):
+    from export_clients import run_spikebit
+
+    from spikebit.models import MODELS
+
+    net = MODELS.get("agmm-resnet19")(width=0.0625, in_shape=(3, 16, 16),
+                                      position="before-bn").eval()
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    ref, _ = run_spikebit(net, x)
+    out, *_ = _run(lower(net), x)
+    assert torch.equal(out, ref)
+    with pytest.raises(ExportError, match="does not follow a conv"):
+        fold_batchnorm(lower(net))
+    channel = MODELS.get("agmm-resnet19")(width=0.0625, in_shape=(3, 16, 16), mean="channel")
+    with pytest.raises(ExportError, match=r"mean='channel'.*mean='sample'"):
+        lower(channel.eval())

@@ -18,10 +18,10 @@ from harness import Case, mutate
 from spikebit.data import ArrayDataset
 from spikebit.data.decode import read_images
 from spikebit.models.network import ModelConfig, build_network
+from spikebit.train.build import model_from_checkpoint, model_from_config
 from spikebit.train.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from spikebit.train.config import config_from_dict, load_config
 from spikebit.train.resume import restore_trainer
-from spikebit.train.run import build_model, model_from_checkpoint
 from spikebit.train.trainer import Trainer
 
 POOL: list[Any] = ["abc", "", -1, 0, 1, 3, 2**70, -(2**70), 0.5, -0.5, math.nan, math.inf,
@@ -208,7 +208,7 @@ def config_case(rng: random.Random, work: Path) -> Case:
 
     def run():
         config = load_config(path, overrides) if as_yaml else config_from_dict(data)
-        return config, build_model(config, (1, 8, 8), 2)
+        return config, model_from_config(config, (1, 8, 8), 2)
 
     def check(result) -> None:
         config, model = result
@@ -237,7 +237,7 @@ def _trainer(work: Path, epochs: int = 1) -> Trainer:
     config = config_from_dict(data)
     train, test = _toy_sets()
     torch.manual_seed(0)
-    return Trainer(config, build_model(config, (1, 8, 8), 2), train, test)
+    return Trainer(config, model_from_config(config, (1, 8, 8), 2), train, test)
 
 
 def _base(work: Path) -> tuple[bytes, Checkpoint]:

@@ -112,7 +112,7 @@ def test_cuda_checkpoint_resumes_exactly_and_loads_on_cpu(tmp_path, deterministi
     whole, whole_dir = train_from_config(config_from_dict(cfg))
     config = config_from_dict(dict(cfg, name="cut"))
     model, train, test, transform = prepare(config)
-    from spikebit.train.run import build_callbacks
+    from spikebit.train.build import build_callbacks
 
     with pytest.raises(KeyboardInterrupt):  # in epoch 3 (toy: 4 steps per epoch)
         Trainer(config, model, train, test, [*build_callbacks(config), _KillAt(10)],

@@ -1,4 +1,5 @@
-"""Importing a method package loads the library only: no plotting, no experiment harness.
+"""Importing a method package (or ``spikebit.conversion``) loads the library only: no
+plotting, no experiment harness.
 
 The check runs in a fresh interpreter (``sys.modules`` of the test process already holds
 everything): it imports the method packages one after another and records the modules
@@ -19,7 +20,9 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 METHODS = sorted(p.name for p in (SRC / "spikebit" / "methods").iterdir()
                  if (p / "__init__.py").is_file())
 # modules that run experiments (registered with spikebit.reproduce), never library code
-RUNNER_MODULES = ("experiments", "recipes", "runs", "events", "bwo_probe")
+RUNNER_MODULES = ("experiments", "recipes", "runs", "events", "bwo_probe", "bwo_readings",
+                  "reproduce", "plots")
+LIBRARIES = ("spikebit.methods.", "spikebit.conversion.")
 
 PROBE = """
 import importlib, json, sys
@@ -35,7 +38,8 @@ print(json.dumps(seen))
 def imported() -> dict[str, list[str]]:
     """``{module: sys.modules after importing it}``, in one fresh interpreter: every method
     package, then one experiment module (which must pull in the harness)."""
-    modules = [f"spikebit.methods.{m}" for m in METHODS] + ["spikebit.methods.albsnn.experiments"]
+    modules = ([f"spikebit.methods.{m}" for m in METHODS] + ["spikebit.conversion"]
+               + ["spikebit.methods.albsnn.experiments"])
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     out = subprocess.run([sys.executable, "-c", PROBE, *modules], env=env,
                          capture_output=True, text=True, timeout=300, check=True)
@@ -45,9 +49,9 @@ def imported() -> dict[str, list[str]]:
 def harness_modules(modules: list[str]) -> list[str]:
     """Plotting, the reproduce harness and experiment modules among ``modules``."""
     return [m for m in modules
-            if m.split(".")[0] == "matplotlib"
+            if m.split(".")[0] == "matplotlib" or m == "spikebit.plotting"
             or m == "spikebit.reproduce" or m.startswith("spikebit.reproduce.")
-            or (m.startswith("spikebit.methods.") and m.split(".")[-1] in RUNNER_MODULES)]
+            or (m.startswith(LIBRARIES) and m.split(".")[-1] in RUNNER_MODULES)]
 
 
 def test_every_method_package_is_checked():
@@ -56,14 +60,24 @@ def test_every_method_package_is_checked():
 
 def test_the_filter_sees_harness_modules():
     modules = ["torch", "matplotlib.figure", "spikebit.reproduce.budget",
-               "spikebit.methods.albsnn.experiments", "spikebit.methods.albsnn.ale"]
-    assert harness_modules(modules) == modules[1:4]
+               "spikebit.methods.albsnn.experiments", "spikebit.plotting",
+               "spikebit.conversion.experiments", "spikebit.methods.albsnn.ale",
+               "spikebit.conversion.zoo_models"]
+    assert harness_modules(modules) == modules[1:6]
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_method_package_imports_no_harness(imported, name):
     modules = imported[f"spikebit.methods.{name}"]
     assert f"spikebit.methods.{name}" in modules
+    assert harness_modules(modules) == []
+
+
+def test_conversion_imports_no_harness(imported):
+    """``import spikebit.conversion`` registers the ``ann-*`` zoo entries without a
+    discovering lookup (which would import every method's experiments)."""
+    modules = imported["spikebit.conversion"]
+    assert "spikebit.conversion.zoo_models" in modules
     assert harness_modules(modules) == []
 
 

@@ -137,7 +137,7 @@ def test_bad_device_or_precision_touch_nothing_saved(toy_config, tmp_path, no_cu
     def no_half(model, *args, **kwargs):  # as if an op of the model had no fp16 kernel
         raise ConfigError("precision 'fp16' does not run on cpu: ... not implemented for 'Half'")
 
-    monkeypatch.setattr("spikebit.train.run.preflight", no_half)
+    monkeypatch.setattr("spikebit.train.trainer.preflight", no_half)
     with pytest.raises(ConfigError, match="fp16"):
         train_from_config(config_from_dict(dict(toy_config, precision="fp16")))
     assert last.read_bytes() == saved  # not overwritten, not moved aside

@@ -12,8 +12,9 @@ from spikebit.train import (
     model_from_checkpoint,
     prepare,
 )
+from spikebit.train.build import build_callbacks
 from spikebit.train.checkpoint import save_checkpoint
-from spikebit.train.run import build_callbacks, train_from_config
+from spikebit.train.run import train_from_config
 from spikebit.train.trainer import Trainer
 
 
@@ -115,7 +116,7 @@ def test_interrupted_write_leaves_previous_checkpoint(tmp_path, monkeypatch):
 def test_weight_decay_only_on_weights():
     from torch import nn
 
-    from spikebit.train.trainer import param_groups
+    from spikebit.train.optim import param_groups
 
     m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Linear(2, 2))
     decay, rest = param_groups(m, 5e-4)

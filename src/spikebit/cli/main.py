@@ -15,7 +15,8 @@ from spikebit.errors import SpikebitError
 def cmd_train(args: argparse.Namespace) -> int:
     """``spikebit train CONFIG``: train from a YAML file or a shipped config name.
 
-    Prints the run's summary (metrics, run directory, wall time) at the end.
+    Prints the run's summary (accuracy, storage, wall time, run files) at the end, from
+    what the trainer holds (:func:`spikebit.cli.report.print_run_summary`).
 
     Args:
         args: the parsed ``train`` arguments (``config``, ``set``, ``resume``, ``device``).
@@ -31,14 +32,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         CheckpointError: ``--resume`` without a readable last checkpoint.
     """
     from spikebit.cli.report import print_run_summary
-    from spikebit.train import load_config, train_from_config
+    from spikebit.train import fit_from_config, load_config
     from spikebit.train.shipped import resolve_config
 
     device = [f"device={args.device}"] if args.device else []
     config = load_config(resolve_config(args.config), args.set + device)
     start = time.perf_counter()
-    metrics, run_dir = train_from_config(config, resume=args.resume)
-    print_run_summary(run_dir, metrics, time.perf_counter() - start)
+    trainer = fit_from_config(config, resume=args.resume)
+    print_run_summary(trainer, time.perf_counter() - start)
     return 0
 
 
@@ -56,8 +57,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         DataError: the checkpoint's test set is missing or corrupt.
     """
     from spikebit.train import model_from_checkpoint
+    from spikebit.train.datasets import load_data
     from spikebit.train.losses import make_loss
-    from spikebit.train.run import load_data
     from spikebit.train.trainer import evaluate
 
     model, config, _ = model_from_checkpoint(args.checkpoint, device=args.device)
@@ -222,30 +223,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 NO_VERIFY_HELP = "skip the SHA-256 check of checkpoint tensors (faster loading of large files)"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``spikebit`` argument parser with every subcommand registered.
-
-    Returns:
-        The parser; each subcommand sets ``func``, the handler :func:`main` calls.
-    """
-    from spikebit import __version__
-    from spikebit.cli import configs
-
-    p = argparse.ArgumentParser(
-        prog="spikebit",
-        description="spikebit: ultra-low-latency, low-bit spiking neural networks. Train, "
-        "evaluate, inspect, convert and reproduce the papers' tables from the command line.",
-        epilog="Run `spikebit COMMAND --help` for a command's options.",
-    )
-    p.add_argument("--version", action="version", version=f"spikebit {__version__}")
-    p.add_argument("-q", "--quiet", action="store_true",
-                   help="no progress bars or periodic progress lines (errors still print)")
-    sub = p.add_subparsers(dest="command", required=True)
-    device = argparse.ArgumentParser(add_help=False)
-    device.add_argument("--device", default=None, metavar="DEVICE",
-                        help="auto, cpu, cuda, cuda:N or mps (train: overrides the config's "
-                        "device; eval/info/convert: where the checkpoint is loaded, default cpu)")
-
+def _add_run_commands(sub: argparse._SubParsersAction, device: argparse.ArgumentParser) -> None:
+    """``train``, ``eval`` and ``info``: a run and its checkpoints."""
     t = sub.add_parser("train", parents=[device], help="train from a YAML config")
     t.add_argument("config", help="a YAML config file or a shipped config name "
                    "(e.g. demo; see `spikebit configs list`)")
@@ -271,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-verify", action="store_true", help=NO_VERIFY_HELP)
     i.set_defaults(func=cmd_info)
 
+
+def _add_catalog_commands(sub: argparse._SubParsersAction,
+                          device: argparse.ArgumentParser) -> None:
+    """``models``, ``data`` and ``reproduce``: what spikebit ships."""
     m = sub.add_parser("models", help="list the model zoo")
     m.set_defaults(func=cmd_models)
 
@@ -295,6 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: results)")
     r.set_defaults(func=cmd_reproduce)
 
+
+def _add_convert_command(sub: argparse._SubParsersAction,
+                         device: argparse.ArgumentParser) -> None:
+    """``convert``: an ANN checkpoint to an SNN."""
     c = sub.add_parser("convert", parents=[device],
                        help="convert a trained ANN checkpoint to an SNN")
     c.add_argument("checkpoint", help="a trained ANN checkpoint (.safetensors or run dir)")
@@ -318,11 +305,36 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
     c.set_defaults(func=cmd_convert)
 
-    configs.add_parser(sub)
 
+def build_parser() -> argparse.ArgumentParser:
+    """The ``spikebit`` argument parser with every subcommand registered.
+
+    Returns:
+        The parser; each subcommand sets ``func``, the handler :func:`main` calls.
+    """
+    from spikebit import __version__
+    from spikebit.cli import configs
     from spikebit.cli.export import add_parser as add_export
     from spikebit.cli.run import add_run_parser
 
+    p = argparse.ArgumentParser(
+        prog="spikebit",
+        description="spikebit: ultra-low-latency, low-bit spiking neural networks. Train, "
+        "evaluate, inspect, convert and reproduce the papers' tables from the command line.",
+        epilog="Run `spikebit COMMAND --help` for a command's options.",
+    )
+    p.add_argument("--version", action="version", version=f"spikebit {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress bars or periodic progress lines (errors still print)")
+    sub = p.add_subparsers(dest="command", required=True)
+    device = argparse.ArgumentParser(add_help=False)
+    device.add_argument("--device", default=None, metavar="DEVICE",
+                        help="auto, cpu, cuda, cuda:N or mps (train: overrides the config's "
+                        "device; eval/info/convert: where the checkpoint is loaded, default cpu)")
+    _add_run_commands(sub, device)
+    _add_catalog_commands(sub, device)
+    _add_convert_command(sub, device)
+    configs.add_parser(sub)
     add_export(sub)
     add_run_parser(sub)
     for command in sub.choices.values():  # -q also after the command: `spikebit train X -q`

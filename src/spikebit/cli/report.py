@@ -4,36 +4,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spikebit.metrics import measure_activity, model_storage
 from spikebit.provenance import describe as describe_provenance
 
+if TYPE_CHECKING:
+    from spikebit.train.state import TrainerView
 
-def print_run_summary(run_dir: Path, metrics: dict[str, Any], seconds: float) -> None:
+
+def print_run_summary(trainer: TrainerView, seconds: float) -> None:
     """Print the summary that ``spikebit train`` shows at the end of a run.
 
-    Reloads ``last.safetensors`` and ``best.safetensors`` from ``run_dir`` and prints the
-    last and best test accuracy, the weight layers kept full precision, the weight storage
-    (bits, KiB, ratio to fp32), the wall time and the run's files.
+    Everything comes from ``trainer`` as training left it (nothing is read back from
+    disk): the last and best test accuracy (from ``state.history``), the weight layers
+    kept full precision and the weight storage (bits, KiB, ratio to fp32) of
+    ``trainer.model``, the wall time and the run's files.
 
     Args:
-        run_dir: the run directory holding ``last.safetensors`` and ``best.safetensors``.
-        metrics: the last epoch's metrics; must contain ``"test_acc"`` (a fraction in
-            ``[0, 1]``).
+        trainer: the trainer after :meth:`~spikebit.train.trainer.Trainer.fit` (its
+            ``model``, ``state.history`` with at least one epoch's ``test_acc``, a
+            fraction in ``[0, 1]``, and ``run_dir``).
         seconds: wall time of the run, in seconds.
-
-    Raises:
-        CheckpointError: a checkpoint in ``run_dir`` is missing or unreadable.
     """
-    from spikebit.train import load_checkpoint
-    from spikebit.train.run import model_from_checkpoint
-
-    model, _, _ = model_from_checkpoint(run_dir / "last.safetensors")
-    storage = model_storage(model)
+    history = trainer.state.history
+    best = max(history, key=lambda m: m["test_acc"])  # the first epoch with the best accuracy
+    storage = model_storage(trainer.model)
     fp_layers = [i for i, layer in enumerate(storage.layers) if not layer.quantized]
-    best = load_checkpoint(run_dir / "best.safetensors").meta["metrics"]
-    print(f"test accuracy (last epoch): {metrics['test_acc']:.4f}")
+    run_dir = trainer.run_dir
+    print(f"test accuracy (last epoch): {history[-1]['test_acc']:.4f}")
     print(f"test accuracy (best epoch {best['epoch']}): {best['test_acc']:.4f}")
     print(f"weight layers kept full precision: {fp_layers} of {len(storage.layers)}")
     print(f"storage: {storage.total_bits:,} bits ({storage.total_bits / 8 / 1024:.1f} KiB), "
@@ -65,9 +64,9 @@ def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
     Raises:
         DataError: the dataset cannot be loaded (not fetched, unreadable files).
     """
+    from spikebit.train.datasets import load_data
     from spikebit.train.device import model_device
-    from spikebit.train.run import load_data
-    from spikebit.train.trainer import model_input
+    from spikebit.train.loader import model_input
 
     _, test = load_data(config.data)
     size = min(100, len(test))
@@ -75,6 +74,23 @@ def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
     inputs = [model_input(test.images[i * size:(i + 1) * size]).to(device)
               for i in range(batches)]
     return measure_activity(model, [x for x in inputs if len(x)]).to_dict()
+
+
+def method_reports(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The structured entries that callbacks added to an epoch's metrics.
+
+    A callback's ``on_epoch_end`` may add a mapping or a list (``albsnn``,
+    ``flip_ratio``, ``mfp_memory``, ...); ``spikebit info`` shows each of them under its
+    key, so a new method's report needs no change here. Scalars (accuracies, losses,
+    ``flip_ratio_mean``) are the log's columns and are left out.
+
+    Args:
+        metrics: an epoch's record (a checkpoint's ``metrics`` metadata).
+
+    Returns:
+        ``{key: value}`` for every mapping or list value, in the record's order.
+    """
+    return {k: v for k, v in metrics.items() if isinstance(v, dict | list)}
 
 
 def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -> str:
@@ -97,7 +113,7 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
         ConfigError: the configuration recorded in the checkpoint is invalid.
         DataError: with ``measure``, the dataset cannot be loaded.
     """
-    from spikebit.train.run import model_from_checkpoint
+    from spikebit.train.build import model_from_checkpoint
 
     model, config, ckpt = model_from_checkpoint(path)
     storage = model_storage(model).to_dict()
@@ -110,17 +126,23 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
         "storage": storage,
         "provenance": ckpt.meta.get("provenance"),
     }
-    for key in ("albsnn", "flip_ratio", "mfp_memory"):
-        if key in info["metrics"]:
-            info[key] = info["metrics"][key]
+    reserved = {*info, "activity"}  # a report never hides a field of the report itself
+    reports = {k: v for k, v in method_reports(info["metrics"]).items() if k not in reserved}
+    info.update(reports)
     if measure:
         info["activity"] = activity_for_checkpoint(model, config)
     if as_json:
         return json.dumps(info, indent=2, default=str)
-    lines = [f"checkpoint: {path}", f"model: {config.model.name} {config.model.args}",
-             f"dataset: {config.data.name}",
-             f"trained with: {describe_provenance(ckpt.meta.get('provenance'))}", "",
-             str(model), "",
+    return "\n".join(_info_lines(info, str(model), list(reports)))
+
+
+def _info_lines(info: dict[str, Any], architecture: str, reports: list[str]) -> list[str]:
+    """The text of :func:`info_report` from its JSON form ``info``."""
+    storage = info["storage"]
+    lines = [f"checkpoint: {info['checkpoint']}", f"model: {info['model']} {info['model_args']}",
+             f"dataset: {info['dataset']}",
+             f"trained with: {describe_provenance(info['provenance'])}", "",
+             architecture, "",
              f"{'layer':40s} {'quantizer':15s} {'quant':>5s} {'params':>10s} {'bits':>12s} "
              f"{'ratio':>7s}"]
     for layer in storage["layers"]:
@@ -132,7 +154,7 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
     m = info["metrics"]
     if m:
         lines.append(f"epoch {m.get('epoch')}: test acc {m.get('test_acc', float('nan')):.4f}")
-    if measure:
+    if "activity" in info:
         a = info["activity"]
         lines.append("")
         lines.append("firing rates (mean output per neuron per step):")
@@ -140,7 +162,6 @@ def info_report(path: str | Path, measure: bool = True, as_json: bool = False) -
             lines.append(f"  {name:38s} {rate:.4f}")
         lines.append(f"per sample: MACs {a['macs']:,.0f}  SOPs {a['sops']:,.0f}  "
                      f"energy {a['energy_uJ']:.4f} uJ (4.6 pJ/MAC, 0.9 pJ/SOP, T={a['steps']})")
-    for key in ("albsnn", "flip_ratio", "mfp_memory"):
-        if key in info:
-            lines.append(f"{key}: {json.dumps(info[key])}")
-    return "\n".join(lines)
+    for key in reports:
+        lines.append(f"{key}: {json.dumps(info[key], default=str)}")
+    return lines

@@ -92,9 +92,9 @@ def unwrap_normalization(model: nn.Module) -> tuple[nn.Module, Tensor | None, Te
         ``(inner model, mean [C, 1, 1], std [C, 1, 1])``, or ``(model, None, None)`` when
         it is not wrapped.
     """
-    from spikebit.train.run import _Normalized
+    from spikebit.train.build import Normalized
 
-    if isinstance(model, _Normalized):
+    if isinstance(model, Normalized):
         return model.model, model.mean.detach().clone(), model.std.detach().clone()
     return model, None, None
 
@@ -143,7 +143,7 @@ def load_ann(path: str | Path) -> LoadedANN:
             model that is not a ReLU ANN.
         CheckpointError: the checkpoint cannot be read or rebuilt.
     """
-    from spikebit.train.run import model_from_checkpoint
+    from spikebit.train.build import model_from_checkpoint
 
     p = resolve_checkpoint(path)
     model, config, ckpt = model_from_checkpoint(p)
@@ -176,7 +176,7 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
     Raises:
         ConversionError: ``calibration < 1``.
     """
-    from spikebit.train.run import load_data
+    from spikebit.train.datasets import load_data
 
     if calibration < 1:
         raise ConversionError(f"calibration must be >= 1 training images, got {calibration}")
@@ -209,7 +209,7 @@ def qcfs_finetuned(loaded: LoadedANN, calibration: Tensor, levels: int,
     Raises:
         ConversionError: the ANN has no ``nn.ReLU`` or ``levels`` is not a positive int.
     """
-    from spikebit.train.run import load_data
+    from spikebit.train.datasets import load_data
 
     train, _ = load_data(loaded.config.data)
     net = to_qcfs(loaded.ann, calibration, levels)

@@ -89,8 +89,12 @@ def make_factory(name: str) -> Callable[..., nn.Module]:
 
 
 def register_all() -> None:
-    """Register ``ann-<name>`` in :data:`MODELS` for every conversion ANN (runs on import)."""
-    for name in ANN_ZOO.names():
+    """Register ``ann-<name>`` in :data:`MODELS` for every conversion ANN (runs on import).
+
+    Only the ANNs registered so far (this package's) are listed: a discovering lookup
+    from here would import every method package, experiments included.
+    """
+    for name in ANN_ZOO.registered():
         register_model(f"{PREFIX}{name}", INFO.get(name, f"conversion ANN {name}"))(
             make_factory(name))
 

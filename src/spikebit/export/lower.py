@@ -206,6 +206,11 @@ class _Lowering:
         if not self.target.gate:
             self.refuse_or_approximate(path, "the AGMM gate", "agmm")
             return
+        mean = getattr(m, "mean", "sample")
+        if mean != "sample":
+            raise ExportError(f"layer {path!r}: the AGMM gate with mean={mean!r} has no export "
+                              "primitive (only the per-sample mean, mean='sample'); export a "
+                              "model trained with mean='sample'")
         window = "step" if m.per_step else ("cumulative" if m.causal else "all")
         self.nodes.append(Gate(path, _tensor(m.alpha), window))
 

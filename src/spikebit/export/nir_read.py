@@ -271,8 +271,8 @@ def build_network(graph: LoweredGraph) -> nn.Module:
                          neuron="lif", encoder=graph.encoder, batchnorm=False)
     net: nn.Module = SpikingNet(config, nn.Sequential(*[_module(n) for n in graph.nodes]))
     if graph.normalization is not None:  # the same wrapper a trained checkpoint uses
-        from spikebit.train.run import _Normalized
+        from spikebit.train.build import Normalized
 
-        net = _Normalized(net, *graph.normalization)
+        net = Normalized(net, *graph.normalization)
     net.export_metadata = {"normalization": graph.normalization, **graph.metadata}
     return net.eval()

@@ -22,7 +22,8 @@ class ModelConfig:
 
     ``full_precision`` lists weight-layer indices (0-based, negatives count from
     the end) kept at full precision; every other weight layer uses ``quantizer``.
-    ``block`` names extra per-block modules (``"agmm"``) inserted after BN.
+    ``block`` names extra per-block modules (``"agmm"``) inserted after BN (or before it,
+    when the block's ``position`` is ``"before-bn"``).
 
     Validated when built (:func:`build_network`), not on construction.
 
@@ -42,7 +43,8 @@ class ModelConfig:
         padding: ``"same"`` (``k // 2``) or ``"valid"`` (none) for conv layers.
         gap_kernel: kernel size of the conv before global average pooling (``GAP``).
         block: name in ``BLOCKS`` of a module inserted after each quantized layer's BN
-            (``"agmm"``), or ``None``.
+            (``"agmm"``; before the BN if the module's ``position`` is ``"before-bn"``),
+            or ``None``.
         block_kwargs: keyword arguments of ``block`` (after ``steps``).
     """
 
@@ -214,7 +216,8 @@ def _check_fields(config: ModelConfig) -> None:
 def build_network(config: ModelConfig) -> SpikingNet:
     """Build a :class:`SpikingNet` from ``config`` (see module docstring of ``spec``).
 
-    Hidden layers are ``weight -> BN -> [block] -> neuron``, each on ``[T, B, ...]``;
+    Hidden layers are ``weight -> BN -> [block] -> neuron`` (``weight -> [block] -> BN ->
+    neuron`` for a block whose ``position`` is ``"before-bn"``), each on ``[T, B, ...]``;
     the output layer (GAP conv, a final FC of ``num_classes``, or an appended FC) has
     no neuron.
 
@@ -233,7 +236,7 @@ def build_network(config: ModelConfig) -> SpikingNet:
         ConfigError: neuron arguments that do not fit the neuron, or a field of the
             wrong type or range (``steps``, ``num_classes``, ``in_shape``, names).
     """
-    from spikebit.models.blocks import BLOCKS
+    from spikebit.models.blocks import BLOCKS, ordered_unit
 
     _check_fields(config)
     layers = parse_spec(config.spec)
@@ -256,11 +259,10 @@ def build_network(config: ModelConfig) -> SpikingNet:
         }
 
     def add_hidden(weight: nn.Module, bn: nn.Module, quantized: bool, width: int) -> None:
-        mods.append(TimeDistributed(weight))
-        if config.batchnorm:
-            mods.append(TimeDistributed(bn))
-        if block_cls is not None and quantized:
-            mods.append(block_cls(config.steps, **config.block_kwargs))
+        block = (block_cls(config.steps, **config.block_kwargs)
+                 if block_cls is not None and quantized else None)
+        mods.extend(ordered_unit(TimeDistributed(weight),
+                                 TimeDistributed(bn) if config.batchnorm else None, block))
         mods.append(make_neuron(config.neuron, config.neuron_kwargs, config.steps, width))
 
     for layer in layers:

@@ -30,7 +30,7 @@ class TrainedRun:
 
     def model(self) -> nn.Module:
         """The trained model, rebuilt from ``last.safetensors`` (weights loaded)."""
-        from spikebit.train.run import model_from_checkpoint
+        from spikebit.train.build import model_from_checkpoint
 
         return model_from_checkpoint(self.run_dir / "last.safetensors")[0]
 
@@ -41,7 +41,7 @@ class TrainedRun:
     def test_split(self) -> ArrayDataset:
         """The run's test split, as its config loads it (limits, event frames)."""
         from spikebit.train.config import config_from_dict
-        from spikebit.train.run import load_data
+        from spikebit.train.datasets import load_data
 
         return load_data(config_from_dict(dict(self.config)).data)[1]
 

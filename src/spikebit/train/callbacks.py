@@ -1,16 +1,19 @@
-"""Training callbacks: how methods act per step and per epoch without editing the loop."""
+"""Training callbacks: how methods act per step and per epoch without editing the loop.
+
+A hook receives the running trainer as a :class:`~spikebit.train.state.TrainerView`
+(its ``model``, ``config``, ``state``, ``optimizer``, ``total_steps``, ...); this module
+does not import the trainer, which imports it.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from spikebit.errors import CheckpointError
 from spikebit.registry import Registry
-
-if TYPE_CHECKING:
-    from spikebit.train.trainer import Trainer
+from spikebit.train.state import TrainerView
 
 CALLBACKS: Registry[type[Callback]] = Registry(
     "callback", discover=("spikebit.methods", "spikebit.metrics")
@@ -21,17 +24,18 @@ class Callback:
     """Base class; every hook is optional. ``state_dict`` is saved in checkpoints, keyed
     by the callback's registered name (:func:`callback_keys`), not by its position."""
 
-    config_name: str | None = None  # the name it was built from (set by build_callbacks)
+    config_name: str | None = None  # the name it was built from (build.build_callbacks)
 
-    def on_train_start(self, trainer: Trainer) -> None:
+    def on_train_start(self, trainer: TrainerView) -> None:
         """Called once before the first (or resumed) epoch.
 
         Args:
             trainer: the running :class:`~spikebit.train.trainer.Trainer` (its
-                ``model``, ``config``, ``state``, ``total_steps``, ...).
+                ``model``, ``config``, ``state``, ``total_steps``, ...; see
+                :class:`~spikebit.train.state.TrainerView`).
         """
 
-    def on_step_start(self, trainer: Trainer, step: int) -> None:
+    def on_step_start(self, trainer: TrainerView, step: int) -> None:
         """Called before the forward pass of global step ``step``.
 
         Args:
@@ -40,7 +44,7 @@ class Callback:
                 (``0 .. trainer.total_steps - 1``).
         """
 
-    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+    def on_step_end(self, trainer: TrainerView, step: int, loss: float) -> None:
         """Called after the optimizer and learning-rate scheduler steps.
 
         Args:
@@ -49,7 +53,7 @@ class Callback:
             loss: this rank's batch loss (mean over the batch) at that step.
         """
 
-    def on_epoch_end(self, trainer: Trainer, epoch: int, metrics: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, epoch: int, metrics: dict[str, Any]) -> None:
         """Called after evaluation; may add JSON-able entries to ``metrics``.
 
         Args:
@@ -60,7 +64,7 @@ class Callback:
                 added here are logged and saved in the history.
         """
 
-    def on_train_end(self, trainer: Trainer) -> None:
+    def on_train_end(self, trainer: TrainerView) -> None:
         """Called after the last epoch.
 
         Args:
@@ -90,7 +94,7 @@ class QuantizerSchedule(Callback):
     step.
     """
 
-    def on_step_start(self, trainer: Trainer, step: int) -> None:
+    def on_step_start(self, trainer: TrainerView, step: int) -> None:
         """Call ``set_progress(step / max(1, total_steps - 1))`` on every module that has it.
 
         Args:
@@ -102,6 +106,43 @@ class QuantizerSchedule(Callback):
             setter = getattr(module, "set_progress", None)
             if callable(setter):
                 setter(progress)
+
+
+@CALLBACKS.register("init-weights")
+class InitWeights(Callback):
+    """Start a fresh run from a trained model's weights (fine-tuning).
+
+    Registered as ``init-weights``. At the start of a fresh run (step 0) it loads the
+    model tensors (weights, BN statistics) and ``quantize`` flags of ``path`` into the
+    run's model; a resumed run keeps its own checkpoint's state. The optimizer, schedule
+    and step count start fresh. Put it first in ``callbacks`` so that the other
+    callbacks' ``on_train_start`` sees the loaded weights.
+
+    Args:
+        path: a ``.safetensors`` checkpoint (or run directory) of the same model config.
+
+    Raises:
+        CheckpointError: (at train start) the file is missing, unreadable or holds another
+            model's tensors.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = str(path)
+
+    def on_train_start(self, trainer: TrainerView) -> None:
+        """Load the weights and flags of ``path`` into ``trainer.model`` unless resumed.
+
+        Args:
+            trainer: the trainer (``state.step`` and ``model`` are used).
+
+        Raises:
+            CheckpointError: the checkpoint cannot be read or does not fit the model.
+        """
+        if trainer.state.step > 0:
+            return
+        from spikebit.train.checkpoint import load_checkpoint, restore_model
+
+        restore_model(trainer.model, load_checkpoint(self.path))
 
 
 def callback_keys(callbacks: list[Callback]) -> list[str]:
@@ -146,6 +187,21 @@ def callback_state(callbacks: list[Callback]) -> tuple[dict[str, torch.Tensor], 
     return tensors, meta
 
 
+def _load_by_position(callbacks: list[Callback], keys: list[str],
+                      tensors: dict[str, torch.Tensor], meta: dict[str, Any],
+                      source: object) -> None:
+    """:func:`load_callback_state` for checkpoints that keyed callbacks ``"0"``, ``"1"``..."""
+    if len(meta) != len(keys):
+        raise CheckpointError(
+            f"{source} holds state for {len(meta)} callbacks (saved by position) but "
+            f"this run has {len(keys)} ({', '.join(keys)}); resume with the callbacks the "
+            "checkpoint was trained with, in the same order")
+    for i, cb in enumerate(callbacks):
+        prefix = f"callback{i}."
+        cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
+                            if k.startswith(prefix)}, meta[str(i)])
+
+
 def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tensor],
                         meta: dict[str, Any], source: object = "the checkpoint") -> None:
     """Give each of ``callbacks`` the state saved under its key in ``tensors`` (all the
@@ -167,17 +223,9 @@ def load_callback_state(callbacks: list[Callback], tensors: dict[str, torch.Tens
     """
     keys = callback_keys(callbacks)
     if meta and all(k.isdigit() for k in meta):  # positional (older checkpoints)
-        saved = [str(i) for i in range(len(meta))]
-        if len(saved) != len(keys):
-            raise CheckpointError(
-                f"{source} holds state for {len(saved)} callbacks (saved by position) but "
-                f"this run has {len(keys)} ({', '.join(keys)}); resume with the callbacks the "
-                "checkpoint was trained with, in the same order")
-        for i, cb in enumerate(callbacks):
-            prefix = f"callback{i}."
-            cb.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
-                                if k.startswith(prefix)}, meta[str(i)])
+        _load_by_position(callbacks, keys, tensors, meta, source)
         return
+
     def has_state(key: str) -> bool:
         return bool(meta.get(key)) or any(k.startswith(f"callback.{key}.") for k in tensors)
 

@@ -372,10 +372,8 @@ def restore_model(model: nn.Module, ckpt: Checkpoint) -> None:
             layer.quantize = bool(flags[name])
 
 
-from spikebit.train.optim_state import optimizer_tensors, restore_optimizer  # noqa: E402
-
 __all__ = [
     "Checkpoint", "atomic_write_bytes", "atomic_write_json", "clean_stale_temps",
-    "load_checkpoint", "model_tensors", "nonfinite_tensors", "optimizer_tensors",
-    "quantize_flags", "restore_model", "restore_optimizer", "save_checkpoint", "tensor_digest",
+    "load_checkpoint", "model_tensors", "nonfinite_tensors", "quantize_flags",
+    "restore_model", "save_checkpoint", "tensor_digest",
 ]

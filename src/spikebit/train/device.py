@@ -25,13 +25,14 @@ import copy
 import itertools
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from torch import nn
 
 from spikebit.errors import CheckpointError, ConfigError
+from spikebit.train.loader import head, model_input
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -199,6 +200,28 @@ def probe_precision(
         ) from None
     finally:
         del probe
+
+
+def preflight(model: nn.Module, train: Any, loss_fn: Callable[..., torch.Tensor],
+              device: torch.device, precision: str) -> None:
+    """Forward+backward a copy of ``model`` on 2 samples of ``train`` in ``precision``
+    (:func:`probe_precision`), before anything is written. Nothing runs for ``fp32``.
+
+    Args:
+        model: the network, already on ``device``.
+        train: the training set (an ``ArrayDataset`` or a map-style dataset); its first
+            2 samples are the probe batch.
+        loss_fn: the run's loss, called as ``loss_fn(output, labels)``.
+        device: where ``model`` is and the probe runs.
+        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (the config's ``precision``).
+
+    Raises:
+        ConfigError: an op has no kernel for that precision on ``device``.
+    """
+    if precision != "fp32":
+        images, labels = head(train, 2)
+        probe_precision(model, model_input(images.to(device)), loss_fn, labels.to(device),
+                        device, precision)
 
 
 def to_device(x: torch.Tensor, device: torch.device) -> torch.Tensor:

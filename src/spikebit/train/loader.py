@@ -246,6 +246,20 @@ def sample_shape(dataset: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
+def model_input(images: torch.Tensor) -> torch.Tensor:
+    """Put a batch in the layout the model reads: event frames become time-major.
+
+    Args:
+        images: a batch of images ``[B, C, H, W]`` (returned as is; the model repeats or
+            encodes them over its time steps) or of event frames ``[B, T, C, H, W]``.
+
+    Returns:
+        ``images`` unchanged when 4-D; 5-D event frames transposed to ``[T, B, C, H, W]``
+        (a view, no copy).
+    """
+    return images.transpose(0, 1) if images.ndim == 5 else images
+
+
 def _first(dataset: Any) -> tuple[torch.Tensor, Any]:
     key: Any = (0, 0) if getattr(dataset, "seeded", False) else 0
     return dataset[key]
@@ -310,47 +324,3 @@ def num_classes(dataset: Sized) -> int:
             "so the model's output size can be chosen."
         )
     return int(n)
-
-
-STREAMED = ("imagenet", "tinyimagenet")
-"""Datasets streamed from their files unless ``data.stream: false``."""
-
-
-def stream_enabled(data: Any) -> bool:
-    """Whether ``data`` (a ``DataSection``) is read lazily from image files.
-
-    Args:
-        data: the config's ``data`` section (``stream``, ``name``).
-
-    Returns:
-        ``data.stream`` when set, else whether the dataset is one of :data:`STREAMED`.
-    """
-    return bool(data.stream) if data.stream is not None else data.name in STREAMED
-
-
-def streaming_transform(data: Any, train: Any) -> tuple[Transform | None, Any]:
-    """Batch transform and normalization for a streamed dataset.
-
-    Crop and flip already happen per sample in the workers, so ``crop_padding``/``hflip``
-    add nothing; ``normalize`` uses the dataset's fixed ``stats`` (ImageNet's mean/std for
-    RGB) instead of statistics over a train set that is never held in memory.
-
-    Args:
-        data: the config's ``data`` section (``normalize``).
-        train: the streamed training set (its ``stats = (mean, std)``).
-
-    Returns:
-        ``(None, norm)``: no batch transform, and ``norm = (mean, std)`` per channel when
-        ``normalize`` is set, else ``None``.
-
-    Raises:
-        DataError: ``normalize`` is set and ``train`` has no ``stats``.
-    """
-    stats = getattr(train, "stats", None)
-    if data.normalize and stats is None:
-        raise DataError(
-            f"data.normalize needs per-channel statistics, which {type(train).__name__} does "
-            "not provide (set a `stats = (mean, std)` attribute, or normalize: false)."
-        )
-    norm = (list(stats[0]), list(stats[1])) if data.normalize else None
-    return None, norm

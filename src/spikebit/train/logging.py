@@ -9,7 +9,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from spikebit.plotting import new_figure
 from spikebit.progress import ProgressBar
 from spikebit.provenance import write_result_json
 from spikebit.train.checkpoint import atomic_write_bytes
@@ -117,6 +116,8 @@ class EpochLog:
         """
         if not self.enabled or not history:
             return None
+        from spikebit.plotting import new_figure  # figures only when asked for
+
         fig = new_figure("curves.png", figsize=(9, 3.5))
         if fig is None:
             return None

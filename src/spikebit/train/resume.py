@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import torch
 
 from spikebit.errors import CheckpointError, ConfigError
 from spikebit.train.callbacks import load_callback_state
@@ -24,9 +26,7 @@ from spikebit.train.checkpoint import load_checkpoint, restore_model
 from spikebit.train.checkpoint_meta import require_training_sections
 from spikebit.train.device import restore_device_state
 from spikebit.train.optim_state import restore_optimizer
-
-if TYPE_CHECKING:
-    from spikebit.train.trainer import Trainer
+from spikebit.train.state import TrainerView, TrainState
 
 RESUMABLE = frozenset({
     "optim.epochs", "optim.lr", "optim.eval_batch_size", "optim.grad_clip", "log_every",
@@ -101,7 +101,7 @@ def check_resume(saved: dict[str, Any], current: dict[str, Any], epoch: int,
     return changes
 
 
-def apply_changes(trainer: Trainer, changes: dict[str, tuple[Any, Any]]) -> None:
+def apply_changes(trainer: TrainerView, changes: dict[str, tuple[Any, Any]]) -> None:
     """Make allowed ``changes`` (from :func:`check_resume`) to ``optim.lr`` or
     ``optim.epochs`` take effect in ``trainer``'s optimizer and scheduler.
 
@@ -164,7 +164,7 @@ def _check_like(saved: Any, fresh: Any, field: str, where: str) -> None:
                 _check_like(saved[key], value, f"{field}.{key}", where)
 
 
-def restore_trainer(trainer: Trainer, path: Any = None) -> None:
+def restore_trainer(trainer: TrainerView, path: Any = None) -> None:
     """Restore model, optimizer, scheduler, RNG, trainer state and callbacks from ``path``
     (default: the trainer's ``last.safetensors``).
 
@@ -183,10 +183,6 @@ def restore_trainer(trainer: Trainer, path: Any = None) -> None:
         ConfigError: the config changed outside :data:`RESUMABLE`, or nothing is left
             to train.
     """
-    import torch
-
-    from spikebit.train.trainer import TrainState
-
     where = str(path or trainer.run_dir / "last.safetensors")
     ckpt = load_checkpoint(where)
     require_training_sections(ckpt.meta, where)

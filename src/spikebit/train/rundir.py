@@ -14,13 +14,9 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from spikebit.errors import CheckpointError
-from spikebit.train.checkpoint import clean_stale_temps, save_checkpoint
-
-if TYPE_CHECKING:
-    from spikebit.train.trainer import Trainer
+from spikebit.train.checkpoint import clean_stale_temps
 
 RUN_FILES = ("last.safetensors", "best.safetensors", "log.csv", "metrics.json",
              "curves.png", "tensorboard")
@@ -97,8 +93,9 @@ def prepare_run_dir(run_dir: Path, fresh: bool) -> None:
     """Before training in ``run_dir``: move an earlier run aside (``fresh``), check
     writability (:class:`CheckpointError`), remove stale temp files.
 
-    ``tensorboard/`` is not looked at here: the trainer's own writer creates it before
-    training starts (:func:`spikebit.train.run.train_from_config` checks it earlier).
+    Called by :meth:`spikebit.train.trainer.Trainer.fit` before the trainer opens its
+    logs (whose TensorBoard writer creates ``tensorboard/``), so every name of
+    :data:`RUN_FILES` counts as an earlier run's.
 
     Args:
         run_dir: the run directory.
@@ -110,37 +107,9 @@ def prepare_run_dir(run_dir: Path, fresh: bool) -> None:
     """
     run_dir = Path(run_dir)
     if fresh and run_dir.is_dir():
-        found = run_files(run_dir, tuple(n for n in RUN_FILES if n != "tensorboard"))
+        found = run_files(run_dir)
         if found:
             move_aside(run_dir, f"files from an earlier run ({', '.join(found)}; use --resume "
                        "to continue it)")
     check_writable(run_dir)
     clean_stale_temps(run_dir)
-
-
-def save_epoch(trainer: Trainer, metrics: dict[str, Any], improved: bool) -> None:
-    """Write ``trainer``'s epoch checkpoints and logs (``metrics`` of the epoch; ``best``
-    too when ``improved``): ``best`` first, then ``last``.
-
-    Every tensor is checked for NaN/inf first (a diverged state is never written).
-    Writing ``best.safetensors`` before ``last.safetensors`` means a kill during
-    either write leaves ``last`` at the previous epoch: ``--resume`` then repeats
-    the epoch (bit-identically on CPU) and writes its best weights again, so the
-    best weights of a run are never lost.
-
-    Args:
-        trainer: the trainer at the end of an epoch (``state.epoch`` already advanced).
-        metrics: the epoch's record, saved in the checkpoint and the logs.
-        improved: the test accuracy beat the best so far: write ``best.safetensors``.
-
-    Raises:
-        TrainingError: a tensor holds NaN/inf (nothing is written).
-        CheckpointError: a file cannot be written.
-    """
-    ckpt = trainer.checkpoint(metrics)
-    trainer.monitor.check_checkpoint(ckpt.tensors, trainer.state.epoch - 1,
-                                     trainer.state.step)
-    if improved:
-        save_checkpoint(trainer.run_dir / "best.safetensors", ckpt)
-    save_checkpoint(trainer.run_dir / "last.safetensors", ckpt)
-    trainer.log.write(metrics, trainer.state.history)

@@ -1,4 +1,5 @@
-"""Seed repeats of experiment runs: which repeat is running, and how it renames a run.
+"""Seeds: every generator from a run's seed (:func:`seed_everything`), and seed repeats
+of experiment runs (which repeat is running, and how it renames a run).
 
 ``spikebit reproduce NAME --seeds N`` runs an experiment's runner N times inside
 :func:`seed_repeat`; every training the runner starts through
@@ -9,10 +10,14 @@ single-seed run already on disk is reused as the first repeat).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+
+import numpy as np
+import torch
 
 from spikebit.errors import ConfigError
 
@@ -66,3 +71,14 @@ def with_repeat_seed(config: dict[str, Any]) -> dict[str, Any]:
     out["seed"] = int(config.get("seed", 0)) + k
     out["name"] = f"{config.get('name', 'run')}-seed{k}"
     return out
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy (``seed mod 2**32``) and torch (all devices).
+
+    Args:
+        seed: the run's seed (``config.seed``); any integer.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)

@@ -2,23 +2,23 @@
 
 Every epoch: train, evaluate, call the callbacks, write ``best.safetensors`` (when
 test accuracy improves) and then ``last.safetensors`` atomically, and log a CSV row
-(:func:`spikebit.train.rundir.save_epoch`). Divergence (NaN/inf loss, gradients or
-weights, or a loss blow-up) stops training with the step and the cause
-(:mod:`spikebit.train.divergence`). ``resume=True`` continues from
-``last.safetensors`` under the resume policy of :mod:`spikebit.train.resume` and, on
-CPU with the same seed, reproduces the uninterrupted run exactly.
+(:meth:`Trainer.save_epoch`). Divergence (NaN/inf loss, gradients or weights, or a loss
+blow-up) stops training with the step and the cause (:mod:`spikebit.train.divergence`).
+``resume=True`` continues from ``last.safetensors`` under the resume policy of
+:mod:`spikebit.train.resume` and, on CPU with the same seed, reproduces the
+uninterrupted run exactly.
+
+The trainer gets a built model and datasets; building them from a config is
+:mod:`spikebit.train.build` and :mod:`spikebit.train.datasets`, and
+:func:`spikebit.train.run.fit_from_config` connects the steps.
 """
 
 from __future__ import annotations
 
-import math
-import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -26,25 +26,20 @@ from spikebit.data import ArrayDataset
 from spikebit.data.transforms import Transform
 from spikebit.errors import TrainingError
 from spikebit.progress import ProgressBar
-from spikebit.train.callbacks import (
-    Callback,
-    QuantizerSchedule,
-    callback_state,
-)
+from spikebit.train.callbacks import Callback, QuantizerSchedule, callback_state
 from spikebit.train.checkpoint import (
     Checkpoint,
     model_tensors,
-    optimizer_tensors,
     quantize_flags,
+    save_checkpoint,
 )
-from spikebit.train.config import RunConfig
 from spikebit.train.device import (
     autocast,
     check_precision,
     fp32_quantizers,
     make_scaler,
     model_device,
-    probe_precision,
+    preflight,
     requested_device,
     resolve_device,
     rng_state,
@@ -52,159 +47,35 @@ from spikebit.train.device import (
 )
 from spikebit.train.distributed import DistInfo, all_reduce_sum
 from spikebit.train.divergence import DivergenceMonitor
-from spikebit.train.loader import eval_batches, head, make_batches, num_classes, sample_shape
+from spikebit.train.loader import (
+    eval_batches,
+    make_batches,
+    model_input,
+    num_classes,
+    sample_shape,
+)
 from spikebit.train.logging import EpochLog, Progress
 from spikebit.train.losses import make_loss, readout
+from spikebit.train.optim import make_optimizer, make_scheduler
+from spikebit.train.optim_state import optimizer_tensors
 from spikebit.train.resume import restore_trainer
-from spikebit.train.rundir import prepare_run_dir, save_epoch
+from spikebit.train.rundir import prepare_run_dir
+from spikebit.train.schema import RunConfig
+from spikebit.train.state import TrainState
 from spikebit.train.validate import check_against_data
-
-
-def input_shape(dataset: ArrayDataset) -> tuple[int, ...]:
-    """Per-sample input shape of ``dataset`` without the time axis.
-
-    Args:
-        dataset: images ``[N, C, H, W]`` or event frames ``[N, T, C, H, W]``.
-
-    Returns:
-        The shape ``(C, H, W)`` of one sample (event frames drop their ``T`` axis).
-    """
-    return sample_shape(dataset)
-
-
-def model_input(images: torch.Tensor) -> torch.Tensor:
-    """Put a batch in the layout the model reads: event frames become time-major.
-
-    Args:
-        images: a batch of images ``[B, C, H, W]`` (returned as is; the model repeats or
-            encodes them over its time steps) or of event frames ``[B, T, C, H, W]``.
-
-    Returns:
-        ``images`` unchanged when 4-D; 5-D event frames transposed to ``[T, B, C, H, W]``
-        (a view, no copy).
-    """
-    return images.transpose(0, 1) if images.ndim == 5 else images
-
-
-def preflight(model: nn.Module, train, loss_fn, device: torch.device, precision: str) -> None:
-    """Forward+backward a copy of ``model`` on 2 samples of ``train`` in ``precision``.
-
-    Nothing runs for ``fp32``.
-
-    Args:
-        model: the network, already on ``device``.
-        train (ArrayDataset): the training set; its first 2 samples are the probe batch.
-        loss_fn (Callable): the run's loss, called as ``loss_fn(output, labels)``.
-        device: where ``model`` is and the probe runs.
-        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (the config's ``precision``).
-
-    Raises:
-        ConfigError: an op has no kernel for that precision on ``device``.
-    """
-    if precision != "fp32":
-        images, labels = head(train, 2)
-        probe_precision(model, model_input(images.to(device)), loss_fn, labels.to(device),
-                        device, precision)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy (``seed mod 2**32``) and torch (all devices).
-
-    Args:
-        seed: the run's seed (``config.seed``); any integer.
-    """
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Optimizer parameter groups: weight decay only on conv/linear weights.
-
-    Parameters with ``ndim > 1`` (conv/linear weights) decay; BN affine parameters,
-    biases and scalars (learnable thresholds, leaks, quantizer scales) do not. Frozen
-    parameters (``requires_grad=False``) are left out.
-
-    Args:
-        model: the network whose trainable parameters are grouped.
-        weight_decay: the L2 coefficient of the decaying group (``optim.weight_decay``).
-
-    Returns:
-        One group ``{"params", "weight_decay"}`` for the weights, followed by one with
-        ``weight_decay=0.0`` when the model has 0-/1-D parameters.
-    """
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim > 1]
-    rest = [p for p in model.parameters() if p.requires_grad and p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": weight_decay}]
-    if rest:
-        groups.append({"params": rest, "weight_decay": 0.0})
-    return groups
-
-
-def make_optimizer(model: nn.Module, config: RunConfig) -> torch.optim.Optimizer:
-    """The optimizer named by ``config.optim.optimizer`` over :func:`param_groups`.
-
-    ``"sgd"`` uses ``optim.momentum``; ``"adamw"`` and ``"adam"`` (the fallback for any
-    other name, which :func:`spikebit.train.config.load_config` has already refused) use
-    ``optim.lr`` only. Weight decay comes from the groups.
-
-    Args:
-        model: the network to optimize.
-        config: the run configuration (its ``optim`` section).
-
-    Returns:
-        A ``torch.optim`` optimizer (SGD, AdamW or Adam) at learning rate ``optim.lr``.
-    """
-    o = config.optim
-    groups = param_groups(model, o.weight_decay)
-    if o.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=o.lr, momentum=o.momentum)
-    if o.optimizer == "adamw":
-        return torch.optim.AdamW(groups, lr=o.lr)
-    return torch.optim.Adam(groups, lr=o.lr)
-
-
-def make_scheduler(opt: torch.optim.Optimizer, config: RunConfig, steps: int):
-    """The learning-rate schedule named by ``config.optim.schedule``, stepped per batch.
-
-    ``CosineAnnealingLR`` from ``optim.lr`` to 0 over ``steps`` for ``"cosine"``;
-    otherwise a constant ``LambdaLR`` (factor 1).
-
-    Args:
-        opt: the optimizer whose learning rate is scheduled.
-        config: the run configuration (``optim.schedule``: ``"cosine"`` or ``"constant"``).
-        steps: total optimizer steps of the run (batches per epoch times epochs); the
-            cosine period ``T_max`` (at least 1).
-    """
-    if config.optim.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, steps))
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-
-
-@dataclass
-class TrainState:
-    """Where training stands; saved in every checkpoint and restored on resume.
-
-    Args:
-        epoch: epochs completed (0 before the first one).
-        step: optimizer steps taken so far (batches, over all epochs).
-        best_acc: best test accuracy so far, in [0, 1] (``-1.0`` before any epoch).
-        history: one metrics dict per completed epoch (the CSV rows of the run).
-    """
-
-    epoch: int = 0
-    step: int = 0
-    best_acc: float = -1.0
-    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Trainer:
     """Fit ``model`` on ``train`` and evaluate on ``test`` as ``config`` says.
 
     BPTT with surrogate gradients through all time steps; models take ``[T, B, ...]``
-    inputs (event frames are made time-major by :func:`model_input`) and output logits
-    ``[T, B, K]`` or ``[B, K]`` (read out by the configured loss). Construction checks
-    device, precision and data against the config before anything is written.
+    inputs (event frames are made time-major by
+    :func:`~spikebit.train.loader.model_input`) and output logits ``[T, B, K]`` or
+    ``[B, K]`` (read out by the configured loss). Construction checks device, precision
+    and data against the config and writes nothing; :meth:`fit` prepares the run
+    directory (an earlier run there is moved aside unless resuming). After :meth:`fit`,
+    ``model``, ``state`` (history, best accuracy) and ``run_dir`` hold the run's
+    outcome (what ``spikebit train`` summarizes).
 
     Args:
         config: the run configuration (validated by
@@ -245,14 +116,14 @@ class Trainer:
         self.precision = config.precision
         check_precision(self.precision, self.device)
         self.model = model.to(self.device)
-        preflight(self.model, train, make_loss(config.loss), self.device, self.precision)
+        self.loss_fn = make_loss(config.loss)
+        preflight(self.model, train, self.loss_fn, self.device, self.precision)
         self.scaler = make_scaler(self.device, self.precision)
         if self.precision != "fp32":
             fp32_quantizers(self.model)  # quantizer statistics stay float32 under autocast
         self.train_model = self.dist.wrap(self.model, self.device)
         self.train_set, self.test_set = train, test
         self.callbacks = [QuantizerSchedule(), *(callbacks or [])]
-        self.loss_fn = make_loss(config.loss)
         self.run_dir = Path(run_dir or Path(config.out_dir) / config.name)
         if config.optim.batch_size % self.dist.world_size:
             raise TrainingError(
@@ -271,11 +142,9 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, config, self.total_steps)
         self.state = TrainState()
         self.monitor = DivergenceMonitor(model, self.run_dir)
-        self._prepared = False
-        self.log = EpochLog(self.run_dir, enabled=self.dist.is_main,
-                            tensorboard=config.tensorboard)
+        self.log: EpochLog | None = None  # opened by fit(), after the run directory is ready
 
-    # -- checkpoints -----------------------------------------------------------
+    # -- checkpoints and the run directory -----------------------------------------
     def checkpoint(self, metrics: dict[str, Any]) -> Checkpoint:
         """Everything needed to resume exactly, as one checkpoint.
 
@@ -301,7 +170,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "metrics": metrics,
             "quantize": quantize_flags(self.model),
-            "input": {"in_shape": list(input_shape(self.train_set)),
+            "input": {"in_shape": list(sample_shape(self.train_set)),
                       "num_classes": num_classes(self.train_set)},
             "optimizer": opt_meta,
             "scheduler": self.scheduler.state_dict(),
@@ -312,6 +181,39 @@ class Trainer:
                        "scaler": self.scaler.state_dict()},
         }
         return Checkpoint(tensors, meta)
+
+    def save_epoch(self, metrics: dict[str, Any], improved: bool) -> None:
+        """Write this epoch's checkpoints and logs: ``best.safetensors`` first (when
+        ``improved``), then ``last.safetensors``, ``log.csv`` and ``metrics.json``.
+
+        Every tensor is checked for NaN/inf first (a diverged state is never written).
+        Writing ``best`` before ``last`` means a kill during either write leaves ``last``
+        at the previous epoch: ``--resume`` then repeats the epoch (bit-identically on
+        CPU) and writes its best weights again, so the best weights of a run are never
+        lost.
+
+        Args:
+            metrics: the epoch's record, saved in the checkpoint and the logs
+                (``state.epoch`` already counts this epoch).
+            improved: the test accuracy beat the best so far: write ``best.safetensors``.
+
+        Raises:
+            TrainingError: a tensor holds NaN/inf (nothing is written).
+            CheckpointError: a file cannot be written.
+        """
+        ckpt = self.checkpoint(metrics)
+        self.monitor.check_checkpoint(ckpt.tensors, self.state.epoch - 1, self.state.step)
+        if improved:
+            save_checkpoint(self.run_dir / "best.safetensors", ckpt)
+        save_checkpoint(self.run_dir / "last.safetensors", ckpt)
+        self._open_log().write(metrics, self.state.history)
+
+    def _open_log(self) -> EpochLog:
+        """The run's CSV/JSON/TensorBoard log (its writer creates ``tensorboard/``)."""
+        if self.log is None:
+            self.log = EpochLog(self.run_dir, enabled=self.dist.is_main,
+                                tensorboard=self.config.tensorboard)
+        return self.log
 
     def resume(self, path: str | Path | None = None) -> None:
         """Restore everything from ``path`` (default: this run's ``last.safetensors``).
@@ -382,6 +284,25 @@ class Trainer:
         progress.close()
         return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
 
+    def _epoch(self, epoch: int) -> dict[str, Any]:
+        """Train and evaluate epoch ``epoch`` (0-based), run the callbacks, record and save
+        it; returns its metrics."""
+        t0 = time.perf_counter()
+        lr = self.scheduler.get_last_lr()[0]  # the rate of the epoch's first step
+        metrics: dict[str, Any] = self._train_epoch(epoch)
+        metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
+        metrics.update({"epoch": epoch + 1, "lr": lr, "epoch_seconds": time.perf_counter() - t0})
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, metrics)
+        self.state.epoch = epoch + 1
+        self.state.history.append(metrics)
+        improved = metrics["test_acc"] > self.state.best_acc
+        self.state.best_acc = max(self.state.best_acc, metrics["test_acc"])
+        metrics["best_test_acc"] = self.state.best_acc
+        if self.dist.is_main:
+            self.save_epoch(metrics, improved)
+        return metrics
+
     def fit(self, resume: bool = False) -> dict[str, Any]:
         """Train until ``config.optim.epochs`` epochs are done.
 
@@ -405,34 +326,20 @@ class Trainer:
             ConfigError: ``resume=True`` and the config differs from the saved one where
                 the resume policy forbids it, or nothing is left to train.
         """
-        if self.dist.is_main and not self._prepared:
+        if self.dist.is_main and self.log is None:  # first fit() of this trainer
             prepare_run_dir(self.run_dir, fresh=not resume and self.state.epoch == 0)
-        self._prepared = True
+        self._open_log()
         if resume:
             self.resume()
         for cb in self.callbacks:
             cb.on_train_start(self)
         metrics: dict[str, Any] = self.state.history[-1] if self.state.history else {}
         for epoch in range(self.state.epoch, self.config.optim.epochs):
-            t0 = time.perf_counter()
-            lr = self.scheduler.get_last_lr()[0]  # the rate of the epoch's first step
-            metrics = self._train_epoch(epoch)
-            metrics.update({f"test_{k}": v for k, v in self.evaluate().items()})
-            metrics.update({"epoch": epoch + 1, "lr": lr,
-                            "epoch_seconds": time.perf_counter() - t0})
-            for cb in self.callbacks:
-                cb.on_epoch_end(self, epoch, metrics)
-            self.state.epoch = epoch + 1
-            self.state.history.append(metrics)
-            improved = metrics["test_acc"] > self.state.best_acc
-            self.state.best_acc = max(self.state.best_acc, metrics["test_acc"])
-            metrics["best_test_acc"] = self.state.best_acc
-            if self.dist.is_main:
-                save_epoch(self, metrics, improved)
+            metrics = self._epoch(epoch)
         for cb in self.callbacks:
             cb.on_train_end(self)
         if self.dist.is_main and self.config.plots:
-            self.log.plot(self.state.history)
+            self._open_log().plot(self.state.history)
         return metrics
 
 
@@ -474,17 +381,3 @@ def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int =
             bar.update(labels.numel())
     model.train(was_training)
     return {"acc": correct / max(1, total), "loss": loss_sum / max(1, total)}
-
-
-def check_finite(value: float, what: str) -> None:
-    """Refuse a NaN or infinite value.
-
-    Args:
-        value: the number to check (a loss, a norm, a metric).
-        what: what ``value`` is, named in the error message.
-
-    Raises:
-        TrainingError: ``value`` is NaN or infinite.
-    """
-    if not math.isfinite(value):
-        raise TrainingError(f"{what} is {value}")

@@ -9,7 +9,8 @@ data (``num_classes`` versus the labels, ``batch_size`` versus the training
 set) are :func:`check_against_data`. Every failure is a :class:`ConfigError`
 naming the field and the accepted range. When the config's ``imports`` cannot be
 imported from the working directory yet, the name and argument checks wait until the
-components are built (:func:`build_component`, which names the same problems).
+components are built (:func:`spikebit.registry.build_component`, which names the same
+problems).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from spikebit.errors import ConfigError, SpikebitError
 
 if TYPE_CHECKING:
     from spikebit.data import ArrayDataset
-    from spikebit.train.config import RunConfig
+    from spikebit.train.schema import RunConfig
 
 MAX_SEED = 2**63 - 1
 MAX_COUNT = 2**31 - 1
@@ -232,30 +233,3 @@ def check_against_data(config: RunConfig, train: ArrayDataset, world_size: int =
             f"({len(train)} samples{f' over {world_size} processes' if world_size > 1 else ''}), "
             f"so an epoch would have no steps; use at most {per_rank * max(1, world_size)}"
         )
-
-
-def build_component(factory: Callable[..., Any], args: dict[str, Any], what: str) -> Any:
-    """``factory(**args)``; a value the component refuses becomes a :class:`ConfigError`
-    naming ``what`` (e.g. ``"model 'albsnn-mnist'"``).
-
-    Args:
-        factory: the component's class or factory function.
-        args: keyword arguments for it.
-        what: names the component in messages.
-
-    Returns:
-        ``factory(**args)``.
-
-    Raises:
-        ConfigError: the factory raised ``TypeError``, ``ValueError``,
-            ``OverflowError``, ``RuntimeError`` or ``MemoryError``
-            (a :class:`~spikebit.errors.SpikebitError` passes through unchanged).
-    """
-    try:
-        return factory(**args)
-    except SpikebitError:
-        raise
-    except (TypeError, ValueError, OverflowError, RuntimeError, MemoryError) as exc:
-        raise ConfigError(
-            f"{what} refused its arguments {args!r}: {type(exc).__name__}: {exc}"
-        ) from None

@@ -25,8 +25,9 @@ def test_config_files_are_the_cpu_budget_runs(variant):
 
 def test_budgets_differ_only_in_size():
     smoke, cpu = run_config("agmm-bsnn", "smoke"), run_config("agmm-bsnn", "cpu")
-    assert smoke["optim"]["epochs"] == 1 and cpu["optim"]["epochs"] == 10
-    assert smoke["data"]["train_limit"] < 1000 and "train_limit" not in cpu["data"]
+    assert smoke["optim"]["epochs"] == 1 and cpu["optim"]["epochs"] == 4
+    assert smoke["data"]["train_limit"] < 1000 and cpu["data"]["train_limit"] == 6000
+    assert cpu["data"]["test_limit"] == 5000
     assert smoke["optim"]["optimizer"] == cpu["optim"]["optimizer"]
     for variant in VARIANTS:
         config_from_dict(run_config(variant.name, "full"))

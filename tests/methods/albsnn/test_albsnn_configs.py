@@ -16,7 +16,8 @@ from spikebit.metrics import model_storage
 from spikebit.quant import quantized_layers
 from spikebit.reproduce import EXPERIMENTS
 from spikebit.train import config_from_dict, load_config
-from spikebit.train.run import build_callbacks, build_model, train_from_config
+from spikebit.train.build import build_callbacks, model_from_config
+from spikebit.train.run import train_from_config
 
 ROOT = Path(__file__).resolve().parents[3]
 CONFIGS = ROOT / "configs" / "albsnn"
@@ -37,7 +38,7 @@ def test_every_config_loads_and_builds(path):
     config = load_config(path)
     build_callbacks(config)
     in_shape, classes = SHAPES[config.data.name]
-    model = build_model(config, in_shape, classes)
+    model = model_from_config(config, in_shape, classes)
     assert sum(p.numel() for p in model.parameters()) > 0
 
 
@@ -86,7 +87,7 @@ def _fake_measure_run(seen: list):
 
     def fake(run, work_dir):
         seen.append(run)
-        model = build_model(config_from_dict(run), (1, 28, 28), 10)
+        model = model_from_config(config_from_dict(run), (1, 28, 28), 10)
         if run["callbacks"]:
             quantized_layers(model)[0][1].quantize = False
         metrics = {"test_acc": 0.5, "best_test_acc": 0.6, "epoch": 1, "epoch_seconds": 2.0}

@@ -7,8 +7,8 @@ import pytest
 from spikebit.methods.multithreshold import experiments
 from spikebit.methods.multithreshold.runs import run_config
 from spikebit.train import config_from_dict
+from spikebit.train.build import build_callbacks, model_from_config
 from spikebit.train.config import load_config
-from spikebit.train.run import build_callbacks, build_model
 
 CONFIGS = sorted((Path(__file__).parents[3] / "configs" / "multithreshold").glob("*.yaml"))
 SHAPES = {"fashion-mnist": (1, 28, 28), "mnist-subset": (1, 28, 28), "cifar10": (3, 32, 32)}
@@ -22,7 +22,7 @@ def test_there_are_configs():
 def test_config_loads_and_builds(path):
     config = load_config(path)
     assert path.name.startswith(config.data.name)
-    net = build_model(config, SHAPES[config.data.name], 10)
+    net = model_from_config(config, SHAPES[config.data.name], 10)
     assert net.steps == config.model.args["steps"]
     build_callbacks(config)
 

@@ -29,13 +29,14 @@ def _inner(m: nn.Module) -> nn.Module:
 
 @dataclass(frozen=True)
 class BinaryUnit:
-    """A quantizing conv, the BN after it and the AGMM block after that (if any).
+    """A quantizing conv, the BN after it and its AGMM block (after the BN, or between the
+    conv and the BN when placed ``"before-bn"``; ``None`` if there is none).
 
     Args:
         name: ``"<Sequential name>.<index of the conv>"``.
         conv: the quantizing conv layer (unwrapped from :class:`TimeDistributed`).
         bn: the ``BatchNorm2d`` after it.
-        agmm: the :class:`AGMM` block after the BN, or ``None``.
+        agmm: the unit's :class:`AGMM` block, or ``None``.
     """
 
     name: str
@@ -45,7 +46,8 @@ class BinaryUnit:
 
 
 def binary_units(model: nn.Module) -> list[BinaryUnit]:
-    """Every ``conv -> BN [-> AGMM]`` run inside a ``Sequential`` whose conv quantizes:
+    """Every ``conv -> BN [-> AGMM]`` (or ``conv -> AGMM -> BN``) run inside a
+    ``Sequential`` whose conv quantizes:
     the binary units of a BSNN (ResNet units and flat VGGSNN bodies alike); their
     full-precision twins in an FP-SNN. The stem and shortcut convs, kept full
     precision, are left out.
@@ -60,15 +62,18 @@ def binary_units(model: nn.Module) -> list[BinaryUnit]:
     for name, seq in model.named_modules():
         if not isinstance(seq, nn.Sequential):
             continue
-        children = [_inner(c) for c in seq]
-        for i, conv in enumerate(children[:-1]):
-            bn = children[i + 1]
-            if not (isinstance(conv, QuantizedMixin) and conv.quantize
-                    and isinstance(bn, nn.BatchNorm2d)):
+        children = [_inner(c) for c in seq] + [None, None]
+        for i, conv in enumerate(children[:-3]):
+            if not (isinstance(conv, QuantizedMixin) and conv.quantize):
                 continue
-            nxt = children[i + 2] if i + 2 < len(children) else None
-            units.append(BinaryUnit(f"{name}.{i}" if name else str(i), conv, bn,
-                                    nxt if isinstance(nxt, AGMM) else None))
+            first, second = children[i + 1], children[i + 2]
+            if isinstance(first, AGMM) and isinstance(second, nn.BatchNorm2d):  # before BN
+                bn, agmm = second, first
+            elif isinstance(first, nn.BatchNorm2d):
+                bn, agmm = first, second if isinstance(second, AGMM) else None
+            else:
+                continue
+            units.append(BinaryUnit(f"{name}.{i}" if name else str(i), conv, bn, agmm))
     return units
 
 

@@ -1,7 +1,8 @@
 """Spiking ResNets with a Bi-Real style shortcut around every binary conv (AGMM paper).
 
-Each binary unit is ``conv -> BN (-> AGMM)``; its own shortcut is added before
-the neuron (the "double skip connections" of Liu et al. 2018)::
+Each binary unit is ``conv -> BN (-> AGMM)`` (``conv -> AGMM -> BN`` for the AGMM
+``position="before-bn"`` reading); its own shortcut is added before the neuron (the
+"double skip connections" of Liu et al. 2018)::
 
     s1 = LIF(AGMM(BN(BConv(s)))  + D(s))        # D: identity, or downsampling
     s2 = LIF(AGMM(BN(BConv(s1))) + s1)
@@ -23,7 +24,7 @@ from torch import Tensor, nn
 
 from spikebit.errors import SpecError
 from spikebit.layers import GlobalAvgPool, TimeDistributed
-from spikebit.models.blocks import BLOCKS
+from spikebit.models.blocks import BLOCKS, ordered_unit
 from spikebit.models.network import SpikingNet
 from spikebit.models.scaling import scaled
 from spikebit.neurons import make_neuron
@@ -42,7 +43,8 @@ class ResNetConfig:
     ``imagenet_stem`` picks a 7x7/2 conv + 3x3/2 max-pool stem instead of a 3x3
     conv with stride ``stem_stride`` (1 in the paper; 2 quarters the cost of CPU
     runs). ``block`` names the module inserted after BN of every binary conv
-    (``"agmm"`` or ``None``). ``binary_downsample`` quantizes the 1x1 shortcut convs.
+    (``"agmm"`` or ``None``; before the BN if the block's ``position`` is ``"before-bn"``).
+    ``binary_downsample`` quantizes the 1x1 shortcut convs.
 
     Validated when built (:func:`build_body`).
 
@@ -108,11 +110,12 @@ class _Parts:
         return make_neuron(c.neuron, c.neuron_kwargs, c.steps, channels)
 
     def unit(self, cin: int, cout: int, stride: int) -> nn.Sequential:
-        """Binary 3x3 conv -> BN (-> block): the current fed to a neuron."""
-        mods = [self.conv(cin, cout, 3, stride, True), TimeDistributed(nn.BatchNorm2d(cout))]
-        if self.block_cls is not None:
-            mods.append(self.block_cls(self.config.steps, **self.config.block_kwargs))
-        return nn.Sequential(*mods)
+        """Binary 3x3 conv -> BN (-> block): the current fed to a neuron (conv -> block ->
+        BN for a block placed ``"before-bn"``, :func:`~spikebit.models.blocks.ordered_unit`)."""
+        block = (self.block_cls(self.config.steps, **self.config.block_kwargs)
+                 if self.block_cls is not None else None)
+        return nn.Sequential(*ordered_unit(self.conv(cin, cout, 3, stride, True),
+                                           TimeDistributed(nn.BatchNorm2d(cout)), block))
 
     def shortcut(self, cin: int, cout: int, stride: int) -> nn.Module:
         if cin == cout and stride == 1:

@@ -3,8 +3,9 @@
 Every factory takes ``in_shape``, ``num_classes``, ``steps``, ``width`` (channel
 multiplier), ``quantizer`` (``"sign"`` for a BSNN, ``"fp"`` for an FP-SNN),
 ``agmm`` (insert the AGMM block after BN of every binary layer), ``causal``
-(AGMM's mean over steps ``<= t`` vs all T) and ``agmm_kwargs`` (other AGMM
-options). First conv and last FC stay full precision; LIF with hard reset,
+(AGMM's mean over steps ``<= t`` vs all T), ``mean`` and ``position`` (the other
+readings of eq. 11) and ``agmm_kwargs`` (other AGMM options); options not given take
+``DEFAULT_READING``. First conv and last FC stay full precision; LIF with hard reset,
 V=1, tau=0.5 and the triangular surrogate.
 """
 
@@ -27,34 +28,47 @@ RESNET18 = ResNetConfig(blocks=(2, 2, 2, 2), channels=(64, 128, 256, 512),
                         in_shape=(3, 224, 224), num_classes=1000, steps=4)
 
 
-def agmm_block(agmm: bool, causal: bool = True,
-               agmm_kwargs: dict[str, Any] | None = None) -> tuple[str | None, dict[str, Any]]:
+def agmm_block(agmm: bool, causal: bool | None = None,
+               agmm_kwargs: dict[str, Any] | None = None, mean: str | None = None,
+               position: str | None = None) -> tuple[str | None, dict[str, Any]]:
     """``(block name, block kwargs)`` for a network with or without AGMM.
 
+    Options left as ``None`` are not passed, so the block takes them from
+    :data:`~spikebit.methods.agmm.module.DEFAULT_READING`.
+
     Args:
-        agmm: insert the AGMM block (eq. 11) after the BN of every binary conv.
+        agmm: insert the AGMM block (eq. 11) next to the BN of every binary conv.
         causal: AGMM's mean over steps ``<= t`` (else over all ``T``).
         agmm_kwargs: other :class:`AGMM` arguments (``per_step``, ``detach_mean``,
-            ``alpha_init``).
+            ``alpha_init``; entries here win over the named arguments).
+        mean: what AGMM's mean averages over (``"sample"``, ``"channel"``, ``"batch"``,
+            ``"neuron"``).
+        position: ``"after-bn"`` or ``"before-bn"``.
 
     Returns:
-        ``(None, {})`` without AGMM, else ``("agmm", {"causal": causal, **agmm_kwargs})``.
+        ``(None, {})`` without AGMM, else ``("agmm", kwargs)`` with the options given.
     """
     if not agmm:
         return None, {}
-    return "agmm", {"causal": causal, **(agmm_kwargs or {})}
+    named = {"causal": causal, "mean": mean, "position": position}
+    return "agmm", {**{k: v for k, v in named.items() if v is not None}, **(agmm_kwargs or {})}
 
 
-def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool = True,
-                agmm_kwargs: dict[str, Any] | None = None, **overrides: Any) -> SpikingResNet:
+def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool | None = None,
+                agmm_kwargs: dict[str, Any] | None = None, mean: str | None = None,
+                position: str | None = None, **overrides: Any) -> SpikingResNet:
     """Build ``base`` with AGMM on/off and :class:`ResNetConfig` field overrides.
 
     Args:
         base: the architecture (e.g. ``RESNET19``, ``RESNET18``).
-        agmm: insert the AGMM block (eq. 11) after the BN of every binary conv.
-        causal: AGMM's mean over steps ``<= t`` (else over all ``T``).
+        agmm: insert the AGMM block (eq. 11) next to the BN of every binary conv.
+        causal: AGMM's mean over steps ``<= t`` (else over all ``T``; ``None``: the
+            default reading).
         agmm_kwargs: other :class:`AGMM` arguments (``per_step``, ``detach_mean``,
             ``alpha_init``).
+        mean: what AGMM's mean averages over (``"sample"``, ``"channel"``, ``"batch"``,
+            ``"neuron"``; ``None``: the default reading).
+        position: AGMM ``"after-bn"`` or ``"before-bn"`` (``None``: the default reading).
         **overrides: :class:`ResNetConfig` fields (``width``, ``steps``, ``in_shape``, ...).
 
     Returns:
@@ -67,14 +81,15 @@ def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool = True,
         RegistryError: unknown neuron, quantizer or block name.
         ConfigError: invalid neuron or AGMM arguments.
     """
-    block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs)
+    block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs, mean, position)
     if "in_shape" in overrides:
         overrides["in_shape"] = tuple(overrides["in_shape"])
     return SpikingResNet(replace(base, block=block, block_kwargs=block_kwargs, **overrides))
 
 
-def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
-                agmm_kwargs: dict[str, Any] | None = None, in_shape: tuple[int, ...] = (2, 48, 48),
+def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool | None = None,
+                agmm_kwargs: dict[str, Any] | None = None, mean: str | None = None,
+                position: str | None = None, in_shape: tuple[int, ...] = (2, 48, 48),
                 num_classes: int = 10, steps: int = 10, quantizer: str = "sign",
                 **overrides: Any) -> SpikingNet:
     """VGGSNN (Deng et al. 2022): :func:`vggsnn_spec` at ``width`` plus an output FC.
@@ -84,10 +99,14 @@ def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
 
     Args:
         width: channel multiplier of every conv (at least 1 channel each), > 0.
-        agmm: insert the AGMM block (eq. 11) after the BN of every binary conv.
-        causal: AGMM's mean over steps ``<= t`` (else over all ``T``).
+        agmm: insert the AGMM block (eq. 11) next to the BN of every binary conv.
+        causal: AGMM's mean over steps ``<= t`` (else over all ``T``; ``None``: the
+            default reading).
         agmm_kwargs: other :class:`AGMM` arguments (``per_step``, ``detach_mean``,
             ``alpha_init``).
+        mean: what AGMM's mean averages over (``"sample"``, ``"channel"``, ``"batch"``,
+            ``"neuron"``; ``None``: the default reading).
+        position: AGMM ``"after-bn"`` or ``"before-bn"`` (``None``: the default reading).
         in_shape: one sample's shape ``(C, H, W)`` (DVS frames: ``(2, 48, 48)``).
         num_classes: ``K``, outputs.
         steps: ``T``, number of time steps.
@@ -104,7 +123,7 @@ def agmm_vggsnn(*, width: float = 1.0, agmm: bool = True, causal: bool = True,
         RegistryError: unknown neuron, quantizer or block name.
         ConfigError: ``width <= 0``, invalid neuron or AGMM arguments.
     """
-    block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs)
+    block, block_kwargs = agmm_block(agmm, causal, agmm_kwargs, mean, position)
     config = ModelConfig(spec=vggsnn_spec(width), in_shape=tuple(in_shape),
                          num_classes=num_classes, steps=steps, neuron="lif",
                          neuron_kwargs=dict(AGMM_NEURON), quantizer=quantizer,
@@ -118,8 +137,8 @@ def agmm_resnet19(**kw: Any) -> SpikingResNet:
     """AGMM ResNet-19 (CIFAR ``[B, 3, 32, 32]``, T=2, sign weights + AGMM).
 
     Args:
-        **kw: :func:`agmm_resnet` options (``agmm``, ``causal``, ``agmm_kwargs``) and
-            :class:`ResNetConfig` overrides (e.g. ``width``).
+        **kw: :func:`agmm_resnet` options (``agmm``, ``causal``, ``mean``, ``position``,
+            ``agmm_kwargs``) and :class:`ResNetConfig` overrides (e.g. ``width``).
 
     Returns:
         A new :class:`SpikingResNet` with output ``[T, B, num_classes]``.
@@ -133,8 +152,8 @@ def agmm_resnet18(**kw: Any) -> SpikingResNet:
     """AGMM ResNet-18 (ImageNet ``[B, 3, 224, 224]``, T=4, sign weights + AGMM).
 
     Args:
-        **kw: :func:`agmm_resnet` options (``agmm``, ``causal``, ``agmm_kwargs``) and
-            :class:`ResNetConfig` overrides (e.g. ``width``).
+        **kw: :func:`agmm_resnet` options (``agmm``, ``causal``, ``mean``, ``position``,
+            ``agmm_kwargs``) and :class:`ResNetConfig` overrides (e.g. ``width``).
 
     Returns:
         A new :class:`SpikingResNet` with output ``[T, B, num_classes]``.

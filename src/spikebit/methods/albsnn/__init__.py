@@ -3,8 +3,10 @@
 - :mod:`.ale`: eq. 5-10, the criterion ``R`` per quantizable layer.
 - :mod:`.rules`: selection rules ``top-k``, ``sc1``..``sc4`` (``SELECTION_RULES``).
 - :mod:`.selector`: the ``albsnn-selector`` callback ("Box": applied one step late).
-- :mod:`.bwo`: binary weight optimization and the ``albsnn-bwo`` callback;
-  :mod:`.bwo_probe`: the literal bound vs our cap on a trained model (``albsnn-bwo-bound``).
+- :mod:`.bwo`: binary weight optimization (§3.5) and its readings; :mod:`.bwo_callback`:
+  the ``albsnn-bwo`` callback; :mod:`.bwo_probe`: the literal bound vs our cap on a
+  trained model (``albsnn-bwo-bound``); :mod:`.bwo_readings`: the readings trained side
+  by side (``albsnn-bwo-readings``).
 - :mod:`.recipes` / :mod:`.experiments`: the Table 5 and Table 8 runs.
 
 The GAP output block and the ABC-Net quantizer live in the core
@@ -21,13 +23,14 @@ from spikebit.methods.albsnn.ale import (
     parabola,
 )
 from spikebit.methods.albsnn.bwo import (
-    BinaryWeightOptimization,
     BWOSettings,
     BWOStep,
     apply_bwo,
+    apply_bwo_steps,
     bwo_layers,
     bwo_update,
 )
+from spikebit.methods.albsnn.bwo_callback import BinaryWeightOptimization
 from spikebit.methods.albsnn.rules import SELECTION_RULES, select
 from spikebit.methods.albsnn.selector import ALBSNNSelector, model_scores, selectable_layers
 
@@ -42,6 +45,7 @@ __all__ = [
     "LayerError",
     "ale_scores",
     "apply_bwo",
+    "apply_bwo_steps",
     "bwo_layers",
     "bwo_update",
     "criterion",

@@ -34,7 +34,7 @@ PROBE_LR = 1e-3  # the paper's learning rate (ours at the start of the cosine sc
 
 
 def _gradients(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn) -> None:
-    from spikebit.train.trainer import model_input
+    from spikebit.train.loader import model_input
 
     model.zero_grad(set_to_none=True)
     loss_fn(model(model_input(images)), labels).backward()
@@ -102,8 +102,9 @@ def bwo_bound(budget: str, work_dir: Path) -> dict[str, Any]:
             accuracies in %).
     """
     from spikebit.methods.albsnn.experiments import measure_run
+    from spikebit.train.build import model_from_checkpoint
+    from spikebit.train.datasets import load_data
     from spikebit.train.losses import make_loss
-    from spikebit.train.run import load_data, model_from_checkpoint
 
     # the ALBSNN run of albsnn-table5, trained here only if that experiment has not run
     outcome = measure_run(variant_run("albsnn", budget), work_dir.parent / "albsnn-table5")

@@ -98,8 +98,9 @@ def _budget_note(budget: str, epochs: int) -> str:
     b = get_budget(budget)
     limits = "" if b.train_limit is None else f", first {b.train_limit}/{b.test_limit} samples"
     return (f"Ours: {b.model} {b.model_args or ''}, T=1, {epochs} epochs, batch {b.batch_size}, "
-            f"Adam 1e-3 cosine, MSE, seed 0, one run{limits}. Paper: full *MNIST structure, "
-            "50 epochs, batch 16, mean of 5 runs. acc = final-epoch test accuracy (%); "
+            f"Adam 1e-3 cosine, MSE, seed 0 (repeat k of --seeds: seed k){limits}. Paper: "
+            "full *MNIST structure, 50 epochs, batch 16, mean of 5 runs. acc = final-epoch "
+            "test accuracy (%); "
             "weight_storage = weight bits / fp32 weight bits of the same network; "
             "binarized_bits = bits of the binarized layers / their fp32 bits (3-base ABC: "
             "3 bits per weight + 3 fp32 alphas per layer); ale_overhead = ALE seconds / epoch "

@@ -18,19 +18,20 @@ from spikebit.errors import ConfigError
 from spikebit.reproduce.budget import Budget, pick_budget, run_spec
 
 # Fashion-MNIST budgets. cpu: the narrow *MNIST structure (last two convs 128/256
-# instead of 256/1024), the first 10,000 training images, 5 epochs, batch 64 instead of
-# the paper's 16 (~1.5 min per run on 2 cores, so 3 seeds of all five variants take
-# ~25 min); full: the paper's width,
+# instead of 256/1024), the first 5,000 training and 5,000 test images, 3 epochs, batch
+# 64 instead of the paper's 16 (~2.5 min per binary run on one core, so 3 seeds of all
+# five variants take ~35 min); full: the paper's width,
 # batch and 50 epochs. extra: the BWO window (last ``bwo_epochs`` epochs, ``bwo_times``
-# applications).
+# applications) and the fine-tuning epochs after training of the post-training BWO
+# readings (``bwo_post_epochs``, ``albsnn-bwo-readings``).
 BUDGETS = MappingProxyType({
     "smoke": Budget(model="albsnn-mnist-narrow", epochs=1, batch_size=32,
                     model_args={"spec": "4C3-4C3-AP2-8C3-AP2-8C3-GAP"}, train_limit=64,
-                    test_limit=64, extra={"bwo_epochs": 1, "bwo_times": 2}),
-    "cpu": Budget(model="albsnn-mnist-narrow", epochs=5, batch_size=64, train_limit=10000,
-                  extra={"bwo_epochs": 2, "bwo_times": 20}),
+                    test_limit=64, extra={"bwo_epochs": 1, "bwo_times": 2, "bwo_post_epochs": 1}),
+    "cpu": Budget(model="albsnn-mnist-narrow", epochs=3, batch_size=64, train_limit=5000,
+                  test_limit=5000, extra={"bwo_epochs": 1, "bwo_times": 20, "bwo_post_epochs": 1}),
     "full": Budget(model="albsnn-mnist", epochs=50, batch_size=16,
-                   extra={"bwo_epochs": 10, "bwo_times": 20}),
+                   extra={"bwo_epochs": 10, "bwo_times": 20, "bwo_post_epochs": 10}),
 })
 TABLE8_EPOCHS = MappingProxyType({"smoke": 1, "cpu": 5, "full": 50})
 

@@ -26,7 +26,7 @@ class MFPMemory(Callback):
         Raises:
             SerialInferenceError: the model holds no :class:`SpikingNet`.
         """
-        from spikebit.train.trainer import input_shape
+        from spikebit.train.loader import sample_shape
 
         metrics["mfp_memory"] = inference_memory(
-            trainer.model, input_shape(trainer.train_set)).to_dict()
+            trainer.model, sample_shape(trainer.train_set)).to_dict()
