@@ -11,7 +11,7 @@ Build: ``$CXX`` (else ``c++``, ``g++`` or ``clang++`` on the ``PATH``) with ``-O
 -march=native -shared -fPIC`` (retried without ``-march=native`` if that fails), one
 shared library per ``T`` (a few seconds each, once), cached under
 ``$SPIKEBIT_KERNEL_CACHE`` (default ``~/.cache/spikebit/kernels``) by a hash of the
-source, compiler, flags and machine. A failed build is reported once
+source, compiler, flags and host CPU (model and feature flags). A failed build is reported once
 (:class:`RuntimeWarning`) and :func:`supports` is ``False`` from then on, so callers
 fall back to the eager reference.
 
@@ -107,9 +107,23 @@ def build_flags() -> tuple[str, ...]:
     return (*_CXX_FLAGS, "-march=native")
 
 
+@functools.cache
+def _host() -> str:
+    # -march=native code must not be reused on another CPU (a cache on a shared home
+    # directory): the key includes the CPU model and its feature flags where Linux shows them
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    keep = [ln for ln in lines if ln.split(":")[0].strip() in ("model name", "flags",
+                                                                 "Features", "CPU part")]
+    return "\n".join(dict.fromkeys(keep)) or platform.processor()
+
+
 def _build(steps: int, cxx: str, arch: tuple[str, ...]) -> Path:
     flags = (*_CXX_FLAGS, *arch, f"-DMFP_STEPS={steps}")
-    key = hashlib.sha256("\0".join((SOURCE, cxx, *flags, platform.machine())).encode())
+    key = hashlib.sha256("\0".join((SOURCE, cxx, *flags, platform.machine(),
+                                     _host())).encode())
     out = cache_dir() / f"mfp_T{steps}_{key.hexdigest()[:16]}.so"
     if out.exists():
         return out
