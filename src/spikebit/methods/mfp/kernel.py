@@ -7,7 +7,7 @@ For ``x [T, N]`` (time-major, neurons flattened) and a lower-triangular ``m [T, 
     g[t] = grad_S[t] * h'(H[t] - V)         (h' the surrogate derivative)
     grad_X[i] = sum_{t >= i} m[t, i] g[t]   grad_m = tril(g X^T)
 
-Entries of ``m`` above the diagonal are ignored (zero gradient) by every backend. Both
+Entries of ``m`` above the diagonal are ignored (zero gradient) by every backend. All
 backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
 
 * ``backend="eager"`` (reference): ``torch.mm`` for ``H`` (spikes written over it) and
@@ -18,8 +18,15 @@ backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
   ``[T, N]`` temporaries; ``grad_m`` is one ``mm`` of the fused pass's ``g`` with ``X``.
   The number of neurons ``N`` is a dynamic dimension (one compilation per ``T``, dtype,
   device, threshold and surrogate, whatever the batch size).
+* ``backend="native"``: a hand-written C++ CPU kernel (:mod:`spikebit.methods.mfp.native`),
+  built on first use: the forward one pass over the neurons (read ``X``, write ``S``), the
+  backward another (read ``X`` and ``grad_S``, write ``grad_X``) that also accumulates
+  ``grad_m`` in registers, so no ``g`` is written and no separate ``mm`` reads it back.
+  CPU float32/float64, ``T <= 32``, rectangle/triangle/atan surrogates; anything else
+  (GPU, half precision, other surrogates, no C++ compiler) runs the eager reference
+  (:func:`resolve_backend`).
 
-Spikes of the two backends are equal wherever ``H`` is not within rounding of ``V``
+Spikes of the backends are equal wherever ``H`` is not within rounding of ``V``
 (``torch.mm`` may sum in another order or with fused multiply-adds); in half precision
 the compiled kernel compares the float32 sum, eager the sum rounded to the dtype.
 :meth:`MFPNeuron.step` uses the neuron's own backend, so its spikes equal that backend's
@@ -36,9 +43,10 @@ import torch
 
 from spikebit.errors import ConfigError
 from spikebit.functional.surrogate import Surrogate
+from spikebit.methods.mfp import native
 
-Backend = Literal["eager", "compiled"]
-BACKENDS: tuple[str, ...] = ("eager", "compiled")
+Backend = Literal["eager", "compiled", "native"]
+BACKENDS: tuple[str, ...] = ("eager", "compiled", "native")
 
 
 def check_backend(backend: str) -> str:
@@ -46,8 +54,8 @@ def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ConfigError(
             f"unknown MFP kernel backend {backend!r}: use one of {', '.join(BACKENDS)} "
-            "('compiled' fuses forward and backward with torch.compile, 'eager' is the "
-            "torch.mm reference)"
+            "('native': the fused C++ CPU kernel, 'compiled': fused with torch.compile, "
+            "'eager': the torch.mm reference)"
         )
     return backend
 
@@ -154,7 +162,52 @@ def _fused_backward_call(x, m, grad_s, threshold, surrogate, need_m):
     return grad_x, (torch.mm(g, x.t()).tril_() if need_m else None)
 
 
-_FUNCTIONS = {"eager": _EagerMFP, "compiled": _FusedMFP}
+# --- native (C++ CPU kernel) ------------------------------------------------------------
+
+
+class _NativeMFP(torch.autograd.Function):
+    """Same contract as :class:`_EagerMFP`, with :mod:`.native`'s fused C++ kernel.
+
+    Only called where :func:`native.supports` holds (see :func:`mfp_sequence`).
+    """
+
+    @staticmethod
+    def forward(ctx, x, m, threshold, surrogate):  # type: ignore[override]
+        ctx.save_for_backward(x, m)
+        ctx.threshold, ctx.surrogate = threshold, surrogate
+        return native.forward(x, m, threshold)
+
+    @staticmethod
+    def backward(ctx, grad_s):  # type: ignore[override]
+        x, m = ctx.saved_tensors
+        need_x, need_m = ctx.needs_input_grad[:2]
+        grad_x, grad_m = native.backward(x, m, grad_s.contiguous(), ctx.threshold,
+                                         ctx.surrogate, bool(need_m))
+        return (grad_x if need_x else None), (grad_m if need_m else None), None, None
+
+
+_FUNCTIONS = {"eager": _EagerMFP, "compiled": _FusedMFP, "native": _NativeMFP}
+
+
+def resolve_backend(backend: str, x: torch.Tensor, surrogate: Surrogate) -> str:
+    """The backend that actually runs ``x [T, ...]``: ``"native"`` falls back to ``"eager"``
+    where :func:`native.supports` does not hold (GPU, half precision, ``T > 32``, other
+    surrogates, no C++ compiler); the others run as named.
+
+    Args:
+        backend: the requested backend (:data:`BACKENDS`).
+        x: the input currents ``[T, ...]``.
+        surrogate: the neuron's surrogate.
+
+    Returns:
+        ``"eager"``, ``"compiled"`` or ``"native"``.
+
+    Raises:
+        ConfigError: ``backend`` is not in :data:`BACKENDS`.
+    """
+    if check_backend(backend) == "native" and not native.supports(x, surrogate):
+        return "eager"
+    return backend
 
 
 def mfp_backward(
@@ -164,11 +217,16 @@ def mfp_backward(
     """The backward alone: ``(grad_X [T, N], grad_m [T, T])`` of ``S = H(m @ x - V)``.
 
     ``x, grad_s [T, N]``, lower-triangular ``m [T, T]``, ``threshold`` ``V``, ``surrogate``
-    (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence`.
+    (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence` (where
+    ``"native"`` does not apply, the eager reference runs).
     """
-    if check_backend(backend) == "compiled":
+    backend = resolve_backend(backend, x, surrogate)
+    if backend == "compiled":
         return _fused_backward_call(x.contiguous(), m, grad_s, float(threshold), surrogate,
                                     True)
+    if backend == "native":
+        return native.backward(x.contiguous(), m.to(x.dtype), grad_s.contiguous(),
+                               float(threshold), surrogate)
     with torch.enable_grad():
         xr, mr = x.detach().requires_grad_(), m.detach().requires_grad_()
         s = _EagerMFP.apply(xr, mr, float(threshold), surrogate)
@@ -184,10 +242,11 @@ def mfp_sequence(
 
     ``alpha`` is folded into ``m``; entries above its diagonal are ignored. Differentiable
     in ``x`` and ``m`` (surrogate gradient); saves only ``x`` and ``m`` for backward.
-    ``backend``: ``"eager"`` (``torch.mm`` reference) or ``"compiled"`` (fused with
-    torch.compile; see the module docstring). Raises ``ConfigError`` for an unknown backend.
+    ``backend``: ``"eager"`` (``torch.mm`` reference), ``"compiled"`` (fused with
+    torch.compile) or ``"native"`` (fused C++ CPU kernel, else eager; see the module
+    docstring). Raises ``ConfigError`` for an unknown backend.
     """
-    fn = _FUNCTIONS[check_backend(backend)]
+    fn = _FUNCTIONS[resolve_backend(backend, x, surrogate)]
     t = x.shape[0]
     s = fn.apply(x.reshape(t, -1).contiguous(), m, float(threshold), surrogate)
     return s.reshape(x.shape)

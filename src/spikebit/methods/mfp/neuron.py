@@ -9,9 +9,10 @@ for all ``T`` steps at once and with no membrane state::
 ``M`` is a learnable lower-triangular ``T x T`` matrix (a :class:`TimeMixing`, kept
 lower-triangular by a mask). There is no reset: ``H[t]`` is a weighted sum of all past
 inputs. ``forward`` saves only ``X`` (the spikes and surrogate derivatives are
-recomputed in backward); the kernels (``backend="eager"``: one ``torch.mm`` over
-``[T, N]``; ``"compiled"``: forward and backward fused with torch.compile) live in
-:mod:`spikebit.methods.mfp.kernel`.
+recomputed in backward); the kernels (``backend="native"``, the default: forward and
+backward fused in a C++ CPU kernel, falling back to eager where it does not apply;
+``"eager"``: one ``torch.mm`` over ``[T, N]``; ``"compiled"``: fused with torch.compile)
+live in :mod:`spikebit.methods.mfp.kernel`.
 
 ``step(x_t, state)`` is the exact serial path: the state holds the inputs seen so far
 (``[T, B, ...]``, zeros for future steps) and step ``t`` evaluates row ``t`` of the same
@@ -174,8 +175,10 @@ class MFPNeuron(SpikingNeuron):
         mixing: the form of ``M`` (:data:`MIXINGS`: ``"full"`` eq. 7-8, ``"gain"`` eq. 6).
         surrogate: name in ``SURROGATES`` (or an instance) for ``dS/dH`` in backward.
         width: the surrogate's width (in units of the potential).
-        backend: the kernel (:mod:`spikebit.methods.mfp.kernel`): ``"eager"`` or
-            ``"compiled"``.
+        backend: the kernel (:mod:`spikebit.methods.mfp.kernel`): ``"native"`` (fused C++
+            CPU kernel; on GPU, in half precision, with a sigmoid or plug-in surrogate, for
+            ``T > 32`` or without a C++ compiler it runs ``"eager"``), ``"eager"`` (the
+            ``torch.mm`` reference) or ``"compiled"`` (fused with torch.compile).
 
     Raises:
         ConfigError: an unknown ``backend``.
@@ -194,7 +197,7 @@ class MFPNeuron(SpikingNeuron):
         mixing: str = "full",
         surrogate: str | Surrogate = "rectangle",
         width: float = 1.0,
-        backend: Backend = "eager",
+        backend: Backend = "native",
     ) -> None:
         super().__init__()
         self.backend = check_backend(backend)

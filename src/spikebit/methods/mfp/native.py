@@ -1,0 +1,281 @@
+"""The native MFP kernel: a C++ CPU kernel built on first use and called through ctypes.
+
+Forward ``S = H(M @ X - V)`` and the whole backward (``H`` recomputed, ``g``, ``grad_X``
+and ``grad_M = g X^T``) in one pass over the neurons each way; see
+:mod:`spikebit.methods.mfp.native_src` for the algorithm. Used by
+``MFPNeuron(backend="native")`` (:mod:`spikebit.methods.mfp.kernel`) where
+:func:`supports` holds: a CPU tensor of float32 or float64, ``1 <= T <=``
+:data:`MAX_STEPS`, a rectangle, triangle or atan surrogate, and a working C++ compiler.
+
+Build: ``$CXX`` (else ``c++``, ``g++`` or ``clang++`` on the ``PATH``) with ``-O3
+-march=native -shared -fPIC`` (retried without ``-march=native`` if that fails), one
+shared library per ``T`` (a few seconds each, once), cached under
+``$SPIKEBIT_KERNEL_CACHE`` (default ``~/.cache/spikebit/kernels``) by a hash of the
+source, compiler, flags and host CPU (model and feature flags). A failed build is reported once
+(:class:`RuntimeWarning`) and :func:`supports` is ``False`` from then on, so callers
+fall back to the eager reference.
+
+Threads: the neurons are split into ``torch.get_num_threads()`` contiguous ranges (at
+least :data:`MIN_NEURONS_PER_THREAD` each) run on Python threads (ctypes releases the
+GIL); each returns its own ``grad_M`` partial, summed at the end.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from spikebit.functional.surrogate import ArcTan, Rectangle, Surrogate, Triangle
+from spikebit.methods.mfp.native_src import SOURCE
+
+MAX_STEPS = 32  # every loop over time is unrolled: larger T builds slowly and spills
+MIN_NEURONS_PER_THREAD = 1 << 15
+# outputs of at least this many bytes are written with streaming (non-temporal) stores: they
+# exceed the caches anyway, and the stores skip reading each destination line first
+STREAM_BYTES = 4 << 20
+_DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+_CXX_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden",
+              "-ffp-contract=fast")
+_P, _I64, _D, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
+
+
+def surrogate_params(surrogate: Surrogate) -> tuple[str, float, float] | None:
+    """``(name, p0, p1)`` of a surrogate the native kernel implements, else ``None``.
+
+    Args:
+        surrogate: the neuron's surrogate; only exactly :class:`Rectangle`,
+            :class:`Triangle` and :class:`ArcTan` (not subclasses, which may change the
+            derivative) are built in.
+
+    Returns:
+        The kernel's name for it and its two parameters (see
+        :mod:`spikebit.methods.mfp.native_src`), or ``None``.
+    """
+    w = float(surrogate.width)
+    kind = type(surrogate)
+    if kind is Rectangle:
+        return "rectangle", w / 2, 1.0 / w
+    if kind is Triangle:
+        return "triangle", w, 1.0 / (w * w)
+    if kind is ArcTan:
+        k = 2.0 / w
+        return "atan", math.pi / 2.0 * k, k / 2.0
+    return None
+
+
+def cache_dir() -> Path:
+    """Where built kernels are kept: ``$SPIKEBIT_KERNEL_CACHE`` or ``~/.cache/spikebit/kernels``."""
+    env = os.environ.get("SPIKEBIT_KERNEL_CACHE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "spikebit" / "kernels"
+
+
+def compiler() -> str | None:
+    """The C++ compiler the kernel is built with: ``$CXX``, else the first of ``c++``,
+    ``g++``, ``clang++`` on the ``PATH``.
+
+    Returns:
+        Its full path, or ``None`` when there is none.
+    """
+    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def build_flags() -> tuple[str, ...]:
+    """The compiler flags of a build (without ``-DMFP_STEPS``; ``-march=native`` is dropped
+    only if the compiler rejects it).
+
+    Returns:
+        The flags, in order.
+    """
+    return (*_CXX_FLAGS, "-march=native")
+
+
+@functools.cache
+def _host() -> str:
+    # -march=native code must not be reused on another CPU (a cache on a shared home
+    # directory): the key includes the CPU model and its feature flags where Linux shows them
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    keep = [ln for ln in lines if ln.split(":")[0].strip() in ("model name", "flags",
+                                                                 "Features", "CPU part")]
+    return "\n".join(dict.fromkeys(keep)) or platform.processor()
+
+
+def _build(steps: int, cxx: str, arch: tuple[str, ...]) -> Path:
+    flags = (*_CXX_FLAGS, *arch, f"-DMFP_STEPS={steps}")
+    key = hashlib.sha256("\0".join((SOURCE, cxx, *flags, platform.machine(),
+                                     _host())).encode())
+    out = cache_dir() / f"mfp_T{steps}_{key.hexdigest()[:16]}.so"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        src = Path(tmp) / "mfp.cpp"
+        src.write_text(SOURCE)
+        lib = Path(tmp) / out.name
+        subprocess.run([cxx, *flags, str(src), "-o", str(lib)], check=True,
+                       capture_output=True, text=True, timeout=600)
+        os.replace(lib, out)  # atomic: concurrent builds of the same key agree
+    return out
+
+
+@functools.cache
+def library(steps: int) -> ctypes.CDLL | None:
+    """The kernel library for horizon ``steps`` (built and cached on first use).
+
+    Args:
+        steps: ``T``, from 1 to :data:`MAX_STEPS`.
+
+    Returns:
+        The loaded library, or ``None`` (after one :class:`RuntimeWarning`) when no C++
+        compiler is found or the build fails.
+    """
+    cxx = compiler()
+    if cxx is None:
+        _warn_once("no C++ compiler found (set $CXX)")
+        return None
+    errors = []
+    for arch in (("-march=native",), ()):
+        try:
+            lib = ctypes.CDLL(str(_build(steps, cxx, arch)))
+            break
+        except (OSError, subprocess.SubprocessError) as exc:
+            detail = getattr(exc, "stderr", "") or str(exc)
+            errors.append(f"{' '.join(arch) or 'default flags'}: {detail.strip()[-400:]}")
+    else:
+        _warn_once(f"building it with {cxx} failed ({'; '.join(errors)})")
+        return None
+    for dtype in _DTYPES.values():
+        getattr(lib, f"mfp_fwd_{dtype}").argtypes = [_P, _P, _P, _I64, _I64, _D, _INT]
+        for sg in ("rectangle", "triangle", "atan"):
+            getattr(lib, f"mfp_bwd_{dtype}_{sg}").argtypes = [
+                _P, _P, _P, _P, _P, _I64, _I64, _D, _D, _D, _INT, _INT]
+    return lib
+
+
+@functools.cache
+def _warn_once(reason: str) -> None:
+    warnings.warn(f"spikebit: the native MFP kernel is not available: {reason}; "
+                  "MFPNeuron(backend='native') runs the eager reference instead",
+                  RuntimeWarning, stacklevel=3)
+
+
+def supports(x: torch.Tensor, surrogate: Surrogate) -> bool:
+    """Whether the native kernel runs ``x [T, N]`` with ``surrogate`` (else: eager).
+
+    Args:
+        x: the input currents, time-major ``[T, ...]``.
+        surrogate: the neuron's surrogate.
+
+    Returns:
+        ``True`` for a plain CPU float32/float64 tensor, ``1 <= T <=`` :data:`MAX_STEPS`, a
+        built-in rectangle/triangle/atan surrogate and a kernel that builds; ``False`` while
+        tracing (``torch.compile``, ``torch.export``, ``torch.jit.trace``, ONNX export) and
+        for tensor subclasses (fake or functional tensors have no data to pass to C++), so
+        that traced graphs record the eager reference's ``torch`` operations.
+    """
+    steps = x.shape[0] if x.ndim else 0
+    if type(x) is not torch.Tensor or torch.compiler.is_compiling() or torch.jit.is_tracing():
+        return False
+    return (x.device.type == "cpu" and x.dtype in _DTYPES and 1 <= steps <= MAX_STEPS
+            and surrogate_params(surrogate) is not None and library(steps) is not None)
+
+
+@functools.cache
+def _pool(workers: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="spikebit-mfp")
+
+
+def _ranges(count: int) -> list[tuple[int, int]]:
+    workers = min(torch.get_num_threads(), count // MIN_NEURONS_PER_THREAD)
+    if workers <= 1:
+        return [(0, count)]
+    step = -(-count // workers)
+    step = -(-step // 128) * 128  # whole chunks (128 = 8 blocks of 16 float32 lanes)
+    return [(a, min(a + step, count)) for a in range(0, count, step)]
+
+
+def _parallel(fn, count: int) -> list:
+    ranges = _ranges(count)
+    if len(ranges) == 1:
+        return [fn(0, count)]
+    return list(_pool(len(ranges)).map(lambda r: fn(*r), ranges))
+
+
+def forward(x: torch.Tensor, m: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Spikes ``[H(m @ x - V)]`` of a contiguous ``x [T, N]`` (``m [T, T]``, lower triangle used).
+
+    Args:
+        x: input currents ``[T, N]``, contiguous, CPU float32/float64 (:func:`supports`).
+        m: the mixing matrix ``[T, T]`` in ``x``'s dtype (entries above the diagonal unused).
+        threshold: ``V``.
+
+    Returns:
+        Spikes ``[T, N]`` (0/1 in ``x``'s dtype).
+    """
+    steps, count = x.shape
+    fn = getattr(library(steps), f"mfp_fwd_{_DTYPES[x.dtype]}")
+    m = m.detach().contiguous()
+    s = torch.empty_like(x)
+    size = x.element_size()
+    stream = int(x.numel() * size >= STREAM_BYTES)
+
+    def run(a: int, b: int) -> None:
+        fn(x.data_ptr() + a * size, m.data_ptr(), s.data_ptr() + a * size, count, b - a,
+           threshold, stream)
+
+    _parallel(run, count)
+    return s
+
+
+def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: float,
+             surrogate: Surrogate, need_m: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(grad_X [T, N], grad_m [T, T])`` of ``S = H(m @ x - V)`` (surrogate ``dS/dH``).
+
+    Args:
+        x: the saved input ``[T, N]``, contiguous, CPU float32/float64.
+        m: the mixing matrix ``[T, T]`` in ``x``'s dtype (lower triangle used).
+        grad_s: ``dL/dS`` ``[T, N]``, contiguous, ``x``'s dtype.
+        threshold: ``V``.
+        surrogate: a rectangle, triangle or atan surrogate (:func:`surrogate_params`).
+        need_m: compute ``grad_m`` (else it is returned as zeros).
+
+    Returns:
+        ``grad_X`` and the lower-triangular ``grad_m`` (zero above the diagonal).
+    """
+    steps, count = x.shape
+    name, p0, p1 = surrogate_params(surrogate)  # type: ignore[misc]
+    fn = getattr(library(steps), f"mfp_bwd_{_DTYPES[x.dtype]}_{name}")
+    m = m.detach().contiguous()
+    grad_x = torch.empty_like(x)
+    size = x.element_size()
+    stream = int(x.numel() * size >= STREAM_BYTES)
+
+    def run(a: int, b: int) -> torch.Tensor:
+        gm = x.new_empty(steps, steps)
+        fn(x.data_ptr() + a * size, m.data_ptr(), grad_s.data_ptr() + a * size,
+           grad_x.data_ptr() + a * size, gm.data_ptr(), count, b - a, threshold, p0, p1,
+           int(need_m), stream)
+        return gm
+
+    parts = _parallel(run, count)
+    return grad_x, (parts[0] if len(parts) == 1 else torch.stack(parts).sum(0))

@@ -1,0 +1,282 @@
+"""C++ source of the native MFP kernel (compiled on first use by :mod:`.native`).
+
+One translation unit per horizon ``T`` (``-DMFP_STEPS=T``): every loop over time is
+unrolled at compile time, so the per-neuron values (``X[:, n]``, ``H``, ``g``) live in
+vector registers. Neurons are processed in SIMD blocks of 64 bytes (16 float32 or 8
+float64 lanes, GCC/Clang vector extensions; the compiler splits them to the host's
+vector width) and in chunks of ``CB`` blocks:
+
+* forward, per block: ``H[t] = sum_{i <= t} M[t, i] X[i]`` in outer-product order (each
+  ``X[i]`` loaded once and added to every ``H[t]``, ``t >= i``, so each sum still runs
+  ``i`` ascending; the compiler may fuse multiply-adds), ``S[t] = [H[t] >= V]``;
+* backward, per block (phase A): ``H`` recomputed by the same code, ``g[t] = grad_S[t] *
+  h'(H[t] - V)``, ``grad_X[i] = sum_{t >= i} M[t, i] g[t]`` accumulated ``t`` ascending
+  as each ``g[t]`` is formed (``T + 1`` live vectors); ``X`` and ``g`` of the chunk are
+  kept in two small buffers (L1);
+* backward, per chunk (phase B): ``grad_M += g X^T`` over the chunk as a register-blocked
+  ``4 x 4`` GEMM micro-kernel (only the lower-triangular entries) into per-lane
+  accumulators, summed over lanes at the end. This is the reduction over batch x neurons that a
+  separate ``torch.mm(g, X^T)`` pays with a second pass over ``g`` and ``X``.
+
+Surrogates (template ``Sg``): rectangle ``[|u| < p0] * p1`` (``p0 = a/2, p1 = 1/a``),
+triangle ``max(0, p0 - |u|) * p1`` (``p0 = g, p1 = 1/g^2``), atan ``p1 / (1 + (p0 u)^2)``
+(``p0 = pi/2 k, p1 = k/2``). Columns past the last whole block (or chunk) run through
+the same code on a zero-padded local copy (zero ``X`` and ``grad_S`` add nothing to
+``grad_M``). Entries of ``M`` above the diagonal are never read.
+"""
+
+SOURCE = r"""
+#include <stdint.h>
+#include <string.h>
+#if defined(__AVX512F__) || defined(__AVX__)
+#include <immintrin.h>
+#endif
+
+#include <memory>
+
+#ifndef MFP_STEPS
+#error "compile with -DMFP_STEPS=T"
+#endif
+// Everything but the C entry points has internal linkage: the libraries of several T are
+// loaded into one process and must not share (interpose) each other's template code.
+namespace {
+constexpr int T = MFP_STEPS;
+constexpr int TP = (T + 3) / 4 * 4;     // T padded to whole 4 x 4 tiles
+constexpr int NT = TP / 4;
+constexpr int NTILES = NT * (NT + 1) / 2;
+constexpr int CB = 8;                   // SIMD blocks per chunk
+
+template <class S> struct Vec;
+template <> struct Vec<float> {
+  typedef float V __attribute__((vector_size(64)));
+  enum { L = 16 };
+};
+template <> struct Vec<double> {
+  typedef double V __attribute__((vector_size(64)));
+  enum { L = 8 };
+};
+
+template <class V> static inline V load(const void* p) { V v; memcpy(&v, p, sizeof v); return v; }
+template <class V> static inline void store(void* p, V v) { memcpy(p, &v, sizeof v); }
+// Output rows (spikes, grad_X) are written once and not read back here: with `stream`
+// (large outputs, chosen by the caller), streaming stores (no read-for-ownership of the
+// destination line, no cache pollution) where the address is 64-byte aligned.
+template <class V> static inline void store_out(void* p, V v, bool stream) {
+#if defined(__AVX512F__)
+  if (stream && ((uintptr_t)p & 63) == 0) { _mm512_stream_si512((__m512i*)p, (__m512i)v); return; }
+#elif defined(__AVX__)
+  if (stream && ((uintptr_t)p & 63) == 0) {
+    _mm256_stream_si256((__m256i*)p, ((__m256i*)&v)[0]);
+    _mm256_stream_si256((__m256i*)p + 1, ((__m256i*)&v)[1]);
+    return;
+  }
+#endif
+  memcpy(p, &v, sizeof v);
+}
+static inline void store_fence() {
+#if defined(__AVX512F__) || defined(__AVX__)
+  _mm_sfence();
+#endif
+}
+template <class V, class S> static inline V splat(S s) { V v = {}; return v + s; }
+template <class V, class M> static inline V select(M mask, V a, V b) {
+  return (V)((mask & (M)a) | (~mask & (M)b));
+}
+template <class V> static inline V vabs(V u) { return select(u < 0, -u, u); }
+
+struct Rectangle {
+  template <class V, class S> static inline V d(V u, S p0, S p1) {
+    return select(vabs(u) < p0, splat<V>(p1), splat<V>(S(0)));
+  }
+};
+struct Triangle {
+  template <class V, class S> static inline V d(V u, S p0, S p1) {
+    V r = splat<V>(p0) - vabs(u);
+    return select(r > 0, r, splat<V>(S(0))) * p1;
+  }
+};
+struct ArcTan {
+  template <class V, class S> static inline V d(V u, S p0, S p1) {
+    V y = u * p0;
+    return splat<V>(p1) / (y * y + S(1));
+  }
+};
+
+// H = M X for one block, in outer-product order: X[i] is loaded once and added to every
+// H[t], t >= i, so each H[t] still sums i ascending (the first term a product) but only
+// T accumulators are live (no register spills up to T = 16 with 32 vector registers).
+// ``xkeep`` (row pitch CB), if given, receives X.
+template <class V, class S>
+static inline void mix(const S* x, int64_t stride, const S* m, V* h, V* xkeep) {
+  const V x0 = load<V>(x);
+  if (xkeep) xkeep[0] = x0;
+#pragma GCC unroll 64
+  for (int t = 0; t < T; ++t) h[t] = x0 * m[t * T];
+#pragma GCC unroll 64
+  for (int i = 1; i < T; ++i) {
+    const V xi = load<V>(x + i * stride);
+    if (xkeep) xkeep[i * CB] = xi;
+#pragma GCC unroll 64
+    for (int t = i; t < T; ++t) h[t] += xi * m[t * T + i];
+  }
+}
+
+template <class S>
+static inline void fwd_block(const S* x, S* s, int64_t stride, const S* m, S thr, bool stream) {
+  typedef typename Vec<S>::V V;
+  V h[T];
+  mix<V, S>(x, stride, m, h, nullptr);
+  const V one = splat<V>(S(1)), zero = splat<V>(S(0));
+#pragma GCC unroll 64
+  for (int t = 0; t < T; ++t) store_out(s + t * stride, select(h[t] >= thr, one, zero), stream);
+}
+
+template <class S> static void fwd(const S* x, const S* m_in, S* s, int64_t stride, int64_t count,
+                                   double thr_d, bool stream) {
+  constexpr int L = Vec<S>::L;
+  // M is read through m_in, which may alias s: its broadcasts are reloaded per block (one
+  // embedded-broadcast operand per FMA) instead of hoisted out of the loop and spilled.
+  const S* m = m_in;
+  const S thr = (S)thr_d;
+  const int64_t full = count / L * L;
+  for (int64_t n = 0; n < full; n += L) fwd_block(x + n, s + n, stride, m, thr, stream);
+  if (full < count) {  // zero-padded last block
+    S xb[T * L] = {}, sb[T * L];
+    const int64_t rest = count - full;
+    for (int i = 0; i < T; ++i) memcpy(xb + i * L, x + i * stride + full, rest * sizeof(S));
+    fwd_block(xb, sb, L, m, thr, false);
+    for (int t = 0; t < T; ++t) memcpy(s + t * stride + full, sb + t * L, rest * sizeof(S));
+  }
+  store_fence();
+}
+
+template <class S, class Sg> struct Backward {
+  typedef typename Vec<S>::V V;
+  static constexpr int L = Vec<S>::L;
+  static constexpr int64_t CHUNK = (int64_t)CB * L;
+  S m[T * T];
+  S mg[T * T];  // a copy of m for grad_X: not CSE'd with H's uses into spilled broadcasts
+  S thr, p0, p1;
+  bool need_m, stream;
+  V xb[TP][CB], gb[TP][CB];   // the chunk's X and g (rows past T stay zero)
+  V acc[NTILES][16];          // per-lane grad_M partial sums, 4 x 4 tiles
+  S tail_x[T * CHUNK], tail_g[T * CHUNK], tail_o[T * CHUNK];
+
+  // Phase A for chunk block b: X into xb, g into gb, grad_X stored. grad_X[i] = sum_{t >= i}
+  // M[t, i] g[t] accumulates t ascending as each g[t] is formed (T + 1 live vectors).
+  inline void block(const S* x, const S* gs, S* gx, int64_t stride, int b) {
+    V h[T], r[T];
+    mix<V, S>(x, stride, m, h, &xb[0][b]);
+#pragma GCC unroll 64
+    for (int t = 0; t < T; ++t) {
+      const V g = load<V>(gs + t * stride) * Sg::template d<V, S>(h[t] - thr, p0, p1);
+      gb[t][b] = g;
+#pragma GCC unroll 64
+      for (int i = 0; i < t; ++i) r[i] += g * mg[t * T + i];
+      r[t] = g * mg[t * T + t];
+    }
+#pragma GCC unroll 64
+    for (int i = 0; i < T; ++i) store_out(gx + i * stride, r[i], stream);
+  }
+
+  // Phase B: acc += g X^T over the chunk's CB blocks, lower-triangular 4 x 4 tiles.
+  inline void reduce() {
+    int k = 0;
+#pragma GCC unroll 16
+    for (int t0 = 0; t0 < TP; t0 += 4) {
+#pragma GCC unroll 16
+      for (int i0 = 0; i0 <= t0; i0 += 4, ++k) {
+        V a[4][4] = {};
+        for (int b = 0; b < CB; ++b) {
+          V gg[4], xx[4];
+          for (int p = 0; p < 4; ++p) { gg[p] = gb[t0 + p][b]; xx[p] = xb[i0 + p][b]; }
+          for (int p = 0; p < 4; ++p)
+            for (int q = 0; q < 4; ++q)
+              if (t0 + p < T && i0 + q <= t0 + p) a[p][q] += gg[p] * xx[q];  // static
+        }
+        for (int p = 0; p < 4; ++p)
+          for (int q = 0; q < 4; ++q)
+            if (t0 + p < T && i0 + q <= t0 + p) acc[k][p * 4 + q] += a[p][q];
+      }
+    }
+  }
+
+  inline void chunk(const S* x, const S* gs, S* gx, int64_t stride) {
+    for (int b = 0; b < CB; ++b) block(x + b * L, gs + b * L, gx + b * L, stride, b);
+    if (need_m) reduce();
+  }
+
+  void run(const S* x, const S* gs, S* gx, S* gm, int64_t stride, int64_t count) {
+    memset((void*)xb, 0, sizeof xb);
+    memset((void*)gb, 0, sizeof gb);
+    memset((void*)acc, 0, sizeof acc);
+    const int64_t full = count / CHUNK * CHUNK;
+    for (int64_t n = 0; n < full; n += CHUNK) chunk(x + n, gs + n, gx + n, stride);
+    if (full < count) {  // zero-padded last chunk: g = 0 there, nothing added to grad_M
+      const int64_t rest = count - full;
+      for (int i = 0; i < T; ++i) {
+        memcpy(tail_x + i * CHUNK, x + i * stride + full, rest * sizeof(S));
+        memset(tail_x + i * CHUNK + rest, 0, (CHUNK - rest) * sizeof(S));
+        memcpy(tail_g + i * CHUNK, gs + i * stride + full, rest * sizeof(S));
+        memset(tail_g + i * CHUNK + rest, 0, (CHUNK - rest) * sizeof(S));
+      }
+      const bool keep = stream;
+      stream = false;  // the local tail buffer
+      chunk(tail_x, tail_g, tail_o, CHUNK);
+      stream = keep;
+      for (int i = 0; i < T; ++i)
+        memcpy(gx + i * stride + full, tail_o + i * CHUNK, rest * sizeof(S));
+    }
+    int k = 0;
+    for (int t0 = 0; t0 < TP; t0 += 4)
+      for (int i0 = 0; i0 <= t0; i0 += 4, ++k)
+        for (int p = 0; p < 4; ++p)
+          for (int q = 0; q < 4; ++q) {
+            const int t = t0 + p, i = i0 + q;
+            if (t >= T || i > t) continue;
+            S sum = 0;
+            for (int l = 0; l < L; ++l) sum += acc[k][p * 4 + q][l];
+            gm[t * T + i] = sum;
+          }
+  }
+};
+
+template <class S, class Sg>
+static void bwd(const S* x, const S* m_in, const S* gs, S* gx, S* gm, int64_t stride, int64_t count,
+                double thr, double p0, double p1, int need_m, int stream) {
+  // 20-120 KiB of buffers on the heap (not the stack of a worker thread; not thread_local,
+  // whose every access from the kernel's loops would go through __tls_get_addr)
+  std::unique_ptr<Backward<S, Sg>> k(new Backward<S, Sg>);
+  memcpy(k->m, m_in, sizeof k->m);
+  memcpy(k->mg, m_in, sizeof k->mg);
+  k->thr = (S)thr; k->p0 = (S)p0; k->p1 = (S)p1; k->need_m = need_m != 0;
+  k->stream = stream != 0;
+  for (int i = 0; i < T * T; ++i) gm[i] = 0;
+  k->run(x, gs, gx, gm, stride, count);
+  store_fence();
+}
+
+}  // namespace
+
+#define MFP_API extern "C" __attribute__((visibility("default")))
+#define MFP_FWD(S, NAME)                                                                     \
+  MFP_API void NAME(const S* x, const S* m, S* s, int64_t stride, int64_t count, double thr, \
+                    int stream) {                                                            \
+    fwd<S>(x, m, s, stride, count, thr, stream != 0);                                        \
+  }
+#define MFP_BWD(S, SG, NAME)                                                                 \
+  MFP_API void NAME(const S* x, const S* m, const S* gs, S* gx, S* gm, int64_t stride,    \
+                    int64_t count, double thr, double p0, double p1, int need_m,             \
+                    int stream) {                                                            \
+    bwd<S, SG>(x, m, gs, gx, gm, stride, count, thr, p0, p1, need_m, stream);                \
+  }
+MFP_FWD(float, mfp_fwd_float32)
+MFP_FWD(double, mfp_fwd_float64)
+MFP_BWD(float, Rectangle, mfp_bwd_float32_rectangle)
+MFP_BWD(float, Triangle, mfp_bwd_float32_triangle)
+MFP_BWD(float, ArcTan, mfp_bwd_float32_atan)
+MFP_BWD(double, Rectangle, mfp_bwd_float64_rectangle)
+MFP_BWD(double, Triangle, mfp_bwd_float64_triangle)
+MFP_BWD(double, ArcTan, mfp_bwd_float64_atan)
+MFP_API int mfp_steps() { return T; }
+"""
