@@ -40,7 +40,7 @@ ALLOWED: dict[tuple[str, str], str] = {
         "offsets from the seeded CPU generator, .to(x.device) before indexing",
     ("data/transforms.py", "RandomHorizontalFlip.__call__"):
         "draws from the seeded CPU generator, .to(x.device) before use",
-    ("train/run.py", "load_data"): "train/test subsets of CPU datasets",
+    ("train/datasets.py", "load_data"): "train/test subsets of CPU datasets",
     ("conversion/experiments.py", "run_conversion_experiments"): "CPU shuffle of CPU data",
     ("conversion/from_checkpoint.py", "conversion_data"): "CPU subset of a CPU dataset",
     ("methods/albsnn/bwo_probe.py", "bwo_bound"): "CPU subset of a CPU dataset",

@@ -29,7 +29,7 @@ def small(name: str, **kwargs):
 def test_zoo_has_the_papers_networks() -> None:
     assert set(ANN_ZOO.names()) == {"mnist-cnn", "vgg16", "resnet18", "resnet20", "resnet34"}
     assert set(METHODS.names()) == {"rate", "phase", "bsnn", "ltb", "burst", "qcfs", "signed",
-                                    "signed-burst"}
+                                    "signed-burst", "srp", "cos"}
     assert set(INPUT_CODINGS.names()) == {"direct", "phase"}
 
 

@@ -138,7 +138,7 @@ class ResidualPotentialIF(HalfThresholdIF):
             state: the neuron's :class:`MaskedState` after ``tau`` pre-simulation steps.
 
         Returns:
-            The :class:`MaskedState` of the measured run's start (potential 1/2, the mask).
+            The measured run's start as a ``MaskedState`` (potential 1/2, the mask).
         """
         keep = (state.v > EPS).to(state.v.dtype)
         return MaskedState(torch.full_like(state.v, self.initial), keep)
@@ -208,7 +208,7 @@ class OffsetCalibratedIF(HalfThresholdIF):
             state: the neuron's :class:`OffsetState` after ``rho`` pre-simulation steps.
 
         Returns:
-            The :class:`OffsetState` of the measured run's start.
+            The measured run's start as an ``OffsetState``.
         """
         extra = (state.v < 0) & (state.count > 0)
         down = torch.clamp_min(state.fire_min - (1.0 - EPS), 1.0)
