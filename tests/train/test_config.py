@@ -49,3 +49,17 @@ def test_every_shipped_config_is_valid():
     assert files, "configs/ holds one config per experiment"
     for f in files:
         load_config(f)
+
+
+def test_overrides_address_list_entries_by_index():
+    data = {"callbacks": [{"name": "a", "args": {"k": 2}}, {"name": "b", "args": {}}]}
+    apply_overrides(data, ["callbacks.1.args.times=5", "callbacks.0.args.k=3"])
+    assert data["callbacks"] == [{"name": "a", "args": {"k": 3}},
+                                 {"name": "b", "args": {"times": 5}}]
+    apply_overrides(data, ["callbacks.0={name: c}"])
+    assert data["callbacks"][0] == {"name": "c"}
+    for bad in ("callbacks.2.args.k=1", "callbacks.x.args.k=1", "callbacks.-1.args.k=1"):
+        with pytest.raises(ConfigError, match=r"'callbacks' is a list of 2 entries.*0\.\.1"):
+            apply_overrides(data, [bad])
+    with pytest.raises(ConfigError, match="'k' is not a section"):
+        apply_overrides({"k": 1}, ["k.x=2"])

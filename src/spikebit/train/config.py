@@ -166,7 +166,8 @@ def config_from_dict(data: dict[str, Any]) -> RunConfig:
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``key.sub=value`` strings (values parsed as YAML) to a nested mapping.
 
-    Missing sections are created; ``--set optim.lr=0.01`` sets a float.
+    Missing sections are created; ``--set optim.lr=0.01`` sets a float. A list entry is
+    addressed by its 0-based index: ``--set callbacks.1.args.times=5``.
 
     Args:
         data: the config mapping, changed in place.
@@ -177,7 +178,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
     Raises:
         ConfigError: an override without ``=``, a value that is not valid YAML (or repeats
-            a key), or a path through a key that is not a section.
+            a key), a path through a key that is not a section, or a list index that is
+            not an existing entry's.
     """
     for item in overrides:
         if "=" not in item:
@@ -187,14 +189,33 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             value = strict_yaml_load(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from None
-        node = data
+        node: Any = data
         parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                index = _list_index(item, parts[i - 1], part, len(node))
+                if last:
+                    node[index] = value
+                else:
+                    node = node[index]
+                continue
             if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part!r} is not a section")
-        node[parts[-1]] = value
+                raise ConfigError(f"override {item!r}: {parts[i - 1]!r} is not a section")
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
     return data
+
+
+def _list_index(item: str, name: str, part: str, size: int) -> int:
+    """The list index ``part`` of override ``item`` into list ``name`` of ``size`` entries."""
+    if not part.isdigit() or int(part) >= size:
+        raise ConfigError(f"override {item!r}: {name!r} is a list of {size} entries; "
+                          f"address one by its index 0..{size - 1} (e.g. "
+                          f"{name}.0.args.KEY=VALUE), got {part!r}")
+    return int(part)
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:

@@ -75,3 +75,22 @@ def test_vggsnn_spec_and_registry():
     flags = [layer.quantize for _, layer in quantized_layers(m)]
     assert flags == [False] + [True] * 7 + [False]  # first conv and output FC full precision
     assert {"agmm-resnet19", "agmm-resnet18", "agmm-vggsnn"} <= set(MODELS.names())
+
+
+def test_named_options_and_agmm_kwargs_must_agree():
+    from spikebit.errors import ConfigError
+
+    kw = {**TINY["agmm-resnet19"], "agmm_kwargs": {"mean": "sample", "causal": True}}
+    with pytest.raises(ConfigError, match=r"mean='channel' vs agmm_kwargs.mean='sample'"):
+        build_model("agmm-resnet19", mean="channel", **kw)
+    m = build_model("agmm-resnet19", mean="sample", position="before-bn", **kw)  # no clash
+    blocks = [x for x in m.modules() if isinstance(x, AGMM)]
+    assert blocks and all(b.mean == "sample" and b.position == "before-bn" for b in blocks)
+
+
+@pytest.mark.parametrize("name", ["causal", "per_step", "detach_mean"])
+def test_agmm_flags_must_be_bools(name):
+    from spikebit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"{name} must be true or false, got 'maybe'"):
+        AGMM(2, **{name: "maybe"})

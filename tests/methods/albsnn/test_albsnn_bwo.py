@@ -147,3 +147,16 @@ def test_bwo_callback_in_training_leaves_fp_layers_alone(quad_config):
             else:
                 changed_binary |= not torch.equal(b, a)
     assert changed_binary
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"descent_only": "nope"}, "descent_only must be true or false, got 'nope'"),
+    ({"recombine_all": 1}, "recombine_all must be true or false, got 1"),
+    ({"max_fraction": "abc"}, r"max_fraction must be a number or null \(no cap\), got 'abc'"),
+    ({"tolerance": "100"}, "tolerance must be a number, got '100'"),
+])
+def test_bwo_settings_reject_wrong_types(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        BWOSettings(**kwargs)
+    with pytest.raises(ConfigError, match=message):  # the callback a config builds
+        BinaryWeightOptimization(**kwargs)

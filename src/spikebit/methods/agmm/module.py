@@ -185,8 +185,9 @@ class AGMM(nn.Module):
             ``"before-bn"`` (the block computes the same function either way).
 
     Raises:
-        ConfigError: ``steps < 1``, ``per_step=True`` with ``causal=False``, or a
-            ``mean``/``position`` outside its list.
+        ConfigError: ``steps < 1``, ``per_step=True`` with ``causal=False``, a
+            ``mean``/``position`` outside its list, or ``causal``/``per_step``/
+            ``detach_mean`` not a bool.
     """
 
     def __init__(
@@ -202,6 +203,10 @@ class AGMM(nn.Module):
         super().__init__()
         if steps < 1:
             raise ConfigError(f"AGMM needs steps >= 1 (one alpha per time step), got {steps}")
+        for name, flag in (("causal", causal), ("per_step", per_step),
+                           ("detach_mean", detach_mean)):
+            if flag is not None and not isinstance(flag, bool):
+                raise ConfigError(f"AGMM: {name} must be true or false, got {flag!r}")
         default = DEFAULT_READING.block_kwargs()
         per_step = default["per_step"] if per_step is None else per_step
         if causal is None:

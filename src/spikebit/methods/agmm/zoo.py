@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from spikebit.errors import ConfigError
 from spikebit.methods.agmm.resnet import AGMM_NEURON, ResNetConfig, SpikingResNet
 from spikebit.models.network import ModelConfig, SpikingNet, build_network
 from spikebit.models.scaling import vggsnn_spec
@@ -40,18 +41,31 @@ def agmm_block(agmm: bool, causal: bool | None = None,
         agmm: insert the AGMM block (eq. 11) next to the BN of every binary conv.
         causal: AGMM's mean over steps ``<= t`` (else over all ``T``).
         agmm_kwargs: other :class:`AGMM` arguments (``per_step``, ``detach_mean``,
-            ``alpha_init``; entries here win over the named arguments).
+            ``alpha_init``; ``causal``, ``mean``, ``position`` here must agree with the
+            named arguments where both are given).
         mean: what AGMM's mean averages over (``"sample"``, ``"channel"``, ``"batch"``,
             ``"neuron"``).
         position: ``"after-bn"`` or ``"before-bn"``.
 
     Returns:
         ``(None, {})`` without AGMM, else ``("agmm", kwargs)`` with the options given.
+
+    Raises:
+        ConfigError: an option is given both as a named argument and in ``agmm_kwargs``
+            with different values (one of them would be ignored).
     """
+    named = {k: v for k, v in {"causal": causal, "mean": mean, "position": position}.items()
+             if v is not None}
     if not agmm:
         return None, {}
-    named = {"causal": causal, "mean": mean, "position": position}
-    return "agmm", {**{k: v for k, v in named.items() if v is not None}, **(agmm_kwargs or {})}
+    extra = dict(agmm_kwargs or {})
+    clash = {k: (v, extra[k]) for k, v in named.items() if k in extra and extra[k] != v}
+    if clash:
+        detail = ", ".join(f"{k}={a!r} vs agmm_kwargs.{k}={b!r}" for k, (a, b) in clash.items())
+        raise ConfigError(f"AGMM option given twice with different values ({detail}); "
+                          "set it in one place only, e.g. in agmm_kwargs "
+                          "(--set model.args.agmm_kwargs.KEY=VALUE)")
+    return "agmm", {**named, **extra}
 
 
 def agmm_resnet(base: ResNetConfig, *, agmm: bool = True, causal: bool | None = None,

@@ -85,8 +85,9 @@ class BWOSettings:
 
     Raises:
         RegistryError: unknown ``bound``.
-        ConfigError: ``tolerance < 0``, ``max_fraction`` outside ``[0, 1]`` or set with
-            ``scope="layer"``, or an unknown ``base`` or ``scope``.
+        ConfigError: ``tolerance < 0`` or not a number, ``max_fraction`` not a number,
+            outside ``[0, 1]`` or set with ``scope="layer"``, ``descent_only`` or
+            ``recombine_all`` not a bool, or an unknown ``base`` or ``scope``.
     """
 
     tolerance: float = 100.0
@@ -99,6 +100,17 @@ class BWOSettings:
 
     def __post_init__(self) -> None:
         BWO_BOUNDS.get(self.bound)
+        for name in ("descent_only", "recombine_all"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"BWO {name} must be true or false, got "
+                                  f"{getattr(self, name)!r}")
+        for name in ("tolerance", "max_fraction"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                    or value is None and name == "max_fraction"):
+                raise ConfigError(f"BWO {name} must be a number"
+                                  f"{' or null (no cap)' if name == 'max_fraction' else ''}, "
+                                  f"got {value!r}")
         if self.tolerance < 0 or not (self.max_fraction is None or 0 <= self.max_fraction <= 1):
             raise ConfigError(
                 f"BWO needs tolerance >= 0 and max_fraction in [0, 1] (or None); got "
