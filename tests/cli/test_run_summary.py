@@ -29,9 +29,9 @@ def test_summary_reads_history_and_model(tmp_path, capsys):
     trainer = _trainer(history, tmp_path)  # an empty run directory: nothing to read back
     print_run_summary(trainer, 12.4)
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "test accuracy (last epoch): 0.6250"
-    assert out[1] == "test accuracy (best epoch 2): 0.7500"  # the first epoch at the best
-    assert out[2] == "weight layers kept full precision: [1] of 2"
+    assert out[0] == "test accuracy (last epoch): 62.50%"
+    assert out[1] == "test accuracy (best epoch 2): 75.00%"  # the first epoch at the best
+    assert out[2] == "weight layers kept full precision (numbered from 1): [2] of 2"
     # layer 0: 8 sign bits + 2 fp32 scales = 72 of 256; layer 1: 6 fp32 values = 192
     assert out[3] == ("storage: 264 bits (0.0 KiB), 0.5893 of fp32 (448 bits); quantized "
                       "layers at 0.2812 of their fp32 bits")
@@ -56,7 +56,7 @@ def test_trainer_and_checkpoint_describe_the_same_model(toy_config, capsys):
         (trainer.run_dir / name).unlink()  # the summary does not need them
     print_run_summary(trainer, 1.0)
     acc = trainer.state.history[-1]["test_acc"]
-    assert capsys.readouterr().out.startswith(f"test accuracy (last epoch): {acc:.4f}\n")
+    assert capsys.readouterr().out.startswith(f"test accuracy (last epoch): {100 * acc:.2f}%\n")
 
 
 def test_method_reports_are_the_structured_metrics():

@@ -19,7 +19,8 @@ def print_run_summary(trainer: TrainerView, seconds: float) -> None:
     Everything comes from ``trainer`` as training left it (nothing is read back from
     disk): the last and best test accuracy (from ``state.history``), the weight layers
     kept full precision and the weight storage (bits, KiB, ratio to fp32) of
-    ``trainer.model``, the wall time and the run's files.
+    ``trainer.model``, the wall time and the run's files. Accuracies print in percent,
+    layers numbered from 1 (as ALBSNN's selector and the papers number them).
 
     Args:
         trainer: the trainer after :meth:`~spikebit.train.trainer.Trainer.fit` (its
@@ -30,11 +31,13 @@ def print_run_summary(trainer: TrainerView, seconds: float) -> None:
     history = trainer.state.history
     best = max(history, key=lambda m: m["test_acc"])  # the first epoch with the best accuracy
     storage = model_storage(trainer.model)
-    fp_layers = [i for i, layer in enumerate(storage.layers) if not layer.quantized]
+    # numbered from 1, as the papers and ALBSNN's selector number layers
+    fp_layers = [i + 1 for i, layer in enumerate(storage.layers) if not layer.quantized]
     run_dir = trainer.run_dir
-    print(f"test accuracy (last epoch): {history[-1]['test_acc']:.4f}")
-    print(f"test accuracy (best epoch {best['epoch']}): {best['test_acc']:.4f}")
-    print(f"weight layers kept full precision: {fp_layers} of {len(storage.layers)}")
+    print(f"test accuracy (last epoch): {100 * history[-1]['test_acc']:.2f}%")
+    print(f"test accuracy (best epoch {best['epoch']}): {100 * best['test_acc']:.2f}%")
+    print(f"weight layers kept full precision (numbered from 1): {fp_layers} of "
+          f"{len(storage.layers)}")
     print(f"storage: {storage.total_bits:,} bits ({storage.total_bits / 8 / 1024:.1f} KiB), "
           f"{storage.ratio:.4f} of fp32 ({storage.total_fp32_bits:,} bits); quantized layers "
           f"at {storage.binarized_ratio:.4f} of their fp32 bits")

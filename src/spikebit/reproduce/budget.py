@@ -81,7 +81,7 @@ class Budget:
     def describe(self) -> str:
         """One line: model, data, epochs and optimizer settings (result notes)."""
         n = "all" if self.train_limit is None else str(self.train_limit)
-        return (f"{self.model} on {self.dataset} ({n} training samples), {self.epochs} epochs, "
+        return (f"{self.model} on {self.dataset} ({n} training samples), {_epochs(self.epochs)}, "
                 f"Adam lr {self.lr}, batch {self.batch_size}, {self.schedule} schedule, "
                 f"random crop padding {self.crop_padding}")
 
@@ -96,7 +96,11 @@ class Budget:
         """
         return (f"T={steps} frames of simulated saccade events (34x34, 2 polarities), first "
                 f"{self.train_limit or 'all'} train / {self.test_limit or 'all'} test samples, "
-                f"{self.epochs} epochs, batch {self.batch_size}")
+                f"{_epochs(self.epochs)}, batch {self.batch_size}")
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 B = TypeVar("B")
