@@ -9,7 +9,7 @@ import pytest
 
 from spikebit.errors import ConfigError, SpikebitError
 from spikebit.reproduce import EXPERIMENTS, Experiment, run_experiment
-from spikebit.reproduce.seeds import aggregate_rows, mean_std
+from spikebit.reproduce.seeds import aggregate_fields, aggregate_rows, mean_std
 from spikebit.train.seeds import current_repeat, seed_repeat, with_repeat_seed
 
 
@@ -58,3 +58,11 @@ def test_run_experiment_with_seeds_writes_mean_and_std(fake_experiment, tmp_path
     assert "| x | 82.00 ± 2.00 |" in (tmp_path / f"{fake_experiment}.md").read_text()
     with pytest.raises(ConfigError, match="seeds"):
         run_experiment(fake_experiment, seeds=0, out_dir=tmp_path)
+
+
+def test_top_level_numbers_aggregate_like_columns():
+    results = [{"rows": [1], "note": "n", "gap": 3.0, "target": 1.5},
+               {"rows": [2], "note": "n", "gap": 2.0, "target": 1.5}]
+    out = aggregate_fields(results)
+    assert out == {"rows": [1], "note": "n", "gap": 2.5, "gap_std": pytest.approx(0.5 ** 0.5),
+                   "gap_seeds": [3.0, 2.0], "target": 1.5}

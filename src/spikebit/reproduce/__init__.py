@@ -146,7 +146,7 @@ def run_experiment(
     """
     from spikebit.errors import ConfigError
     from spikebit.progress import ProgressBar
-    from spikebit.reproduce.seeds import aggregate_rows
+    from spikebit.reproduce.seeds import aggregate_fields, aggregate_rows
     from spikebit.train.seeds import seed_repeat
 
     if not isinstance(seeds, int) or seeds < 1:
@@ -166,7 +166,7 @@ def run_experiment(
         _RESULTS_DIR.reset(token)
     result = results[0]
     if seeds > 1:
-        result = dict(result)
+        result = aggregate_fields(results)
         result["rows"] = aggregate_rows([r["rows"] for r in results])
         result["seeds"] = seeds
         result["note"] = (f"{result.get('note', '')} Mean ± sample standard deviation over "

@@ -28,6 +28,37 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
 
 
+def _aggregate(first: dict[str, Any], records: list[dict[str, Any]]) -> dict[str, Any]:
+    """``first`` with every numeric entry that varies across ``records`` replaced by its
+    mean, plus ``<key>_std`` and ``<key>_seeds``."""
+    out: dict[str, Any] = {}
+    for key, value in first.items():
+        values = [r.get(key) for r in records]
+        if all(_numeric(v) for v in values) and len(set(values)) > 1:
+            mean, std = mean_std([float(v) for v in values])
+            out[key], out[f"{key}_std"], out[f"{key}_seeds"] = mean, std, values
+        else:
+            out[key] = value
+    return out
+
+
+def aggregate_fields(per_seed: list[dict[str, Any]], skip: tuple[str, ...] = ("rows",)
+                     ) -> dict[str, Any]:
+    """The top-level entries of several repeats' results: a number that varies (e.g. an
+    experiment's ``accuracy_gap_points``) becomes its mean with ``_std`` and ``_seeds``.
+
+    Args:
+        per_seed: the result mapping of each seed repeat.
+        skip: keys copied from the first repeat untouched (the rows are aggregated by
+            :func:`aggregate_rows`).
+
+    Returns:
+        The first repeat's mapping with varying numbers aggregated.
+    """
+    first = {k: v for k, v in per_seed[0].items() if k not in skip}
+    return {**per_seed[0], **_aggregate(first, per_seed)}
+
+
 def aggregate_rows(per_seed: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """One row per position: mean, ``_std`` and ``_seeds`` of every varying numeric column.
 
@@ -42,15 +73,5 @@ def aggregate_rows(per_seed: list[list[dict[str, Any]]]) -> list[dict[str, Any]]
             f"seed repeats returned different numbers of rows ({sorted(counts)}); the "
             "experiment's rows must not depend on the seed to be aggregated."
         )
-    out = []
-    for i, first in enumerate(per_seed[0]):
-        row: dict[str, Any] = {}
-        for col, value in first.items():
-            values = [rows[i].get(col) for rows in per_seed]
-            if all(_numeric(v) for v in values) and len(set(values)) > 1:
-                mean, std = mean_std([float(v) for v in values])
-                row[col], row[f"{col}_std"], row[f"{col}_seeds"] = mean, std, values
-            else:
-                row[col] = value
-        out.append(row)
-    return out
+    return [_aggregate(first, [rows[i] for rows in per_seed])
+            for i, first in enumerate(per_seed[0])]
