@@ -25,8 +25,8 @@ def test_config_files_are_the_cpu_budget_runs(variant):
 
 def test_budgets_differ_only_in_size():
     smoke, cpu = run_config("agmm-bsnn", "smoke"), run_config("agmm-bsnn", "cpu")
-    assert smoke["optim"]["epochs"] == 1 and cpu["optim"]["epochs"] == 3
-    assert smoke["data"]["train_limit"] < 1000 and cpu["data"]["train_limit"] == 4000
+    assert smoke["optim"]["epochs"] == 1 and cpu["optim"]["epochs"] == 4
+    assert smoke["data"]["train_limit"] < 1000 and cpu["data"]["train_limit"] == 8000
     assert cpu["data"]["test_limit"] == 5000
     assert smoke["optim"]["optimizer"] == cpu["optim"]["optimizer"]
     for variant in VARIANTS:

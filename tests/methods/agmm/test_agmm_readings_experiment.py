@@ -64,7 +64,7 @@ def test_configs_are_valid_and_build_the_row_reading(budget, tmp_path):
         assert parsed.optim.weight_decay == row.weight_decay and parsed.name == row.run_name()
         assert config["optim"]["optimizer"] == "sgd"
         if budget == "cpu":
-            assert config["optim"]["epochs"] == 3 and config["data"]["train_limit"] == 4000
+            assert config["optim"]["epochs"] == 4 and config["data"]["train_limit"] == 8000
         if budget != "smoke":
             continue
         args = {**config["model"]["args"], "width": 1 / 32, "in_shape": (1, 16, 16)}

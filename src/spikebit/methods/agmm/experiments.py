@@ -5,8 +5,8 @@
 AGMM-BSNN (causal mean) and AGMM-BSNN with the all-T mean (mean and position of
 the gate as in ``DEFAULT_READING``). It reports accuracy, the per-epoch weight sign
 flip ratio (curves as a PNG in ``results/``), firing rates, and the paper's Table 2
-columns (size, SOPs, MACs, energy). The CPU budget (first 4000 training and 5000 test images, 3
-epochs: 1/50 of the training steps of the earlier 10 epochs on all 60000) lets
+columns (size, SOPs, MACs, energy). The CPU budget (first 8000 training and 5000 test images, 4
+epochs: 1/19 of the training steps of the earlier 10 epochs on all 60000) lets
 ``--seeds 3`` fit; its run configs
 are ``configs/agmm/fmnist-resnet19-*.yaml`` (``run_config(variant, "cpu")``; a test
 keeps them identical). The readings of eq. 11 are compared in
@@ -97,8 +97,8 @@ FMNIST_BUDGETS: Mapping[str, Budget] = MappingProxyType({  # same for every vari
     "smoke": Budget(model="agmm-resnet19", epochs=1, batch_size=32, width=0.0625,
                     model_args={"stem_stride": 2}, train_limit=192, test_limit=64,
                     activity_samples=64),
-    "cpu": Budget(model="agmm-resnet19", epochs=3, batch_size=64, width=0.125,
-                  model_args={"stem_stride": 2}, train_limit=4000, test_limit=5000,
+    "cpu": Budget(model="agmm-resnet19", epochs=4, batch_size=64, width=0.125,
+                  model_args={"stem_stride": 2}, train_limit=8000, test_limit=5000,
                   activity_samples=256),
     "full": Budget(model="agmm-resnet19", epochs=400, batch_size=128, width=1.0,
                    model_args={"stem_stride": 1}, activity_samples=1000),
@@ -123,7 +123,7 @@ def budget_for(budget: str) -> Budget:
 
 def budget_note(b: Budget) -> str:
     """Model and data of a Fashion-MNIST budget, for result notes (e.g. ``"ResNet-19
-    (double skip) width 0.125, stem stride 2, T=2, first 4000 training images"``)."""
+    (double skip) width 0.125, stem stride 2, T=2, first 8000 training images"``)."""
     images = "all" if b.train_limit is None else f"first {b.train_limit}"
     tests = "all" if b.test_limit is None else f"first {b.test_limit}"
     return (f"ResNet-19 (double skip) width {b.width}, stem stride "

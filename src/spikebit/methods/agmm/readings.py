@@ -168,8 +168,8 @@ def agmm_readings(budget: str, work_dir: Path) -> dict[str, Any]:
     """``spikebit reproduce agmm-readings``: every row of :func:`reading_rows`.
 
     Args:
-        budget: ``"smoke"`` (seconds), ``"cpu"`` (first 4000 training / 5000 test
-            images, 3 epochs) or ``"full"`` (the paper's scale).
+        budget: ``"smoke"`` (seconds), ``"cpu"`` (first 8000 training / 5000 test
+            images, 4 epochs) or ``"full"`` (the paper's scale).
         work_dir: where the runs are trained (finished runs are reused, unfinished ones
             resumed).
 
