@@ -66,3 +66,13 @@ def test_top_level_numbers_aggregate_like_columns():
     out = aggregate_fields(results)
     assert out == {"rows": [1], "note": "n", "gap": 2.5, "gap_std": pytest.approx(0.5 ** 0.5),
                    "gap_seeds": [3.0, 2.0], "target": 1.5}
+
+
+def test_smoke_runs_never_share_a_directory_with_cpu_runs():
+    from pathlib import Path
+
+    from spikebit.reproduce import work_dir
+
+    assert work_dir("albsnn-table5", "cpu") == Path("runs/reproduce/albsnn-table5")
+    assert work_dir("albsnn-table5", "smoke") == Path("runs/reproduce/smoke/albsnn-table5")
+    assert work_dir("albsnn-table5", "full").parent.name == "full"

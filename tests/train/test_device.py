@@ -278,7 +278,7 @@ def test_runs_recorded_before_the_device_keys_are_reused(toy_config, tmp_path):
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["toy"]
 
 
-def test_cli_device_flags(toy_config, tmp_path, capsys, no_cuda):
+def test_cli_device_flags(toy_config, tmp_path, capsys, no_cuda, monkeypatch):
     import yaml
 
     from spikebit.cli.main import main
@@ -292,7 +292,9 @@ def test_cli_device_flags(toy_config, tmp_path, capsys, no_cuda):
     cfg.write_text(yaml.safe_dump(toy_config))
     assert main(["train", str(cfg), "--device", "gpu"]) == 2
     assert "unknown device 'gpu'" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)  # `reproduce` trains under ./runs
     assert main(["reproduce", "albsnn-table5", "--budget", "smoke", "--device", "cuda:0",
                  "--out-dir", str(tmp_path / "res")]) == 2
     assert "CUDA is not available" in capsys.readouterr().err
     assert last.read_bytes() == saved
+    assert not (tmp_path / "runs" / "reproduce").exists()  # the device error came first

@@ -188,8 +188,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         for name, summary in list_experiments():
             print(f"{name:28s} {summary}")
         return 0
-    from spikebit.train.device import use_device
+    from spikebit.train.device import resolve_device, use_device
 
+    if args.device is not None:
+        resolve_device(args.device)  # an unavailable device fails before any run is touched
     with use_device(args.device):
         path = run_experiment(args.name, budget=args.budget, out_dir=args.out_dir,
                               seeds=args.seeds)

@@ -119,6 +119,24 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join([head, sep, *body])
 
 
+def work_dir(name: str, budget: str) -> Path:
+    """Where experiment ``name`` trains its runs at ``budget``.
+
+    ``runs/reproduce/<name>`` at the ``cpu`` budget (the published runs) and
+    ``runs/reproduce/<budget>/<name>`` otherwise, so a smoke check never moves a finished
+    CPU-budget run of the same name aside.
+
+    Args:
+        name: the experiment.
+        budget: ``"smoke"``, ``"cpu"`` or ``"full"``.
+
+    Returns:
+        The directory (relative to the working directory).
+    """
+    root = Path("runs") / "reproduce"
+    return root / name if budget == "cpu" else root / budget / name
+
+
 def run_experiment(
     name: str, budget: str = "cpu", out_dir: str | Path = "results", seeds: int = 1
 ) -> Path:
@@ -160,7 +178,7 @@ def run_experiment(
                          enabled=seeds > 1) as bar:
             for k in range(seeds):
                 with seed_repeat(k):
-                    results.append(exp.runner(budget, Path("runs") / "reproduce" / name))
+                    results.append(exp.runner(budget, work_dir(name, budget)))
                 bar.update(1)
     finally:
         _RESULTS_DIR.reset(token)
