@@ -92,8 +92,27 @@ class MaskedState(NamedTuple):
     mask: Tensor | None
 
 
+class _PresimIF(HalfThresholdIF):
+    """Half-threshold IF neurons run ``presim`` steps before the measured run (SRP, COS).
+
+    Args:
+        K: unused phase parameter (kept for the common constructor), ``1 .. 24``.
+        presim: the pre-simulation steps, ``1 .. 1024``.
+
+    Raises:
+        ConversionError: ``presim`` or ``K`` out of range.
+    """
+
+    thresholds = "ltb"
+    options = ("presim",)
+
+    def __init__(self, K: int = 8, presim: int = 4) -> None:
+        super().__init__(K)
+        self.presim = check_presim(presim)
+
+
 @METHODS.register("srp")
-class ResidualPotentialIF(HalfThresholdIF):
+class ResidualPotentialIF(_PresimIF):
     """``srp``: half-threshold IF neurons silenced where the residual potential after the
     pre-simulation is ``<= 1e-3`` (Hao et al., AAAI 2023; see the module doc).
 
@@ -106,12 +125,6 @@ class ResidualPotentialIF(HalfThresholdIF):
     """
 
     name = "srp"
-    thresholds = "ltb"
-    options = ("presim",)
-
-    def __init__(self, K: int = 8, presim: int = 4) -> None:
-        super().__init__(K)
-        self.presim = check_presim(presim)
 
     def fire(self, current: Tensor, clock: Clock,
              state: MaskedState | None) -> tuple[Tensor, MaskedState]:
@@ -160,7 +173,7 @@ def _fresh(v: Tensor) -> OffsetState:
 
 
 @METHODS.register("cos")
-class OffsetCalibratedIF(HalfThresholdIF):
+class OffsetCalibratedIF(_PresimIF):
     """``cos``: half-threshold IF neurons whose initial potential is shifted by the offset
     spike the pre-simulation shows (Hao et al., ICLR 2023; see the module doc).
 
@@ -173,12 +186,6 @@ class OffsetCalibratedIF(HalfThresholdIF):
     """
 
     name = "cos"
-    thresholds = "ltb"
-    options = ("presim",)
-
-    def __init__(self, K: int = 8, presim: int = 4) -> None:
-        super().__init__(K)
-        self.presim = check_presim(presim)
 
     def fire(self, current: Tensor, clock: Clock,
              state: OffsetState | None) -> tuple[Tensor, OffsetState]:
