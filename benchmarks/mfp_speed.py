@@ -340,7 +340,7 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
             if t in PAPER_SPEEDUP:
                 paper[str(t)] = {"paper": PAPER_SPEEDUP[t], "best_mfp_engine": best, **{
                     f"{mfp}_vs_{base}": r[f"{mfp}_vs_{base}"]
-                    for mfp in ran for base in SERIAL_ENGINES}}
+                    for mfp in ran for base in SERIAL_ENGINES if base in r["engines"]}}
             ratio = r[f"{FUSED}_vs_lif-compiled"]
             goal[str(t)] = {"ratio": ratio, "paired_ratio": r[f"{FUSED}_vs_lif-compiled_paired"],
                             "met": ratio >= 1.0}
@@ -449,7 +449,8 @@ def report(result: dict[str, Any]) -> str:
                              f"{e['saved_bytes'] / 2**20:>10.2f}")
             lines.append("    " + ", ".join(
                 f"{mfp} vs {base}: {r[f'{mfp}_vs_{base}']:.2f}x"
-                for mfp in MFP_ENGINES for base in SERIAL_ENGINES if mfp in r["engines"])
+                for mfp in MFP_ENGINES for base in SERIAL_ENGINES
+                if mfp in r["engines"] and base in r["engines"])
                 + f"; {FUSED} vs lif-compiled paired: {r[f'{FUSED}_vs_lif-compiled_paired']:.2f}x")
     if result["train_step"]:
         lines.append(f"training step, {vggsnn_spec_str()}, batch {NET['batch']}:")
