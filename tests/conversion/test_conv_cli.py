@@ -6,7 +6,12 @@ import pytest
 import torch
 
 from spikebit.cli.main import main
-from spikebit.conversion.from_checkpoint import load_ann, selected_steps
+from spikebit.conversion.from_checkpoint import (
+    conversion_data,
+    load_ann,
+    qcfs_finetuned,
+    selected_steps,
+)
 from spikebit.train import config_from_dict, model_from_checkpoint, train_from_config
 from spikebit.train.datasets import load_data
 from spikebit.train.losses import LOSSES
@@ -96,9 +101,34 @@ def test_selected_steps() -> None:
 ])
 def test_cli_convert_fast_methods(ann_checkpoint, capsys, args, name) -> None:
     rc = main(["convert", str(ann_checkpoint), *args, "--T", "4", "--calibration", "64"])
-    assert rc == 0 and "ANN accuracy" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert rc == 0 and "ANN accuracy" in printed
     report = json.loads((ann_checkpoint.parent / name).read_text())
+    # only the settings the method reads: burst's percentile thresholds, no K anywhere
+    head = printed.splitlines()[0]
+    assert report["K"] is None and "K=" not in head
+    assert (report["percentile"] is None) == (report["method"] != "burst")
+    assert ("percentile" in head) == (report["method"] == "burst")
     assert len(report["snn_accuracy"]) == 4 and None not in report["snn_accuracy"]
     # few steps are enough: within 10 points of the (QCFS) ANN at T = 4 on this toy task
     assert report["ann_accuracy"] - report["snn_accuracy"][-1] < 10.0
     assert report["presim"] == (2 if "--presim" in args else 0)
+
+
+def test_cli_convert_qcfs_labels_the_qcfs_ann(ann_checkpoint, capsys) -> None:
+    assert main(["convert", str(ann_checkpoint), "--method", "qcfs", "--qcfs-epochs", "1",
+                 "--T", "2", "--calibration", "64"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((ann_checkpoint.parent / "convert-qcfs.json").read_text())
+    # the accuracy printed is the fine-tuned QCFS ANN's (measured again here), not the
+    # checkpoint's ReLU ANN's, and the label says so
+    loaded = load_ann(ann_checkpoint)
+    calib, test_x, test_y = conversion_data(loaded, 64)
+    qnet = qcfs_finetuned(loaded, calib, 4, 1)
+    with torch.no_grad():
+        acc = 100 * float((qnet(test_x).argmax(-1) == test_y).double().mean())
+    assert report["ann_accuracy"] == pytest.approx(acc)
+    assert f"QCFS ANN accuracy {acc:.2f}% (the checkpoint's ReLU ANN" in printed
+    assert (report["ann"], report["qcfs_levels"], report["qcfs_epochs"]) == (
+        "qcfs-finetuned", 4, 1)
+    assert "QCFS L=4, fine-tuned 1 epoch," in printed.splitlines()[0]

@@ -10,6 +10,11 @@ from spikebit.conversion import ConversionError, convert
 METHODS = ["rate", "phase", "bsnn"]
 
 
+def phases(method: str, K: int) -> dict:
+    """``K`` for the phase codings; rate coding has no phases (and refuses K)."""
+    return {} if method == "rate" else {"K": K}
+
+
 @pytest.mark.parametrize("make", [tiny_cnn, tiny_resnet])
 @pytest.mark.parametrize("method", METHODS)
 def test_graph_reproduces_normalized_ann(make, method: str) -> None:
@@ -23,7 +28,7 @@ def test_graph_reproduces_normalized_ann(make, method: str) -> None:
 def test_snn_output_converges_to_ann(pool: str, method: str) -> None:
     net, x = tiny_cnn(pool), images(16)
     K = 6
-    snn = convert(net, x, method=method, percentile=100.0, K=K)
+    snn = convert(net, x, method=method, percentile=100.0, **phases(method, K))
     ref = net(x) / snn.output_scale
     out = snn.simulate(x, 48 * K)
     err = mean_error(out, ref)
@@ -38,7 +43,7 @@ def test_snn_output_converges_to_ann(pool: str, method: str) -> None:
 def test_resnet_output_converges_to_ann(method: str) -> None:
     net, x = tiny_resnet(), images(16)
     K = 6
-    snn = convert(net, x, method=method, percentile=100.0, K=K)
+    snn = convert(net, x, method=method, percentile=100.0, **phases(method, K))
     err = mean_error(snn.simulate(x, 40 * K), net(x) / snn.output_scale)
     assert err[-1] < 0.1 * err[2 * K - 1]
 

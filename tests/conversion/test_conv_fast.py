@@ -5,7 +5,7 @@ import torch
 from conv_helpers import images, mean_error, tiny_cnn, tiny_resnet
 
 from spikebit.conversion import ConversionError, convert
-from spikebit.conversion.dynamics import Clock
+from spikebit.conversion.dynamics import Clock, build_method
 from spikebit.conversion.fast import BurstIF, LocalThresholdIF
 from spikebit.conversion.qcfs import QCFS, finetune, to_qcfs
 from spikebit.conversion.thresholds import ChannelPercentile, LocalBalancer
@@ -35,8 +35,10 @@ def test_burst_hand_values() -> None:
 def test_burst_option_is_checked() -> None:
     with pytest.raises(ConversionError, match="max_spikes"):
         BurstIF(max_spikes=0)
-    with pytest.raises(ConversionError, match="takes no option"):
+    with pytest.raises(ConversionError, match="max_spikes is not used by method 'rate'"):
         convert(tiny_cnn(), images(4), method="rate", max_spikes=3)
+    with pytest.raises(ConversionError, match="takes no option.*max_spikes: burst, signed-burst"):
+        build_method("rate", max_spikes=3)
 
 
 def test_local_balancer_hand_values() -> None:

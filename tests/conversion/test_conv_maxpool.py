@@ -18,7 +18,8 @@ def converted(net: nn.Module, x: torch.Tensor, method: str) -> tuple[nn.Module, 
     (clip = max activation); as T grows its IF neurons leave the L-step quantization and
     converge to the clipped ReLU, here the ReLU net itself, which is the reference."""
     if METHODS.get(method).thresholds is None:
-        return net, convert(net, x, method=method, percentile=100.0, K=8)
+        return net, convert(net, x, method=method, percentile=100.0,
+                            K=None if method == "rate" else 8)
     if method == "qcfs":
         return net, convert(to_qcfs(net, x, levels=8, percentile=100.0), x, method=method)
     return net, convert(net, x, method=method, percentile=100.0, thresholds="percentile")

@@ -71,8 +71,10 @@ def test_presim_option_is_checked() -> None:
     for bad in (0, -1, 2.0, True):
         with pytest.raises(ConversionError, match="presim"):
             build_method("srp", presim=bad)
-    with pytest.raises(ConversionError, match="takes no option"):
+    with pytest.raises(ConversionError, match="presim is not used by method 'ltb'"):
         convert(tiny_cnn(), images(4), method="ltb", presim=4)
+    with pytest.raises(ConversionError, match="takes no option.*presim: cos, srp"):
+        build_method("ltb", presim=4)
     snn = convert(tiny_cnn(), images(4), method="cos", presim=3)
     assert snn.presim == 3
     assert convert(tiny_cnn(), images(4), method="ltb").presim == 0

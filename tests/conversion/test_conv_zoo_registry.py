@@ -48,7 +48,7 @@ def test_zoo_model_converts_with_every_method(name: str) -> None:
     for method in METHODS:
         # qcfs takes the thresholds its QCFS layers learned
         ann = to_qcfs(net, x) if method == "qcfs" else net
-        snn = convert(ann, x, method=method, K=4)
+        snn = convert(ann, x, method=method, K=4 if method in ("phase", "bsnn") else None)
         out = snn.simulate(x, 6)
         assert out.shape == (6, 3, 5) and torch.isfinite(out).all()
 

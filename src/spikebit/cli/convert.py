@@ -1,7 +1,10 @@
 """``spikebit convert CHECKPOINT``: ANN checkpoint -> spiking network, accuracy per T.
 
-Prints a compact table (ANN accuracy, SNN accuracy at selected T, best T,
-conversion loss) and writes ``convert-<method>-K<k>.json`` next to the checkpoint.
+Prints a compact table (the settings the method uses, ANN accuracy, SNN accuracy at
+selected T, best T, conversion loss) and writes ``convert-<method>-K<k>.json`` (phase
+codings) or ``convert-<method>.json`` next to the checkpoint. An option the chosen
+method does not use (e.g. ``--K`` for ``ltb``, ``--percentile`` for ``qcfs``) is an
+error, checked before anything is loaded.
 """
 
 from __future__ import annotations
@@ -12,24 +15,34 @@ import argparse
 def run_convert(args: argparse.Namespace) -> int:
     """Run the conversion described by the parsed ``convert`` arguments.
 
-    Prints the report table and writes ``convert-<method>-K<k>.json`` beside the
+    Prints the report table and writes ``convert-<method>[-K<k>].json`` beside the
     checkpoint (:func:`spikebit.conversion.from_checkpoint.convert_checkpoint`).
 
     Args:
         args: the parsed ``convert`` arguments: ``checkpoint``, ``method``, ``percentile``,
             ``K`` (phase period, bits), ``T`` (time steps), ``calibration`` (images),
-            ``max_spikes``, ``thresholds``, ``qcfs_levels``, ``qcfs_epochs``, ``presim``.
+            ``max_spikes``, ``thresholds``, ``qcfs_levels``, ``qcfs_epochs``, ``presim``;
+            None for an option not given (the method's default).
 
     Returns:
         0 (errors propagate to :func:`spikebit.cli.main.main`).
 
     Raises:
-        ConversionError: no checkpoint at the path, a spiking (not ReLU ANN) or
-            event-frame model, or a bad ``T``/``calibration``/method option.
+        ConversionError: an option given that the method does not use (named as on the
+            command line, e.g. ``--qcfs-levels``), no checkpoint at the path, a spiking
+            (not ReLU ANN) or event-frame model, or a bad ``T``/``calibration``/method
+            option.
         CheckpointError: the checkpoint file is corrupt or not a spikebit checkpoint.
     """
-    from spikebit.conversion.from_checkpoint import convert_checkpoint, format_report
+    from spikebit.conversion.from_checkpoint import convert_checkpoint
+    from spikebit.conversion.report import format_report
+    from spikebit.conversion.settings import check_settings
 
+    given = {"percentile": args.percentile, "K": args.K, "max_spikes": args.max_spikes,
+             "presim": args.presim, "qcfs_levels": args.qcfs_levels,
+             "qcfs_epochs": args.qcfs_epochs}
+    check_settings(args.method, given, thresholds=args.thresholds,
+                   spell=lambda name: "--" + name.replace("_", "-"))
     report = convert_checkpoint(args.checkpoint, method=args.method,
                                 percentile=args.percentile, K=args.K, T=args.T,
                                 calibration=args.calibration, max_spikes=args.max_spikes,

@@ -211,7 +211,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     Raises:
         ConversionError: no checkpoint at the path, a spiking (not ReLU ANN) or
-            event-frame model, or a bad ``T``/``calibration``/method option.
+            event-frame model, a bad ``T``/``calibration``/method option, or an option
+            the method does not use.
         CheckpointError: the checkpoint file is corrupt or not a spikebit checkpoint.
         ConfigError: an unavailable device.
     """
@@ -299,13 +300,18 @@ def _add_convert_command(sub: argparse._SubParsersAction,
                    help="srp, cos: pre-simulation steps per sample before the measured T "
                    "(default 4; latency presim + T)")
     c.add_argument("--thresholds", choices=["ltb", "percentile", "module"], default=None,
-                   help="per-channel threshold rule of the few-step methods (default per "
-                   "method)")
-    c.add_argument("--qcfs-levels", type=int, default=4, help="qcfs: quantization steps L")
-    c.add_argument("--qcfs-epochs", type=int, default=2, help="qcfs: fine-tuning epochs")
-    c.add_argument("--percentile", type=float, default=99.99,
-                   help="activation percentile used as each layer's scale (default 99.99)")
-    c.add_argument("--K", type=int, default=8, help="phase period (bits per period)")
+                   help="per-channel threshold rule (default per method; rate, phase and "
+                   "bsnn normalize layer-wise unless it is given)")
+    c.add_argument("--qcfs-levels", type=int, default=None,
+                   help="qcfs: quantization steps L of the fine-tuned QCFS ANN (default 4)")
+    c.add_argument("--qcfs-epochs", type=int, default=None,
+                   help="qcfs: fine-tuning epochs of the QCFS ANN (default 2)")
+    c.add_argument("--percentile", type=float, default=None,
+                   help="rate, phase, bsnn, burst, signed-burst and --thresholds percentile: "
+                   "activation percentile used as each layer's or channel's scale "
+                   "(default 99.99)")
+    c.add_argument("--K", type=int, default=None,
+                   help="phase, bsnn: phase period (bits per period; default 8)")
     c.add_argument("--T", type=int, default=64, help="time steps to simulate")
     c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
     c.set_defaults(func=cmd_convert)

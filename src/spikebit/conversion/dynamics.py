@@ -75,6 +75,9 @@ class Method(ABC):
     # (thresholds learned in the ANN, e.g. QCFS)
     thresholds: ClassVar[str | None] = None
     options: ClassVar[tuple[str, ...]] = ()  # extra keyword options of __init__
+    # the dynamics read the phase k = t % K (phase-shaped beta, weighted spikes), so K
+    # matters; methods without phases (rate coding and its few-step variants) ignore K
+    phased: ClassVar[bool] = True
     # steps of pre-simulation before the measured run (SRP, COS: spikebit.conversion.presim)
     presim: int = 0
 
@@ -152,6 +155,7 @@ class RateIF(Method):
     name = "rate"
     default_encoder = "direct"
     default_synchronous = False
+    phased = False  # beta = 1 at every step: K is never read
 
     def beta(self, clock: Clock) -> float:
         """Rate coding weighs constant currents equally at every step.
@@ -282,9 +286,24 @@ def build_method(name: str, K: int = 8, **options: Any) -> Method:
     given = {k: v for k, v in options.items() if v is not None}
     unknown = sorted(set(given) - set(cls.options))
     if unknown:
-        raise ConversionError(f"method {name!r} takes no option(s) {unknown}; its options: "
-                              f"{list(cls.options) or 'none'}")
+        users = {k: option_users(k) or ["none"] for k in unknown}
+        raise ConversionError(
+            f"method {name!r} takes no option(s) {unknown}; its options: "
+            f"{list(cls.options) or 'none'}. Methods that take them: "
+            + "; ".join(f"{k}: {', '.join(u)}" for k, u in users.items()))
     return cls(K, **given)
+
+
+def option_users(option: str) -> list[str]:
+    """The registered methods whose constructor takes ``option`` (``Method.options``).
+
+    Args:
+        option: a keyword option, e.g. ``"max_spikes"`` or ``"presim"``.
+
+    Returns:
+        The method names, sorted (empty if none takes it).
+    """
+    return [n for n in METHODS.names() if option in METHODS.get(n).options]
 
 
 class InputCoding(ABC):
@@ -295,6 +314,8 @@ class InputCoding(ABC):
     ``[B, ...]`` to a whole sequence ``[T, B, ...]`` for directly trained SNNs; an input
     coding here also sets the input scale ``lambda_0`` and keeps its own state
     (e.g. the phase code's residual potential)."""
+
+    phased: ClassVar[bool] = False  # the coding reads the phase k = t % K (K matters)
 
     @abstractmethod
     def input_scale(self, x: Tensor, percentile: float) -> float:
@@ -364,6 +385,8 @@ class PhaseInput(InputCoding):
     """Signed K-bit phase code: at phase 0 the encoder adds ``x`` to its potential, then at
     phase k emits ``sign(u) * S_k`` when ``|u| >= S_k`` (soft reset; the remainder is kept,
     so over n periods the code averages to ``x`` within ``2^-K / n``)."""
+
+    phased = True
 
     def input_scale(self, x: Tensor, percentile: float) -> float:
         """``lambda_0``: the ``percentile``-th percentile of the nonzero magnitudes ``|x|``.

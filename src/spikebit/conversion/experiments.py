@@ -26,15 +26,17 @@ class Variant:
         name: the variant's label in reports (e.g. ``"bsnn-K8"``).
         method: the conversion method name (``METHODS``: ``"rate"``, ``"phase"``,
             ``"bsnn"``, ...).
-        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
-        K: phases per period (time steps per period, bits of the phase code).
+        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm); None
+            for a method that reads none (see :mod:`spikebit.conversion.settings`).
+        K: phases per period (time steps per period, bits of the phase code) of the phase
+            codings (phase, bsnn); None for a method without phases (default).
         synchronous: SN on residual shortcuts; ``None`` means the method's default.
     """
 
     name: str
     method: str
-    percentile: float = 100.0
-    K: int = 8
+    percentile: float | None = 100.0
+    K: int | None = None
     synchronous: bool | None = None
 
 

@@ -20,11 +20,14 @@ from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.evaluate import evaluate_conversion
 from spikebit.conversion.experiments import Variant, summarize
 from spikebit.conversion.qcfs import QCFS, finetune, to_qcfs
+from spikebit.conversion.report import format_report  # noqa: F401  (spikebit convert's table)
+from spikebit.conversion.settings import DEFAULT_PERCENTILE, check_settings, threshold_rule, uses
 from spikebit.conversion.snn import convert
 from spikebit.provenance import write_result_json
 from spikebit.train.config import RunConfig
 
 DEFAULT_TOLERANCE = 0.1  # conversion loss (points) counted as lossless
+QCFS_LEVELS, QCFS_EPOCHS = 4, 2  # method qcfs on a ReLU checkpoint: L and fine-tuning epochs
 
 
 @dataclass
@@ -234,11 +237,11 @@ def selected_steps(T: int, best_T: int | None = None) -> list[int]:
 
 
 def convert_checkpoint(
-    path: str | Path, method: str = "bsnn", percentile: float = 99.99, K: int = 8,
-    T: int = 64, calibration: int = 2000, *, batch_size: int = 256,
+    path: str | Path, method: str = "bsnn", percentile: float | None = None,
+    K: int | None = None, T: int = 64, calibration: int = 2000, *, batch_size: int = 256,
     tolerance: float = DEFAULT_TOLERANCE, write: bool = True, max_spikes: int | None = None,
-    thresholds: str | None = None, qcfs_levels: int = 4, qcfs_epochs: int = 2,
-    presim: int | None = None,
+    thresholds: str | None = None, qcfs_levels: int | None = None,
+    qcfs_epochs: int | None = None, presim: int | None = None,
 ) -> dict[str, Any]:
     """Convert the ANN at ``path``, simulate T steps on its test set, return (and write) a report.
 
@@ -247,20 +250,24 @@ def convert_checkpoint(
     SNN, points), the first T with loss <= ``tolerance`` and the compact
     ``rows`` of :func:`selected_steps`. With ``write`` it is saved atomically as
     ``convert-<method>-K<K>.json`` (phase codings ``phase``, ``bsnn``) or
-    ``convert-<method>.json`` next to the checkpoint (key ``json``).
+    ``convert-<method>.json`` next to the checkpoint (key ``json``). Settings the method
+    does not read are None in the report (and refused when given:
+    :mod:`spikebit.conversion.settings`).
 
     ``method="qcfs"`` on a ReLU checkpoint first replaces every ReLU by a QCFS
     activation with ``qcfs_levels`` steps and fine-tunes it for ``qcfs_epochs`` epochs
     on the run's training split (QCFS, Bu et al. 2022; :mod:`spikebit.conversion.qcfs`);
-    the report's ANN accuracy is then the QCFS ANN's.
+    the report's ANN accuracy is then the QCFS ANN's (``"ann": "qcfs-finetuned"``; else
+    ``"checkpoint"``), and so are the losses.
 
     Args:
         path: a ``.safetensors`` checkpoint of ``spikebit train`` or its run directory.
         method: the conversion method (``METHODS``: ``"rate"``, ``"phase"``, ``"bsnn"``,
             ``"ltb"``, ``"signed"``, ``"burst"``, ``"signed-burst"``, ``"qcfs"``, ``"srp"``,
             ``"cos"``).
-        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
-        K: phases per period (time steps per period; read by the phase codings).
+        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm;
+            default 99.99), for layer-wise normalization and percentile thresholds.
+        K: phases per period (time steps per period; default 8), for the phase codings.
         T: time steps to simulate.
         calibration: training images used for calibration.
         batch_size: images per forward pass.
@@ -269,8 +276,9 @@ def convert_checkpoint(
         max_spikes: spikes per step of the burst methods (default: the method's).
         thresholds: per-channel threshold rule (``"ltb"``, ``"percentile"``, ``"module"``;
             default: the method's).
-        qcfs_levels: quantization steps ``L`` of the QCFS activations (method ``qcfs``).
-        qcfs_epochs: fine-tuning epochs of the QCFS ANN (method ``qcfs``).
+        qcfs_levels: quantization steps ``L`` of the QCFS activations (method ``qcfs``;
+            default 4).
+        qcfs_epochs: fine-tuning epochs of the QCFS ANN (method ``qcfs``; default 2).
         presim: pre-simulation steps of ``srp`` and ``cos`` (default: the method's); the
             report's accuracy after T steps then has a latency of ``presim + T`` steps.
 
@@ -279,17 +287,35 @@ def convert_checkpoint(
 
     Raises:
         ConversionError: ``T`` is not a positive int, the checkpoint is missing or not a
-            convertible ANN, or a conversion argument is invalid.
+            convertible ANN, a conversion argument is invalid, or a setting is given that
+            ``method`` does not read (also ``qcfs_levels``/``qcfs_epochs`` for a
+            checkpoint that already has QCFS activations: it is not fine-tuned).
     """
     if not isinstance(T, int) or T < 1:
         raise ConversionError(f"T must be a positive number of time steps, got {T!r}")
+    given = {"percentile": percentile, "K": K, "max_spikes": max_spikes, "presim": presim,
+             "qcfs_levels": qcfs_levels, "qcfs_epochs": qcfs_epochs}
+    check_settings(method, given, thresholds=thresholds)
     start = time.perf_counter()
     loaded = load_ann(path)
+    finetune_qcfs = method == "qcfs" and not any(isinstance(m, QCFS)
+                                                 for m in loaded.ann.modules())
+    if method == "qcfs" and not finetune_qcfs and (qcfs_levels, qcfs_epochs) != (None, None):
+        raise ConversionError(
+            f"{loaded.path} already has QCFS activations, so it is converted as it is: "
+            "qcfs_levels and qcfs_epochs (the fine-tuning of a ReLU ANN) are not used; "
+            "drop them")
     calib, test_x, test_y = conversion_data(loaded, calibration)
-    if method == "qcfs" and not any(isinstance(m, QCFS) for m in loaded.ann.modules()):
+    if finetune_qcfs:
+        qcfs_levels = QCFS_LEVELS if qcfs_levels is None else qcfs_levels
+        qcfs_epochs = QCFS_EPOCHS if qcfs_epochs is None else qcfs_epochs
         loaded.ann = qcfs_finetuned(loaded, calib, qcfs_levels, qcfs_epochs)
     snn = convert(loaded.ann, calib, method, percentile, K, batch_size=batch_size,
                   max_spikes=max_spikes, thresholds=thresholds, presim=presim)
+    # the settings the conversion read, as used (defaults resolved); None: not read
+    K = snn.K if uses("K", method, thresholds=thresholds) else None
+    percentile = (None if not uses("percentile", method, thresholds=thresholds)
+                  else DEFAULT_PERCENTILE if percentile is None else percentile)
     ev = evaluate_conversion(snn, loaded.ann, (test_x, test_y), T, batch_size)
     r = summarize(Variant(method, method, percentile, K, snn.synchronous), ev["ann_accuracy"],
                   ev["snn_accuracy"], ev["output_error"], tolerance)
@@ -301,8 +327,14 @@ def convert_checkpoint(
         "checkpoint": str(loaded.path), "model": loaded.config.model.name,
         "model_args": loaded.config.model.args, "dataset": loaded.config.data.name,
         "normalized_input": loaded.mean is not None, "method": method, "K": K,
-        "presim": snn.presim,
-        "percentile": percentile, "calibration": int(calib.shape[0]), "T": T,
+        "presim": snn.presim, "percentile": percentile,
+        "thresholds": threshold_rule(method, thresholds),
+        "max_spikes": getattr(snn.method, "max_spikes", None)
+        if uses("max_spikes", method) else None,
+        "ann": "qcfs-finetuned" if finetune_qcfs else "checkpoint",
+        "qcfs_levels": qcfs_levels if finetune_qcfs else None,
+        "qcfs_epochs": qcfs_epochs if finetune_qcfs else None,
+        "calibration": int(calib.shape[0]), "T": T,
         "num_samples": ev["num_samples"], "ann_accuracy": ev["ann_accuracy"],
         "best_accuracy": r.best_accuracy, "best_T": r.best_T,
         "conversion_loss": r.conversion_loss, "tolerance": tolerance,
@@ -313,47 +345,8 @@ def convert_checkpoint(
         "seconds": time.perf_counter() - start,
     }
     if write:
-        suffix = f"-K{K}" if method in ("phase", "bsnn") else ""  # K: phase period only
+        suffix = f"-K{K}" if K is not None else ""  # K: the phase codings only
         out = loaded.path.parent / f"convert-{method}{suffix}.json"
         write_result_json(out, report)
         report["json"] = str(out)
     return report
-
-
-def format_report(report: dict[str, Any]) -> str:
-    """The compact text table printed by ``spikebit convert``.
-
-    Args:
-        report: a report of :func:`convert_checkpoint`.
-
-    Returns:
-        The table, lines joined by newlines.
-    """
-    lines = [
-        f"{report['model']} on {report['dataset']} ({report['num_samples']} test images), "
-        f"method {report['method']}, "
-        + (f"K={report['K']}, " if report["method"] in ("phase", "bsnn") else "")
-        + (f"{report['presim']} pre-simulation steps before each T, "
-           if report.get("presim") else "")
-        + f"percentile {report['percentile']:g}, "
-        f"{report['calibration']} calibration images",
-        f"ANN accuracy {report['ann_accuracy']:.2f}%",
-        f"{'T':>6} {'SNN acc %':>10} {'loss':>8} {'|out err|':>10}",
-    ]
-    for row in report["rows"]:
-        mark = "  <- best" if row["T"] == report["best_T"] else ""
-        silent = row.get("no_output") or 0.0
-        if row["snn_accuracy"] is None:
-            lines.append(f"{row['T']:>6} {'no output':>10} {'-':>8} "
-                         f"{row['output_error']:>10.4f}")
-            continue
-        note = f"  ({silent:.1f}% no output)" if silent > 0 else ""
-        lines.append(f"{row['T']:>6} {row['snn_accuracy']:>10.2f} {row['loss']:>+8.2f} "
-                     f"{row['output_error']:>10.4f}{mark}{note}")
-    lossless = report["lossless_T"]
-    reach = (f"first within {report['tolerance']:g} points of the ANN at T={lossless}"
-             if lossless else
-             f"never within {report['tolerance']:g} points of the ANN up to T={report['T']}")
-    lines.append(f"best SNN {report['best_accuracy']:.2f}% at T={report['best_T']}, "
-                 f"conversion loss {report['conversion_loss']:+.2f} points; {reach}")
-    return "\n".join(lines)

@@ -24,6 +24,7 @@ from spikebit.conversion.graph import (
 )
 from spikebit.conversion.lower import check_lowering, lower
 from spikebit.conversion.qcfs import module_thresholds
+from spikebit.conversion.settings import DEFAULT_K, DEFAULT_PERCENTILE, check_settings
 from spikebit.conversion.thresholds import THRESHOLD_RULES, calibrate_thresholds
 
 
@@ -169,8 +170,8 @@ def convert(
     ann: nn.Module,
     calibration_data: Tensor,
     method: str = "bsnn",
-    percentile: float = 99.99,
-    K: int = 8,
+    percentile: float | None = None,
+    K: int | None = None,
     *,
     synchronous: bool | None = None,
     input_coding: str | None = None,
@@ -189,6 +190,11 @@ def convert(
     2017; BSNN eq. 6, 15), or -- for methods with per-channel thresholds -- calibrate
     one threshold per channel.
 
+    A setting the method does not read (``K`` without phases, ``percentile`` with
+    ``ltb`` or ``module`` thresholds, ``max_spikes`` without bursts, ``presim``
+    without a pre-simulation) is refused when given (:mod:`spikebit.conversion.settings`);
+    leave it None.
+
     Args:
         ann: a ReLU ANN, images ``[B, C, H, W]`` to logits ``[B, K]``, whose forward
             applies its children in registration order.
@@ -199,8 +205,11 @@ def convert(
             ``"signed-burst"``, ``"qcfs"`` (per-channel or learned thresholds,
             :mod:`spikebit.conversion.fast`), ``"srp"``, ``"cos"`` (the same with a
             pre-simulation, :mod:`spikebit.conversion.presim`); see ``METHODS``.
-        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm).
-        K: phases per period (time steps per period; phase, bsnn), ``1 .. 24``.
+        percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm; default
+            99.99); read by layer-wise normalization (rate, phase, bsnn) and the
+            ``"percentile"`` threshold rule only.
+        K: phases per period (time steps per period), ``1 .. 24`` (default 8); read by the
+            phase codings (phase, bsnn, or ``input_coding="phase"``) only.
         synchronous: SN on residual shortcuts (default: on for bsnn only; layer-wise
             methods only).
         input_coding: ``"direct"`` or ``"phase"`` (default per method).
@@ -217,13 +226,17 @@ def convert(
 
     Raises:
         ConversionError: an unconvertible layer, a lowering that does not reproduce the
-            ANN, a bad percentile, ``K``, threshold rule or option, ``synchronous`` with
+            ANN, a bad percentile, ``K``, threshold rule or option, a setting the method
+            does not read, ``synchronous`` with
             per-channel thresholds, malformed ``calibration_data``, or
             ``thresholds="module"`` without QCFS activations.
         RegistryError: an unknown ``method`` or ``input_coding``.
     """
     check_convertible(ann)
-    check_percentile(percentile)
+    check_settings(method, {"percentile": percentile, "K": K, "max_spikes": max_spikes,
+                            "presim": presim}, thresholds=thresholds, input_coding=input_coding)
+    percentile = check_percentile(DEFAULT_PERCENTILE if percentile is None else percentile)
+    K = DEFAULT_K if K is None else K
     spiking = build_method(method, K, max_spikes=max_spikes, presim=presim)
     encoder = INPUT_CODINGS.get(input_coding or spiking.default_encoder)()
     rule = thresholds or spiking.thresholds

@@ -1,0 +1,126 @@
+"""Which conversion settings a method reads, and the check that refuses the others.
+
+A setting the chosen method would ignore -- ``K`` for a method without phases,
+``percentile`` with LTB or learned (``module``) thresholds, ``max_spikes`` without
+bursts, ``presim`` without a pre-simulation, the QCFS fine-tuning of
+``convert_checkpoint`` for another method -- is an error when it is given, not
+silently dropped. ``None`` means "not given" (the default), so defaults never trip
+the check. :func:`check_settings` is called by
+:func:`~spikebit.conversion.snn.convert`,
+:func:`~spikebit.conversion.from_checkpoint.convert_checkpoint` and ``spikebit convert``;
+:func:`uses` also decides what a report shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from spikebit.conversion.dynamics import INPUT_CODINGS, METHODS, option_users
+from spikebit.conversion.errors import ConversionError
+
+DEFAULT_PERCENTILE = 99.99  # layer-wise normalization / percentile thresholds, in %
+DEFAULT_K = 8  # phases per period of the phase codings
+QCFS_SETTINGS = ("qcfs_levels", "qcfs_epochs")  # convert_checkpoint: QCFS fine-tuning
+
+
+def threshold_rule(method: str, thresholds: str | None = None) -> str | None:
+    """The threshold rule a conversion runs with.
+
+    Args:
+        method: a name in ``METHODS``.
+        thresholds: the rule asked for (``"ltb"``, ``"percentile"``, ``"module"``), or None
+            for the method's default.
+
+    Returns:
+        ``thresholds`` if given, else the method's default; None means layer-wise
+        data-based normalization (rate, phase, bsnn).
+
+    Raises:
+        RegistryError: ``method`` is not registered.
+    """
+    return thresholds or METHODS.get(method).thresholds
+
+
+def uses(setting: str, method: str, *, thresholds: str | None = None,
+         input_coding: str | None = None) -> bool:
+    """Whether a conversion with ``method`` reads ``setting``.
+
+    ``percentile``: layer-wise normalization (no threshold rule) or the ``"percentile"``
+    rule. ``K``: methods whose dynamics have phases (``Method.phased``: phase, bsnn) or a
+    phase input coding. ``qcfs_levels``, ``qcfs_epochs``: method ``qcfs``. Any other
+    setting: the method's own options (``Method.options``, e.g. ``max_spikes`` for burst,
+    ``presim`` for srp and cos).
+
+    Args:
+        setting: a setting name as :func:`~spikebit.conversion.snn.convert` spells it.
+        method: a name in ``METHODS``.
+        thresholds: the threshold rule asked for (None: the method's default).
+        input_coding: the input coding asked for (None: the method's default).
+
+    Returns:
+        True if the setting changes the conversion.
+
+    Raises:
+        RegistryError: an unknown ``method`` or ``input_coding``.
+    """
+    cls = METHODS.get(method)
+    if setting == "percentile":
+        return threshold_rule(method, thresholds) in (None, "percentile")
+    if setting == "K":
+        return cls.phased or INPUT_CODINGS.get(input_coding or cls.default_encoder).phased
+    if setting in QCFS_SETTINGS:
+        return method == "qcfs"
+    return setting in cls.options
+
+
+def _users(setting: str) -> str:
+    """Who reads ``setting`` at their defaults, for messages."""
+    if setting in ("percentile", "K", *QCFS_SETTINGS):
+        names = [m for m in METHODS.names() if uses(setting, m)]
+    else:
+        names = option_users(setting)
+    extra = {"percentile": " with their default thresholds, and any method with "
+                           "thresholds 'percentile'",
+             "K": ", and any method with input coding 'phase'"}.get(setting, "")
+    return (", ".join(names) or "no registered method") + extra
+
+
+def _reason(setting: str, method: str, thresholds: str | None) -> str:
+    """Why ``method`` does not read ``setting``, for messages."""
+    if setting == "percentile":
+        return f"its thresholds come from the {threshold_rule(method, thresholds)!r} rule"
+    if setting == "K":
+        return "its neurons and input coding have no phases"
+    if setting in QCFS_SETTINGS:
+        return "only method 'qcfs' fine-tunes a QCFS ANN"
+    own = METHODS.get(method).options
+    return f"its own options are {', '.join(own)}" if own else "it has no options of its own"
+
+
+def check_settings(method: str, given: Mapping[str, Any], *, thresholds: str | None = None,
+                   input_coding: str | None = None,
+                   spell: Callable[[str], str] = str) -> None:
+    """Raise if a setting in ``given`` is not None but ``method`` does not read it.
+
+    Args:
+        method: a name in ``METHODS``.
+        given: ``{setting: value}``; None values are "not given" and pass.
+        thresholds: the threshold rule asked for (None: the method's default).
+        input_coding: the input coding asked for (None: the method's default).
+        spell: how a setting is named in the message (e.g. ``--max-spikes`` on the
+            command line).
+
+    Raises:
+        ConversionError: a given setting that ``method`` ignores; the message names the
+            setting, the method and the methods that use the setting.
+        RegistryError: an unknown ``method`` or ``input_coding``.
+    """
+    for setting, value in given.items():
+        if value is None or uses(setting, method, thresholds=thresholds,
+                                 input_coding=input_coding):
+            continue
+        name = spell(setting)
+        raise ConversionError(
+            f"{name} is not used by method {method!r} ({_reason(setting, method, thresholds)})"
+            f"; it is used by: {_users(setting)}. Drop {name} or choose one of those methods")
