@@ -138,7 +138,8 @@ def native_info() -> dict[str, Any]:
     """The C++ compiler and flags the native MFP kernel is built with (or why not)."""
     cxx = native.compiler()
     if cxx is None:
-        return {"available": False, "reason": "no C++ compiler"}
+        return {"available": False, "reason": "no C++ compiler ($CXX unset and none on the "
+                "PATH, or $CXX names nothing executable)"}
     version = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
     return {"available": native.library(STEPS[0]) is not None, "compiler": cxx,
             "compiler_version": version.splitlines()[0] if version else "",

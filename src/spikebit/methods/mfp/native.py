@@ -15,6 +15,13 @@ source, compiler, flags and host CPU (model and feature flags). A failed build i
 (:class:`RuntimeWarning`) and :func:`supports` is ``False`` from then on, so callers
 fall back to the eager reference.
 
+``$CXX`` is a compiler on the ``PATH`` or a path, optionally followed by arguments
+(``ccache g++``). A set ``$CXX`` is the only compiler tried: if it names nothing
+executable, no other compiler is used in its place; that is a failed build like any
+other (one :class:`RuntimeWarning` naming ``$CXX``, then the eager reference), since a
+compiler the user did not ask for may build different code. An empty ``$CXX`` counts as
+unset.
+
 Threads: the neurons are split into ``torch.get_num_threads()`` contiguous ranges (at
 least :data:`MIN_NEURONS_PER_THREAD` each) run on Python threads (ctypes releases the
 GIL); each returns its own ``grad_M`` partial, summed at the end.
@@ -28,6 +35,7 @@ import hashlib
 import math
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -85,16 +93,37 @@ def cache_dir() -> Path:
 
 
 def compiler() -> str | None:
-    """The C++ compiler the kernel is built with: ``$CXX``, else the first of ``c++``,
-    ``g++``, ``clang++`` on the ``PATH``.
+    """The C++ compiler the kernel is built with: ``$CXX`` if set, else the first of
+    ``c++``, ``g++``, ``clang++`` on the ``PATH``.
 
     Returns:
-        Its full path, or ``None`` when there is none.
+        Its full path, or ``None`` when there is none, including a set ``$CXX`` that
+        names no executable file (no other compiler is used in its place).
     """
-    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
+    command, _ = _compiler_command()
+    return command[0] if command else None
+
+
+def _compiler_command() -> tuple[list[str] | None, str]:
+    """``([compiler path, *$CXX arguments], "")``, or ``(None, why there is none)``."""
+    env = os.environ.get("CXX", "").strip()
+    if not env:
+        for name in ("c++", "g++", "clang++"):
+            path = shutil.which(name)
+            if path:
+                return [path], ""
+        return None, "no C++ compiler found (set $CXX)"
+    try:
+        words = shlex.split(env)
+    except ValueError as err:
+        return None, f"$CXX={env!r} cannot be split into a command ({err})"
+    found = shutil.which(words[0])
+    if found is None:
+        return None, (f"$CXX={env!r} names no executable compiler ({words[0]!r} is not "
+                      "found on the PATH or not executable); no other compiler is used "
+                      "in its place: set $CXX to an installed C++ compiler, or unset it "
+                      "to use c++, g++ or clang++ from the PATH")
+    return [found, *words[1:]], ""
 
 
 def build_flags() -> tuple[str, ...]:
@@ -120,9 +149,9 @@ def _host() -> str:
     return "\n".join(dict.fromkeys(keep)) or platform.processor()
 
 
-def _build(steps: int, cxx: str, arch: tuple[str, ...]) -> Path:
+def _build(steps: int, cxx: list[str], arch: tuple[str, ...]) -> Path:
     flags = (*_CXX_FLAGS, *arch, f"-DMFP_STEPS={steps}")
-    key = hashlib.sha256("\0".join((SOURCE, cxx, *flags, platform.machine(),
+    key = hashlib.sha256("\0".join((SOURCE, *cxx, *flags, platform.machine(),
                                      _host())).encode())
     out = cache_dir() / f"mfp_T{steps}_{key.hexdigest()[:16]}.so"
     if out.exists():
@@ -132,7 +161,7 @@ def _build(steps: int, cxx: str, arch: tuple[str, ...]) -> Path:
         src = Path(tmp) / "mfp.cpp"
         src.write_text(SOURCE)
         lib = Path(tmp) / out.name
-        subprocess.run([cxx, *flags, str(src), "-o", str(lib)], check=True,
+        subprocess.run([*cxx, *flags, str(src), "-o", str(lib)], check=True,
                        capture_output=True, text=True, timeout=600)
         os.replace(lib, out)  # atomic: concurrent builds of the same key agree
     return out
@@ -147,11 +176,11 @@ def library(steps: int) -> ctypes.CDLL | None:
 
     Returns:
         The loaded library, or ``None`` (after one :class:`RuntimeWarning`) when no C++
-        compiler is found or the build fails.
+        compiler is found, ``$CXX`` names no executable compiler, or the build fails.
     """
-    cxx = compiler()
+    cxx, reason = _compiler_command()
     if cxx is None:
-        _warn_once("no C++ compiler found (set $CXX)")
+        _warn_once(reason)
         return None
     errors = []
     for arch in (("-march=native",), ()):
@@ -162,7 +191,7 @@ def library(steps: int) -> ctypes.CDLL | None:
             detail = getattr(exc, "stderr", "") or str(exc)
             errors.append(f"{' '.join(arch) or 'default flags'}: {detail.strip()[-400:]}")
     else:
-        _warn_once(f"building it with {cxx} failed ({'; '.join(errors)})")
+        _warn_once(f"building it with {' '.join(cxx)} failed ({'; '.join(errors)})")
         return None
     for dtype in _DTYPES.values():
         getattr(lib, f"mfp_fwd_{dtype}").argtypes = [_P, _P, _P, _I64, _I64, _D, _INT]
