@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -27,6 +28,11 @@ def test_train_info_eval_end_to_end(toy_yaml, toy_config, capsys):
     assert main(["eval", run]) == 0
     result = json.loads(capsys.readouterr().out)
     assert 0.5 < result["test_acc"] <= 1.0
+    # the last checkpoint, evaluated again: the trainer's last-epoch numbers, with the
+    # shares of samples without a single top class beside the accuracy
+    final = json.loads((Path(run) / "metrics.json").read_text())["final"]
+    for key in ("test_acc", "test_no_output", "test_tied"):
+        assert result[key] == final[key], key
 
 
 def test_models_and_data_list(capsys):

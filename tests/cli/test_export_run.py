@@ -8,6 +8,7 @@ import torch
 import yaml
 
 from spikebit.cli.main import main
+from spikebit.metrics.readout import decide
 from spikebit.train import model_from_checkpoint
 
 
@@ -32,9 +33,12 @@ def test_export_then_run_on_data_and_npy(trained, tmp_path, capsys):
 
     test = load_dataset("toy", train=False)
     with torch.no_grad():
-        ref = model.double().eval()(test.images.double()).mean(0).argmax(-1)
+        scores = model.double().eval()(test.images.double()).mean(0)
+    ref, d = scores.argmax(-1), decide(scores)  # no single top class: wrong, reported
     assert result["samples"] == len(test)
-    assert result["accuracy"] == pytest.approx((ref == test.labels).double().mean().item())
+    assert result["accuracy"] == pytest.approx(d.correct(test.labels).double().mean().item())
+    assert result["no_output"] == pytest.approx(d.no_output.double().mean().item())
+    assert result["tied"] == pytest.approx(d.tied.double().mean().item())
     assert result["throughput_per_s"] > 0 and result["latency_ms_batch1_median"] > 0
     x = tmp_path / "x.npy"
     np.save(x, test.images[:5].numpy())

@@ -48,6 +48,23 @@ def test_silent_sample_counts_as_wrong() -> None:
     assert ev["snn_accuracy"][-1] == 75.0  # 3 of 4; the silent sample is not "class 0"
 
 
+def test_tied_sample_counts_as_wrong_and_is_reported() -> None:
+    # classes 0 and 1 read the same hidden spikes: every lit image is a tie of 0 and 1
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 6, bias=False), nn.ReLU(),
+                        nn.Linear(6, 3, bias=False)).eval()
+    with torch.no_grad():
+        net[1].weight.abs_()
+        net[3].weight.copy_(torch.tensor([[1.0] * 6, [1.0] * 6, [0.0] * 6]))
+    x = torch.cat([torch.zeros(1, 4), torch.ones(3, 4)]).view(4, 1, 2, 2)
+    y = torch.zeros(4, dtype=torch.long)  # argmax would credit every sample as class 0
+    snn = convert(net, x, method="rate", percentile=100.0)
+    ev = evaluate_conversion(snn, net, (x, y), 8)
+    assert ev["no_output"] == [25.0] * 8 and ev["tied"] == [75.0] * 8
+    assert ev["snn_accuracy"] == [0.0] * 8
+    assert ev["ann_accuracy"] == 0.0  # the ANN's logits tie the same way
+
+
 def test_report_prints_no_output() -> None:
     report = {
         "model": "m", "dataset": "d", "num_samples": 2, "method": "bsnn", "K": 4,
@@ -60,6 +77,9 @@ def test_report_prints_no_output() -> None:
     }
     text = format_report(report)
     assert "no output" in text.splitlines()[3]
+    report["rows"][1].update(no_output=25.0, tied=12.5)
+    assert format_report(report).splitlines()[4].endswith(
+        "<- best  (25.0% no output, 12.5% tied)")
 
 
 def test_plot_leaves_no_output_steps_out(tmp_path) -> None:

@@ -46,6 +46,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """``spikebit eval CHECKPOINT``: test accuracy and loss of a checkpoint, as JSON.
 
+    ``test_no_output`` and ``test_tied`` are the fractions of test samples whose readout
+    has no single top class (all classes equal, or the top shared); they count as wrong
+    in ``test_acc`` (:func:`spikebit.metrics.readout.decide`).
+
     Args:
         args: the parsed ``eval`` arguments (``checkpoint``, ``data_dir``, ``device``).
 
@@ -67,7 +71,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     _, test = load_data(config.data)
     result = evaluate(model, test, make_loss(config.loss), config.optim.eval_batch_size)
     print(json.dumps({"checkpoint": str(args.checkpoint), "dataset": config.data.name,
-                      "test_acc": result["acc"], "test_loss": result["loss"]}, indent=2))
+                      "test_acc": result["acc"], "test_loss": result["loss"],
+                      "test_no_output": result["no_output"], "test_tied": result["tied"]},
+                     indent=2))
     return 0
 
 

@@ -34,8 +34,10 @@ def print_run_summary(trainer: TrainerView, seconds: float) -> None:
     # numbered from 1, as the papers and ALBSNN's selector number layers
     fp_layers = [i + 1 for i, layer in enumerate(storage.layers) if not layer.quantized]
     run_dir = trainer.run_dir
-    print(f"test accuracy (last epoch): {100 * history[-1]['test_acc']:.2f}%")
-    print(f"test accuracy (best epoch {best['epoch']}): {100 * best['test_acc']:.2f}%")
+    print(f"test accuracy (last epoch): {100 * history[-1]['test_acc']:.2f}%"
+          f"{undecided_note(history[-1])}")
+    print(f"test accuracy (best epoch {best['epoch']}): {100 * best['test_acc']:.2f}%"
+          f"{undecided_note(best)}")
     print(f"weight layers kept full precision (numbered from 1): {fp_layers} of "
           f"{len(storage.layers)}")
     print(f"storage: {storage.total_bits:,} bits ({storage.total_bits / 8 / 1024:.1f} KiB), "
@@ -44,6 +46,24 @@ def print_run_summary(trainer: TrainerView, seconds: float) -> None:
     print(f"wall time: {seconds:.0f} s")
     print(f"run files: {run_dir} (last.safetensors, best.safetensors, log.csv, metrics.json"
           f"{', curves.png' if (run_dir / 'curves.png').exists() else ''})")
+
+
+def undecided_note(metrics: dict[str, Any], prefix: str = "test") -> str:
+    """``" (1.50% no output, 0.25% tied)"``: the test samples counted wrong for lack of a
+    single top class (:func:`spikebit.metrics.readout.decide`), or ``""`` if none (or not
+    recorded, as in checkpoints written before these fractions were).
+
+    Args:
+        metrics: an epoch's record (``<prefix>_no_output``, ``<prefix>_tied`` in [0, 1]).
+        prefix: ``"test"`` or ``"train"``.
+
+    Returns:
+        The note, with a leading space, in percent.
+    """
+    parts = [f"{100 * metrics[f'{prefix}_{key}']:.2f}% {what}"
+             for key, what in (("no_output", "no output"), ("tied", "tied"))
+             if metrics.get(f"{prefix}_{key}")]
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def activity_for_checkpoint(model, config, batches: int = 2) -> dict[str, Any]:
@@ -156,7 +176,8 @@ def _info_lines(info: dict[str, Any], architecture: str, reports: list[str]) -> 
                  f"({storage['total_fp32_bits']:,}); BN/other fp32 bits {storage['other_bits']:,}")
     m = info["metrics"]
     if m:
-        lines.append(f"epoch {m.get('epoch')}: test acc {m.get('test_acc', float('nan')):.4f}")
+        lines.append(f"epoch {m.get('epoch')}: test acc {m.get('test_acc', float('nan')):.4f}"
+                     f"{undecided_note(m)}")
     if "activity" in info:
         a = info["activity"]
         lines.append("")

@@ -25,17 +25,27 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(model, images: np.ndarray, labels: np.ndarray, batch: int) -> dict[str, float]:
+    """Accuracy (a sample without a single top class counts as wrong and is reported as
+    ``no_output`` / ``tied``: :func:`spikebit.metrics.readout.decide`), latency, throughput."""
+    import torch
+
+    from spikebit.metrics.readout import count_decisions, decision_fractions
+
     model.predict(images[:1])  # compile the kernels before timing
-    correct, start = 0, time.perf_counter()
+    counts = torch.zeros(3, dtype=torch.long, device="cpu")  # the engine's outputs: numpy
+    start = time.perf_counter()
     for i in range(0, len(images), batch):
-        correct += int((model.predict(images[i:i + batch]) == labels[i:i + batch]).sum())
+        scores = torch.from_numpy(model.run(images[i:i + batch]).outputs.mean(0))
+        counts += count_decisions(scores, torch.from_numpy(labels[i:i + batch]))
     seconds = time.perf_counter() - start
     single = []
     for i in range(min(50, len(images))):
         t0 = time.perf_counter()
         model.predict(images[i:i + 1])
         single.append(time.perf_counter() - t0)
-    return {"samples": len(images), "accuracy": correct / len(images), "batch_size": batch,
+    fractions = decision_fractions(counts, len(images))
+    return {"samples": len(images), "accuracy": fractions["acc"],
+            "no_output": fractions["no_output"], "tied": fractions["tied"], "batch_size": batch,
             "throughput_per_s": len(images) / seconds,
             "latency_ms_per_sample_batched": 1e3 * seconds / len(images),
             "latency_ms_batch1_median": 1e3 * float(np.median(single))}

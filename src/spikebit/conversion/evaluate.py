@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.snn import SpikingConverted
+from spikebit.metrics.readout import decide
 from spikebit.progress import ProgressBar
 
 Batches = Iterable[tuple[Tensor, Tensor]] | tuple[Tensor, Tensor]
@@ -42,11 +43,11 @@ def iterate_batches(data: Batches, batch_size: int = 256) -> Iterator[tuple[Tens
 
 
 def answered(readout: Tensor) -> Tensor:
-    """Which readouts hold a decision.
+    """Which readouts have any output ("no output": :func:`spikebit.metrics.readout.decide`).
 
     False where every class has the same value (e.g. all zeros before a BSNN's first
     output at ``2 K`` steps, or a network that never fired), whose argmax would be an
-    arbitrary class 0.
+    arbitrary class 0. A readout with output may still be tied (its top value shared).
 
     Args:
         readout: readouts ``[..., K]`` (e.g. ``[T, B, K]``).
@@ -54,7 +55,7 @@ def answered(readout: Tensor) -> Tensor:
     Returns:
         A bool tensor ``[...]``.
     """
-    return readout.amax(-1) > readout.amin(-1)
+    return ~decide(readout).no_output
 
 
 def _device(snn: SpikingConverted) -> torch.device:
@@ -67,9 +68,11 @@ def evaluate_conversion(
 ) -> dict:
     """Accuracy of ``snn`` at every step 1..T against ``ann`` on ``data``.
 
-    A sample whose readout holds no decision yet (:func:`answered`) counts as not
-    correct, never as class 0; a step at which no sample has output has accuracy
-    ``None`` ("no output"), which the tables print as such and the plots leave out.
+    A sample whose readout holds no decision (:func:`spikebit.metrics.readout.decide`:
+    all classes equal, "no output", or the top value shared, "tied") counts as not
+    correct, never as the first class; a step at which no sample has output has accuracy
+    ``None`` ("no output"), which the tables print as such and the plots leave out. The
+    ANN's accuracy is decided the same way.
 
     Args:
         snn: the converted network (from :func:`~spikebit.conversion.snn.convert`).
@@ -82,7 +85,8 @@ def evaluate_conversion(
     Returns:
         ``{"T", "num_samples", "ann_accuracy" (percent), "snn_accuracy" (list of T
         percents or None; entry t-1 is the accuracy after t steps), "no_output" (list of
-        T percents of samples without output yet), "output_error" (list of T: mean
+        T percents of samples without output yet), "tied" (list of T percents of samples
+        whose top class is shared), "output_error" (list of T: mean
         |ann(x)/output_scale - snn readout|, normalized units)}``.
 
     Raises:
@@ -93,6 +97,7 @@ def evaluate_conversion(
     # per-T tallies stay on the CPU: each batch's sums are moved there (``.cpu()``)
     correct = torch.zeros(T, dtype=torch.float64, device="cpu")
     silent = torch.zeros(T, dtype=torch.float64, device="cpu")
+    tied = torch.zeros(T, dtype=torch.float64, device="cpu")
     error = torch.zeros(T, dtype=torch.float64, device="cpu")
     ann_correct, n = 0, 0
     was_training = ann.training
@@ -103,11 +108,12 @@ def evaluate_conversion(
                 x, y = x.to(device), y.to(device)
                 ref = ann(x) / snn.output_scale
                 out = snn.simulate(x, T)
-                decided = answered(out)
-                correct += ((out.argmax(-1) == y) & decided).sum(1).double().cpu()
-                silent += (~decided).sum(1).double().cpu()
+                d = decide(out)
+                correct += d.correct(y).sum(1).double().cpu()
+                silent += d.no_output.sum(1).double().cpu()
+                tied += d.tied.sum(1).double().cpu()
                 error += (out - ref).abs().mean(-1).sum(1).double().cpu()
-                ann_correct += int((ref.argmax(-1) == y).sum())
+                ann_correct += int(decide(ref).correct(y).sum())
                 n += x.shape[0]
                 bar.update(x.shape[0])
     finally:
@@ -121,6 +127,7 @@ def evaluate_conversion(
         "snn_accuracy": [None if s == n else 100.0 * c / n
                          for c, s in zip(correct.tolist(), silent.tolist())],
         "no_output": (100.0 * silent / n).tolist(),
+        "tied": (100.0 * tied / n).tolist(),
         "output_error": (error / n).tolist(),
     }
 

@@ -321,7 +321,7 @@ def convert_checkpoint(
                   ev["snn_accuracy"], ev["output_error"], tolerance)
     rows = [{"T": t, "snn_accuracy": r.accuracy[t - 1],
              "loss": None if r.accuracy[t - 1] is None else ev["ann_accuracy"] - r.accuracy[t - 1],
-             "no_output": ev["no_output"][t - 1],
+             "no_output": ev["no_output"][t - 1], "tied": ev["tied"][t - 1],
              "output_error": r.output_error[t - 1]} for t in selected_steps(T, r.best_T)]
     report: dict[str, Any] = {
         "checkpoint": str(loaded.path), "model": loaded.config.model.name,

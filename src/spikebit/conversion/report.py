@@ -80,7 +80,10 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"{row['T']:>6} {'no output':>10} {'-':>8} "
                          f"{row['output_error']:>10.4f}")
             continue
-        note = f"  ({silent:.1f}% no output)" if silent > 0 else ""
+        tied = row.get("tied") or 0.0
+        undecided = [f"{v:.1f}% {what}" for v, what in ((silent, "no output"), (tied, "tied"))
+                     if v > 0]
+        note = f"  ({', '.join(undecided)})" if undecided else ""
         lines.append(f"{row['T']:>6} {row['snn_accuracy']:>10.2f} {row['loss']:>+8.2f} "
                      f"{row['output_error']:>10.4f}{mark}{note}")
     lossless = report["lossless_T"]

@@ -25,6 +25,7 @@ from torch import nn
 from spikebit.data import ArrayDataset
 from spikebit.data.transforms import Transform
 from spikebit.errors import TrainingError
+from spikebit.metrics.readout import count_decisions, decision_fractions
 from spikebit.progress import ProgressBar
 from spikebit.train.callbacks import Callback, QuantizerSchedule, callback_state
 from spikebit.train.checkpoint import (
@@ -238,7 +239,9 @@ class Trainer:
             dataset: the set to evaluate (default: the trainer's test set).
 
         Returns:
-            ``{"acc": accuracy in [0, 1], "loss": mean loss per sample}``.
+            ``{"acc": accuracy in [0, 1], "loss": mean loss per sample, "no_output",
+            "tied": fractions of samples without a single top class}`` (see
+            :func:`evaluate`).
         """
         return evaluate(self.model, dataset or self.test_set, self.loss_fn,
                         self.config.optim.eval_batch_size, self.device, self.precision,
@@ -249,7 +252,8 @@ class Trainer:
         self.batches.set_epoch(epoch)
         progress = Progress(len(self.batches), f"epoch {epoch + 1}/{self.config.optim.epochs}",
                             enabled=self.dist.is_main, every=self.config.log_every)
-        total_loss, correct, seen = (torch.zeros((), device=self.device) for _ in range(3))
+        total_loss, seen = (torch.zeros((), device=self.device) for _ in range(2))
+        decisions = torch.zeros(3, dtype=torch.long, device=self.device)  # count_decisions
         for images, labels in self.batches:
             images, labels = to_device(images, self.device), to_device(labels, self.device)
             for cb in self.callbacks:
@@ -274,15 +278,18 @@ class Trainer:
             self.scheduler.step()
             n = labels.numel()
             total_loss += loss.detach().float() * n
-            correct += (readout(output.detach()).argmax(-1) == labels).sum()
+            decisions += count_decisions(readout(output.detach()), labels)
             seen += n
             for cb in self.callbacks:
                 cb.on_step_end(self, self.state.step, loss.item())
             self.state.step += 1
-            progress.update(n, float(total_loss / seen), float(correct / seen))  # running means
-        sums = all_reduce_sum(torch.stack([total_loss, correct.float(), seen.float()]), self.dist)
+            progress.update(n, float(total_loss / seen), float(decisions[0] / seen))  # running
+        sums = all_reduce_sum(torch.cat([torch.stack([total_loss, seen.float()]),
+                                         decisions.float()]), self.dist)
         progress.close()
-        return {"train_loss": float(sums[0] / sums[2]), "train_acc": float(sums[1] / sums[2])}
+        fractions = decision_fractions(sums[2:], float(sums[1]))
+        return {"train_loss": float(sums[0] / sums[1]),
+                **{f"train_{k}": v for k, v in fractions.items()}}
 
     def _epoch(self, epoch: int) -> dict[str, Any]:
         """Train and evaluate epoch ``epoch`` (0-based), run the callbacks, record and save
@@ -316,8 +323,10 @@ class Trainer:
 
         Returns:
             The last epoch's metrics (``train_loss``, ``train_acc``, ``test_acc``,
-            ``test_loss``, ``epoch``, ``lr`` (the rate of the epoch's first step),
-            ``epoch_seconds``, ``best_test_acc``).
+            ``test_loss``, ``train_no_output``, ``train_tied``, ``test_no_output``,
+            ``test_tied`` (fractions of samples without a single top class, counted as
+            wrong in the accuracies), ``epoch``, ``lr`` (the rate of the epoch's first
+            step), ``epoch_seconds``, ``best_test_acc``).
 
         Raises:
             TrainingError: divergence (NaN/inf loss, gradients or weights, or a loss
@@ -361,14 +370,18 @@ def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int =
         workers: DataLoader worker processes (0: load in this process).
 
     Returns:
-        ``{"acc": top-1 accuracy in [0, 1], "loss": mean loss per sample}`` (0 for an
-        empty dataset).
+        ``{"acc": top-1 accuracy in [0, 1], "loss": mean loss per sample, "no_output",
+        "tied": fractions in [0, 1]}`` (0 for an empty dataset). A sample whose readout
+        has no single largest class (all classes equal: "no output"; the top shared:
+        "tied") counts as wrong, never as the first class
+        (:func:`spikebit.metrics.readout.decide`).
     """
     was_training = model.training
     model.eval()
     if device is None:
         device = model_device(model)
-    correct, total, loss_sum = 0, 0, 0.0
+    decisions = torch.zeros(3, dtype=torch.long, device=device)  # count_decisions, summed
+    total, loss_sum = 0, 0.0
     with ProgressBar(len(dataset), "evaluate", unit="sample") as bar:
         for images, labels in eval_batches(dataset, batch_size, workers, device):
             images, labels = to_device(images, device), to_device(labels, device)
@@ -376,8 +389,10 @@ def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int =
                 output = model(model_input(images))
                 loss = loss_fn(output, labels)
             loss_sum += float(loss) * labels.numel()
-            correct += int((readout(output).argmax(-1) == labels).sum())
+            decisions += count_decisions(readout(output), labels)
             total += labels.numel()
             bar.update(labels.numel())
     model.train(was_training)
-    return {"acc": correct / max(1, total), "loss": loss_sum / max(1, total)}
+    fractions = decision_fractions(decisions, total)
+    return {"acc": fractions["acc"], "loss": loss_sum / max(1, total),
+            "no_output": fractions["no_output"], "tied": fractions["tied"]}

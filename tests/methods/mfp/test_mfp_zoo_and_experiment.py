@@ -9,7 +9,7 @@ import yaml
 from spikebit.data import fetch
 from spikebit.errors import DataError
 from spikebit.methods.mfp import MFPNeuron
-from spikebit.methods.mfp.experiments import run_config
+from spikebit.methods.mfp.experiments import _accuracy, run_config
 from spikebit.methods.mfp.zoo import vggsnn_spec
 from spikebit.models import MODELS, build_model
 from spikebit.neurons import LIF
@@ -60,5 +60,15 @@ def test_experiment_smoke_budget(tmp_path):
     assert models[:2] == ["fp-lif", "mfp"] and len(models) == 4
     mfp = result["details"]["mfp"]
     assert mfp["checks"]["serial_output_max_abs_diff"] < 1e-5
+    for path in ("parallel", "serial", "eq9_rowsum", "eq9_diagonal"):  # shares beside each
+        assert {f"{path}_acc", f"{path}_no_output", f"{path}_tied"} <= set(mfp["checks"])
     assert result["rows"][1]["memory_ratio"] > 1.0
     assert set(result["columns"]) <= set(result["rows"][0])
+
+
+def test_mfp_check_accuracy_counts_undecided_samples_as_wrong():
+    # time-mean readouts [B=4, K=3]: silent and tied samples of label 0 are wrong
+    out = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]])
+    model = torch.nn.Identity()
+    result = _accuracy(model, out, torch.tensor([0, 0, 1, 0]), forward=lambda x: x, batch=4)
+    assert result == {"acc": 0.5, "no_output": 0.25, "tied": 0.25}

@@ -17,6 +17,7 @@ import torch
 from spikebit.methods.mfp.folding import THRESHOLD_READINGS, fold_network, layer_spike_mismatch
 from spikebit.methods.mfp.memory import MemoryReport, inference_memory
 from spikebit.methods.mfp.serial import find_spiking_net, serial_forward
+from spikebit.metrics.readout import count_decisions, decision_fractions
 from spikebit.reproduce import register_experiment, train_run
 from spikebit.reproduce.budget import Budget, pick_budget, pick_variant, run_spec
 
@@ -79,15 +80,16 @@ def add_memory_ratios(rows: list[dict[str, Any]]) -> None:
 @torch.no_grad()
 def _accuracy(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor,
               forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
-              batch: int = 500) -> float:
-    """Top-1 accuracy (percent / 100) of ``forward`` (default ``model``) in eval mode."""
+              batch: int = 500) -> dict[str, float]:
+    """Top-1 accuracy (percent / 100) of ``forward`` (default ``model``) in eval mode, and
+    the ``no_output`` / ``tied`` fractions it counts as wrong (``metrics.readout.decide``)."""
     model.eval()
-    correct = 0
+    counts = torch.zeros(3, dtype=torch.long, device=labels.device)
     for i in range(0, len(labels), batch):
         x = images[i:i + batch]
         out = forward(x) if forward else model(x)
-        correct += int((out.mean(0).argmax(-1) == labels[i:i + batch]).sum())
-    return correct / max(1, len(labels))
+        counts += count_decisions(out.mean(0), labels[i:i + batch])
+    return decision_fractions(counts, len(labels))
 
 
 def _mfp_checks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor
@@ -99,14 +101,17 @@ def _mfp_checks(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tens
     with torch.no_grad():
         par = model(probe)
         ser = serial_forward(net, probe) if net is model else None
-    out: dict[str, Any] = {"parallel_acc": _accuracy(model, images, labels)}
+    out: dict[str, Any] = {f"parallel_{k}": v for k, v in _accuracy(model, images,
+                                                                      labels).items()}
     if ser is not None:
         out["serial_output_max_abs_diff"] = float((par - ser).abs().max())
-        out["serial_acc"] = _accuracy(model, images, labels, lambda x: serial_forward(net, x))
+        out.update({f"serial_{k}": v for k, v in _accuracy(
+            model, images, labels, lambda x: serial_forward(net, x)).items()})
     for reading in THRESHOLD_READINGS.names():
         folded = fold_network(model, reading)
         mismatch = layer_spike_mismatch(model, probe, reading)
-        out[f"eq9_{reading}_acc"] = _accuracy(folded, images, labels)
+        out.update({f"eq9_{reading}_{k}": v for k, v in _accuracy(folded, images,
+                                                                  labels).items()})
         out[f"eq9_{reading}_layer_mismatch"] = mismatch
     return out
 
