@@ -21,6 +21,7 @@ READERS = {
     "presim": {"srp", "cos"},
     "qcfs_levels": {"qcfs"},
     "qcfs_epochs": {"qcfs"},
+    "max_calibration_values": {"rate", "phase", "bsnn"},  # layer-wise normalization only
 }
 
 
@@ -44,6 +45,7 @@ def test_the_threshold_rule_and_input_coding_decide_percentile_and_K() -> None:
     ("qcfs", {"percentile": 99.0}, "bsnn, burst, phase, rate, signed-burst"),
     ("rate", {"max_spikes": 2}, "burst, signed-burst"),
     ("ltb", {"presim": 2}, "cos, srp"),
+    ("burst", {"max_calibration_values": 1000}, "bsnn, phase, rate without a threshold rule"),
 ])
 def test_convert_refuses_a_setting_the_method_ignores(method, given, users) -> None:
     net = to_qcfs(tiny_cnn(), images(4)) if method == "qcfs" else tiny_cnn()

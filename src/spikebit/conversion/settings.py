@@ -1,7 +1,8 @@
 """Which conversion settings a method reads, and the check that refuses the others.
 
 A setting the chosen method would ignore -- ``K`` for a method without phases,
-``percentile`` with LTB or learned (``module``) thresholds, ``max_spikes`` without
+``percentile`` with LTB or learned (``module``) thresholds, ``max_calibration_values``
+with any per-channel threshold rule, ``max_spikes`` without
 bursts, ``presim`` without a pre-simulation, the QCFS fine-tuning of
 ``convert_checkpoint`` for another method -- is an error when it is given, not
 silently dropped. ``None`` means "not given" (the default), so defaults never trip
@@ -47,10 +48,10 @@ def uses(setting: str, method: str, *, thresholds: str | None = None,
     """Whether a conversion with ``method`` reads ``setting``.
 
     ``percentile``: layer-wise normalization (no threshold rule) or the ``"percentile"``
-    rule. ``K``: methods whose dynamics have phases (``Method.phased``: phase, bsnn) or a
-    phase input coding. ``qcfs_levels``, ``qcfs_epochs``: method ``qcfs``. Any other
-    setting: the method's own options (``Method.options``, e.g. ``max_spikes`` for burst,
-    ``presim`` for srp and cos).
+    rule. ``max_calibration_values``: layer-wise normalization only. ``K``: methods whose
+    dynamics have phases (``Method.phased``: phase, bsnn) or a phase input coding.
+    ``qcfs_levels``, ``qcfs_epochs``: method ``qcfs``. Any other setting: the method's own
+    options (``Method.options``, e.g. ``max_spikes`` for burst, ``presim`` for srp and cos).
 
     Args:
         setting: a setting name as :func:`~spikebit.conversion.snn.convert` spells it.
@@ -67,6 +68,8 @@ def uses(setting: str, method: str, *, thresholds: str | None = None,
     cls = METHODS.get(method)
     if setting == "percentile":
         return threshold_rule(method, thresholds) in (None, "percentile")
+    if setting == "max_calibration_values":  # the cap of layer-wise normalization
+        return threshold_rule(method, thresholds) is None
     if setting == "K":
         return cls.phased or INPUT_CODINGS.get(input_coding or cls.default_encoder).phased
     if setting in QCFS_SETTINGS:
@@ -76,19 +79,20 @@ def uses(setting: str, method: str, *, thresholds: str | None = None,
 
 def _users(setting: str) -> str:
     """Who reads ``setting`` at their defaults, for messages."""
-    if setting in ("percentile", "K", *QCFS_SETTINGS):
+    if setting in ("percentile", "max_calibration_values", "K", *QCFS_SETTINGS):
         names = [m for m in METHODS.names() if uses(setting, m)]
     else:
         names = option_users(setting)
     extra = {"percentile": " with their default thresholds, and any method with "
                            "thresholds 'percentile'",
+             "max_calibration_values": " without a threshold rule",
              "K": ", and any method with input coding 'phase'"}.get(setting, "")
     return (", ".join(names) or "no registered method") + extra
 
 
 def _reason(setting: str, method: str, thresholds: str | None) -> str:
     """Why ``method`` does not read ``setting``, for messages."""
-    if setting == "percentile":
+    if setting in ("percentile", "max_calibration_values"):
         return f"its thresholds come from the {threshold_rule(method, thresholds)!r} rule"
     if setting == "K":
         return "its neurons and input coding have no phases"

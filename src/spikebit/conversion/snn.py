@@ -176,7 +176,7 @@ def convert(
     synchronous: bool | None = None,
     input_coding: str | None = None,
     batch_size: int = 256,
-    max_calibration_values: int = DEFAULT_MAX_VALUES,
+    max_calibration_values: int | None = None,
     thresholds: str | None = None,
     max_spikes: int | None = None,
     presim: int | None = None,
@@ -191,8 +191,9 @@ def convert(
     one threshold per channel.
 
     A setting the method does not read (``K`` without phases, ``percentile`` with
-    ``ltb`` or ``module`` thresholds, ``max_spikes`` without bursts, ``presim``
-    without a pre-simulation) is refused when given (:mod:`spikebit.conversion.settings`);
+    ``ltb`` or ``module`` thresholds, ``max_calibration_values`` with per-channel
+    thresholds, ``max_spikes`` without bursts, ``presim`` without a pre-simulation) is
+    refused when given (:mod:`spikebit.conversion.settings`);
     leave it None.
 
     Args:
@@ -215,7 +216,7 @@ def convert(
         input_coding: ``"direct"`` or ``"phase"`` (default per method).
         batch_size: images per calibration forward pass.
         max_calibration_values: most positive activations kept per layer for the
-            percentile (memory bound).
+            percentile (memory bound; default 2^22); layer-wise normalization only.
         thresholds: the per-channel threshold rule, ``"ltb"``, ``"percentile"``, or
             ``"module"`` for the clip learned by QCFS layers (default per method).
         max_spikes: spikes per step of the burst methods (default 4).
@@ -234,7 +235,8 @@ def convert(
     """
     check_convertible(ann)
     check_settings(method, {"percentile": percentile, "K": K, "max_spikes": max_spikes,
-                            "presim": presim}, thresholds=thresholds, input_coding=input_coding)
+                            "presim": presim, "max_calibration_values": max_calibration_values},
+                   thresholds=thresholds, input_coding=input_coding)
     percentile = check_percentile(DEFAULT_PERCENTILE if percentile is None else percentile)
     K = DEFAULT_K if K is None else K
     spiking = build_method(method, K, max_spikes=max_spikes, presim=presim)
@@ -265,8 +267,9 @@ def convert(
         summary = {name: float(th.max()) for name, th in found.items()}
         return SpikingConverted(nodes, spiking, encoder, input_scale=1.0, output_scale=1.0,
                                 lambdas=summary, synchronous=False)
+    cap = DEFAULT_MAX_VALUES if max_calibration_values is None else max_calibration_values
     lambdas = record_lambdas(lambda x, rec: run_analog(nodes, x, rec), calibration_data,
-                             percentile, batch_size, max_calibration_values)
+                             percentile, batch_size, cap)
     lam_in = encoder.input_scale(calibration_data, percentile)
     normalized, lam_out = normalize_nodes(nodes, lam_in, lambdas)
     return SpikingConverted(normalized, spiking, encoder, input_scale=lam_in,
