@@ -1,7 +1,9 @@
 """Conversion latency: accuracy vs T of spikebit's conversion methods and SpikingJelly's
 recipes on the same trained ANNs; writes results/conversion_latency.json.
 
-For every network the ANN is trained once (seeded) and saved under ``--cache``; every
+For every network and seed (``--seeds``) the ANN is trained once and saved under
+``--cache``; a network's rows are means over its seeds (each seed's rows under
+``per_seed``, ``vs_spikingjelly`` compares the mean curves at every T). Every
 method converts that same ANN (its sha256 is stored) with the same calibration images
 and is simulated on the same test images for T = 1..T_max. The running readout is the
 accumulated output divided by the steps (SpikingJelly: summed outputs, the same
@@ -296,11 +298,107 @@ def run_net(name: str, T: int, seed: int, with_sj: bool, cache: Path,
     results = {k: results[k] for k in [*variants, *results] if k in results}  # table order
     old_q = previous.get("qcfs", {}) if keep and previous else {}
     runs = [*previous.get("runs", []), command] if keep and previous and only else [command]
-    return {"dataset": spec["data"], "train_images": int(x.shape[0]),
+    return {"seed": seed, "dataset": spec["data"], "train_images": int(x.shape[0]),
             "test_images": int(tx.shape[0]), "epochs": spec["epochs"],
             "train_seconds": train_s, "ann_accuracy": ann_acc, "ann_sha256": sha,
             "qcfs": {**old_q, **qinfo},
             "calibration_images": int(calib.shape[0]), "runs": runs, "results": results}
+
+
+def previous_seeds(previous: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """A network's stored per-seed entries (a file from before ``--seeds``: seed 0)."""
+    if previous is None:
+        return {}
+    return previous.get("per_seed") or {"0": previous}
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _std(values: list[float]) -> float:
+    m = _mean(values)
+    return (sum((v - m) ** 2 for v in values) / max(len(values) - 1, 1)) ** 0.5
+
+
+def mean_curve(curves: list[list[float | None]]) -> list[float | None]:
+    """Per-step mean over seeds; a step where some seed has no output at all is null."""
+    return [None if any(a is None for a in col) else _mean(col)  # type: ignore[arg-type]
+            for col in zip(*curves)]
+
+
+def versus_peer(results: dict[str, Any], decisions: int) -> dict[str, Any] | None:
+    """spikebit's recipes against SpikingJelly's best recipe at each T (mean curves).
+
+    ``sj_best[t-1]``: the highest SpikingJelly accuracy after t steps over its recipes;
+    per spikebit recipe: the steps where it is below that (by how many points, and how
+    many of the ``decisions`` = test images x seeds that is), and ``match_every_T``
+    lists the recipes below it at no step
+    (srp/cos compared at equal simulated steps, their pre-simulation not counted).
+    """
+    sj = [r["accuracy"] for r in results.values() if r["library"] == "spikingjelly"]
+    if not sj:
+        return None
+    sj_best = [max((a or 0.0) for a in col) for col in zip(*sj)]
+    per: dict[str, Any] = {}
+    for name, r in results.items():
+        if r["library"] != "spikebit":
+            continue
+        short = [{"T": t + 1, "points": round(b - (a or 0.0), 3),
+                  "test_decisions": round((b - (a or 0.0)) * decisions / 100, 2)}
+                 for t, (a, b) in enumerate(zip(r["accuracy"], sj_best))
+                 if (a or 0.0) < b - 1e-9]
+        per[name] = {"steps_below": len(short), "below": short}
+    ours = [[(a or 0.0) for a in r["accuracy"]] for r in results.values()
+            if r["library"] == "spikebit"]
+    best = [max(col) for col in zip(*ours)]
+    return {"sj_best": sj_best, "spikebit_best": best,
+            "spikebit_best_at_least_sj_best_every_T": all(
+                a >= b - 1e-9 for a, b in zip(best, sj_best)),
+            "match_every_T": [n for n, v in per.items() if v["steps_below"] == 0],
+            "recipes": per}
+
+
+def aggregate(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A network's entry: per-seed runs under ``per_seed``, rows = means over the seeds.
+
+    Only variants measured for every seed are aggregated. ``accuracy_std`` is the
+    sample standard deviation over seeds (0 for one seed); ``T_within`` is read off
+    the mean curve against the mean ANN accuracy.
+    """
+    runs = [per_seed[k] for k in sorted(per_seed, key=int)]
+    first = runs[0]
+    names = [n for n in first["results"] if all(n in r["results"] for r in runs)]
+    ann = _mean([r["ann_accuracy"] for r in runs])
+    results = {}
+    for n in names:
+        rows = [r["results"][n] for r in runs]
+        acc = mean_curve([row["accuracy"] for row in rows])
+        std = [None if a is None else _std([row["accuracy"][t] for row in rows])
+               for t, a in enumerate(acc)]
+        presim = rows[0]["presim"]
+        within = {str(tol): first_within(acc, ann, tol) for tol in TOLERANCES}
+        results[n] = {
+            "library": rows[0]["library"], "accuracy": acc, "accuracy_std": std,
+            "no_output": [_mean(col) for col in zip(*(row["no_output"] for row in rows))],
+            "T_within": within, "presim": presim,
+            "latency_within": {k: None if v is None else v + presim for k, v in within.items()},
+            "T_within_per_seed": {str(tol): [row["T_within"][str(tol)] for row in rows]
+                                  for tol in TOLERANCES},
+            "seconds": _mean([row["seconds"] for row in rows])}
+    qcfs = {k: {**v, "ann_accuracy": _mean([r["qcfs"][k]["ann_accuracy"] for r in runs
+                                             if k in r["qcfs"]])}
+            for k, v in first.get("qcfs", {}).items()}
+    return {"dataset": first["dataset"], "train_images": first["train_images"],
+            "test_images": first["test_images"], "epochs": first["epochs"],
+            "seeds": [int(k) for k in sorted(per_seed, key=int)],
+            "train_seconds": _mean([r["train_seconds"] for r in runs]),
+            "ann_accuracy": ann,
+            "ann_accuracy_std": _std([r["ann_accuracy"] for r in runs]),
+            "qcfs": qcfs, "calibration_images": first["calibration_images"],
+            "results": results,
+            "vs_spikingjelly": versus_peer(results, first["test_images"] * len(runs)),
+            "per_seed": per_seed}
 
 
 def _cell(a: float | None) -> str:
@@ -313,8 +411,11 @@ def tables(report: dict[str, Any], steps: tuple[int, ...] = (1, 2, 3, 4, 8, 16, 
     for name, net in report["networks"].items():
         q = "; ".join(f"QCFS ANN L={v['levels']} ({v['epochs']} fine-tuning epochs) "
                       f"{v['ann_accuracy']:.2f}%" for v in net.get("qcfs", {}).values())
+        seeds = net.get("seeds", [0])
+        over = (f"; means over {len(seeds)} seeds (one ANN each), ANN std "
+                f"{net['ann_accuracy_std']:.2f}" if len(seeds) > 1 else "")
         out.append(f"**{name}** ({net['dataset']}, {net['train_images']} train images x "
-                   f"{net['epochs']} epochs, {net['test_images']} test images): ANN "
+                   f"{net['epochs']} epochs, {net['test_images']} test images{over}): ANN "
                    f"{net['ann_accuracy']:.2f}%" + (f"; {q}" if q else "") + "\n")
         shown = [t for t in steps if t <= report["T_max"]]
         out.append("| method | library | presim | " + " | ".join(f"T={t}" for t in shown)
@@ -334,7 +435,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", default="digits,fmnist")
     p.add_argument("--T", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0",
+                   help="comma-separated seeds: one ANN trained (and one calibration set "
+                   "drawn) per seed; a network's rows are the means over every seed stored "
+                   "for it, each seed's rows are kept under per_seed")
     p.add_argument("--out", default="results/conversion_latency.json")
     p.add_argument("--cache", default="runs/conversion_latency",
                    help="trained ANNs and QCFS ANNs are saved here and reused")
@@ -369,16 +473,23 @@ def main() -> None:
                  "a network's runs lists the commands that measured its rows"),
     })
     command = (f"PYTHONPATH={os.environ.get('PYTHONPATH', '')} {sys.executable} benchmarks/"
-               f"conversion_latency.py --nets {args.nets} --T {args.T}"
+               f"conversion_latency.py --nets {args.nets} --T {args.T} --seeds {args.seeds}"
                + (f" --only '{args.only}'" if args.only else ""))
     report.pop("command", None)
     nets = report.setdefault("networks", {})
+    for name, entry in nets.items():  # a file from before --seeds: its runs are seed 0
+        if "per_seed" not in entry:
+            nets[name] = aggregate({"0": entry})
     only = args.only.split(",") if args.only else None
+    seeds = [int(s) for s in args.seeds.split(",")]
     for name in args.nets.split(","):
-        nets[name] = run_net(name, args.T, args.seed, with_sj, Path(args.cache), only,
-                             nets.get(name), command)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps(report, indent=1))
+        per_seed = dict(previous_seeds(nets.get(name)))
+        for seed in seeds:
+            per_seed[str(seed)] = run_net(name, args.T, seed, with_sj, Path(args.cache), only,
+                                          per_seed.get(str(seed)), command)
+            nets[name] = aggregate(per_seed)
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.write_text(json.dumps(report, indent=1))
     print(f"wrote {out_path}")
 
 
