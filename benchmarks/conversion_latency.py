@@ -9,7 +9,9 @@ and is simulated on the same test images for T = 1..T_max. The running readout i
 accumulated output divided by the steps (SpikingJelly: summed outputs, the same
 argmax). A readout without a decision yet (all classes equal, e.g. BSNN's first 2K
 steps) is "no output": counted as not correct and, when no sample has output, stored
-as null -- never as class 0. ``srp`` / ``cos`` rows pre-simulate ``presim`` steps per
+as null -- never as class 0; a readout whose top value is shared by some classes is
+"tied", also not correct (``spikebit.metrics.readout.decide``; shares per step under
+``no_output`` and ``tied``). ``srp`` / ``cos`` rows pre-simulate ``presim`` steps per
 sample first: their entry t-1 comes after ``presim + t`` steps (``latency_within``).
 
 Networks: ``digits`` (a small CNN on scikit-learn's 8x8 digits, spikebit's fixed
@@ -48,9 +50,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from spikebit.conversion import build_ann, convert
-from spikebit.conversion.evaluate import answered
 from spikebit.conversion.qcfs import finetune, to_qcfs
 from spikebit.data import load_dataset
+from spikebit.metrics.readout import decide
 
 TOLERANCES = (0.5, 0.1)  # points below the ANN counted as "within"
 
@@ -101,18 +103,23 @@ def accuracy(net: nn.Module, x: Tensor, y: Tensor) -> float:
 
 
 def curve(readouts: Callable[[Tensor], Tensor], x: Tensor, y: Tensor, T: int,
-          batch: int = 500) -> tuple[list[float | None], list[float]]:
-    """Accuracy (None = no sample has output) and % without output, per step 1..T."""
+          batch: int = 500) -> tuple[list[float | None], list[float], list[float]]:
+    """Per step 1..T: accuracy (None = no sample has output), % without output, % tied.
+
+    Decisions by :func:`spikebit.metrics.readout.decide`: a readout without a single
+    top class (all classes equal, or the top value shared) is counted as wrong.
+    """
     correct = torch.zeros(T, dtype=torch.float64)
     silent = torch.zeros(T, dtype=torch.float64)
+    tied = torch.zeros(T, dtype=torch.float64)
     for xb, yb in zip(x.split(batch), y.split(batch)):
-        out = readouts(xb)  # [T, B, K] running readout
-        decided = answered(out)
-        correct += ((out.argmax(-1) == yb) & decided).sum(1).double()
-        silent += (~decided).sum(1).double()
+        d = decide(readouts(xb))  # readouts [T, B, K] -> decisions [T, B]
+        correct += d.correct(yb).sum(1).double()
+        silent += d.no_output.sum(1).double()
+        tied += d.tied.sum(1).double()
     n = x.shape[0]
     acc = [None if s == n else 100.0 * c / n for c, s in zip(correct.tolist(), silent.tolist())]
-    return acc, (100.0 * silent / n).tolist()
+    return acc, (100.0 * silent / n).tolist(), (100.0 * tied / n).tolist()
 
 
 def spikebit_variant(ann: nn.Module, calib: Tensor, T: int, **kw: Any) -> Callable:
@@ -282,11 +289,12 @@ def run_net(name: str, T: int, seed: int, with_sj: bool, cache: Path,
             continue
         start = time.perf_counter()
         readout = make()
-        acc, silent = curve(readout, tx, ty, T)
+        acc, silent, tied = curve(readout, tx, ty, T)
         presim = getattr(readout, "presim", 0)
         within = {str(tol): first_within(acc, ann_acc, tol) for tol in TOLERANCES}
         results[vname] = {
-            "library": library, "accuracy": acc, "no_output": silent, "T_within": within,
+            "library": library, "accuracy": acc, "no_output": silent, "tied": tied,
+            "T_within": within,
             "presim": presim,
             "latency_within": {k: None if v is None else v + presim for k, v in within.items()},
             "seconds": time.perf_counter() - start,
@@ -381,6 +389,8 @@ def aggregate(per_seed: dict[str, dict[str, Any]]) -> dict[str, Any]:
         results[n] = {
             "library": rows[0]["library"], "accuracy": acc, "accuracy_std": std,
             "no_output": [_mean(col) for col in zip(*(row["no_output"] for row in rows))],
+            "tied": [_mean(col) for col in zip(*(row.get("tied", [0.0] * len(acc))
+                                                 for row in rows))],
             "T_within": within, "presim": presim,
             "latency_within": {k: None if v is None else v + presim for k, v in within.items()},
             "T_within_per_seed": {str(tol): [row["T_within"][str(tol)] for row in rows]
@@ -466,7 +476,9 @@ def main() -> None:
         "versions": {"torch": torch.__version__, "spikingjelly": sj,
                      "python": platform.python_version(), "executable": sys.executable},
         "note": ("accuracy: percent of test images, entry t-1 after t steps; null = no "
-                 "sample has output yet; T_within[tol] = first T with ANN - SNN <= tol "
+                 "sample has output yet; no_output / tied = % of samples whose readout "
+                 "has no single top class (all equal / top value shared), counted as not "
+                 "correct; T_within[tol] = first T with ANN - SNN <= tol "
                  "points; QCFS rows compare with the ReLU ANN; presim = pre-simulation steps "
                  "per sample before step 1 (srp, cos), latency_within = presim + T_within; "
                  "every variant of a network converts the same trained ANN (ann_sha256); "
