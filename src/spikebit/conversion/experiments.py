@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from spikebit.conversion.evaluate import evaluate_conversion, output_differences
 from spikebit.conversion.resnet import BasicBlock
 from spikebit.conversion.snn import convert
+from spikebit.conversion.validate import check_int, check_number, check_steps
 
 
 @dataclass(frozen=True)
@@ -179,15 +180,16 @@ def run_conversion_experiments(
         train_x: training images ``[N, C, H, W]`` (calibration pool).
         test_x: test images ``[M, C, H, W]``.
         test_y: test labels ``[M]``.
-        T_max: time steps simulated per variant.
+        T_max: time steps simulated per variant, ``1 .. MAX_T``
+            (:mod:`spikebit.conversion.validate`).
         variants: the settings to run (default: :func:`default_variants`, with the SN
             ablation when ``ann`` has residual blocks).
         K_values: phases per period of the default BSNN variants.
         percentile: p-norm percentile in % of the default variants.
-        calibration_size: training images used for calibration.
-        batch_size: images per forward pass.
-        histogram_samples: test images for the Fig. 5 output differences.
-        tolerance: conversion loss in percentage points counted as lossless.
+        calibration_size: training images used for calibration, an int >= 1.
+        batch_size: images per forward pass, an int >= 1.
+        histogram_samples: test images for the Fig. 5 output differences, an int >= 1.
+        tolerance: conversion loss in percentage points counted as lossless, >= 0.
         seed: seed of the calibration draw.
 
     Returns:
@@ -195,9 +197,17 @@ def run_conversion_experiments(
         :class:`VariantResult` per variant name).
 
     Raises:
-        ConversionError: the ANN is not convertible or an argument is invalid (from
-            :func:`~spikebit.conversion.snn.convert`).
+        ConversionError: the ANN is not convertible, a count is not an int >= 1 (a bool
+            is refused), ``T_max`` is out of range, ``tolerance`` is not a number >= 0, or
+            a variant's setting is invalid (from :func:`~spikebit.conversion.snn.convert`).
     """
+    check_steps(T_max, "T_max")
+    calibration_size = check_int("calibration_size", calibration_size,
+                                 meaning="calibration images", example=1000)
+    histogram_samples = check_int("histogram_samples", histogram_samples,
+                                  meaning="test images of the Fig. 5 histograms", example=100)
+    tolerance = check_number("tolerance", tolerance, 0.0,
+                             meaning="loss in points counted as lossless", example=0.1)
     if variants is None:
         residual = any(isinstance(m, BasicBlock) for m in ann.modules())
         variants = default_variants(K_values, percentile, residual)
