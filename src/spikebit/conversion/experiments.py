@@ -51,10 +51,13 @@ class VariantResult:
             yet ("no output").
         output_error: mean ``|ann(x)/output_scale - readout|`` after each step
             (normalized units).
-        best_accuracy: the best accuracy in % (earliest T on ties).
-        best_T: the step (time steps) of ``best_accuracy``.
-        conversion_loss: ``ann_accuracy - best_accuracy``, in percentage points.
-        lossless_T: the smallest T with ``ann_accuracy - accuracy <= tolerance``, or None.
+        best_accuracy: the best accuracy in % (earliest T on ties) over the steps with
+            output; None when no step has output.
+        best_T: the step (time steps) of ``best_accuracy``; None when no step has output.
+        conversion_loss: ``ann_accuracy - best_accuracy``, in percentage points; None when
+            no step has output.
+        lossless_T: the smallest T with ``ann_accuracy - accuracy <= tolerance`` (steps
+            with output only), or None.
         differences: the Fig. 5 data at ``T_max`` (readout minus normalized ANN output per
             sample and class).
     """
@@ -62,9 +65,9 @@ class VariantResult:
     variant: Variant
     accuracy: list[float | None]  # None: no sample has output yet ("no output")
     output_error: list[float]
-    best_accuracy: float
-    best_T: int
-    conversion_loss: float  # ann_accuracy - best_accuracy, in points
+    best_accuracy: float | None  # None: no step has output
+    best_T: int | None
+    conversion_loss: float | None  # ann_accuracy - best_accuracy, in points
     lossless_T: int | None  # smallest T with ann_accuracy - accuracy <= tolerance
     differences: list[float] = field(default_factory=list)  # Fig. 5 data at T_max
 
@@ -89,12 +92,17 @@ class ConversionReport:
         return asdict(self)
 
     def summary(self) -> str:
-        """One line per variant: best accuracy, best T, loss, lossless T."""
+        """One line per variant: best accuracy, best T, loss, lossless T.
+
+        A variant without output at any step reads "no output" instead of a best accuracy
+        and loss.
+        """
         lines = [f"ANN accuracy {self.ann_accuracy:.2f}%"]
         for name, r in self.results.items():
             lossless = "-" if r.lossless_T is None else str(r.lossless_T)
-            lines.append(f"{name:>14}: best {r.best_accuracy:.2f}% at T={r.best_T}, "
-                         f"loss {r.conversion_loss:+.2f}, T(loss<={self.tolerance:g})={lossless}")
+            best = ("no output up to T=" + str(self.T_max) if r.best_accuracy is None else
+                    f"{r.best_accuracy:.2f}% at T={r.best_T}, loss {r.conversion_loss:+.2f}")
+            lines.append(f"{name:>14}: best {best}, T(loss<={self.tolerance:g})={lossless}")
         return "\n".join(lines)
 
 
@@ -133,8 +141,9 @@ def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float | None
               differences: list[float] | None = None) -> VariantResult:
     """Best accuracy (earliest T on ties), conversion loss and lossless T of one curve.
 
-    Steps without output (None) are skipped (a curve without any output has best 0 at
-    the last step).
+    Steps without output (None) are skipped; a curve without output at any step has no
+    best accuracy, best T, loss or lossless T (all None, "no output"), not 0% at the
+    last step.
 
     Args:
         variant: the :class:`Variant` the curve belongs to.
@@ -148,7 +157,10 @@ def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float | None
         The ``VariantResult`` of the curve.
     """
     given = [(t + 1, a) for t, a in enumerate(accuracy) if a is not None]
-    best_T, best = max(given, key=lambda p: (p[1], -p[0])) if given else (len(accuracy), 0.0)
+    if not given:
+        return VariantResult(variant, accuracy, output_error, None, None, None, None,
+                             differences or [])
+    best_T, best = max(given, key=lambda p: (p[1], -p[0]))
     lossless = next((t for t, a in given if ann_accuracy - a <= tolerance), None)
     return VariantResult(variant, accuracy, output_error, best, best_T, ann_accuracy - best,
                          lossless, differences or [])

@@ -57,6 +57,9 @@ def ann_label(report: dict[str, Any]) -> str:
 def format_report(report: dict[str, Any]) -> str:
     """The compact text table printed by ``spikebit convert``.
 
+    Steps without output print "no output"; a curve without output at any step prints
+    "no output" for the best accuracy and the conversion loss (they are None).
+
     Args:
         report: a report of :func:`~spikebit.conversion.from_checkpoint.convert_checkpoint`.
 
@@ -90,6 +93,10 @@ def format_report(report: dict[str, Any]) -> str:
     reach = (f"first within {report['tolerance']:g} points of the {ann} at T={lossless}"
              if lossless else
              f"never within {report['tolerance']:g} points of the {ann} up to T={report['T']}")
-    lines.append(f"best SNN {report['best_accuracy']:.2f}% at T={report['best_T']}, "
-                 f"conversion loss {report['conversion_loss']:+.2f} points; {reach}")
+    if report["best_accuracy"] is None:  # no step with output: no best, no loss
+        lines.append(f"best SNN: no output at any T up to T={report['T']}, conversion loss: "
+                     f"no output; {reach}")
+    else:
+        lines.append(f"best SNN {report['best_accuracy']:.2f}% at T={report['best_T']}, "
+                     f"conversion loss {report['conversion_loss']:+.2f} points; {reach}")
     return "\n".join(lines)
