@@ -183,3 +183,18 @@ def test_experiment_runner_checks_its_arguments(kwargs: dict, message: str) -> N
     with pytest.raises(ConversionError, match=message):
         run_conversion_experiments(tiny_cnn(), images(8), images(4, 2),
                                    torch.zeros(4, dtype=torch.long), **args)
+
+
+def test_zoo_and_variant_settings_refuse_wrong_types() -> None:
+    from spikebit.conversion import build_ann
+    from spikebit.conversion.experiments import default_variants
+    from spikebit.conversion.zoo_models import zoo_arguments
+
+    with pytest.raises(ConversionError, match=r"width \(channel multiplier\) .* got True"):
+        build_ann("mnist-cnn", width=True)
+    with pytest.raises(ConversionError, match=r"num_classes \(output classes\) .* got 2\.5"):
+        zoo_arguments((1, 28, 28), 2.5)
+    with pytest.raises(ConversionError, match="percentile .* got '99'"):
+        default_variants(percentile="99")
+    with pytest.raises(ConversionError, match=r"threshold \(the QCFS clip lambda\) .* True"):
+        QCFS(threshold=True)

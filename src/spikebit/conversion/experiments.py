@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
+from spikebit.conversion.calibrate import check_percentile
 from spikebit.conversion.evaluate import evaluate_conversion, output_differences
 from spikebit.conversion.resnet import BasicBlock
 from spikebit.conversion.snn import convert
@@ -120,7 +121,11 @@ def default_variants(
 
     Returns:
         The variants, in report order.
+
+    Raises:
+        ConversionError: ``percentile`` is not a number in ``(0, 100]`` (e.g. ``"99"``).
     """
+    percentile = check_percentile(percentile)
     variants = [
         Variant("rate-max", "rate", 100.0),
         Variant(f"rate-p{percentile:g}", "rate", percentile),

@@ -26,7 +26,7 @@ from spikebit.conversion.calibrate import nonzero_percentile
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.graph import Neuron, Residual
 from spikebit.conversion.lower import _Builder, lowers
-from spikebit.conversion.validate import check_batch, check_int, module_dtype
+from spikebit.conversion.validate import check_batch, check_int, check_number, module_dtype
 
 
 def floor_ste(x: Tensor) -> Tensor:
@@ -55,15 +55,15 @@ class QCFS(nn.Module):
         shift: ``phi`` (1/2 in the paper), in units of one quantization step.
 
     Raises:
-        ConversionError: ``levels`` is not a positive int (a bool is refused) or
-            ``threshold <= 0``.
+        ConversionError: ``levels`` is not a positive int or ``threshold`` not a number
+            ``> 0`` (bools and strings are refused).
     """
 
     def __init__(self, levels: int = 4, threshold: float = 8.0, shift: float = 0.5) -> None:
         super().__init__()
         levels = check_int("levels", levels, meaning="QCFS quantization steps L", example=4)
-        if not threshold > 0:
-            raise ConversionError(f"QCFS threshold must be > 0, got {threshold}")
+        if check_number("threshold", threshold, meaning="the QCFS clip lambda") <= 0:
+            raise ConversionError(f"QCFS threshold must be > 0, got {threshold}; pass e.g. 8.0")
         self.levels, self.shift = levels, float(shift)
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
 
@@ -180,9 +180,10 @@ def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 
 
     Raises:
         ConversionError: ``epochs`` is not an int >= 0, ``batch_size`` not an int >= 1
-            (bools are refused), or ``schedule`` unknown.
+            (bools are refused), ``lr`` not a number >= 0, or ``schedule`` unknown.
     """
     epochs = check_int("epochs", epochs, 0, meaning="fine-tuning epochs", example=2)
+    check_number("lr", lr, 0.0, meaning="Adam learning rate", example=1e-3)
     batch_size = check_int("batch_size", batch_size, meaning="images per step", example=128)
     if schedule not in SCHEDULES:
         raise ConversionError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")

@@ -83,7 +83,8 @@ def uses(setting: str, method: str, *, thresholds: str | None = None,
     if setting == "max_calibration_values":  # the cap of layer-wise normalization
         return threshold_rule(method, thresholds) is None
     if setting == "K":
-        return cls.phased or INPUT_CODINGS.get(input_coding or cls.default_encoder).phased
+        coding = cls.default_encoder if input_coding is None else input_coding
+        return cls.phased or INPUT_CODINGS.get(coding).phased
     if setting in QCFS_SETTINGS:
         return method == "qcfs"
     return setting in cls.options
