@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -211,6 +211,33 @@ def _backward_loop_eager(
     return grad_x
 
 
+# The compiled loops are specialised per input shape, dtype and parameter kind
+# (``dynamic=False``: T and the neuron count are static in the unrolled loop). A network
+# has more neuron shapes (layers, train and eval batch sizes, a last partial batch) than
+# dynamo's default recompile limit of 8, past which dynamo would run every further shape
+# with the Python loop, eagerly and slowly. While one of these loops runs, the limit is at
+# least this; the user's own setting applies everywhere else.
+RECOMPILE_LIMIT = 256
+
+
+def _with_recompile_limit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` run with dynamo's ``recompile_limit`` raised to at least :data:`RECOMPILE_LIMIT`."""
+    config = torch._dynamo.config
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        old = config.recompile_limit
+        if old >= RECOMPILE_LIMIT:
+            return fn(*args, **kwargs)
+        config.recompile_limit = RECOMPILE_LIMIT
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            config.recompile_limit = old
+
+    return run
+
+
 @functools.cache
 def _compiled_loops() -> tuple[Callable[..., tuple[torch.Tensor, torch.Tensor]],
                                Callable[..., torch.Tensor]]:
@@ -218,8 +245,9 @@ def _compiled_loops() -> tuple[Callable[..., tuple[torch.Tensor, torch.Tensor]],
     # the whole recurrence for every output step); as a concat, inductor writes each step's
     # result straight into its slice from a single fused loop over the neurons.
     options = {"max_pointwise_cat_inputs": 1}
-    return (torch.compile(_forward_loop, dynamic=False, options=options),
-            torch.compile(_backward_loop, dynamic=False, options=options))
+    return (_with_recompile_limit(torch.compile(_forward_loop, dynamic=False, options=options)),
+            _with_recompile_limit(torch.compile(_backward_loop, dynamic=False,
+                                                options=options)))
 
 
 def _loops(backend: Backend):
