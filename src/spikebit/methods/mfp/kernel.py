@@ -29,6 +29,10 @@ backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
 Spikes of the backends are equal wherever ``H`` is not within rounding of ``V``
 (``torch.mm`` may sum in another order or with fused multiply-adds); in half precision
 the compiled kernel compares the float32 sum, eager the sum rounded to the dtype.
+
+``x`` and ``m`` must share dtype and device and ``m`` must be ``[T, T]``
+(:class:`~spikebit.errors.TensorTypeError`, :class:`~spikebit.errors.ShapeError`, for
+every backend); :class:`MFPNeuron` casts its ``M`` to the input's dtype.
 :meth:`MFPNeuron.step` uses the neuron's own backend, so its spikes equal that backend's
 ``forward`` bit for bit.
 """
@@ -44,6 +48,7 @@ import torch
 from spikebit.errors import ConfigError
 from spikebit.functional.surrogate import Surrogate
 from spikebit.methods.mfp import native
+from spikebit.methods.mfp.operands import check_operands
 
 Backend = Literal["eager", "compiled", "native"]
 BACKENDS: tuple[str, ...] = ("eager", "compiled", "native")
@@ -218,15 +223,17 @@ def mfp_backward(
 
     ``x, grad_s [T, N]``, lower-triangular ``m [T, T]``, ``threshold`` ``V``, ``surrogate``
     (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence` (where
-    ``"native"`` does not apply, the eager reference runs).
+    ``"native"`` does not apply, the eager reference runs). Raises ``ConfigError`` for an
+    unknown backend, ``ShapeError`` and ``TensorTypeError`` as :func:`check_operands`.
     """
+    check_operands(x, m, "mfp_backward", grad_s)
     backend = resolve_backend(backend, x, surrogate)
     if backend == "compiled":
         return _fused_backward_call(x.contiguous(), m, grad_s, float(threshold), surrogate,
                                     True)
     if backend == "native":
-        return native.backward(x.contiguous(), m.to(x.dtype), grad_s.contiguous(),
-                               float(threshold), surrogate)
+        return native.backward(x.contiguous(), m, grad_s.contiguous(), float(threshold),
+                               surrogate)
     with torch.enable_grad():
         xr, mr = x.detach().requires_grad_(), m.detach().requires_grad_()
         s = _EagerMFP.apply(xr, mr, float(threshold), surrogate)
@@ -244,8 +251,11 @@ def mfp_sequence(
     in ``x`` and ``m`` (surrogate gradient); saves only ``x`` and ``m`` for backward.
     ``backend``: ``"eager"`` (``torch.mm`` reference), ``"compiled"`` (fused with
     torch.compile) or ``"native"`` (fused C++ CPU kernel, else eager; see the module
-    docstring). Raises ``ConfigError`` for an unknown backend.
+    docstring). Raises ``ConfigError`` for an unknown backend; ``ShapeError`` (``m`` not
+    ``[T, T]``) and ``TensorTypeError`` (``m`` in another dtype or on another device than
+    ``x``) as :func:`check_operands`, for every backend.
     """
+    check_operands(x, m, "mfp_sequence")
     fn = _FUNCTIONS[resolve_backend(backend, x, surrogate)]
     t = x.shape[0]
     s = fn.apply(x.reshape(t, -1).contiguous(), m, float(threshold), surrogate)

@@ -22,6 +22,11 @@ other (one :class:`RuntimeWarning` naming ``$CXX``, then the eager reference), s
 compiler the user did not ask for may build different code. An empty ``$CXX`` counts as
 unset.
 
+:func:`forward` and :func:`backward` check their operands before any pointer reaches C++
+(shapes, dtypes, devices, contiguity, ``T`` against the library's; metadata only, no pass
+over the data) and raise :class:`~spikebit.errors.ShapeError` or
+:class:`~spikebit.errors.TensorTypeError`.
+
 Threads: the neurons are split into ``torch.get_num_threads()`` contiguous ranges (at
 least :data:`MIN_NEURONS_PER_THREAD` each) run on Python threads (ctypes releases the
 GIL); each returns its own ``grad_M`` partial, summed at the end.
@@ -45,8 +50,10 @@ from pathlib import Path
 
 import torch
 
+from spikebit.errors import ConfigError, ShapeError, TensorTypeError
 from spikebit.functional.surrogate import ArcTan, Rectangle, Surrogate, Triangle
 from spikebit.methods.mfp.native_src import SOURCE
+from spikebit.methods.mfp.operands import check_operands
 
 MAX_STEPS = 32  # every loop over time is unrolled: larger T builds slowly and spills
 MIN_NEURONS_PER_THREAD = 1 << 15
@@ -250,19 +257,56 @@ def _parallel(fn, count: int) -> list:
     return list(_pool(len(ranges)).map(lambda r: fn(*r), ranges))
 
 
+def _checked(x: torch.Tensor, m: torch.Tensor, who: str,
+             grad_s: torch.Tensor | None = None) -> ctypes.CDLL:
+    """The library for ``x``'s ``T`` once every pointer the kernel reads or writes is
+    known to be valid (metadata checks only; see :func:`forward`)."""
+    who = f"native.{who}"
+    if x.ndim != 2:
+        raise ShapeError(f"{who}: x must be [T, N] (neurons flattened), got {list(x.shape)}")
+    if not 1 <= x.shape[0] <= MAX_STEPS:
+        raise ShapeError(f"{who}: x has T={x.shape[0]} steps, the kernel runs 1 <= T <= "
+                         f"{MAX_STEPS}; use mfp_sequence(..., backend='eager')")
+    if x.device.type != "cpu" or x.dtype not in _DTYPES:
+        raise TensorTypeError(f"{who}: x must be a CPU float32/float64 tensor, got {x.dtype} "
+                              f"on {x.device}; mfp_sequence runs the eager reference there")
+    check_operands(x, m, who, grad_s)
+    for name, t in (("x", x), ("grad_s", grad_s)):
+        if t is not None and not t.is_contiguous():
+            raise ShapeError(f"{who}: {name} must be contiguous; pass {name}.contiguous()")
+    lib = library(x.shape[0])
+    if lib is None:
+        raise ConfigError(f"{who}: the native MFP kernel for T={x.shape[0]} is not available "
+                          "(see the RuntimeWarning); check native.supports(x, surrogate) "
+                          "first or use backend='eager'")
+    return lib
+
+
 def forward(x: torch.Tensor, m: torch.Tensor, threshold: float) -> torch.Tensor:
     """Spikes ``[H(m @ x - V)]`` of a contiguous ``x [T, N]`` (``m [T, T]``, lower triangle used).
 
+    The operands are checked before the kernel sees a pointer (their metadata only).
+
     Args:
-        x: input currents ``[T, N]``, contiguous, CPU float32/float64 (:func:`supports`).
-        m: the mixing matrix ``[T, T]`` in ``x``'s dtype (entries above the diagonal unused).
+        x: input currents ``[T, N]``, contiguous, CPU float32/float64, ``1 <= T <=``
+            :data:`MAX_STEPS` (:func:`supports`).
+        m: the mixing matrix ``[T, T]`` in ``x``'s dtype, on the CPU (entries above the
+            diagonal unused).
         threshold: ``V``.
 
     Returns:
         Spikes ``[T, N]`` (0/1 in ``x``'s dtype).
+
+    Raises:
+        ShapeError: ``x`` is not a contiguous ``[T, N]`` with ``1 <= T <=`` :data:`MAX_STEPS`
+            or ``m`` is not ``[T, T]``.
+        TensorTypeError: ``x`` is not a CPU float32/float64 tensor, or ``m`` differs from
+            it in dtype or device.
+        ConfigError: the kernel for this ``T`` cannot be built (:func:`library`).
     """
+    lib = _checked(x, m, "forward")
     steps, count = x.shape
-    fn = getattr(library(steps), f"mfp_fwd_{_DTYPES[x.dtype]}")
+    fn = getattr(lib, f"mfp_fwd_{_DTYPES[x.dtype]}")
     m = m.detach().contiguous()
     s = torch.empty_like(x)
     size = x.element_size()
@@ -280,6 +324,8 @@ def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: 
              surrogate: Surrogate, need_m: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``(grad_X [T, N], grad_m [T, T])`` of ``S = H(m @ x - V)`` (surrogate ``dS/dH``).
 
+    The operands are checked as in :func:`forward` before the kernel sees a pointer.
+
     Args:
         x: the saved input ``[T, N]``, contiguous, CPU float32/float64.
         m: the mixing matrix ``[T, T]`` in ``x``'s dtype (lower triangle used).
@@ -290,10 +336,24 @@ def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: 
 
     Returns:
         ``grad_X`` and the lower-triangular ``grad_m`` (zero above the diagonal).
+
+    Raises:
+        ShapeError: as :func:`forward`, or ``grad_s`` is not a contiguous tensor of
+            ``x``'s shape.
+        TensorTypeError: as :func:`forward`, or ``grad_s`` differs from ``x`` in dtype or
+            device.
+        ConfigError: the surrogate is not built in, or the kernel for this ``T`` cannot be
+            built.
     """
+    params = surrogate_params(surrogate)
+    if params is None:
+        raise ConfigError(f"native.backward: the kernel has no {type(surrogate).__name__} "
+                          "surrogate (rectangle, triangle and atan are built in); use "
+                          "mfp_backward(..., backend='eager')")
+    lib = _checked(x, m, "backward", grad_s)
     steps, count = x.shape
-    name, p0, p1 = surrogate_params(surrogate)  # type: ignore[misc]
-    fn = getattr(library(steps), f"mfp_bwd_{_DTYPES[x.dtype]}_{name}")
+    name, p0, p1 = params
+    fn = getattr(lib, f"mfp_bwd_{_DTYPES[x.dtype]}_{name}")
     m = m.detach().contiguous()
     grad_x = torch.empty_like(x)
     size = x.element_size()
