@@ -11,9 +11,11 @@ Build: ``$CXX`` (else ``c++``, ``g++`` or ``clang++`` on the ``PATH``) with ``-O
 -march=native -shared -fPIC`` (retried without ``-march=native`` if that fails), one
 shared library per ``T`` (a few seconds each, once), cached under
 ``$SPIKEBIT_KERNEL_CACHE`` (default ``~/.cache/spikebit/kernels``) by a hash of the
-source, compiler, flags and host CPU (model and feature flags). A failed build is reported once
-(:class:`RuntimeWarning`) and :func:`supports` is ``False`` from then on, so callers
-fall back to the eager reference.
+source, compiler, flags and host CPU (model and feature flags). A failed build makes
+:func:`supports` ``False`` for that ``T``, so callers fall back to the eager reference;
+it is reported by one :class:`RuntimeWarning` per cause (per compiler command, with the
+detail of its first failure, however many ``T`` fail), attributed to the first caller
+outside spikebit and torch (the user's code).
 
 ``$CXX`` is a compiler on the ``PATH`` or a path, optionally followed by arguments
 (``ccache g++``). A set ``$CXX`` is the only compiler tried: if it names nothing
@@ -43,6 +45,7 @@ import platform
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -182,23 +185,29 @@ def library(steps: int) -> ctypes.CDLL | None:
         steps: ``T``, from 1 to :data:`MAX_STEPS`.
 
     Returns:
-        The loaded library, or ``None`` (after one :class:`RuntimeWarning`) when no C++
-        compiler is found, ``$CXX`` names no executable compiler, or the build fails.
+        The loaded library, or ``None`` when no C++ compiler is found, ``$CXX`` names no
+        executable compiler, or the build fails (one :class:`RuntimeWarning` per cause,
+        see the module doc).
     """
     cxx, reason = _compiler_command()
     if cxx is None:
-        _warn_once(reason)
+        _warn_once(reason, reason)
         return None
     errors = []
     for arch in (("-march=native",), ()):
         try:
             lib = ctypes.CDLL(str(_build(steps, cxx, arch)))
+            lib.mfp_steps.restype = _INT
+            if lib.mfp_steps() != steps:
+                raise OSError(f"{lib._name} was built for T={lib.mfp_steps()}, not T={steps}")
             break
-        except (OSError, subprocess.SubprocessError) as exc:
+        except (OSError, AttributeError, subprocess.SubprocessError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             errors.append(f"{' '.join(arch) or 'default flags'}: {detail.strip()[-400:]}")
     else:
-        _warn_once(f"building it with {' '.join(cxx)} failed ({'; '.join(errors)})")
+        command = " ".join(cxx)
+        _warn_once(f"build:{command}", f"building it with {command} failed (T={steps}: "
+                   f"{'; '.join(errors)})")
         return None
     for dtype in _DTYPES.values():
         getattr(lib, f"mfp_fwd_{dtype}").argtypes = [_P, _P, _P, _I64, _I64, _D, _INT]
@@ -208,11 +217,29 @@ def library(steps: int) -> ctypes.CDLL | None:
     return lib
 
 
-@functools.cache
-def _warn_once(reason: str) -> None:
+_WARNED: set[str] = set()  # causes already reported (see _warn_once)
+# frames of these packages are skipped to find the user's line (spikebit/, torch/)
+_INTERNAL = tuple(str(p) + os.sep for p in (Path(__file__).parents[2],
+                                             Path(torch.__file__).parent))
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` (for a ``warnings.warn`` in the caller) of the first frame outside
+    spikebit and torch: the user's line, not the kernel's or ``nn.Module.__call__``'s."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _warn_once(cause: str, reason: str) -> None:
+    """Warn that the kernel is unavailable because of ``reason``, once per ``cause``."""
+    if cause in _WARNED:
+        return
+    _WARNED.add(cause)
     warnings.warn(f"spikebit: the native MFP kernel is not available: {reason}; "
                   "MFPNeuron(backend='native') runs the eager reference instead",
-                  RuntimeWarning, stacklevel=3)
+                  RuntimeWarning, stacklevel=_outside_stacklevel())
 
 
 def supports(x: torch.Tensor, surrogate: Surrogate) -> bool:
