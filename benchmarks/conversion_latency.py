@@ -442,6 +442,7 @@ def tables(report: dict[str, Any], steps: tuple[int, ...] = (1, 2, 3, 4, 8, 16, 
 
 
 def main() -> None:
+    root = Path(__file__).resolve().parents[1]  # defaults are in the repository, from any cwd
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--nets", default="digits,fmnist")
     p.add_argument("--T", type=int, default=32)
@@ -449,9 +450,12 @@ def main() -> None:
                    help="comma-separated seeds: one ANN trained (and one calibration set "
                    "drawn) per seed; a network's rows are the means over every seed stored "
                    "for it, each seed's rows are kept under per_seed")
-    p.add_argument("--out", default="results/conversion_latency.json")
-    p.add_argument("--cache", default="runs/conversion_latency",
-                   help="trained ANNs and QCFS ANNs are saved here and reused")
+    p.add_argument("--out", default=str(root / "results" / "conversion_latency.json"),
+                   help="the results JSON (default: results/conversion_latency.json in the "
+                   "repository)")
+    p.add_argument("--cache", default=str(root / "runs" / "conversion_latency"),
+                   help="trained ANNs and QCFS ANNs are saved here and reused (default: "
+                   "runs/conversion_latency in the repository)")
     p.add_argument("--only", default=None,
                    help="comma-separated name patterns (fnmatch) of the variants to run; the "
                    "others keep their stored results when the stored ANN is the same "
@@ -460,6 +464,9 @@ def main() -> None:
                    help="print the Markdown tables of --out and exit")
     args = p.parse_args()
     if args.tables:
+        if not Path(args.out).is_file():
+            p.error(f"--tables: no results file {args.out}; run the benchmark first (without "
+                    "--tables) or pass --out PATH of an existing results JSON")
         print(tables(json.loads(Path(args.out).read_text())))
         return
     torch.set_num_threads(1)

@@ -94,10 +94,10 @@ def test_selected_steps() -> None:
 
 
 @pytest.mark.parametrize(("args", "name"), [
-    (["--method", "burst", "--max-spikes", "3"], "convert-burst.json"),
+    (["--method", "burst", "--max-spikes", "3"], "convert-burst-spikes3.json"),
     (["--method", "ltb"], "convert-ltb.json"),
-    (["--method", "qcfs", "--qcfs-levels", "4", "--qcfs-epochs", "1"], "convert-qcfs.json"),
-    (["--method", "cos", "--presim", "2"], "convert-cos.json"),
+    (["--method", "qcfs", "--qcfs-levels", "4", "--qcfs-epochs", "1"], "convert-qcfs-ep1.json"),
+    (["--method", "cos", "--presim", "2"], "convert-cos-presim2.json"),
 ])
 def test_cli_convert_fast_methods(ann_checkpoint, capsys, args, name) -> None:
     rc = main(["convert", str(ann_checkpoint), *args, "--T", "4", "--calibration", "64"])
@@ -112,14 +112,14 @@ def test_cli_convert_fast_methods(ann_checkpoint, capsys, args, name) -> None:
     assert len(report["snn_accuracy"]) == 4 and None not in report["snn_accuracy"]
     # few steps are enough: within 10 points of the (QCFS) ANN at T = 4 on this toy task
     assert report["ann_accuracy"] - report["snn_accuracy"][-1] < 10.0
-    assert report["presim"] == (2 if "--presim" in args else 0)
+    assert report["presim"] == (2 if "--presim" in args else None)  # null: not read
 
 
 def test_cli_convert_qcfs_labels_the_qcfs_ann(ann_checkpoint, capsys) -> None:
     assert main(["convert", str(ann_checkpoint), "--method", "qcfs", "--qcfs-epochs", "1",
                  "--T", "2", "--calibration", "64"]) == 0
     printed = capsys.readouterr().out
-    report = json.loads((ann_checkpoint.parent / "convert-qcfs.json").read_text())
+    report = json.loads((ann_checkpoint.parent / "convert-qcfs-ep1.json").read_text())
     # the accuracy printed is the fine-tuned QCFS ANN's (measured again here), not the
     # checkpoint's ReLU ANN's, and the label says so
     loaded = load_ann(ann_checkpoint)
@@ -132,3 +132,28 @@ def test_cli_convert_qcfs_labels_the_qcfs_ann(ann_checkpoint, capsys) -> None:
     assert (report["ann"], report["qcfs_levels"], report["qcfs_epochs"]) == (
         "qcfs-finetuned", 4, 1)
     assert "QCFS L=4, fine-tuned 1 epoch," in printed.splitlines()[0]
+
+
+def test_cli_convert_without_output_reports_no_best(ann_checkpoint, capsys) -> None:
+    # two spiking layers, K = 8: the readout integrates from step 2 K + 1 = 17, so up to
+    # T = 16 no step has output -- no best accuracy, best T or loss (not "0% at T=16")
+    assert main(["convert", str(ann_checkpoint), "--method", "bsnn", "--T", "16",
+                 "--calibration", "32"]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((ann_checkpoint.parent / "convert-bsnn-K8.json").read_text())
+    assert report["readout_onset_period"] == 2 and report["snn_accuracy"] == [None] * 16
+    assert (report["best_accuracy"], report["best_T"], report["conversion_loss"],
+            report["lossless_T"]) == (None, None, None, None)
+    assert "best SNN: no output at any T up to T=16, conversion loss: no output" in printed
+    assert "<- best" not in printed and "best SNN 0.00%" not in printed
+
+
+def test_cli_convert_keeps_a_file_per_setting(ann_checkpoint, capsys) -> None:
+    for spikes in ("1", "4"):
+        assert main(["convert", str(ann_checkpoint), "--method", "burst", "--max-spikes",
+                     spikes, "--T", "2", "--calibration", "32"]) == 0
+    printed = capsys.readouterr().out
+    one = json.loads((ann_checkpoint.parent / "convert-burst-spikes1.json").read_text())
+    four = json.loads((ann_checkpoint.parent / "convert-burst.json").read_text())  # default
+    assert (one["max_spikes"], four["max_spikes"]) == (1, 4)
+    assert "convert-burst-spikes1.json" in printed and "convert-burst.json" in printed

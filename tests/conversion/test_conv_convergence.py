@@ -104,5 +104,5 @@ def test_bad_arguments(bad: dict) -> None:
 
 def test_bad_time_steps() -> None:
     snn = convert(tiny_cnn(), images(4), method="rate")
-    with pytest.raises(ConversionError, match="T must be"):
+    with pytest.raises(ConversionError, match=r"T \(time steps\) must be an int in 1\.\.65536"):
         snn.simulate(images(2), 0)

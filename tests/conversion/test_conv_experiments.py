@@ -64,8 +64,11 @@ def test_runner_smoke(make, tmp_path) -> None:
     assert {"rate-max", "rate-p99.99", "phase", "bsnn-K4", "bsnn-K6"} <= names
     assert ("bsnn-K6-nosn" in names) == (make is tiny_resnet)
     for result in report.results.values():
-        assert len(result.accuracy) == 24 and 1 <= result.best_T <= 24
-        assert len(result.differences) == 5 * 4
+        assert len(result.accuracy) == 24 and len(result.differences) == 5 * 4
+        if all(a is None for a in result.accuracy):  # readout starts after T_max
+            assert (result.best_accuracy, result.best_T, result.conversion_loss) == (None,) * 3
+        else:
+            assert 1 <= result.best_T <= 24
     json.dumps(report.to_dict())
     assert "ANN accuracy" in report.summary()
     pytest.importorskip("matplotlib")

@@ -8,7 +8,7 @@ from torch import nn
 
 from spikebit.conversion import convert, evaluate_conversion
 from spikebit.conversion.evaluate import answered
-from spikebit.conversion.experiments import Variant, summarize
+from spikebit.conversion.experiments import ConversionReport, Variant, summarize
 from spikebit.conversion.from_checkpoint import format_report
 
 
@@ -84,10 +84,36 @@ def test_report_prints_no_output() -> None:
 
 def test_plot_leaves_no_output_steps_out(tmp_path) -> None:
     pytest.importorskip("matplotlib")
-    from spikebit.conversion.experiments import ConversionReport
     from spikebit.conversion.plots import plot_accuracy_curves
 
     r = summarize(Variant("bsnn", "bsnn"), 90.0, [None, None, 80.0, 90.0], [1, 1, 0.5, 0.1], 0.1)
     assert (r.best_T, r.lossless_T) == (4, 4)
     path = plot_accuracy_curves(ConversionReport(90.0, 4, 0.1, {"bsnn": r}), tmp_path / "a.png")
     assert path is not None and path.stat().st_size > 0
+
+
+def test_a_curve_without_any_output_has_no_best_accuracy() -> None:
+    # BSNN with K = 8 on two spiking layers reads out from step 17: nothing up to T = 16
+    r = summarize(Variant("bsnn-K8", "bsnn"), 82.4, [None] * 16, [0.5] * 16, 0.1)
+    assert (r.best_accuracy, r.best_T, r.conversion_loss, r.lossless_T) == (None,) * 4
+    text = ConversionReport(82.4, 16, 0.1, {"bsnn-K8": r}).summary()
+    assert text.splitlines()[1] == "       bsnn-K8: best no output up to T=16, T(loss<=0.1)=-"
+    # steps without output are ignored, not scored as 0: best 80 at T=3, loss 2.4
+    r = summarize(Variant("bsnn-K8", "bsnn"), 82.4, [None, None, 80.0, 80.0], [0.5] * 4, 0.1)
+    assert (r.best_accuracy, r.best_T, r.lossless_T) == (80.0, 3, None)
+    assert r.conversion_loss == pytest.approx(2.4)
+
+
+def test_report_of_a_curve_without_output_prints_no_output() -> None:
+    report = {
+        "model": "m", "dataset": "d", "num_samples": 2, "method": "bsnn", "K": 8,
+        "percentile": 99.99, "calibration": 2, "ann_accuracy": 82.4, "tolerance": 0.1,
+        "rows": [{"T": t, "snn_accuracy": None, "loss": None, "no_output": 100.0,
+                  "output_error": 0.5} for t in (1, 2, 4, 8, 16)],
+        "best_T": None, "best_accuracy": None, "conversion_loss": None, "lossless_T": None,
+        "T": 16,
+    }
+    lines = format_report(report).splitlines()
+    assert lines[-1] == ("best SNN: no output at any T up to T=16, conversion loss: no "
+                         "output; never within 0.1 points of the ANN up to T=16")
+    assert not any("<- best" in line for line in lines)

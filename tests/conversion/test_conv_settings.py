@@ -10,7 +10,7 @@ from spikebit.cli.main import build_parser, main
 from spikebit.conversion import METHODS, ConversionError, convert
 from spikebit.conversion import from_checkpoint as fc
 from spikebit.conversion.qcfs import to_qcfs
-from spikebit.conversion.report import format_report
+from spikebit.conversion.report import format_report, output_name
 from spikebit.conversion.settings import uses
 
 # who reads what, by the methods' definitions (docs/methods/bsnn.md, few-step table)
@@ -114,7 +114,7 @@ def test_qcfs_options_are_refused_for_a_checkpoint_that_is_already_qcfs(monkeypa
 
 def _report(**fields) -> dict:
     base = {"model": "m", "dataset": "d", "num_samples": 4, "method": "ltb", "K": None,
-            "presim": 0, "percentile": None, "thresholds": "ltb", "max_spikes": None,
+            "presim": None, "percentile": None, "thresholds": "ltb", "max_spikes": None,
             "ann": "checkpoint", "qcfs_levels": None, "qcfs_epochs": None,
             "calibration": 8, "ann_accuracy": 75.0, "tolerance": 0.1, "T": 2,
             "rows": [{"T": 2, "snn_accuracy": 50.0, "loss": 25.0, "no_output": 0.0,
@@ -145,3 +145,48 @@ def test_report_names_the_qcfs_ann() -> None:
     assert "(loss: QCFS ANN - SNN)" in lines[2]
     assert lines[-1].endswith("never within 0.1 points of the QCFS ANN up to T=2")
     assert format_report(_report()).splitlines()[1] == "ANN accuracy 75.00%"
+
+
+def test_qcfs_without_fine_tuning_is_labelled_so() -> None:
+    lines = format_report(_report(method="qcfs", thresholds="module", ann="qcfs-finetuned",
+                                  qcfs_levels=2, qcfs_epochs=0)).splitlines()
+    assert lines[0].endswith("method qcfs, thresholds module, QCFS L=2, not fine-tuned, "
+                             "8 calibration images")
+    assert lines[1] == ("QCFS ANN accuracy 75.00% (the checkpoint's ReLU ANN with QCFS "
+                        "activations, not fine-tuned)")
+
+
+@pytest.mark.parametrize(("fields", "name"), [
+    # the defaults keep the documented names
+    ({"method": "bsnn", "K": 8, "percentile": 99.99, "thresholds": None}, "convert-bsnn-K8.json"),
+    ({"method": "burst", "thresholds": "percentile", "max_spikes": 4, "percentile": 99.99},
+     "convert-burst.json"),
+    ({"method": "qcfs", "thresholds": "module", "qcfs_levels": 4, "qcfs_epochs": 2},
+     "convert-qcfs.json"),
+    ({"method": "srp", "presim": 4}, "convert-srp.json"),
+    ({"method": "ltb"}, "convert-ltb.json"),
+    # every other setting the method read is in the name
+    ({"method": "bsnn", "K": 4, "percentile": 99.9, "thresholds": None},
+     "convert-bsnn-K4-p99.9.json"),
+    ({"method": "burst", "thresholds": "percentile", "max_spikes": 1, "percentile": 99.99},
+     "convert-burst-spikes1.json"),
+    ({"method": "burst", "thresholds": "ltb", "max_spikes": 4}, "convert-burst-ltb.json"),
+    ({"method": "rate", "thresholds": "percentile", "percentile": 99.0},
+     "convert-rate-p99-percentile.json"),
+    ({"method": "qcfs", "thresholds": "module", "qcfs_levels": 2, "qcfs_epochs": 2},
+     "convert-qcfs-L2.json"),
+    ({"method": "qcfs", "thresholds": "module", "qcfs_levels": 4, "qcfs_epochs": 0},
+     "convert-qcfs-ep0.json"),
+    ({"method": "cos", "presim": 8}, "convert-cos-presim8.json"),
+])
+def test_output_name_holds_the_settings_read(fields: dict, name: str) -> None:
+    report = {"K": None, "percentile": None, "thresholds": "ltb", "max_spikes": None,
+              "presim": None, "qcfs_levels": None, "qcfs_epochs": None, **fields}
+    assert output_name(report) == name
+
+
+def test_cli_help_documents_the_output_names(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["convert", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "-spikes<n>" in text and "convert-METHOD.json" in text and "1..65536" in text

@@ -1,10 +1,14 @@
 """``spikebit convert CHECKPOINT``: ANN checkpoint -> spiking network, accuracy per T.
 
 Prints a compact table (the settings the method uses, ANN accuracy, SNN accuracy at
-selected T, best T, conversion loss) and writes ``convert-<method>-K<k>.json`` (phase
-codings) or ``convert-<method>.json`` next to the checkpoint. An option the chosen
-method does not use (e.g. ``--K`` for ``ltb``, ``--percentile`` for ``qcfs``) is an
-error, checked before anything is loaded.
+selected T, best T, conversion loss; "no output" where no step has output) and writes
+the report next to the checkpoint as :func:`spikebit.conversion.report.output_name`
+names it: ``convert-<method>`` plus a part per setting the method reads that differs from
+its default (e.g. ``convert-burst-spikes1.json``, ``convert-qcfs-L2.json``), so runs with
+different settings keep separate files; with the defaults ``convert-<method>-K<k>.json``
+(phase codings) or ``convert-<method>.json``. An option the chosen method does not use
+(e.g. ``--K`` for ``ltb``, ``--percentile`` for ``qcfs``) or out of range (e.g. ``--T``
+above 65536, ``--calibration 0``) is an error, checked before anything is loaded.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import argparse
 def run_convert(args: argparse.Namespace) -> int:
     """Run the conversion described by the parsed ``convert`` arguments.
 
-    Prints the report table and writes ``convert-<method>[-K<k>].json`` beside the
-    checkpoint (:func:`spikebit.conversion.from_checkpoint.convert_checkpoint`).
+    Prints the report table and writes the report beside the checkpoint
+    (:func:`spikebit.conversion.from_checkpoint.convert_checkpoint`; file name:
+    :func:`spikebit.conversion.report.output_name`).
 
     Args:
         args: the parsed ``convert`` arguments: ``checkpoint``, ``method``, ``percentile``,
@@ -31,7 +36,7 @@ def run_convert(args: argparse.Namespace) -> int:
         ConversionError: an option given that the method does not use (named as on the
             command line, e.g. ``--qcfs-levels``), no checkpoint at the path, a spiking
             (not ReLU ANN) or event-frame model, or a bad ``T``/``calibration``/method
-            option.
+            option (``T`` above 65536, ``calibration`` below 1, ...).
         CheckpointError: the checkpoint file is corrupt or not a spikebit checkpoint.
     """
     from spikebit.conversion.from_checkpoint import convert_checkpoint

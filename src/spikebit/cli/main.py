@@ -291,8 +291,16 @@ def _add_catalog_commands(sub: argparse._SubParsersAction,
 def _add_convert_command(sub: argparse._SubParsersAction,
                          device: argparse.ArgumentParser) -> None:
     """``convert``: an ANN checkpoint to an SNN."""
-    c = sub.add_parser("convert", parents=[device],
-                       help="convert a trained ANN checkpoint to an SNN")
+    c = sub.add_parser(
+        "convert", parents=[device], help="convert a trained ANN checkpoint to an SNN",
+        description="Convert a trained ANN checkpoint to an SNN, simulate T steps on its test "
+        "split and print the accuracy per T. The report is written next to the checkpoint as "
+        "convert-METHOD[-K<K>][-p<percentile>][-<rule>][-spikes<n>][-presim<n>][-L<levels>]"
+        "[-ep<epochs>].json: a part for each setting the method reads that differs from its "
+        "default (-K<K> always for phase and bsnn; -<rule>: a --thresholds rule other than "
+        "the method's own), so runs with different settings keep separate files; with the "
+        "defaults the names are convert-METHOD-K<K>.json (phase, bsnn) and "
+        "convert-METHOD.json. --T and --calibration are not part of the name.")
     c.add_argument("checkpoint", help="a trained ANN checkpoint (.safetensors or run dir)")
     c.add_argument("--method", choices=["rate", "phase", "bsnn", "ltb", "burst", "qcfs",
                                         "signed", "signed-burst", "srp", "cos"], default="bsnn",
@@ -311,15 +319,19 @@ def _add_convert_command(sub: argparse._SubParsersAction,
     c.add_argument("--qcfs-levels", type=int, default=None,
                    help="qcfs: quantization steps L of the fine-tuned QCFS ANN (default 4)")
     c.add_argument("--qcfs-epochs", type=int, default=None,
-                   help="qcfs: fine-tuning epochs of the QCFS ANN (default 2)")
+                   help="qcfs: fine-tuning epochs of the QCFS ANN (default 2; 0: not "
+                   "fine-tuned)")
     c.add_argument("--percentile", type=float, default=None,
                    help="rate, phase, bsnn, burst, signed-burst and --thresholds percentile: "
                    "activation percentile used as each layer's or channel's scale "
                    "(default 99.99)")
     c.add_argument("--K", type=int, default=None,
                    help="phase, bsnn: phase period (bits per period; default 8)")
-    c.add_argument("--T", type=int, default=64, help="time steps to simulate")
-    c.add_argument("--calibration", type=int, default=2000, help="training images for scaling")
+    c.add_argument("--T", type=int, default=64,
+                   help="time steps to simulate, 1..65536 (beyond 2^16 the float32 readout "
+                   "resolves no more and its memory grows past a few GB; default 64)")
+    c.add_argument("--calibration", type=int, default=2000,
+                   help="training images for scaling, >= 1 (default 2000)")
     c.set_defaults(func=cmd_convert)
 
 

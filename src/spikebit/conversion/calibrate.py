@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.validate import check_int, check_number
 
 Recorder = Callable[[str, Tensor], None]
 Forward = Callable[[Tensor, Recorder], Tensor]
@@ -24,7 +25,7 @@ DEFAULT_MAX_VALUES = 2**22  # per layer; above this the positive values are subs
 
 
 def check_percentile(p: float) -> float:
-    """Return ``p`` as float if ``0 < p <= 100``, else raise.
+    """Return ``p`` as float if it is a number (not a bool or string) with ``0 < p <= 100``.
 
     Args:
         p: a percentile in % (100 = max-norm).
@@ -33,11 +34,14 @@ def check_percentile(p: float) -> float:
         ``float(p)``.
 
     Raises:
-        ConversionError: ``p`` outside ``(0, 100]``.
+        ConversionError: ``p`` is not a number (e.g. ``"99"`` or ``True``) or is outside
+            ``(0, 100]``.
     """
-    if not 0.0 < float(p) <= 100.0:
-        raise ConversionError(f"percentile must be in (0, 100] (100 = max-norm), got {p}")
-    return float(p)
+    value = check_number("percentile", p, meaning="in %, 100 = max-norm", example=99.99)
+    if not 0.0 < value <= 100.0:
+        raise ConversionError(f"percentile must be in (0, 100] (100 = max-norm), got {p}; "
+                              "pass e.g. 99.99")
+    return value
 
 
 def percentile(values: Tensor, p: float) -> float:
@@ -100,11 +104,14 @@ class ActivationStats:
         max_values: most positive values kept per layer over all batches.
 
     Raises:
-        ConversionError: ``p`` outside ``(0, 100]``.
+        ConversionError: ``p`` outside ``(0, 100]``, or ``max_values`` not an int >= 1.
     """
 
     def __init__(self, p: float, n_batches: int, max_values: int = DEFAULT_MAX_VALUES) -> None:
         self.p = check_percentile(p)
+        max_values = check_int("max_calibration_values", max_values,
+                               meaning="positive activations kept per layer",
+                               example=DEFAULT_MAX_VALUES)
         self.per_batch = max(1, max_values // max(1, n_batches))
         self.values: dict[str, list[Tensor]] = {}
         self.maxima: dict[str, float] = {}
@@ -164,15 +171,18 @@ def record_lambdas(
         data: calibration images ``[N, C, H, W]`` (any ``[N, ...]`` the forward accepts).
         p: the percentile in %, in ``(0, 100]`` (100 = max-norm).
         batch_size: images per forward pass.
-        max_values: most positive values kept per layer (memory bound; subsampled above).
+        max_values: most positive values kept per layer (memory bound; subsampled above),
+            an int >= 1.
 
     Returns:
         ``{layer name: lambda}``; a layer that is never active gets 1.0 (with a warning).
 
     Raises:
-        ConversionError: ``data`` is not a non-empty batch ``[N, ...]``, or ``p`` is outside
-            ``(0, 100]``.
+        ConversionError: ``data`` is not a non-empty batch ``[N, ...]``, ``p`` is outside
+            ``(0, 100]``, or ``batch_size`` or ``max_values`` is not an int >= 1.
     """
+    batch_size = check_int("batch_size", batch_size, meaning="images per forward pass",
+                           example=256)
     if data.dim() < 2 or data.shape[0] == 0:
         raise ConversionError(
             f"calibration data must be a non-empty batch [N, ...], got shape {tuple(data.shape)}"

@@ -22,6 +22,7 @@ from torch import Tensor
 
 from spikebit.conversion.calibrate import nonzero_percentile
 from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.validate import check_int
 from spikebit.registry import Registry
 
 MAX_K = 24  # float32 resolves 2^-24 relative to 1
@@ -63,7 +64,7 @@ class Method(ABC):
             ``int`` in ``1 .. 24``.
 
     Raises:
-        ConversionError: ``K`` is not an int in ``1 .. 24``.
+        ConversionError: ``K`` is not an int in ``1 .. 24`` (a bool is refused).
     """
 
     name: ClassVar[str]
@@ -82,9 +83,7 @@ class Method(ABC):
     presim: int = 0
 
     def __init__(self, K: int = 8) -> None:
-        if not isinstance(K, int) or not 1 <= K <= MAX_K:
-            raise ConversionError(f"K (phases per period) must be an int in 1..{MAX_K}, got {K!r}")
-        self.K = K
+        self.K = check_int("K", K, 1, MAX_K, meaning="phases per period", example=8)
 
     def beta(self, clock: Clock) -> float:
         """Weight of constant currents (biases, direct input) at this step.

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
 
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.snn import SpikingConverted
+from spikebit.conversion.validate import MAX_T, check_batch, check_int, check_steps, module_dtype
 from spikebit.metrics.readout import decide
 from spikebit.progress import ProgressBar
 
@@ -21,15 +22,16 @@ def iterate_batches(data: Batches, batch_size: int = 256) -> Iterator[tuple[Tens
     Args:
         data: a tuple ``(x [N, C, H, W], y [N])`` of tensors, or an iterable (e.g. a
             DataLoader) of ``(x, y, ...)`` batches (extra items are ignored).
-        batch_size: images per batch when ``data`` is a tensor pair.
+        batch_size: images per batch when ``data`` is a tensor pair, an int >= 1.
 
     Returns:
         An iterator of ``(x [B, C, H, W], y [B])`` batches.
 
     Raises:
-        ConversionError: ``x`` and ``y`` differ in ``N``, or an item is not an ``(x, y)``
-            pair.
+        ConversionError: ``x`` and ``y`` differ in ``N``, an item is not an ``(x, y)``
+            pair, or ``batch_size`` is not an int >= 1.
     """
+    batch_size = check_int("batch_size", batch_size, meaning="images per batch", example=256)
     if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], Tensor):
         x, y = data
         if x.shape[0] != y.shape[0]:
@@ -63,6 +65,23 @@ def _device(snn: SpikingConverted) -> torch.device:
     return tensors[0].device if tensors else torch.device("cpu")
 
 
+def _run(what: str, x: Tensor, T: int, forward: Callable[[Tensor], Tensor]) -> Tensor:
+    """``forward(x)``; an allocator failure or a batch the network cannot take is a
+    :class:`ConversionError` naming the batch and the fix."""
+    try:
+        return forward(x)
+    except RuntimeError as err:  # torch.OutOfMemoryError is a RuntimeError too
+        if "alloc" in str(err).lower():
+            raise ConversionError(
+                f"out of memory running the {what} for T={T} steps on a batch of "
+                f"{x.shape[0]} images (the readout alone is [T, B, classes]); pass a smaller "
+                f"batch_size or T (T is at most {MAX_T})") from err
+        raise ConversionError(
+            f"the {what} does not run on a batch of shape [B, "
+            f"{', '.join(map(str, x.shape[1:]))}] ({err}); pass images shaped like the "
+            "calibration images the network was converted with") from err
+
+
 def evaluate_conversion(
     snn: SpikingConverted, ann: nn.Module, data: Batches, T: int, batch_size: int = 256
 ) -> dict:
@@ -79,8 +98,11 @@ def evaluate_conversion(
         ann: the source ANN, images ``[B, C, H, W]`` to logits ``[B, K]`` (evaluated in
             eval mode; its mode is restored).
         data: a tensor pair ``(x [N, C, H, W], y [N])`` or an iterable of such batches.
-        T: time steps to simulate.
-        batch_size: images per batch for a tensor pair.
+        T: time steps to simulate, an int in ``1 .. MAX_T`` (``2**16``; see
+            :mod:`spikebit.conversion.validate`). Memory: each batch's readout
+            ``[T, batch_size, classes]`` is held a few times over; lower ``batch_size``
+            for a long ``T``.
+        batch_size: images per batch for a tensor pair, an int >= 1.
 
     Returns:
         ``{"T", "num_samples", "ann_accuracy" (percent), "snn_accuracy" (list of T
@@ -90,10 +112,14 @@ def evaluate_conversion(
         |ann(x)/output_scale - snn readout|, normalized units)}``.
 
     Raises:
-        ConversionError: ``data`` holds no samples or malformed batches, or ``T`` is not a
-            positive int.
+        ConversionError: ``data`` holds no samples or malformed batches (not in the
+            network's dtype, or shaped so that the ANN cannot take them), ``T`` is not an
+            int in ``1 .. MAX_T`` (a bool is refused), ``batch_size`` is not an int >= 1, or
+            a batch runs out of memory.
     """
-    device = _device(snn)
+    T = check_steps(T)
+    batch_size = check_int("batch_size", batch_size, meaning="images per batch", example=256)
+    device, dtype = _device(snn), module_dtype(snn)
     # per-T tallies stay on the CPU: each batch's sums are moved there (``.cpu()``)
     correct = torch.zeros(T, dtype=torch.float64, device="cpu")
     silent = torch.zeros(T, dtype=torch.float64, device="cpu")
@@ -105,9 +131,9 @@ def evaluate_conversion(
     try:
         with torch.no_grad(), ProgressBar(None, f"simulate T={T}", unit="sample") as bar:
             for x, y in iterate_batches(data, batch_size):
-                x, y = x.to(device), y.to(device)
-                ref = ann(x) / snn.output_scale
-                out = snn.simulate(x, T)
+                x, y = check_batch(x, "test images", dtype).to(device), y.to(device)
+                ref = _run("ANN", x, T, ann) / snn.output_scale
+                out = _run("converted SNN", x, T, lambda b: snn.simulate(b, T))
                 d = decide(out)
                 correct += d.correct(y).sum(1).double().cpu()
                 silent += d.no_output.sum(1).double().cpu()
@@ -148,8 +174,11 @@ def output_differences(snn: SpikingConverted, ann: nn.Module, x: Tensor, T: int)
         The differences, float ``[B*K]`` on the CPU.
 
     Raises:
-        ConversionError: ``x`` is not a batch or ``T`` is not a positive int.
+        ConversionError: ``x`` is not a non-empty batch in the network's dtype, or ``T``
+            is not an int in ``1 .. MAX_T``.
     """
+    T = check_steps(T)
+    check_batch(x, "images", module_dtype(snn))
     was_training = ann.training
     ann.eval()
     try:

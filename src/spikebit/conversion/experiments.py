@@ -13,9 +13,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import Tensor, nn
 
+from spikebit.conversion.calibrate import check_percentile
 from spikebit.conversion.evaluate import evaluate_conversion, output_differences
 from spikebit.conversion.resnet import BasicBlock
 from spikebit.conversion.snn import convert
+from spikebit.conversion.validate import check_int, check_number, check_steps
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,13 @@ class VariantResult:
             yet ("no output").
         output_error: mean ``|ann(x)/output_scale - readout|`` after each step
             (normalized units).
-        best_accuracy: the best accuracy in % (earliest T on ties).
-        best_T: the step (time steps) of ``best_accuracy``.
-        conversion_loss: ``ann_accuracy - best_accuracy``, in percentage points.
-        lossless_T: the smallest T with ``ann_accuracy - accuracy <= tolerance``, or None.
+        best_accuracy: the best accuracy in % (earliest T on ties) over the steps with
+            output; None when no step has output.
+        best_T: the step (time steps) of ``best_accuracy``; None when no step has output.
+        conversion_loss: ``ann_accuracy - best_accuracy``, in percentage points; None when
+            no step has output.
+        lossless_T: the smallest T with ``ann_accuracy - accuracy <= tolerance`` (steps
+            with output only), or None.
         differences: the Fig. 5 data at ``T_max`` (readout minus normalized ANN output per
             sample and class).
     """
@@ -61,9 +66,9 @@ class VariantResult:
     variant: Variant
     accuracy: list[float | None]  # None: no sample has output yet ("no output")
     output_error: list[float]
-    best_accuracy: float
-    best_T: int
-    conversion_loss: float  # ann_accuracy - best_accuracy, in points
+    best_accuracy: float | None  # None: no step has output
+    best_T: int | None
+    conversion_loss: float | None  # ann_accuracy - best_accuracy, in points
     lossless_T: int | None  # smallest T with ann_accuracy - accuracy <= tolerance
     differences: list[float] = field(default_factory=list)  # Fig. 5 data at T_max
 
@@ -88,12 +93,17 @@ class ConversionReport:
         return asdict(self)
 
     def summary(self) -> str:
-        """One line per variant: best accuracy, best T, loss, lossless T."""
+        """One line per variant: best accuracy, best T, loss, lossless T.
+
+        A variant without output at any step reads "no output" instead of a best accuracy
+        and loss.
+        """
         lines = [f"ANN accuracy {self.ann_accuracy:.2f}%"]
         for name, r in self.results.items():
             lossless = "-" if r.lossless_T is None else str(r.lossless_T)
-            lines.append(f"{name:>14}: best {r.best_accuracy:.2f}% at T={r.best_T}, "
-                         f"loss {r.conversion_loss:+.2f}, T(loss<={self.tolerance:g})={lossless}")
+            best = ("no output up to T=" + str(self.T_max) if r.best_accuracy is None else
+                    f"{r.best_accuracy:.2f}% at T={r.best_T}, loss {r.conversion_loss:+.2f}")
+            lines.append(f"{name:>14}: best {best}, T(loss<={self.tolerance:g})={lossless}")
         return "\n".join(lines)
 
 
@@ -111,7 +121,11 @@ def default_variants(
 
     Returns:
         The variants, in report order.
+
+    Raises:
+        ConversionError: ``percentile`` is not a number in ``(0, 100]`` (e.g. ``"99"``).
     """
+    percentile = check_percentile(percentile)
     variants = [
         Variant("rate-max", "rate", 100.0),
         Variant(f"rate-p{percentile:g}", "rate", percentile),
@@ -132,8 +146,9 @@ def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float | None
               differences: list[float] | None = None) -> VariantResult:
     """Best accuracy (earliest T on ties), conversion loss and lossless T of one curve.
 
-    Steps without output (None) are skipped (a curve without any output has best 0 at
-    the last step).
+    Steps without output (None) are skipped; a curve without output at any step has no
+    best accuracy, best T, loss or lossless T (all None, "no output"), not 0% at the
+    last step.
 
     Args:
         variant: the :class:`Variant` the curve belongs to.
@@ -147,7 +162,10 @@ def summarize(variant: Variant, ann_accuracy: float, accuracy: list[float | None
         The ``VariantResult`` of the curve.
     """
     given = [(t + 1, a) for t, a in enumerate(accuracy) if a is not None]
-    best_T, best = max(given, key=lambda p: (p[1], -p[0])) if given else (len(accuracy), 0.0)
+    if not given:
+        return VariantResult(variant, accuracy, output_error, None, None, None, None,
+                             differences or [])
+    best_T, best = max(given, key=lambda p: (p[1], -p[0]))
     lossless = next((t for t, a in given if ann_accuracy - a <= tolerance), None)
     return VariantResult(variant, accuracy, output_error, best, best_T, ann_accuracy - best,
                          lossless, differences or [])
@@ -179,15 +197,16 @@ def run_conversion_experiments(
         train_x: training images ``[N, C, H, W]`` (calibration pool).
         test_x: test images ``[M, C, H, W]``.
         test_y: test labels ``[M]``.
-        T_max: time steps simulated per variant.
+        T_max: time steps simulated per variant, ``1 .. MAX_T``
+            (:mod:`spikebit.conversion.validate`).
         variants: the settings to run (default: :func:`default_variants`, with the SN
             ablation when ``ann`` has residual blocks).
         K_values: phases per period of the default BSNN variants.
         percentile: p-norm percentile in % of the default variants.
-        calibration_size: training images used for calibration.
-        batch_size: images per forward pass.
-        histogram_samples: test images for the Fig. 5 output differences.
-        tolerance: conversion loss in percentage points counted as lossless.
+        calibration_size: training images used for calibration, an int >= 1.
+        batch_size: images per forward pass, an int >= 1.
+        histogram_samples: test images for the Fig. 5 output differences, an int >= 1.
+        tolerance: conversion loss in percentage points counted as lossless, >= 0.
         seed: seed of the calibration draw.
 
     Returns:
@@ -195,9 +214,17 @@ def run_conversion_experiments(
         :class:`VariantResult` per variant name).
 
     Raises:
-        ConversionError: the ANN is not convertible or an argument is invalid (from
-            :func:`~spikebit.conversion.snn.convert`).
+        ConversionError: the ANN is not convertible, a count is not an int >= 1 (a bool
+            is refused), ``T_max`` is out of range, ``tolerance`` is not a number >= 0, or
+            a variant's setting is invalid (from :func:`~spikebit.conversion.snn.convert`).
     """
+    check_steps(T_max, "T_max")
+    calibration_size = check_int("calibration_size", calibration_size,
+                                 meaning="calibration images", example=1000)
+    histogram_samples = check_int("histogram_samples", histogram_samples,
+                                  meaning="test images of the Fig. 5 histograms", example=100)
+    tolerance = check_number("tolerance", tolerance, 0.0,
+                             meaning="loss in points counted as lossless", example=0.1)
     if variants is None:
         residual = any(isinstance(m, BasicBlock) for m in ann.modules())
         variants = default_variants(K_values, percentile, residual)

@@ -44,7 +44,7 @@ import torch
 from torch import Tensor
 
 from spikebit.conversion.dynamics import METHODS, Clock, RateIF
-from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.validate import check_int
 
 
 class HalfThresholdIF(RateIF):
@@ -111,10 +111,8 @@ class BurstIF(RateIF):
 
     def __init__(self, K: int = 8, max_spikes: int = 4) -> None:
         super().__init__(K)
-        if not isinstance(max_spikes, int) or not 1 <= max_spikes <= 255:
-            raise ConversionError(f"max_spikes (spikes per step) must be an int in 1..255, "
-                                  f"got {max_spikes!r}")
-        self.max_spikes = max_spikes
+        self.max_spikes = check_int("max_spikes", max_spikes, 1, 255,
+                                    meaning="spikes per step", example=4)
 
     def fire(self, current: Tensor, clock: Clock, state: Tensor | None) -> tuple[Tensor, Tensor]:
         """Burst IF neuron: ``n = clamp(floor(w), 0, Gamma)`` spikes of value ``1 / Gamma``.

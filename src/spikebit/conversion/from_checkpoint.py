@@ -20,14 +20,24 @@ from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.evaluate import evaluate_conversion
 from spikebit.conversion.experiments import Variant, summarize
 from spikebit.conversion.qcfs import QCFS, finetune, to_qcfs
-from spikebit.conversion.report import format_report  # noqa: F401  (spikebit convert's table)
-from spikebit.conversion.settings import DEFAULT_PERCENTILE, check_settings, threshold_rule, uses
+from spikebit.conversion.report import (
+    format_report,  # noqa: F401  (spikebit convert's table)
+    output_name,
+)
+from spikebit.conversion.settings import (
+    DEFAULT_PERCENTILE,
+    QCFS_EPOCHS,
+    QCFS_LEVELS,
+    check_checkpoint_arguments,
+    threshold_rule,
+    uses,
+)
 from spikebit.conversion.snn import convert
+from spikebit.conversion.validate import check_int
 from spikebit.provenance import write_result_json
 from spikebit.train.config import RunConfig
 
 DEFAULT_TOLERANCE = 0.1  # conversion loss (points) counted as lossless
-QCFS_LEVELS, QCFS_EPOCHS = 4, 2  # method qcfs on a ReLU checkpoint: L and fine-tuning epochs
 
 
 @dataclass
@@ -170,20 +180,20 @@ def conversion_data(loaded: LoadedANN, calibration: int, seed: int | None = None
 
     Args:
         loaded: the :class:`LoadedANN` whose run config names the dataset.
-        calibration: number of training images for calibration (``>= 1``).
+        calibration: number of training images for calibration, an int ``>= 1``.
         seed: seed of the calibration draw (default: the run's seed).
 
     Returns:
         ``(calibration [N, C, H, W], test images [M, C, H, W], test labels [M])``.
 
     Raises:
-        ConversionError: ``calibration < 1``.
+        ConversionError: ``calibration`` is not an int ``>= 1`` (a bool is refused).
     """
     from spikebit.train.datasets import load_data
-
-    if calibration < 1:
-        raise ConversionError(f"calibration must be >= 1 training images, got {calibration}")
     from spikebit.train.device import model_device
+
+    calibration = check_int("calibration", calibration, meaning="training images",
+                            example=2000)
 
     train, test = load_data(loaded.config.data)
     g = torch.Generator().manual_seed(loaded.config.seed if seed is None else seed)
@@ -248,11 +258,16 @@ def convert_checkpoint(
     The report holds the accuracy curve (percent; entry t-1 after t steps), the
     ANN accuracy, best SNN accuracy, its T, the conversion loss (ANN - best
     SNN, points), the first T with loss <= ``tolerance`` and the compact
-    ``rows`` of :func:`selected_steps`. With ``write`` it is saved atomically as
-    ``convert-<method>-K<K>.json`` (phase codings ``phase``, ``bsnn``) or
-    ``convert-<method>.json`` next to the checkpoint (key ``json``). Settings the method
-    does not read are None in the report (and refused when given:
-    :mod:`spikebit.conversion.settings`).
+    ``rows`` of :func:`selected_steps`; where no step has output, the best accuracy, its T
+    and the conversion loss are None ("no output"). With ``write`` it is saved atomically
+    next to the checkpoint (key ``json``) as
+    :func:`~spikebit.conversion.report.output_name` names it: ``convert-<method>`` plus a
+    part per setting the method read that differs from its default (e.g.
+    ``convert-burst-spikes1.json``), ``convert-<method>-K<K>.json`` (phase codings
+    ``phase``, ``bsnn``) or ``convert-<method>.json`` with the defaults. Settings the
+    method does not read are None in the report (and refused when given:
+    :mod:`spikebit.conversion.settings`). Every argument is checked before the checkpoint
+    is loaded (:func:`~spikebit.conversion.settings.check_checkpoint_arguments`).
 
     ``method="qcfs"`` on a ReLU checkpoint first replaces every ReLU by a QCFS
     activation with ``qcfs_levels`` steps and fine-tunes it for ``qcfs_epochs`` epochs
@@ -268,17 +283,20 @@ def convert_checkpoint(
         percentile: the normalization percentile in %, ``(0, 100]`` (100 = max-norm;
             default 99.99), for layer-wise normalization and percentile thresholds.
         K: phases per period (time steps per period; default 8), for the phase codings.
-        T: time steps to simulate.
-        calibration: training images used for calibration.
-        batch_size: images per forward pass.
-        tolerance: conversion loss in percentage points counted as lossless.
-        write: write the report as JSON next to the checkpoint.
+        T: time steps to simulate, an int in ``1 .. MAX_T`` (``2**16``: beyond it the
+            float32 readout cannot resolve more and its memory grows past a few GB; see
+            :mod:`spikebit.conversion.validate`).
+        calibration: training images used for calibration, an int >= 1.
+        batch_size: images per forward pass, an int >= 1.
+        tolerance: conversion loss in percentage points counted as lossless (>= 0).
+        write: write the report as JSON next to the checkpoint (a bool).
         max_spikes: spikes per step of the burst methods (default: the method's).
         thresholds: per-channel threshold rule (``"ltb"``, ``"percentile"``, ``"module"``;
             default: the method's).
         qcfs_levels: quantization steps ``L`` of the QCFS activations (method ``qcfs``;
             default 4).
-        qcfs_epochs: fine-tuning epochs of the QCFS ANN (method ``qcfs``; default 2).
+        qcfs_epochs: fine-tuning epochs of the QCFS ANN (method ``qcfs``; default 2; 0:
+            QCFS activations with calibrated clips, not fine-tuned).
         presim: pre-simulation steps of ``srp`` and ``cos`` (default: the method's); the
             report's accuracy after T steps then has a latency of ``presim + T`` steps.
 
@@ -286,16 +304,18 @@ def convert_checkpoint(
         The report dictionary (JSON-ready; ``"json"`` holds the file written).
 
     Raises:
-        ConversionError: ``T`` is not a positive int, the checkpoint is missing or not a
-            convertible ANN, a conversion argument is invalid, or a setting is given that
-            ``method`` does not read (also ``qcfs_levels``/``qcfs_epochs`` for a
-            checkpoint that already has QCFS activations: it is not fine-tuned).
+        ConversionError: ``T`` is not an int in ``1 .. MAX_T``, the checkpoint is missing
+            or not a convertible ANN, a conversion argument is invalid or wrongly typed
+            (:func:`~spikebit.conversion.settings.check_checkpoint_arguments`), or a
+            setting is given that ``method`` does not read (also ``qcfs_levels``/
+            ``qcfs_epochs`` for a checkpoint that already has QCFS activations: it is not
+            fine-tuned).
+        RegistryError: an unknown ``method``.
     """
-    if not isinstance(T, int) or T < 1:
-        raise ConversionError(f"T must be a positive number of time steps, got {T!r}")
     given = {"percentile": percentile, "K": K, "max_spikes": max_spikes, "presim": presim,
              "qcfs_levels": qcfs_levels, "qcfs_epochs": qcfs_epochs}
-    check_settings(method, given, thresholds=thresholds)
+    check_checkpoint_arguments(method, T, calibration, batch_size, tolerance, write, given,
+                               thresholds)
     start = time.perf_counter()
     loaded = load_ann(path)
     finetune_qcfs = method == "qcfs" and not any(isinstance(m, QCFS)
@@ -327,7 +347,7 @@ def convert_checkpoint(
         "checkpoint": str(loaded.path), "model": loaded.config.model.name,
         "model_args": loaded.config.model.args, "dataset": loaded.config.data.name,
         "normalized_input": loaded.mean is not None, "method": method, "K": K,
-        "presim": snn.presim, "percentile": percentile,
+        "presim": snn.presim if uses("presim", method) else None, "percentile": percentile,
         "thresholds": threshold_rule(method, thresholds),
         "max_spikes": getattr(snn.method, "max_spikes", None)
         if uses("max_spikes", method) else None,
@@ -345,8 +365,7 @@ def convert_checkpoint(
         "seconds": time.perf_counter() - start,
     }
     if write:
-        suffix = f"-K{K}" if K is not None else ""  # K: the phase codings only
-        out = loaded.path.parent / f"convert-{method}{suffix}.json"
+        out = loaded.path.parent / output_name(report)
         write_result_json(out, report)
         report["json"] = str(out)
     return report

@@ -60,8 +60,8 @@ import torch
 from torch import Tensor
 
 from spikebit.conversion.dynamics import METHODS, Clock
-from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.fast import HalfThresholdIF
+from spikebit.conversion.validate import check_int
 
 EPS = 1e-3  # the margin of the authors' code (SRP mask, COS shift)
 MAX_PRESIM = 1024
@@ -79,10 +79,8 @@ def check_presim(presim: int) -> int:
     Raises:
         ConversionError: ``presim`` is not an int in ``1 .. 1024``.
     """
-    if not isinstance(presim, int) or isinstance(presim, bool) or not 1 <= presim <= MAX_PRESIM:
-        raise ConversionError(f"presim (pre-simulation steps) must be an int in "
-                              f"1..{MAX_PRESIM}, got {presim!r}")
-    return presim
+    return check_int("presim", presim, 1, MAX_PRESIM, meaning="pre-simulation steps",
+                     example=4)
 
 
 class MaskedState(NamedTuple):

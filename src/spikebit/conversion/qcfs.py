@@ -26,6 +26,7 @@ from spikebit.conversion.calibrate import nonzero_percentile
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.graph import Neuron, Residual
 from spikebit.conversion.lower import _Builder, lowers
+from spikebit.conversion.validate import check_batch, check_int, check_number, module_dtype
 
 
 def floor_ste(x: Tensor) -> Tensor:
@@ -54,15 +55,15 @@ class QCFS(nn.Module):
         shift: ``phi`` (1/2 in the paper), in units of one quantization step.
 
     Raises:
-        ConversionError: ``levels`` is not a positive int or ``threshold <= 0``.
+        ConversionError: ``levels`` is not a positive int or ``threshold`` not a number
+            ``> 0`` (bools and strings are refused).
     """
 
     def __init__(self, levels: int = 4, threshold: float = 8.0, shift: float = 0.5) -> None:
         super().__init__()
-        if not isinstance(levels, int) or levels < 1:
-            raise ConversionError(f"QCFS levels must be a positive int, got {levels!r}")
-        if not threshold > 0:
-            raise ConversionError(f"QCFS threshold must be > 0, got {threshold}")
+        levels = check_int("levels", levels, meaning="QCFS quantization steps L", example=4)
+        if check_number("threshold", threshold, meaning="the QCFS clip lambda") <= 0:
+            raise ConversionError(f"QCFS threshold must be > 0, got {threshold}; pass e.g. 8.0")
         self.levels, self.shift = levels, float(shift)
         self.threshold = nn.Parameter(torch.tensor(float(threshold)))
 
@@ -132,8 +133,9 @@ def to_qcfs(ann: nn.Module, calibration: Tensor, levels: int = 4,
 
     Raises:
         ConversionError: ``ann`` has no ``nn.ReLU`` modules, a bad ``levels`` or
-            ``percentile``.
+            ``percentile``, or ``calibration`` is empty or not in the ANN's dtype.
     """
+    check_batch(calibration, "calibration images", module_dtype(ann))
     net = copy.deepcopy(ann).eval()
     relus = [(parent, name, child) for parent in net.modules()
              for name, child in parent.named_children() if type(child) is nn.ReLU]
@@ -177,10 +179,12 @@ def finetune(net: nn.Module, x: Tensor, y: Tensor, epochs: int = 3, lr: float = 
         ``net`` in eval mode.
 
     Raises:
-        ConversionError: ``epochs`` is negative or ``schedule`` unknown.
+        ConversionError: ``epochs`` is not an int >= 0, ``batch_size`` not an int >= 1
+            (bools are refused), ``lr`` not a number >= 0, or ``schedule`` unknown.
     """
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ConversionError(f"epochs must be an int >= 0, got {epochs!r}")
+    epochs = check_int("epochs", epochs, 0, meaning="fine-tuning epochs", example=2)
+    check_number("lr", lr, 0.0, meaning="Adam learning rate", example=1e-3)
+    batch_size = check_int("batch_size", batch_size, meaning="images per step", example=128)
     if schedule not in SCHEDULES:
         raise ConversionError(f"unknown schedule {schedule!r}; expected one of {SCHEDULES}")
     g = torch.Generator().manual_seed(seed)

@@ -105,7 +105,8 @@ def result_row(plan: NetPlan, name: str, r: VariantResult, report: ConversionRep
         label: the row label to print instead of ``name`` (Table 2 labels).
 
     Returns:
-        The row, keyed by :data:`COLUMNS`; accuracies in %, losses in points.
+        The row, keyed by :data:`COLUMNS`; accuracies in %, losses in points; ``snn_acc``,
+        ``best_T`` and ``loss`` are None (empty cells) when no step had output.
     """
     paper = PAPER.get(f"{plan.paper_key}/{variant_family(r.variant)}")
     return {
@@ -188,7 +189,8 @@ def run_bsnn(experiment: str, budget_name: str, work_dir: Path,
         "note": (f"Budget {budget_name}: {describe(budget)}. Accuracies in %; ann_test_acc on "
                  "the full test split, ann_acc/snn_acc on the simulated test images; snn_acc "
                  "is the best over T = 1..T_max and best_T its step; loss = ann_acc - snn_acc "
-                 f"(points); T_lossless = first T with loss <= {TOLERANCE:g}. paper_* are the "
+                 "(points); snn_acc, best_T and loss are empty where no step had output; "
+                 f"T_lossless = first T with loss <= {TOLERANCE:g}. paper_* are the "
                  "paper's numbers for the named setting (its datasets and full-width nets), "
                  "not for this run. Table 2 prints no ANN accuracy; paper_ann there is SNN + "
                  "loss."),

@@ -6,7 +6,9 @@ with any per-channel threshold rule, ``max_spikes`` without
 bursts, ``presim`` without a pre-simulation, the QCFS fine-tuning of
 ``convert_checkpoint`` for another method -- is an error when it is given, not
 silently dropped. ``None`` means "not given" (the default), so defaults never trip
-the check. :func:`check_settings` is called by
+the check. :func:`check_checkpoint_arguments` adds the type and range checks that
+:func:`~spikebit.conversion.from_checkpoint.convert_checkpoint` runs before loading.
+:func:`check_settings` is called by
 :func:`~spikebit.conversion.snn.convert`,
 :func:`~spikebit.conversion.from_checkpoint.convert_checkpoint` and ``spikebit convert``;
 :func:`uses` also decides what a report shows.
@@ -17,12 +19,22 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from spikebit.conversion.dynamics import INPUT_CODINGS, METHODS, option_users
+from spikebit.conversion.calibrate import check_percentile
+from spikebit.conversion.dynamics import INPUT_CODINGS, METHODS, build_method, option_users
 from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.thresholds import THRESHOLD_RULES
+from spikebit.conversion.validate import (
+    check_flag,
+    check_int,
+    check_name,
+    check_number,
+    check_steps,
+)
 
 DEFAULT_PERCENTILE = 99.99  # layer-wise normalization / percentile thresholds, in %
 DEFAULT_K = 8  # phases per period of the phase codings
 QCFS_SETTINGS = ("qcfs_levels", "qcfs_epochs")  # convert_checkpoint: QCFS fine-tuning
+QCFS_LEVELS, QCFS_EPOCHS = 4, 2  # their defaults: L and fine-tuning epochs
 
 
 def threshold_rule(method: str, thresholds: str | None = None) -> str | None:
@@ -40,7 +52,7 @@ def threshold_rule(method: str, thresholds: str | None = None) -> str | None:
     Raises:
         RegistryError: ``method`` is not registered.
     """
-    return thresholds or METHODS.get(method).thresholds
+    return METHODS.get(method).thresholds if thresholds is None else thresholds
 
 
 def uses(setting: str, method: str, *, thresholds: str | None = None,
@@ -71,7 +83,8 @@ def uses(setting: str, method: str, *, thresholds: str | None = None,
     if setting == "max_calibration_values":  # the cap of layer-wise normalization
         return threshold_rule(method, thresholds) is None
     if setting == "K":
-        return cls.phased or INPUT_CODINGS.get(input_coding or cls.default_encoder).phased
+        coding = cls.default_encoder if input_coding is None else input_coding
+        return cls.phased or INPUT_CODINGS.get(coding).phased
     if setting in QCFS_SETTINGS:
         return method == "qcfs"
     return setting in cls.options
@@ -128,3 +141,49 @@ def check_settings(method: str, given: Mapping[str, Any], *, thresholds: str | N
         raise ConversionError(
             f"{name} is not used by method {method!r} ({_reason(setting, method, thresholds)})"
             f"; it is used by: {_users(setting)}. Drop {name} or choose one of those methods")
+
+
+def check_checkpoint_arguments(method: str, T: int, calibration: int, batch_size: int,
+                               tolerance: float, write: bool, settings: Mapping[str, Any],
+                               thresholds: str | None) -> None:
+    """Check what :func:`~spikebit.conversion.from_checkpoint.convert_checkpoint` (and so
+    ``spikebit convert``) can check before loading anything.
+
+    Args:
+        method: the conversion method name.
+        T: time steps, ``1 .. MAX_T`` (:mod:`spikebit.conversion.validate`).
+        calibration: training images, an int >= 1.
+        batch_size: images per forward pass, an int >= 1.
+        tolerance: loss in points counted as lossless, a number >= 0.
+        write: whether the report is written, a bool.
+        settings: ``percentile``, ``K``, ``max_spikes``, ``presim``, ``qcfs_levels``,
+            ``qcfs_epochs`` as given (None: not given).
+        thresholds: the threshold rule asked for, or None.
+
+    Raises:
+        ConversionError: a wrongly typed or out-of-range argument (bools are refused
+            where numbers are meant, strings where numbers are meant, empty names), or a
+            setting given that ``method`` does not read.
+        RegistryError: an unknown ``method``.
+    """
+    check_name("method", method, METHODS.names())
+    check_name("thresholds", thresholds, (*THRESHOLD_RULES, "module"), optional=True,
+               default="the method's rule")
+    check_steps(T)
+    check_int("calibration", calibration, meaning="training images", example=2000)
+    check_int("batch_size", batch_size, meaning="images per forward pass", example=256)
+    check_number("tolerance", tolerance, 0.0, meaning="loss in points counted as lossless",
+                 example=0.1)
+    check_flag("write", write)
+    check_settings(method, settings, thresholds=thresholds)
+    K = settings.get("K")
+    build_method(method, DEFAULT_K if K is None else K,  # the ranges of K and the options
+                 max_spikes=settings.get("max_spikes"), presim=settings.get("presim"))
+    if settings.get("percentile") is not None:
+        check_percentile(settings["percentile"])
+    if settings.get("qcfs_levels") is not None:
+        check_int("qcfs_levels", settings["qcfs_levels"], meaning="QCFS quantization steps L",
+                  example=QCFS_LEVELS)
+    if settings.get("qcfs_epochs") is not None:
+        check_int("qcfs_epochs", settings["qcfs_epochs"], 0, meaning="fine-tuning epochs",
+                  example=QCFS_EPOCHS)

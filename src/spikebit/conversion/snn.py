@@ -9,7 +9,14 @@ from spikebit.conversion import fast as _fast  # noqa: F401  (registers ltb, bur
 from spikebit.conversion import presim as _presim  # noqa: F401  (registers srp, cos)
 from spikebit.conversion.calibrate import DEFAULT_MAX_VALUES, check_percentile, record_lambdas
 from spikebit.conversion.check import check_convertible
-from spikebit.conversion.dynamics import INPUT_CODINGS, Clock, InputCoding, Method, build_method
+from spikebit.conversion.dynamics import (
+    INPUT_CODINGS,
+    METHODS,
+    Clock,
+    InputCoding,
+    Method,
+    build_method,
+)
 from spikebit.conversion.errors import ConversionError
 from spikebit.conversion.fold import fold_batchnorm
 from spikebit.conversion.graph import (
@@ -26,6 +33,14 @@ from spikebit.conversion.lower import check_lowering, lower
 from spikebit.conversion.qcfs import module_thresholds
 from spikebit.conversion.settings import DEFAULT_K, DEFAULT_PERCENTILE, check_settings
 from spikebit.conversion.thresholds import THRESHOLD_RULES, calibrate_thresholds
+from spikebit.conversion.validate import (
+    check_batch,
+    check_flag,
+    check_int,
+    check_name,
+    check_steps,
+    module_dtype,
+)
 
 
 class SpikingConverted(nn.Module):
@@ -101,12 +116,12 @@ class SpikingConverted(nn.Module):
             The output layer's input current at each step, ``[T, B, K]`` (K classes).
 
         Raises:
-            ConversionError: ``x`` is not a batch or ``T`` is not a positive int.
+            ConversionError: ``x`` is not a batch or ``T`` is not an int in
+                ``1 .. MAX_T`` (:mod:`spikebit.conversion.validate`).
         """
         if x.dim() < 2:
             raise ConversionError(f"x must be a batch [B, ...], got shape {tuple(x.shape)}")
-        if not isinstance(T, int) or T < 1:
-            raise ConversionError(f"T must be a positive int, got {T!r}")
+        T = check_steps(T)
         nodes = list(self.nodes)
         states: list = [None] * len(nodes)
         x = x / self.input_scale
@@ -134,11 +149,15 @@ class SpikingConverted(nn.Module):
         The running sum of ``beta``, counted from the readout's onset for bsnn.
 
         Args:
-            T: time steps.
+            T: time steps, ``1 .. MAX_T``.
 
         Returns:
             float64 ``[T]``.
+
+        Raises:
+            ConversionError: ``T`` is not an int in ``1 .. MAX_T``.
         """
+        T = check_steps(T)
         betas = [self.method.bias_weight(Clock(t, self.K), self.readout_onset) for t in range(T)]
         return torch.tensor(betas, dtype=torch.float64).cumsum(0)
 
@@ -149,16 +168,20 @@ class SpikingConverted(nn.Module):
         zeros. Methods with a pre-simulation (``presim > 0``: srp, cos) first run ``presim``
         steps whose output is discarded; entry ``t - 1`` then comes after ``presim + t`` steps.
 
+        Memory: the readout of the batch is ``[T, B, K]`` (in ``x``'s dtype), held a few
+        times over while it is summed; ``T`` is at most ``MAX_T = 2**16``
+        (:mod:`spikebit.conversion.validate`).
+
         Args:
             x: input images ``[B, C, H, W]``, in the ANN's input units.
-            T: time steps to simulate.
+            T: time steps to simulate, ``1 .. MAX_T``.
 
         Returns:
             The readout after each step, ``[T, B, K]``, in normalized units
             (``ann(x) / output_scale`` in the limit).
 
         Raises:
-            ConversionError: ``x`` is not a batch or ``T`` is not a positive int.
+            ConversionError: ``x`` is not a batch or ``T`` is not an int in ``1 .. MAX_T``.
         """
         current = self.output_current(x, T)
         norm = self.elapsed(T).to(current.dtype).to(current.device)
@@ -211,12 +234,13 @@ def convert(
             ``"percentile"`` threshold rule only.
         K: phases per period (time steps per period), ``1 .. 24`` (default 8); read by the
             phase codings (phase, bsnn, or ``input_coding="phase"``) only.
-        synchronous: SN on residual shortcuts (default: on for bsnn only; layer-wise
-            methods only).
+        synchronous: SN on residual shortcuts, ``True``/``False`` (default None: on for
+            bsnn only; layer-wise methods only).
         input_coding: ``"direct"`` or ``"phase"`` (default per method).
-        batch_size: images per calibration forward pass.
+        batch_size: images per calibration forward pass, an int >= 1.
         max_calibration_values: most positive activations kept per layer for the
-            percentile (memory bound; default 2^22); layer-wise normalization only.
+            percentile, an int >= 1 (memory bound; default 2^22); layer-wise
+            normalization only.
         thresholds: the per-channel threshold rule, ``"ltb"``, ``"percentile"``, or
             ``"module"`` for the clip learned by QCFS layers (default per method).
         max_spikes: spikes per step of the burst methods (default 4).
@@ -228,20 +252,35 @@ def convert(
     Raises:
         ConversionError: an unconvertible layer, a lowering that does not reproduce the
             ANN, a bad percentile, ``K``, threshold rule or option, a setting the method
-            does not read, ``synchronous`` with
-            per-channel thresholds, malformed ``calibration_data``, or
-            ``thresholds="module"`` without QCFS activations.
+            does not read, ``synchronous`` with per-channel thresholds, a wrongly typed
+            argument (a bool for a count, a string for a number, an empty name, a
+            non-bool ``synchronous``), a ``batch_size`` or ``max_calibration_values``
+            below 1, ``calibration_data`` that is empty, not in the ANN's dtype or not
+            shaped as its input, or ``thresholds="module"`` without QCFS activations.
         RegistryError: an unknown ``method`` or ``input_coding``.
     """
+    check_name("method", method, METHODS.names())
+    check_name("thresholds", thresholds, (*THRESHOLD_RULES, "module"), optional=True,
+               default="the method's rule")
+    check_name("input_coding", input_coding, INPUT_CODINGS.names(), optional=True,
+               default="the method's coding")
+    check_flag("synchronous", synchronous, optional=True, default="the method's default")
+    batch_size = check_int("batch_size", batch_size, meaning="images per forward pass",
+                           example=256)
     check_convertible(ann)
     check_settings(method, {"percentile": percentile, "K": K, "max_spikes": max_spikes,
                             "presim": presim, "max_calibration_values": max_calibration_values},
                    thresholds=thresholds, input_coding=input_coding)
     percentile = check_percentile(DEFAULT_PERCENTILE if percentile is None else percentile)
+    cap = check_int("max_calibration_values",
+                    DEFAULT_MAX_VALUES if max_calibration_values is None
+                    else max_calibration_values,
+                    meaning="positive activations kept per layer", example=DEFAULT_MAX_VALUES)
     K = DEFAULT_K if K is None else K
     spiking = build_method(method, K, max_spikes=max_spikes, presim=presim)
-    encoder = INPUT_CODINGS.get(input_coding or spiking.default_encoder)()
-    rule = thresholds or spiking.thresholds
+    encoder = INPUT_CODINGS.get(spiking.default_encoder if input_coding is None
+                                else input_coding)()
+    rule = spiking.thresholds if thresholds is None else thresholds
     if rule is not None and rule not in (*THRESHOLD_RULES, "module"):
         raise ConversionError(f"unknown thresholds {rule!r}; expected one of "
                               f"{[*THRESHOLD_RULES, 'module']}")
@@ -249,13 +288,13 @@ def convert(
         raise ConversionError("synchronous neurons (SN) need layer-wise normalization; "
                               f"method {method!r} with per-channel thresholds takes "
                               "synchronous=False")
-    if not isinstance(calibration_data, Tensor) or calibration_data.dim() < 2:
-        raise ConversionError("calibration_data must be a tensor batch [N, C, H, W]")
+    check_batch(calibration_data, "calibration images", module_dtype(ann))
     device = calibration_data.device
     folded = fold_batchnorm(ann).to(device)
+    _check_runs(folded, calibration_data[:1])
     try:
         nodes = lower(folded, calibration_data[:1])
-    except RuntimeError as err:  # shape mismatch: forward is not children-in-order
+    except RuntimeError as err:  # the ANN runs on the data: forward is not children-in-order
         raise ConversionError(
             f"lowering failed ({err}); the lowered network does not reproduce the ANN. "
             "Convertible models apply their children in registration order."
@@ -267,13 +306,31 @@ def convert(
         summary = {name: float(th.max()) for name, th in found.items()}
         return SpikingConverted(nodes, spiking, encoder, input_scale=1.0, output_scale=1.0,
                                 lambdas=summary, synchronous=False)
-    cap = DEFAULT_MAX_VALUES if max_calibration_values is None else max_calibration_values
     lambdas = record_lambdas(lambda x, rec: run_analog(nodes, x, rec), calibration_data,
                              percentile, batch_size, cap)
     lam_in = encoder.input_scale(calibration_data, percentile)
     normalized, lam_out = normalize_nodes(nodes, lam_in, lambdas)
     return SpikingConverted(normalized, spiking, encoder, input_scale=lam_in,
                             output_scale=lam_out, lambdas=lambdas, synchronous=sync)
+
+
+def _check_runs(ann: nn.Module, x: Tensor) -> None:
+    """Raise unless ``ann`` runs on the sample ``x`` ``[1, ...]`` (the input's shape)."""
+    try:
+        with torch.no_grad():
+            ann(x)
+    except RuntimeError as err:
+        first = next((m for m in ann.modules() if hasattr(m, "in_channels")
+                      or hasattr(m, "in_features")), None)
+        wants = ("" if first is None else
+                 f"; its first layer is {type(first).__name__} with "
+                 + (f"{first.in_channels} input channels ([N, {first.in_channels}, H, W])"
+                    if hasattr(first, "in_channels")
+                    else f"{first.in_features} input features ([N, {first.in_features}])"))
+        raise ConversionError(
+            f"the ANN does not run on calibration_data of shape [N, "
+            f"{', '.join(map(str, x.shape[1:]))}] ({err}){wants}. Pass calibration images "
+            "shaped like the ANN's training inputs") from err
 
 
 def _spiking_nodes(nodes: list[Node]) -> dict[str, Node]:

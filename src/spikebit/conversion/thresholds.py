@@ -24,6 +24,7 @@ from torch import Tensor
 
 from spikebit.conversion.calibrate import Forward, check_percentile
 from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.validate import check_batch, check_int
 
 THRESHOLD_RULES = ("ltb", "percentile")
 EPS = 1e-6
@@ -104,9 +105,11 @@ def calibrate_thresholds(forward: Forward, data: Tensor, rule: str, percentile: 
         ``{layer name: thresholds [C]}``, in the activation's units.
 
     Raises:
-        ConversionError: an unknown rule, a bad percentile, or an activation that is not
-            ``[B, C, ...]``.
+        ConversionError: an unknown rule, a bad percentile, ``data`` without a sample,
+            ``batch_size`` not an int >= 1, or an activation that is not ``[B, C, ...]``.
     """
+    check_batch(data, "calibration images")
+    batch_size = check_int("batch_size", batch_size, meaning="images per batch", example=256)
     if rule not in THRESHOLD_RULES:
         raise ConversionError(f"unknown threshold rule {rule!r}; expected one of "
                               f"{THRESHOLD_RULES}")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from torch import nn
 
 from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.validate import check_number
 from spikebit.registry import Registry
 
 ANN_ZOO: Registry[Callable[..., nn.Module]] = Registry("conversion ANN")
@@ -52,10 +53,11 @@ def scaled(channels: int, width: float) -> int:
         ``max(1, round(channels * width))``.
 
     Raises:
-        ConversionError: ``width <= 0``.
+        ConversionError: ``width`` is not a number (a bool or string is refused) or
+            ``width <= 0``.
     """
-    if width <= 0:
-        raise ConversionError(f"width must be > 0, got {width}")
+    if check_number("width", width, meaning="channel multiplier", example=1.0) <= 0:
+        raise ConversionError(f"width must be > 0, got {width}; pass e.g. width=0.5")
     return max(1, round(channels * width))
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from torch import nn
 
 from spikebit.conversion.errors import ConversionError
+from spikebit.conversion.validate import check_int
 from spikebit.conversion.zoo import ANN_ZOO, build_ann
 from spikebit.models.zoo import register_model
 
@@ -49,13 +50,15 @@ def zoo_arguments(in_shape: Sequence[int], num_classes: int) -> dict[str, int]:
         ``{"in_channels": C, "input_size": H, "num_classes": K}``.
 
     Raises:
-        ConversionError: ``in_shape`` is not ``(C, H, H)``.
+        ConversionError: ``in_shape`` is not ``(C, H, H)``, or ``num_classes`` is not an
+            int >= 1 (a bool is refused).
     """
+    num_classes = check_int("num_classes", num_classes, meaning="output classes", example=10)
     shape = tuple(int(s) for s in in_shape)
     if len(shape) != 3 or shape[1] != shape[2]:
         raise ConversionError(
             f"conversion ANNs take square images (C, H, H); got in_shape {shape}")
-    return {"in_channels": shape[0], "input_size": shape[1], "num_classes": int(num_classes)}
+    return {"in_channels": shape[0], "input_size": shape[1], "num_classes": num_classes}
 
 
 def make_factory(name: str) -> Callable[..., nn.Module]:
