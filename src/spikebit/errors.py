@@ -17,6 +17,10 @@ class ShapeError(SpikebitError, ValueError):
     """A tensor has the wrong rank or shape (e.g. a missing time dimension)."""
 
 
+class TensorTypeError(SpikebitError, TypeError):
+    """A tensor has the wrong dtype or device (e.g. two operands that must match)."""
+
+
 class SpecError(SpikebitError, ValueError):
     """A model specification string is malformed."""
 

@@ -30,6 +30,9 @@ def test_run_counts_no_output_and_ties_as_wrong() -> None:
     result = _evaluate(_Engine(), images, labels, batch=2)
     assert (result["accuracy"], result["no_output"], result["tied"]) == (0.4, 0.2, 0.2)
     assert result["samples"] == 5
+    images[1] = [np.nan, 1, 0]  # a diverged output: no decision, not class 0
+    result = _evaluate(_Engine(), images, labels, batch=2)
+    assert (result["accuracy"], result["no_output"], result["tied"]) == (0.4, 0.4, 0.0)
 
 
 def test_undecided_note() -> None:

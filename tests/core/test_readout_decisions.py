@@ -10,7 +10,7 @@ from spikebit.data import ArrayDataset
 from spikebit.errors import ShapeError
 from spikebit.metrics.readout import count_decisions, decide, decision_fractions
 from spikebit.train import config_from_dict
-from spikebit.train.losses import LOSSES
+from spikebit.train.losses import LOSSES, readout
 from spikebit.train.trainer import Trainer, evaluate
 
 # spike counts of 3 output neurons per sample, and labels:
@@ -59,6 +59,47 @@ def test_float_logits_decide_as_argmax() -> None:
     assert d.decided.all() and torch.equal(d.prediction, logits.argmax(-1))
     half = decide(torch.tensor([[0.1, 0.3, 0.2]], dtype=torch.bfloat16))
     assert half.decided.tolist() == [True] and half.prediction.tolist() == [1]
+
+
+def test_a_readout_with_nan_has_no_decision() -> None:
+    """A diverged network's NaN scores are "no output" (argmax would pick the NaN's class)."""
+    nan = float("nan")
+    scores = torch.tensor([[nan, 1.0, 0.0], [nan, nan, nan], [0.0, 2.0, nan], [1.0, 0.0, 0.0]])
+    labels = torch.tensor([0, 0, 1, 0])
+    d = decide(scores)
+    assert d.no_output.tolist() == [True, True, True, False]
+    assert d.tied.tolist() == [False, False, False, False]
+    assert d.correct(labels).tolist() == [False, False, False, True]
+    assert count_decisions(scores, labels).tolist() == [1, 3, 0]
+    per_step = decide(torch.stack([scores, torch.eye(4, 3)]))  # [T=2, B=4, K=3]
+    assert per_step.no_output.sum(1).tolist() == [3, 1]  # the last eye row is all zero
+
+
+def test_bf16_time_means_are_decided_in_float32() -> None:
+    """Steps ``[1, 1, 0]`` and ``[1, 1 + 2^-7, 0]`` (both exact in bfloat16): the mean of
+    class 1, ``1 + 2^-8``, rounds to 1 in bfloat16 and would tie with class 0."""
+    out = torch.tensor([[[1.0, 1.0, 0.0]], [[1.0, 1.0078125, 0.0]]], dtype=torch.bfloat16)
+    assert decide(out.mean(0)).tied.tolist() == [True]
+    scores = readout(out)
+    assert scores.dtype == torch.float32 and scores.tolist() == [[1.0, 1.00390625, 0.0]]
+    assert decide(scores).decided.tolist() == [True] and scores.argmax(-1).tolist() == [1]
+    assert readout(out.float()).dtype == torch.float32  # fp32/fp64 outputs keep their dtype
+    assert readout(out.double()).dtype == torch.float64
+    assert readout(out[0]).dtype == torch.bfloat16  # [B, K] is returned as it is
+
+
+class _Bf16Steps(nn.Module):
+    """``[B, 1, 2, 3]`` images -> their two rows as steps ``[T=2, B, 3]`` in bfloat16."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1).view(-1, 2, 3).transpose(0, 1).bfloat16()
+
+
+def test_evaluate_and_loss_of_a_bf16_output_use_the_float32_mean() -> None:
+    steps = torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0078125, 0.0]])
+    data = ArrayDataset(steps.view(1, 1, 2, 3), torch.tensor([1]), 3, "bf16-steps")
+    result = evaluate(_Bf16Steps(), data, LOSSES.get("ce"), device=torch.device("cpu"))
+    assert (result["acc"], result["no_output"], result["tied"]) == (1.0, 0.0, 0.0)
 
 
 def test_bad_shapes() -> None:

@@ -47,8 +47,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     """``spikebit eval CHECKPOINT``: test accuracy and loss of a checkpoint, as JSON.
 
     ``test_no_output`` and ``test_tied`` are the fractions of test samples whose readout
-    has no single top class (all classes equal, or the top shared); they count as wrong
-    in ``test_acc`` (:func:`spikebit.metrics.readout.decide`).
+    has no single top class (all classes equal or some NaN, or the top shared); they count
+    as wrong in ``test_acc`` (:func:`spikebit.metrics.readout.decide`).
 
     Args:
         args: the parsed ``eval`` arguments (``checkpoint``, ``data_dir``, ``device``).

@@ -10,7 +10,9 @@ arithmetic as the eager kernel of :mod:`spikebit.functional.lif`::
     s[t] = clamp(floor(h[t] / V), 0, max_spikes)  (graded)
     v[t] = h[t] * [h[t] < V]   (hard)  |  h[t] - V * s[t]   (soft)  |  h[t]   (none)
 
-and, for a time-mixing neuron (MFP), ``h = M @ x`` over the time axis.
+and, for a time-mixing neuron (MFP), ``h = M @ x`` over the time axis, causal also for
+NaN/inf inputs (:func:`spikebit.functional.timemix.causal_mix`: one ``mm`` for finite
+inputs; one matmul per step while tracing for ONNX).
 Stateless layers fold ``T`` into the batch (``[T*B, ...]``) like ``TimeDistributed``.
 """
 
@@ -33,6 +35,7 @@ from spikebit.export.graph import (
     Primitive,
     Residual,
 )
+from spikebit.functional.timemix import causal_mix
 
 
 def _per_channel(v: float | torch.Tensor, like: torch.Tensor) -> float | torch.Tensor:
@@ -51,7 +54,7 @@ def neuron_sequence(node: Neuron, x: torch.Tensor,
     dyn = node.dynamics
     if node.mixing is not None:
         steps = x.shape[0]
-        h = torch.mm(node.mixing.to(x.dtype), x.reshape(steps, -1)).reshape(x.shape)
+        h = causal_mix(node.mixing.to(x.dtype), x.reshape(steps, -1)).reshape(x.shape)
         if membranes is not None:
             membranes.extend(h.unbind(0))
         v = dyn.threshold

@@ -6,13 +6,21 @@ converted SNN before its first output). Crediting that as a prediction makes a s
 network look right on every class-0 sample. Here such a sample has no prediction: it
 counts as wrong and is reported as
 
-* **no output** -- every class holds the same value (e.g. all zeros), or
+* **no output** -- every class holds the same value (e.g. all zeros), or some class is
+  NaN (a diverged network: ``argmax`` would return the first NaN's class), or
 * **tied** -- the largest value is shared by some, not all, classes (e.g. two output
   neurons that fired equally often).
 
-Spike-count readouts hit both often at few time steps; float logits almost never tie, and
-the rule (exact equality, no tolerance) leaves their decisions unchanged, so training,
-evaluation, conversion and the packed engine all use this one helper.
+Spike-count readouts hit both often at few time steps. The rule is exact equality, no
+tolerance, so it leaves distinct values' decisions unchanged; training, evaluation,
+conversion and the packed engine all use this one helper. Float32 logits practically
+never tie, but lower precision does: a bfloat16 value keeps 8 significant bits, so two
+classes less than one bfloat16 step apart (2^-8 to 2^-7 of their value, 0.4-0.8%) can
+round to the same value and tie. The trainer
+therefore averages a ``[T, B, K]`` output over time in float32
+(:func:`spikebit.train.losses.readout`); a bfloat16 ``[B, K]`` readout (an ANN, or
+``T = 1``) keeps its ties, which count as wrong: that part of a gap between a bf16
+accuracy and an fp32 evaluation of the same model is at most its ``tied`` share.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ class Decisions:
     Args:
         prediction: ``argmax`` over classes, int64 ``[...]`` (the first maximal class;
             only meaningful where :attr:`decided`).
-        no_output: bool ``[...]``: every class holds the same value.
+        no_output: bool ``[...]``: every class holds the same value, or some class is NaN.
         tied: bool ``[...]``: the largest value is shared by some, not all, classes.
     """
 
@@ -76,8 +84,8 @@ def decide(scores: Tensor) -> Decisions:
         raise ShapeError(f"scores must be [..., K] with K >= 1 classes, got shape "
                          f"{tuple(scores.shape)}")
     scores = scores.detach()
-    top = scores.amax(-1, keepdim=True)
-    no_output = scores.amin(-1) == top.squeeze(-1)
+    top = scores.amax(-1, keepdim=True)  # NaN where a class is NaN
+    no_output = (scores.amin(-1) == top.squeeze(-1)) | top.squeeze(-1).isnan()
     tied = ((scores == top).sum(-1) > 1) & ~no_output
     return Decisions(scores.argmax(-1), no_output, tied)
 

@@ -20,6 +20,7 @@ from torch import nn
 from spikebit.errors import ConfigError, RegistryError, ShapeError
 from spikebit.functional.firing import Firing
 from spikebit.functional.lif import Backend, Reset, lif_sequence, lif_step
+from spikebit.neurons.params import check_count, check_real
 from spikebit.registry import Registry
 
 NEURONS: Registry[type[SpikingNeuron]] = Registry("neuron")  # + spikebit.methods, plugins
@@ -116,7 +117,7 @@ def make_neuron(
             "derive it from SpikingNeuron and implement forward/step/init_state/dynamics")
     args = dict(kwargs)
     if cls.needs_steps:
-        if "steps" in args and int(args["steps"]) != steps:
+        if "steps" in args and args["steps"] != steps:
             raise ConfigError(
                 f"neuron {name!r} got steps={args['steps']} in its kwargs but the network runs "
                 f"T={steps} steps; drop 'steps' from neuron_kwargs (the builder passes it)")
@@ -193,20 +194,22 @@ class IntegrateFireNeuron(SpikingNeuron):
         super().__init__()
         if reset not in ("hard", "soft"):
             raise ConfigError(f"reset must be 'hard' or 'soft', got {reset!r}")
+        threshold = check_real(threshold, "threshold (V)")
+        tau = check_real(tau, "tau")
         if not 0.0 <= tau <= 1.0:
             raise ConfigError(f"tau={tau} is out of range: {TAU_HELP}")
         if learn_tau and not 0.0 < tau < 1.0:
             raise ConfigError(f"learn_tau needs an initial tau strictly inside (0, 1) (the leak "
                               f"is sigmoid(w), w = logit(tau)), got {tau}")
-        if per_channel and (channels is None or int(channels) < 1):
+        if per_channel and channels is None:
             raise ConfigError(
                 f"per_channel=True needs channels=C (the layer width), got {channels!r}; "
                 "make_neuron passes it when a model builder gives the width")
-        self.tau = float(tau)
+        self.tau = tau
         self.reset = reset
         self.detach_reset = detach_reset
         self.backend = backend
-        self.channels = int(channels) if per_channel else None
+        self.channels = check_count(channels, "channels (C)") if per_channel else None
         shape = (self.channels,) if self.channels else ()
         if learn_tau:
             logit = math.log(tau / (1.0 - tau))
@@ -214,7 +217,7 @@ class IntegrateFireNeuron(SpikingNeuron):
         else:
             self.leak_logit = None
         if learn_threshold:
-            self.v_threshold = nn.Parameter(torch.full(shape, float(threshold)))
+            self.v_threshold = nn.Parameter(torch.full(shape, threshold))
         else:
             self.v_threshold = None
 

@@ -7,6 +7,7 @@ from spikebit.functional.firing import BinaryFiring, StaircaseFiring
 from spikebit.functional.lif import Backend, Reset
 from spikebit.functional.surrogate import Surrogate, get_surrogate
 from spikebit.neurons.base import NEURONS, IntegrateFireNeuron
+from spikebit.neurons.params import check_count, check_real
 
 
 @NEURONS.register("lif")
@@ -32,7 +33,9 @@ class LIF(IntegrateFireNeuron):
 
     Raises:
         ConfigError: ``tau`` outside ``[0, 1]`` (or not inside ``(0, 1)`` with
-            ``learn_tau``), an unknown ``reset``, ``per_channel`` without ``channels``.
+            ``learn_tau``), an unknown ``reset``, ``per_channel`` without ``channels``;
+            a ``threshold`` or ``tau`` that is not a finite number, a ``width`` that is not
+            a finite number > 0, ``channels`` that is not an integer >= 1 (bools refused).
     """
 
     kind = "lif"
@@ -54,6 +57,7 @@ class LIF(IntegrateFireNeuron):
         super().__init__(tau, reset, detach_reset, backend, threshold=threshold,
                          learn_tau=learn_tau, learn_threshold=learn_threshold,
                          per_channel=per_channel, channels=channels)
+        width = check_real(width, "width (surrogate)", positive=True)
         self._firing = BinaryFiring(float(threshold), get_surrogate(surrogate, width))
 
 
@@ -98,6 +102,11 @@ class MultiThresholdLIF(IntegrateFireNeuron):
     ``max_spikes`` is ``O_max``; ``surrogate`` names a staircase curve (``STAIRCASES``,
     e.g. ``mt-gauss``) with bump ``height`` and ``width``; ``reset`` must be ``"soft"``.
     Source: multi-threshold SNN paper, eq. 3-5 (see docs/methods/multithreshold.md).
+
+    Raises:
+        ConfigError: as :class:`LIF`; ``reset`` other than ``"soft"``, ``max_spikes`` not
+            an integer >= 1, ``threshold`` or ``width`` not a finite number > 0 (the
+            output is ``floor(h / V)``), ``height`` not a finite number.
     """
 
     kind = "mtlif"
@@ -120,12 +129,14 @@ class MultiThresholdLIF(IntegrateFireNeuron):
     ) -> None:
         if reset != "soft":
             raise ConfigError("MultiThresholdLIF resets by subtraction: reset must be 'soft'")
-        if max_spikes < 1:
-            raise ConfigError(f"max_spikes (O_max) must be >= 1, got {max_spikes}")
+        max_spikes = check_count(max_spikes, "max_spikes (O_max)")
+        threshold = check_real(threshold, "threshold (V)", positive=True)
+        width = check_real(width, "width (staircase bump)", positive=True)
+        height = check_real(height, "height (staircase bump)")
         super().__init__(tau, "soft", detach_reset, backend, threshold=threshold,
                          learn_tau=learn_tau, learn_threshold=learn_threshold,
                          per_channel=per_channel, channels=channels)
         from spikebit.functional.staircase import get_staircase
 
         curve = get_staircase(surrogate, max_spikes, height=height, width=width)
-        self._firing = StaircaseFiring(float(threshold), int(max_spikes), curve)
+        self._firing = StaircaseFiring(threshold, max_spikes, curve)

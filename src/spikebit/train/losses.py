@@ -21,15 +21,21 @@ def readout(output: torch.Tensor) -> torch.Tensor:
     """Mean over time of ``[T, B, K]`` (or ``[B, K]`` unchanged): the class scores.
 
     For a spiking output layer this is the spike count divided by ``T`` (the firing
-    rate per time step).
+    rate per time step). A half-precision output (bfloat16/float16 under autocast) is
+    averaged in float32 and the mean returned in float32: rounding it to 8 (bfloat16)
+    significant bits would make distinct classes tie (:mod:`spikebit.metrics.readout`),
+    and the losses compute in float32 under autocast anyway.
 
     Args:
         output: network output, time-major ``[T, B, K]`` (SNN) or ``[B, K]`` (ANN).
 
     Returns:
-        Class scores ``[B, K]``.
+        Class scores ``[B, K]`` (float32 for a half-precision ``[T, B, K]``, else
+        ``output``'s dtype).
     """
-    return output.mean(0) if output.ndim == 3 else output
+    if output.ndim != 3:
+        return output
+    return output.mean(0, dtype=torch.promote_types(output.dtype, torch.float32))
 
 
 @LOSSES.register("ce")

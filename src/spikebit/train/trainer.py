@@ -372,9 +372,11 @@ def evaluate(model: nn.Module, dataset: ArrayDataset, loss_fn, batch_size: int =
     Returns:
         ``{"acc": top-1 accuracy in [0, 1], "loss": mean loss per sample, "no_output",
         "tied": fractions in [0, 1]}`` (0 for an empty dataset). A sample whose readout
-        has no single largest class (all classes equal: "no output"; the top shared:
-        "tied") counts as wrong, never as the first class
-        (:func:`spikebit.metrics.readout.decide`).
+        has no single largest class (all classes equal or some NaN: "no output"; the top
+        shared: "tied") counts as wrong, never as the first class
+        (:func:`spikebit.metrics.readout.decide`). A ``[T, B, K]`` output in half
+        precision (``precision="bf16"``/``"fp16"``) is averaged over time in float32
+        (:func:`spikebit.train.losses.readout`).
     """
     was_training = model.training
     model.eval()

@@ -177,13 +177,13 @@ def test_build_failure_warns_once_and_falls_back(monkeypatch, tmp_path):
     monkeypatch.delenv("CXX", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no c++, g++ or clang++
     native.library.cache_clear()
-    native._warn_once.cache_clear()
+    native._WARNED.clear()
     try:
         with pytest.warns(RuntimeWarning, match="not available: no C\\+\\+ compiler found"):
             assert not native.supports(torch.zeros(3, 2), get_surrogate("triangle"))
     finally:
         native.library.cache_clear()
-        native._warn_once.cache_clear()
+        native._WARNED.clear()
 
 
 def test_kernel_cache_dir_follows_the_environment(monkeypatch, tmp_path):

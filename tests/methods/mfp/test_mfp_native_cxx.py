@@ -20,10 +20,10 @@ def fresh_caches(tmp_path, monkeypatch):
     """Empty build/warning caches and a kernel cache of its own, restored afterwards."""
     monkeypatch.setenv("SPIKEBIT_KERNEL_CACHE", str(tmp_path / "kernels"))
     native.library.cache_clear()
-    native._warn_once.cache_clear()
+    native._WARNED.clear()
     yield
     native.library.cache_clear()
-    native._warn_once.cache_clear()
+    native._WARNED.clear()
 
 
 def _executable(path: Path) -> Path:
@@ -90,3 +90,43 @@ def test_cxx_with_arguments_is_run_as_given(tmp_path, monkeypatch):
     # -march=native first, then default flags: both with the wrapper and its arguments
     assert [argv[:3] for argv in calls] == [[str(wrapper), "--driver", "g++"]] * 2
     assert len(messages) == 1 and f"building it with {wrapper} --driver g++ failed" in messages[0]
+
+
+def _failing_compiler(calls: list):
+    """A stand-in ``subprocess.run`` of a compiler that exists but fails (``CXX=false``):
+    exit status 1, nothing on stderr, so the detail is the command line with its
+    temporary paths, different for every build."""
+
+    def run(argv, **kwargs):
+        calls.append(argv)
+        raise subprocess.CalledProcessError(1, argv, stderr="")
+
+    return run
+
+
+def test_a_failing_compiler_warns_once_for_every_horizon(tmp_path, monkeypatch):
+    monkeypatch.setenv("CXX", str(_executable(tmp_path / "false")))
+    calls: list = []
+    monkeypatch.setattr(native.subprocess, "run", _failing_compiler(calls))
+    messages = _library_warnings(2, 3, 5)
+    assert len(calls) == 6  # every horizon tried, with and without -march=native
+    assert len(messages) == 1  # one cause: this compiler command
+    assert f"building it with {tmp_path / 'false'} failed (T=2: -march=native:" in messages[0]
+    assert "returned non-zero exit status 1" in messages[0]  # the first failure's detail
+    monkeypatch.setenv("CXX", str(_executable(tmp_path / "other")))
+    messages = _library_warnings(7, 9)  # another compiler: another cause, one warning
+    assert len(messages) == 1 and str(tmp_path / "other") in messages[0]
+
+
+def test_the_warning_points_at_the_callers_line(tmp_path, monkeypatch):
+    from spikebit.methods.mfp import MFPNeuron
+
+    monkeypatch.setenv("CXX", str(_executable(tmp_path / "false")))
+    monkeypatch.setattr(native.subprocess, "run", _failing_compiler([]))
+    neuron = MFPNeuron(3, backend="native")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = neuron(torch.zeros(3, 1, 2))  # through nn.Module.__call__ and the kernel
+    assert out.shape == (3, 1, 2)  # the eager reference ran
+    (warning,) = [w for w in caught if w.category is RuntimeWarning]
+    assert warning.filename == __file__

@@ -102,12 +102,21 @@ class FoldedThresholdNeuron(SpikingNeuron):
     steps; see the module docstring). Built by :func:`fold_neuron`.
 
     Args:
-        thresholds: per-step thresholds ``theta`` ``[T]`` (copied into a buffer).
+        thresholds: per-step thresholds ``theta`` ``[T]`` (copied into a buffer), finite.
         surrogate: surrogate of the Heaviside in backward.
+
+    Raises:
+        FoldingError: ``thresholds`` is not a non-empty ``[T]`` vector of finite values
+            (e.g. from an ``M`` with NaN entries: a NaN threshold never fires).
     """
 
     def __init__(self, thresholds: torch.Tensor, surrogate: Surrogate) -> None:
         super().__init__()
+        if thresholds.ndim != 1 or thresholds.numel() == 0 \
+                or not bool(torch.isfinite(thresholds).all()):
+            raise FoldingError(
+                f"eq. 9 thresholds must be a non-empty [T] vector of finite values, got "
+                f"{thresholds.tolist()}; check that the neuron's M (alpha M) is finite")
         self.register_buffer("thresholds", thresholds.detach().clone())
         self.surrogate = surrogate
 
@@ -180,7 +189,8 @@ def fold_neuron(neuron: MFPNeuron, reading: str = "rowsum") -> FoldedThresholdNe
 
     Raises:
         RegistryError: unknown ``reading``.
-        FoldingError: ``M`` is singular (a zero on its diagonal).
+        FoldingError: ``M`` is singular (a zero on its diagonal) or gives non-finite
+            thresholds.
     """
     with torch.no_grad():
         m = neuron.effective_matrix(torch.float64)

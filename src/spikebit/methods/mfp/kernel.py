@@ -11,7 +11,10 @@ Entries of ``m`` above the diagonal are ignored (zero gradient) by every backend
 backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
 
 * ``backend="eager"`` (reference): ``torch.mm`` for ``H`` (spikes written over it) and
-  for both gradients; the surrogate derivative op by op.
+  for both gradients; the surrogate derivative op by op. Where ``X`` (or ``g``) holds a
+  NaN or inf, ``H`` (or ``grad_X``) is summed row by row instead, over ``i <= t`` only
+  (:mod:`spikebit.functional.timemix`): the zeros above the diagonal would otherwise
+  multiply a later NaN/inf into earlier steps.
 * ``backend="compiled"``: the same formulas written per step (the ``T x T`` sums
   unrolled, ``i`` ascending) and compiled with ``torch.compile``, so that ``H``, the
   spikes, the surrogate and ``grad_X`` are one pass over the neurons each way with no
@@ -26,9 +29,17 @@ backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
   (GPU, half precision, other surrogates, no C++ compiler) runs the eager reference
   (:func:`resolve_backend`).
 
-Spikes of the backends are equal wherever ``H`` is not within rounding of ``V``
-(``torch.mm`` may sum in another order or with fused multiply-adds); in half precision
-the compiled kernel compares the float32 sum, eager the sum rounded to the dtype.
+Every backend is causal: ``S[t]`` and ``H[t]`` depend on ``X[:t + 1]`` only, NaN and inf
+included (a NaN ``H`` does not spike, ``+inf`` does). Spikes of the backends are equal
+wherever ``H`` is not within rounding of ``V`` (``torch.mm`` may sum in another order or
+with fused multiply-adds); in half precision the compiled kernel compares the float32
+sum, eager the sum rounded to the dtype. Gradients agree too, except where ``H`` is NaN
+and the surrogate's derivative of NaN differs: the triangle surrogate's is NaN in
+eager/compiled (``clamp``) and 0 in the C++ kernel (a comparison).
+
+``x`` and ``m`` must share dtype and device and ``m`` must be ``[T, T]``
+(:class:`~spikebit.errors.TensorTypeError`, :class:`~spikebit.errors.ShapeError`, for
+every backend); :class:`MFPNeuron` casts its ``M`` to the input's dtype.
 :meth:`MFPNeuron.step` uses the neuron's own backend, so its spikes equal that backend's
 ``forward`` bit for bit.
 """
@@ -43,7 +54,9 @@ import torch
 
 from spikebit.errors import ConfigError
 from spikebit.functional.surrogate import Surrogate
+from spikebit.functional.timemix import causal_mix, causal_mix_transposed, matmul_is_causal
 from spikebit.methods.mfp import native
+from spikebit.methods.mfp.operands import check_operands
 
 Backend = Literal["eager", "compiled", "native"]
 BACKENDS: tuple[str, ...] = ("eager", "compiled", "native")
@@ -71,17 +84,18 @@ class _EagerMFP(torch.autograd.Function):
         m = m.tril()
         ctx.save_for_backward(x, m)
         ctx.threshold, ctx.surrogate = threshold, surrogate
-        h = torch.mm(m, x)
+        ctx.fast = matmul_is_causal(x)  # x is saved unchanged: not checked again in backward
+        h = causal_mix(m, x, fast=ctx.fast)
         return torch.ge(h, threshold, out=h)  # spikes written over H (no extra buffer)
 
     @staticmethod
     def backward(ctx, grad_s):  # type: ignore[override]
         x, m = ctx.saved_tensors
-        h_minus_v = torch.addmm(x.new_full((1,), -ctx.threshold), m, x)  # recomputed H - V
+        h_minus_v = causal_mix(m, x, -ctx.threshold, ctx.fast)  # recomputed H - V
         g = ctx.surrogate.derivative(h_minus_v)
         del h_minus_v
         g.mul_(grad_s)
-        grad_x = torch.mm(m.t(), g) if ctx.needs_input_grad[0] else None
+        grad_x = causal_mix_transposed(m, g) if ctx.needs_input_grad[0] else None
         grad_m = torch.mm(g, x.t()).tril_() if ctx.needs_input_grad[1] else None
         return grad_x, grad_m, None, None
 
@@ -218,15 +232,17 @@ def mfp_backward(
 
     ``x, grad_s [T, N]``, lower-triangular ``m [T, T]``, ``threshold`` ``V``, ``surrogate``
     (its derivative stands for ``dS/dH``), ``backend`` as in :func:`mfp_sequence` (where
-    ``"native"`` does not apply, the eager reference runs).
+    ``"native"`` does not apply, the eager reference runs). Raises ``ConfigError`` for an
+    unknown backend, ``ShapeError`` and ``TensorTypeError`` as :func:`check_operands`.
     """
+    check_operands(x, m, "mfp_backward", grad_s)
     backend = resolve_backend(backend, x, surrogate)
     if backend == "compiled":
         return _fused_backward_call(x.contiguous(), m, grad_s, float(threshold), surrogate,
                                     True)
     if backend == "native":
-        return native.backward(x.contiguous(), m.to(x.dtype), grad_s.contiguous(),
-                               float(threshold), surrogate)
+        return native.backward(x.contiguous(), m, grad_s.contiguous(), float(threshold),
+                               surrogate)
     with torch.enable_grad():
         xr, mr = x.detach().requires_grad_(), m.detach().requires_grad_()
         s = _EagerMFP.apply(xr, mr, float(threshold), surrogate)
@@ -244,8 +260,11 @@ def mfp_sequence(
     in ``x`` and ``m`` (surrogate gradient); saves only ``x`` and ``m`` for backward.
     ``backend``: ``"eager"`` (``torch.mm`` reference), ``"compiled"`` (fused with
     torch.compile) or ``"native"`` (fused C++ CPU kernel, else eager; see the module
-    docstring). Raises ``ConfigError`` for an unknown backend.
+    docstring). Raises ``ConfigError`` for an unknown backend; ``ShapeError`` (``m`` not
+    ``[T, T]``) and ``TensorTypeError`` (``m`` in another dtype or on another device than
+    ``x``) as :func:`check_operands`, for every backend.
     """
+    check_operands(x, m, "mfp_sequence")
     fn = _FUNCTIONS[resolve_backend(backend, x, surrogate)]
     t = x.shape[0]
     s = fn.apply(x.reshape(t, -1).contiguous(), m, float(threshold), surrogate)

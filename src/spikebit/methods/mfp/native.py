@@ -11,9 +11,11 @@ Build: ``$CXX`` (else ``c++``, ``g++`` or ``clang++`` on the ``PATH``) with ``-O
 -march=native -shared -fPIC`` (retried without ``-march=native`` if that fails), one
 shared library per ``T`` (a few seconds each, once), cached under
 ``$SPIKEBIT_KERNEL_CACHE`` (default ``~/.cache/spikebit/kernels``) by a hash of the
-source, compiler, flags and host CPU (model and feature flags). A failed build is reported once
-(:class:`RuntimeWarning`) and :func:`supports` is ``False`` from then on, so callers
-fall back to the eager reference.
+source, compiler, flags and host CPU (model and feature flags). A failed build makes
+:func:`supports` ``False`` for that ``T``, so callers fall back to the eager reference;
+it is reported by one :class:`RuntimeWarning` per cause (per compiler command, with the
+detail of its first failure, however many ``T`` fail), attributed to the first caller
+outside spikebit and torch (the user's code).
 
 ``$CXX`` is a compiler on the ``PATH`` or a path, optionally followed by arguments
 (``ccache g++``). A set ``$CXX`` is the only compiler tried: if it names nothing
@@ -21,6 +23,11 @@ executable, no other compiler is used in its place; that is a failed build like 
 other (one :class:`RuntimeWarning` naming ``$CXX``, then the eager reference), since a
 compiler the user did not ask for may build different code. An empty ``$CXX`` counts as
 unset.
+
+:func:`forward` and :func:`backward` check their operands before any pointer reaches C++
+(shapes, dtypes, devices, contiguity, ``T`` against the library's; metadata only, no pass
+over the data) and raise :class:`~spikebit.errors.ShapeError` or
+:class:`~spikebit.errors.TensorTypeError`.
 
 Threads: the neurons are split into ``torch.get_num_threads()`` contiguous ranges (at
 least :data:`MIN_NEURONS_PER_THREAD` each) run on Python threads (ctypes releases the
@@ -38,6 +45,7 @@ import platform
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -45,8 +53,10 @@ from pathlib import Path
 
 import torch
 
+from spikebit.errors import ConfigError, ShapeError, TensorTypeError
 from spikebit.functional.surrogate import ArcTan, Rectangle, Surrogate, Triangle
 from spikebit.methods.mfp.native_src import SOURCE
+from spikebit.methods.mfp.operands import check_operands
 
 MAX_STEPS = 32  # every loop over time is unrolled: larger T builds slowly and spills
 MIN_NEURONS_PER_THREAD = 1 << 15
@@ -175,23 +185,29 @@ def library(steps: int) -> ctypes.CDLL | None:
         steps: ``T``, from 1 to :data:`MAX_STEPS`.
 
     Returns:
-        The loaded library, or ``None`` (after one :class:`RuntimeWarning`) when no C++
-        compiler is found, ``$CXX`` names no executable compiler, or the build fails.
+        The loaded library, or ``None`` when no C++ compiler is found, ``$CXX`` names no
+        executable compiler, or the build fails (one :class:`RuntimeWarning` per cause,
+        see the module doc).
     """
     cxx, reason = _compiler_command()
     if cxx is None:
-        _warn_once(reason)
+        _warn_once(reason, reason)
         return None
     errors = []
     for arch in (("-march=native",), ()):
         try:
             lib = ctypes.CDLL(str(_build(steps, cxx, arch)))
+            lib.mfp_steps.restype = _INT
+            if lib.mfp_steps() != steps:
+                raise OSError(f"{lib._name} was built for T={lib.mfp_steps()}, not T={steps}")
             break
-        except (OSError, subprocess.SubprocessError) as exc:
+        except (OSError, AttributeError, subprocess.SubprocessError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             errors.append(f"{' '.join(arch) or 'default flags'}: {detail.strip()[-400:]}")
     else:
-        _warn_once(f"building it with {' '.join(cxx)} failed ({'; '.join(errors)})")
+        command = " ".join(cxx)
+        _warn_once(f"build:{command}", f"building it with {command} failed (T={steps}: "
+                   f"{'; '.join(errors)})")
         return None
     for dtype in _DTYPES.values():
         getattr(lib, f"mfp_fwd_{dtype}").argtypes = [_P, _P, _P, _I64, _I64, _D, _INT]
@@ -201,11 +217,29 @@ def library(steps: int) -> ctypes.CDLL | None:
     return lib
 
 
-@functools.cache
-def _warn_once(reason: str) -> None:
+_WARNED: set[str] = set()  # causes already reported (see _warn_once)
+# frames of these packages are skipped to find the user's line (spikebit/, torch/)
+_INTERNAL = tuple(str(p) + os.sep for p in (Path(__file__).parents[2],
+                                             Path(torch.__file__).parent))
+
+
+def _outside_stacklevel() -> int:
+    """The ``stacklevel`` (for a ``warnings.warn`` in the caller) of the first frame outside
+    spikebit and torch: the user's line, not the kernel's or ``nn.Module.__call__``'s."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _warn_once(cause: str, reason: str) -> None:
+    """Warn that the kernel is unavailable because of ``reason``, once per ``cause``."""
+    if cause in _WARNED:
+        return
+    _WARNED.add(cause)
     warnings.warn(f"spikebit: the native MFP kernel is not available: {reason}; "
                   "MFPNeuron(backend='native') runs the eager reference instead",
-                  RuntimeWarning, stacklevel=3)
+                  RuntimeWarning, stacklevel=_outside_stacklevel())
 
 
 def supports(x: torch.Tensor, surrogate: Surrogate) -> bool:
@@ -250,19 +284,56 @@ def _parallel(fn, count: int) -> list:
     return list(_pool(len(ranges)).map(lambda r: fn(*r), ranges))
 
 
+def _checked(x: torch.Tensor, m: torch.Tensor, who: str,
+             grad_s: torch.Tensor | None = None) -> ctypes.CDLL:
+    """The library for ``x``'s ``T`` once every pointer the kernel reads or writes is
+    known to be valid (metadata checks only; see :func:`forward`)."""
+    who = f"native.{who}"
+    if x.ndim != 2:
+        raise ShapeError(f"{who}: x must be [T, N] (neurons flattened), got {list(x.shape)}")
+    if not 1 <= x.shape[0] <= MAX_STEPS:
+        raise ShapeError(f"{who}: x has T={x.shape[0]} steps, the kernel runs 1 <= T <= "
+                         f"{MAX_STEPS}; use mfp_sequence(..., backend='eager')")
+    if x.device.type != "cpu" or x.dtype not in _DTYPES:
+        raise TensorTypeError(f"{who}: x must be a CPU float32/float64 tensor, got {x.dtype} "
+                              f"on {x.device}; mfp_sequence runs the eager reference there")
+    check_operands(x, m, who, grad_s)
+    for name, t in (("x", x), ("grad_s", grad_s)):
+        if t is not None and not t.is_contiguous():
+            raise ShapeError(f"{who}: {name} must be contiguous; pass {name}.contiguous()")
+    lib = library(x.shape[0])
+    if lib is None:
+        raise ConfigError(f"{who}: the native MFP kernel for T={x.shape[0]} is not available "
+                          "(see the RuntimeWarning); check native.supports(x, surrogate) "
+                          "first or use backend='eager'")
+    return lib
+
+
 def forward(x: torch.Tensor, m: torch.Tensor, threshold: float) -> torch.Tensor:
     """Spikes ``[H(m @ x - V)]`` of a contiguous ``x [T, N]`` (``m [T, T]``, lower triangle used).
 
+    The operands are checked before the kernel sees a pointer (their metadata only).
+
     Args:
-        x: input currents ``[T, N]``, contiguous, CPU float32/float64 (:func:`supports`).
-        m: the mixing matrix ``[T, T]`` in ``x``'s dtype (entries above the diagonal unused).
+        x: input currents ``[T, N]``, contiguous, CPU float32/float64, ``1 <= T <=``
+            :data:`MAX_STEPS` (:func:`supports`).
+        m: the mixing matrix ``[T, T]`` in ``x``'s dtype, on the CPU (entries above the
+            diagonal unused).
         threshold: ``V``.
 
     Returns:
         Spikes ``[T, N]`` (0/1 in ``x``'s dtype).
+
+    Raises:
+        ShapeError: ``x`` is not a contiguous ``[T, N]`` with ``1 <= T <=`` :data:`MAX_STEPS`
+            or ``m`` is not ``[T, T]``.
+        TensorTypeError: ``x`` is not a CPU float32/float64 tensor, or ``m`` differs from
+            it in dtype or device.
+        ConfigError: the kernel for this ``T`` cannot be built (:func:`library`).
     """
+    lib = _checked(x, m, "forward")
     steps, count = x.shape
-    fn = getattr(library(steps), f"mfp_fwd_{_DTYPES[x.dtype]}")
+    fn = getattr(lib, f"mfp_fwd_{_DTYPES[x.dtype]}")
     m = m.detach().contiguous()
     s = torch.empty_like(x)
     size = x.element_size()
@@ -280,6 +351,8 @@ def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: 
              surrogate: Surrogate, need_m: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``(grad_X [T, N], grad_m [T, T])`` of ``S = H(m @ x - V)`` (surrogate ``dS/dH``).
 
+    The operands are checked as in :func:`forward` before the kernel sees a pointer.
+
     Args:
         x: the saved input ``[T, N]``, contiguous, CPU float32/float64.
         m: the mixing matrix ``[T, T]`` in ``x``'s dtype (lower triangle used).
@@ -290,10 +363,24 @@ def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: 
 
     Returns:
         ``grad_X`` and the lower-triangular ``grad_m`` (zero above the diagonal).
+
+    Raises:
+        ShapeError: as :func:`forward`, or ``grad_s`` is not a contiguous tensor of
+            ``x``'s shape.
+        TensorTypeError: as :func:`forward`, or ``grad_s`` differs from ``x`` in dtype or
+            device.
+        ConfigError: the surrogate is not built in, or the kernel for this ``T`` cannot be
+            built.
     """
+    params = surrogate_params(surrogate)
+    if params is None:
+        raise ConfigError(f"native.backward: the kernel has no {type(surrogate).__name__} "
+                          "surrogate (rectangle, triangle and atan are built in); use "
+                          "mfp_backward(..., backend='eager')")
+    lib = _checked(x, m, "backward", grad_s)
     steps, count = x.shape
-    name, p0, p1 = surrogate_params(surrogate)  # type: ignore[misc]
-    fn = getattr(library(steps), f"mfp_bwd_{_DTYPES[x.dtype]}_{name}")
+    name, p0, p1 = params
+    fn = getattr(lib, f"mfp_bwd_{_DTYPES[x.dtype]}_{name}")
     m = m.detach().contiguous()
     grad_x = torch.empty_like(x)
     size = x.element_size()

@@ -29,10 +29,11 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from spikebit.errors import ShapeError
+from spikebit.errors import ConfigError, ShapeError
 from spikebit.functional.surrogate import Surrogate, get_surrogate
 from spikebit.methods.mfp.kernel import Backend, check_backend, mfp_sequence
 from spikebit.neurons import NEURONS, NeuronDynamics, SpikingNeuron, check_sequence
+from spikebit.neurons.params import check_count, check_real
 from spikebit.registry import Registry
 
 MIXINGS: Registry[type[TimeMixing]] = Registry("MFP time mixing")
@@ -47,18 +48,17 @@ class TimeMixing(nn.Module):
     diagonal) keeps ``M`` causal.
 
     Args:
-        steps: the horizon ``T`` in time steps (at least 1).
+        steps: the horizon ``T`` in time steps (an integer >= 1).
 
     Raises:
-        ValueError: ``steps < 1``.
+        ConfigError: ``steps`` is not an integer >= 1 (bools and floats such as 2.7 refused).
     """
 
     def __init__(self, steps: int) -> None:
         super().__init__()
-        if steps < 1:
-            raise ValueError(f"steps (T) must be >= 1, got {steps}")
-        self.steps = int(steps)
-        self.register_buffer("mask", torch.ones(steps, steps).tril(), persistent=False)
+        self.steps = check_count(steps, "steps (T)")
+        self.register_buffer("mask", torch.ones(self.steps, self.steps).tril(),
+                             persistent=False)
 
     def matrix(self) -> torch.Tensor:  # pragma: no cover - abstract
         """The masked mixing matrix ``M``, lower-triangular ``[T, T]`` (subclasses define it).
@@ -90,18 +90,19 @@ class LowerTriangularMixing(TimeMixing):
     eq. 7-8 (``docs/methods/mfp.md``).
 
     Args:
-        steps: the horizon ``T`` in time steps (at least 1).
+        steps: the horizon ``T`` in time steps (an integer >= 1).
         tau: leak factor per step in ``[0, 1]`` giving the initial ``M[t, i] = tau^(t-i)``.
 
     Raises:
-        ValueError: ``steps < 1``.
+        ConfigError: ``steps`` is not an integer >= 1, or ``tau`` not a finite number.
     """
 
     def __init__(self, steps: int, tau: float = 0.5) -> None:
         super().__init__(steps)
-        t = torch.arange(steps, dtype=torch.float32)
+        tau = check_real(tau, "tau")
+        t = torch.arange(self.steps, dtype=torch.float32)
         lag = (t[:, None] - t[None, :]).clamp(min=0)
-        self.weight = nn.Parameter(torch.pow(torch.tensor(float(tau)), lag) * self.mask)
+        self.weight = nn.Parameter(torch.pow(torch.tensor(tau), lag) * self.mask)
 
     def matrix(self) -> torch.Tensor:
         """``M``: the ``[T, T]`` weight with its upper triangle zeroed.
@@ -129,16 +130,16 @@ class StepGainMixing(TimeMixing):
     (``docs/methods/mfp.md``).
 
     Args:
-        steps: the horizon ``T`` in time steps (at least 1); one gain per step.
+        steps: the horizon ``T`` in time steps (an integer >= 1); one gain per step.
         tau: accepted for a common signature with the other forms; unused.
 
     Raises:
-        ValueError: ``steps < 1``.
+        ConfigError: ``steps`` is not an integer >= 1.
     """
 
     def __init__(self, steps: int, tau: float = 0.5) -> None:
         super().__init__(steps)
-        self.gains = nn.Parameter(torch.ones(steps))
+        self.gains = nn.Parameter(torch.ones(self.steps))
 
     def matrix(self) -> torch.Tensor:
         """``M[t, i] = gains[i]`` for ``i <= t``, 0 above the diagonal.
@@ -166,24 +167,27 @@ class MFPNeuron(SpikingNeuron):
     Source: Zhang et al., MFP-QSNN, eq. 6-8 (``docs/methods/mfp.md``).
 
     Args:
-        steps: the horizon ``T`` in time steps; inputs must have exactly ``T`` steps.
-        threshold: firing threshold ``V`` (in units of the input current).
+        steps: the horizon ``T`` in time steps (an integer >= 1); inputs must have
+            exactly ``T`` steps.
+        threshold: firing threshold ``V`` (in units of the input current; finite).
         tau: leak factor per step in ``[0, 1]`` for the ``"full"`` form's initial
             ``M[t, i] = tau^(t-i)`` (not a time constant; unused by ``"gain"``).
-        alpha: the paper's weight quantization factor scaling ``M`` (non-zero; 1 because
-            the quantizer's scale and BN come before the neuron, kept for eq. 9 folding).
+        alpha: the paper's weight quantization factor scaling ``M`` (finite, non-zero; 1
+            because the quantizer's scale and BN come before the neuron, kept for eq. 9
+            folding).
         mixing: the form of ``M`` (:data:`MIXINGS`: ``"full"`` eq. 7-8, ``"gain"`` eq. 6).
         surrogate: name in ``SURROGATES`` (or an instance) for ``dS/dH`` in backward.
-        width: the surrogate's width (in units of the potential).
+        width: the surrogate's width (in units of the potential; finite, > 0).
         backend: the kernel (:mod:`spikebit.methods.mfp.kernel`): ``"native"`` (fused C++
             CPU kernel; on GPU, in half precision, with a sigmoid or plug-in surrogate, for
             ``T > 32`` or without a C++ compiler it runs ``"eager"``), ``"eager"`` (the
             ``torch.mm`` reference) or ``"compiled"`` (fused with torch.compile).
 
     Raises:
-        ConfigError: an unknown ``backend``.
+        ConfigError: an unknown ``backend``; ``steps`` not an integer >= 1 (bools and
+            floats such as 2.7 refused); ``threshold``, ``tau`` or ``alpha`` not a finite
+            number, ``alpha == 0``; ``width`` not a finite number > 0.
         RegistryError: an unknown ``mixing`` or ``surrogate`` name.
-        ValueError: ``alpha == 0`` or ``steps < 1``.
     """
 
     needs_steps = True  # the network builder passes ``steps=T``
@@ -201,13 +205,14 @@ class MFPNeuron(SpikingNeuron):
     ) -> None:
         super().__init__()
         self.backend = check_backend(backend)
-        if alpha == 0:
-            raise ValueError("alpha (weight quantization factor) must be non-zero")
-        self.steps = int(steps)
-        self.threshold = float(threshold)
-        self.alpha = float(alpha)
+        self.steps = check_count(steps, "steps (T)")
+        self.threshold = check_real(threshold, "threshold (V)")
+        self.alpha = check_real(alpha, "alpha (weight quantization factor)")
+        if self.alpha == 0:
+            raise ConfigError("alpha (weight quantization factor) must be non-zero")
         self.mixing = MIXINGS.get(mixing)(self.steps, tau)
-        self.surrogate = get_surrogate(surrogate, width)
+        self.surrogate = get_surrogate(surrogate, check_real(width, "width (surrogate)",
+                                                             positive=True))
 
     def effective_matrix(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """``alpha * M`` (lower-triangular ``[T, T]``), optionally cast to ``dtype``.

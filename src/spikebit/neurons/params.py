@@ -1,0 +1,73 @@
+"""Checks of neuron constructor arguments: counts are integers, reals are finite.
+
+``int(2.7)`` silently truncates a step count to 2 and a NaN threshold gives a neuron that
+never fires (every comparison with NaN is false), so constructors check their numbers
+with these helpers instead of casting them.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+
+from spikebit.errors import ConfigError
+
+
+def check_count(value: object, name: str, minimum: int = 1) -> int:
+    """``value`` as an ``int >= minimum``; refuses bools, floats (``2.7`` and ``3.0``) and
+    other non-integers.
+
+    Args:
+        value: the argument (an ``int``, or any integer type with ``__index__``, e.g. a
+            numpy integer).
+        name: the argument's name, for the message (e.g. ``"steps (T)"``).
+        minimum: the smallest valid value.
+
+    Returns:
+        The value as a Python ``int``.
+
+    Raises:
+        ConfigError: ``value`` is a bool, not an integer, or below ``minimum``.
+    """
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        count = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r} "
+                          f"({type(value).__name__}); pass a whole number, e.g. "
+                          f"{max(minimum, 1)}") from None
+    if count < minimum:
+        raise ConfigError(f"{name} must be an integer >= {minimum}, got {count}")
+    return count
+
+
+def check_real(value: object, name: str, positive: bool = False) -> float:
+    """``value`` as a finite ``float`` (``> 0`` if ``positive``); refuses NaN, inf, bools
+    and strings.
+
+    Args:
+        value: the argument (a number, or a one-element tensor/array).
+        name: the argument's name, for the message (e.g. ``"threshold (V)"``).
+        positive: also refuse values ``<= 0``.
+
+    Returns:
+        The value as a Python ``float``.
+
+    Raises:
+        ConfigError: ``value`` is a bool, a string, not a number, not finite, or (with
+            ``positive``) not above 0.
+    """
+    try:
+        if isinstance(value, (bool, str, bytes)):
+            raise TypeError
+        real = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of many values
+        raise ConfigError(f"{name} must be a finite number, got {value!r} "
+                          f"({type(value).__name__})") from None
+    if not math.isfinite(real):
+        raise ConfigError(f"{name} must be a finite number, got {real} (a NaN threshold, "
+                          "for one, never fires); pass a finite value")
+    if positive and real <= 0:
+        raise ConfigError(f"{name} must be > 0, got {real}")
+    return real
