@@ -10,9 +10,10 @@ That adds exact zeros while ``x`` is finite, but ``0 * inf`` and ``0 * nan`` are
 one NaN or inf at step ``i`` would turn every earlier row into NaN: a future step would
 change past outputs. These functions run that single ``mm`` when every value is finite
 (:func:`all_finite`: one sum over the input; on the CPU, 2-5% of an eager MFP forward and
-backward at ``T = 4..16``; on a GPU it also waits for the result) and otherwise sum each
-row over its own terms only (one small matmul per step, the terms of the C++ kernel's
-rows). While tracing
+backward at ``T = 4..16``) and otherwise sum each row over its own terms only (one small
+matmul per step, the terms of the C++ kernel's rows). On an accelerator the check would
+stall the host at every call, so there the single ``mm`` runs unchecked
+(:func:`matmul_is_causal`). While tracing
 (``torch.compile``, ``torch.export``, ONNX export, fake tensors), where a branch on the
 data cannot be recorded, they always sum row by row.
 """
@@ -53,7 +54,14 @@ def all_finite(x: torch.Tensor) -> bool:
 
 
 def matmul_is_causal(x: torch.Tensor) -> bool:
-    """Whether one ``mm`` over ``x [T, N]`` is causal: not traced and every entry finite.
+    """Whether :func:`causal_mix` runs one ``mm`` over ``x [T, N]``: not traced, and either
+    every entry is finite (checked on the CPU) or ``x`` is on an accelerator.
+
+    On an accelerator the check would make the host wait for the device at every call
+    (twice per MFP layer and training step), so one ``mm`` runs unchecked there: a NaN/inf
+    at a later step then also turns earlier rows NaN (a diverged network; the trainer
+    stops on a non-finite loss). On the CPU the check is one sum (2-5% of an eager MFP
+    forward and backward).
 
     Args:
         x: the mixed operand, time-major ``[T, N]``.
@@ -61,7 +69,11 @@ def matmul_is_causal(x: torch.Tensor) -> bool:
     Returns:
         ``True`` when :func:`causal_mix` would run a single ``mm`` (one pass over ``x``).
     """
-    return x.shape[0] == 0 or (not traced(x) and all_finite(x))
+    if x.shape[0] == 0:
+        return True
+    if traced(x):
+        return False
+    return x.device.type != "cpu" or all_finite(x)
 
 
 def causal_mix(m: torch.Tensor, x: torch.Tensor, shift: float = 0.0,
@@ -77,7 +89,8 @@ def causal_mix(m: torch.Tensor, x: torch.Tensor, shift: float = 0.0,
             forward pass, for the same saved ``x``); ``None``: checked here.
 
     Returns:
-        ``H`` ``[T, N]`` (``H[t]`` depends on ``x[:t + 1]`` only, also for NaN/inf inputs).
+        ``H`` ``[T, N]`` (``H[t]`` depends on ``x[:t + 1]`` only, also for NaN/inf inputs
+        on the CPU and while tracing; see :func:`matmul_is_causal` for accelerators).
     """
     if matmul_is_causal(x) if fast is None else fast:
         if shift:
@@ -97,7 +110,8 @@ def causal_mix_transposed(m: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         g: the gradient with respect to ``H``, ``[T, N]``.
 
     Returns:
-        ``G`` ``[T, N]`` (``G[i]`` depends on ``g[i:]`` only, also for NaN/inf entries).
+        ``G`` ``[T, N]`` (``G[i]`` depends on ``g[i:]`` only, also for NaN/inf entries on
+        the CPU and while tracing; see :func:`matmul_is_causal` for accelerators).
     """
     if matmul_is_causal(g):
         return torch.mm(m.tril().t(), g)
