@@ -129,20 +129,20 @@ def test_compiled_backend_matches_eager():
     torch.testing.assert_close(xa.grad, xb.grad)
 
 
-def test_compiled_lif_compiles_past_dynamos_default_recompile_limit(monkeypatch):
+def test_compiled_lif_compiles_past_dynamos_default_recompile_limit():
     """Every neuron shape runs the compiled loop, even past dynamo's recompile limit: with
     the user's limit at 1, three shapes still give three compiled graphs (before, the
     second and third ran eagerly), and the user's limit is restored afterwards."""
     from torch._dynamo.utils import counters
 
-    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
     torch._dynamo.reset()
     before = counters["stats"]["unique_graphs"]
     compiled, eager = LIF(tau=0.5, backend="compiled"), LIF(tau=0.5, backend="eager")
-    with torch.no_grad():
+    # config.patch, not monkeypatch: undoing a monkeypatch deletes the config entry
+    with torch._dynamo.config.patch(recompile_limit=1), torch.no_grad():
         for shape in ((2, 3, 5), (2, 4, 5), (2, 6, 7)):
             x = torch.rand(shape) * 2
             assert torch.equal(compiled(x), eager(x))
+        assert torch._dynamo.config.recompile_limit == 1
     assert counters["stats"]["unique_graphs"] - before == 3
-    assert torch._dynamo.config.recompile_limit == 1
     torch._dynamo.reset()
