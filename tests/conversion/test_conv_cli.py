@@ -157,3 +157,24 @@ def test_cli_convert_keeps_a_file_per_setting(ann_checkpoint, capsys) -> None:
     four = json.loads((ann_checkpoint.parent / "convert-burst.json").read_text())  # default
     assert (one["max_spikes"], four["max_spikes"]) == (1, 4)
     assert "convert-burst-spikes1.json" in printed and "convert-burst.json" in printed
+
+
+def test_convert_checkpoint_takes_numpy_numbers_as_python_numbers(ann_checkpoint) -> None:
+    """NumPy ints and floats (e.g. from a sweep over np.arange) give the same report as the
+    Python numbers: they are turned into int/float before any work, not passed on to fail
+    after the simulation (bit_length, JSON)."""
+    import numpy as np
+
+    from spikebit.conversion.from_checkpoint import convert_checkpoint
+
+    plain = convert_checkpoint(ann_checkpoint, method="qcfs", T=4, calibration=32,
+                               qcfs_levels=2, qcfs_epochs=0, tolerance=0.5, write=False)
+    numpy = convert_checkpoint(ann_checkpoint, method="qcfs", T=np.int64(4),
+                               calibration=np.int32(32), qcfs_levels=np.int64(2),
+                               qcfs_epochs=np.int64(0), tolerance=np.float32(0.5),
+                               write=True)
+    assert numpy["rows"] == plain["rows"] and numpy["qcfs_levels"] == 2
+    json.loads(open(numpy["json"]).read())  # written: every value JSON-serializable
+    rate = convert_checkpoint(ann_checkpoint, method="rate", T=np.int64(3), calibration=32,
+                              percentile=np.float32(99.5), write=False)
+    assert type(rate["percentile"]) is float and rate["percentile"] == 99.5

@@ -102,3 +102,33 @@ def test_folded_neuron_refuses_non_finite_thresholds():
         with pytest.raises(FoldingError, match=r"non-empty \[T\] vector of finite values"):
             FoldedThresholdNeuron(bad, sur)
     assert FoldedThresholdNeuron(torch.tensor([1.0, 2.0]), sur).steps == 2
+
+
+@pytest.mark.parametrize("bad", [2.7, 3.0, True, "3"])
+def test_mt_zoo_models_and_agmm_blocks_refuse_non_integer_counts(bad):
+    """The staircase O_max reaches MultiThresholdLIF through the MT zoo parameters, and AGMM
+    takes T: neither may truncate 2.7 to 2 or read True as 1."""
+    from spikebit.methods.agmm.module import AGMM
+    from spikebit.methods.multithreshold.params import mt_neuron_kwargs
+    from spikebit.models import build_model
+
+    with pytest.raises(ConfigError):
+        build_model("mt-mlp-800", max_spikes=bad)
+    with pytest.raises(ConfigError):
+        mt_neuron_kwargs(max_spikes=bad)
+    with pytest.raises(ConfigError):
+        AGMM(bad)
+    assert mt_neuron_kwargs(max_spikes=np.int64(3))["max_spikes"] == 3
+    assert AGMM(np.int64(4)).steps == 4
+
+
+@pytest.mark.parametrize("bad", [2.5, True, 0, -1])
+def test_event_frames_refuse_a_non_integer_number_of_frames(bad):
+    from spikebit.data.events.frames import events_to_frames
+    from spikebit.errors import DataError
+
+    events = np.zeros(3, dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "<i1")])
+    events["t"] = [0, 10, 20]
+    with pytest.raises(DataError):
+        events_to_frames(events, (4, 4, 2), T=bad, time_unit="us")
+    assert events_to_frames(events, (4, 4, 2), T=np.int64(2), time_unit="us").shape[0] == 2

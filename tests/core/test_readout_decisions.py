@@ -142,3 +142,12 @@ def test_trainer_records_the_shares_beside_train_and_test_accuracy(tmp_path) -> 
         assert metrics[f"{split}_acc"] == pytest.approx(0.4)
         assert metrics[f"{split}_no_output"] == pytest.approx(0.2)
         assert metrics[f"{split}_tied"] == pytest.approx(0.2)
+
+
+def test_boolean_spikes_are_decided_like_counts():
+    from spikebit.metrics.readout import decide
+
+    d = decide(torch.tensor([[True, False], [False, False], [True, True], [False, True]]))
+    assert d.prediction[[0, 3]].tolist() == [0, 1]
+    assert d.no_output.tolist() == [False, True, True, False]  # all equal: silent or all on
+    assert not d.tied.any()

@@ -314,8 +314,11 @@ def convert_checkpoint(
     """
     given = {"percentile": percentile, "K": K, "max_spikes": max_spikes, "presim": presim,
              "qcfs_levels": qcfs_levels, "qcfs_epochs": qcfs_epochs}
-    check_checkpoint_arguments(method, T, calibration, batch_size, tolerance, write, given,
-                               thresholds)
+    args = check_checkpoint_arguments(method, T, calibration, batch_size, tolerance, write,
+                                      given, thresholds)  # as plain int/float from here on
+    T, calibration, batch_size, tolerance = (args[k] for k in ("T", "calibration",
+                                                               "batch_size", "tolerance"))
+    percentile, K, max_spikes, presim, qcfs_levels, qcfs_epochs = (args[k] for k in given)
     start = time.perf_counter()
     loaded = load_ann(path)
     finetune_qcfs = method == "qcfs" and not any(isinstance(m, QCFS)

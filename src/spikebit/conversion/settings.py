@@ -145,9 +145,10 @@ def check_settings(method: str, given: Mapping[str, Any], *, thresholds: str | N
 
 def check_checkpoint_arguments(method: str, T: int, calibration: int, batch_size: int,
                                tolerance: float, write: bool, settings: Mapping[str, Any],
-                               thresholds: str | None) -> None:
+                               thresholds: str | None) -> dict[str, Any]:
     """Check what :func:`~spikebit.conversion.from_checkpoint.convert_checkpoint` (and so
-    ``spikebit convert``) can check before loading anything.
+    ``spikebit convert``) can check before loading anything, and return the values as
+    plain Python numbers (NumPy ints and floats are accepted like ``int`` and ``float``).
 
     Args:
         method: the conversion method name.
@@ -160,6 +161,10 @@ def check_checkpoint_arguments(method: str, T: int, calibration: int, batch_size
             ``qcfs_epochs`` as given (None: not given).
         thresholds: the threshold rule asked for, or None.
 
+    Returns:
+        ``{"T", "calibration", "batch_size", "tolerance"}`` and every key of ``settings``,
+        as ``int``/``float`` (None stays None).
+
     Raises:
         ConversionError: a wrongly typed or out-of-range argument (bools are refused
             where numbers are meant, strings where numbers are meant, empty names), or a
@@ -169,21 +174,29 @@ def check_checkpoint_arguments(method: str, T: int, calibration: int, batch_size
     check_name("method", method, METHODS.names())
     check_name("thresholds", thresholds, (*THRESHOLD_RULES, "module"), optional=True,
                default="the method's rule")
-    check_steps(T)
-    check_int("calibration", calibration, meaning="training images", example=2000)
-    check_int("batch_size", batch_size, meaning="images per forward pass", example=256)
-    check_number("tolerance", tolerance, 0.0, meaning="loss in points counted as lossless",
-                 example=0.1)
+    out: dict[str, Any] = {
+        "T": check_steps(T),
+        "calibration": check_int("calibration", calibration, meaning="training images",
+                                 example=2000),
+        "batch_size": check_int("batch_size", batch_size, meaning="images per forward pass",
+                                example=256),
+        "tolerance": check_number("tolerance", tolerance, 0.0,
+                                  meaning="loss in points counted as lossless", example=0.1)}
     check_flag("write", write)
     check_settings(method, settings, thresholds=thresholds)
     K = settings.get("K")
     build_method(method, DEFAULT_K if K is None else K,  # the ranges of K and the options
                  max_spikes=settings.get("max_spikes"), presim=settings.get("presim"))
+    out.update(settings)
+    for name in ("K", "max_spikes", "presim"):  # ranges checked by build_method
+        if settings.get(name) is not None:
+            out[name] = check_int(name, settings[name], 0)
     if settings.get("percentile") is not None:
-        check_percentile(settings["percentile"])
+        out["percentile"] = check_percentile(settings["percentile"])
     if settings.get("qcfs_levels") is not None:
-        check_int("qcfs_levels", settings["qcfs_levels"], meaning="QCFS quantization steps L",
-                  example=QCFS_LEVELS)
+        out["qcfs_levels"] = check_int("qcfs_levels", settings["qcfs_levels"],
+                                       meaning="QCFS quantization steps L", example=QCFS_LEVELS)
     if settings.get("qcfs_epochs") is not None:
-        check_int("qcfs_epochs", settings["qcfs_epochs"], 0, meaning="fine-tuning epochs",
-                  example=QCFS_EPOCHS)
+        out["qcfs_epochs"] = check_int("qcfs_epochs", settings["qcfs_epochs"], 0,
+                                       meaning="fine-tuning epochs", example=QCFS_EPOCHS)
+    return out

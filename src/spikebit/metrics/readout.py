@@ -71,8 +71,8 @@ def decide(scores: Tensor) -> Decisions:
 
     Args:
         scores: class scores ``[..., K]``: spike counts or rates (e.g. the time mean of
-            a spiking output ``[T, B, K]``), running readouts ``[T, B, K]`` or float logits
-            ``[B, K]``.
+            a spiking output ``[T, B, K]``), running readouts ``[T, B, K]``, float logits
+            ``[B, K]`` or boolean spikes.
 
     Returns:
         A ``Decisions`` over the leading dims ``[...]``.
@@ -84,6 +84,8 @@ def decide(scores: Tensor) -> Decisions:
         raise ShapeError(f"scores must be [..., K] with K >= 1 classes, got shape "
                          f"{tuple(scores.shape)}")
     scores = scores.detach()
+    if scores.dtype == torch.bool:  # binary spikes of one step: argmax needs numbers
+        scores = scores.to(torch.uint8)
     top = scores.amax(-1, keepdim=True)  # NaN where a class is NaN
     no_output = (scores.amin(-1) == top.squeeze(-1)) | top.squeeze(-1).isnan()
     tied = ((scores == top).sum(-1) > 1) & ~no_output

@@ -66,8 +66,9 @@ def check_real(value: object, name: str, positive: bool = False) -> float:
         raise ConfigError(f"{name} must be a finite number, got {value!r} "
                           f"({type(value).__name__})") from None
     if not math.isfinite(real):
-        raise ConfigError(f"{name} must be a finite number, got {real} (a NaN threshold, "
-                          "for one, never fires); pass a finite value")
+        raise ConfigError(f"{name} must be a finite number, got {real} (NaN and inf make "
+                          "the dynamics meaningless, e.g. a NaN threshold never fires); pass "
+                          "a finite value")
     if positive and real <= 0:
         raise ConfigError(f"{name} must be > 0, got {real}")
     return real

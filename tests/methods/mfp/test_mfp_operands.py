@@ -83,3 +83,13 @@ def test_native_entry_points_refuse_a_missing_library(monkeypatch):
         native.forward(x, torch.eye(4), 0.5)
     with pytest.raises(ConfigError, match="kernel for T=4 is not available"):
         native.backward(x, torch.eye(4), torch.ones(4, 5), 0.5, SG)
+
+
+@pytest.mark.parametrize("backend", ["eager", "native", "compiled"])
+def test_zero_steps_is_a_shape_error(backend):
+    from spikebit.errors import ShapeError
+    from spikebit.functional.surrogate import Triangle
+    from spikebit.methods.mfp.kernel import mfp_sequence
+
+    with pytest.raises(ShapeError, match="no time steps"):
+        mfp_sequence(torch.zeros(0, 2, 3), torch.zeros(0, 0), 1.0, Triangle(), backend)

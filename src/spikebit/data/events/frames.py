@@ -114,10 +114,12 @@ def frame_bins(
             raise DataError(f"mode='duration' needs a positive window in us, got {window!r}.")
         if anchor not in ("first", "recording"):
             raise DataError(f"anchor must be 'first' or 'recording', got {anchor!r}.")
-    elif steps is None or steps <= 0:
-        raise DataError(f"T must be a positive number of frames, got {steps!r}.")
-    if steps is not None and steps <= 0:
-        raise DataError(f"T must be a positive number of frames, got {steps!r}.")
+    elif steps is None:
+        raise DataError(f"mode={mode!r} needs T, a positive number of frames, got None.")
+    if steps is not None and (isinstance(steps, (bool, np.bool_))
+                              or not isinstance(steps, (int, np.integer)) or steps <= 0):
+        raise DataError(f"T must be a positive whole number of frames, got {steps!r}; "
+                        "pass an int, e.g. T=10.")
     n = t.size
     t = t.astype(np.int64, copy=False)
     if mode == "duration":

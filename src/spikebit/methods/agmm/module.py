@@ -51,6 +51,7 @@ from torch import nn
 from spikebit.errors import ConfigError, ShapeError
 from spikebit.models.blocks import BLOCK_POSITIONS, BLOCKS
 from spikebit.neurons.base import check_sequence
+from spikebit.neurons.params import check_count
 
 MEANS = ("sample", "channel", "batch", "neuron")
 """What AGMM's mean ``m[t]`` averages over (see the module docstring)."""
@@ -185,7 +186,7 @@ class AGMM(nn.Module):
             ``"before-bn"`` (the block computes the same function either way).
 
     Raises:
-        ConfigError: ``steps < 1``, ``per_step=True`` with ``causal=False``, a
+        ConfigError: ``steps`` not an integer >= 1, ``per_step=True`` with ``causal=False``, a
             ``mean``/``position`` outside its list, or ``causal``/``per_step``/
             ``detach_mean`` not a bool.
     """
@@ -201,8 +202,7 @@ class AGMM(nn.Module):
         position: str | None = None,
     ) -> None:
         super().__init__()
-        if steps < 1:
-            raise ConfigError(f"AGMM needs steps >= 1 (one alpha per time step), got {steps}")
+        steps = check_count(steps, "AGMM steps (T, one alpha per time step)")
         for name, flag in (("causal", causal), ("per_step", per_step),
                            ("detach_mean", detach_mean)):
             if flag is not None and not isinstance(flag, bool):
@@ -218,9 +218,9 @@ class AGMM(nn.Module):
                               position=default["position"] if position is None else position,
                               window="step" if per_step else
                               ("cumulative" if causal else "all"))
-        self.steps = int(steps)
-        self.causal = bool(causal)
-        self.per_step = bool(per_step)
+        self.steps = steps
+        self.causal = causal
+        self.per_step = per_step
         self.mean = reading.mean
         self.position = reading.position
         self.detach_mean = bool(detach_mean)

@@ -23,13 +23,16 @@ def check_operands(x: torch.Tensor, m: torch.Tensor, who: str,
         grad_s: ``dL/dS``, expected shaped like ``x`` (``None``: not checked).
 
     Raises:
-        ShapeError: ``x`` has no time dimension, ``m`` is not ``[T, T]`` or ``grad_s``
+        ShapeError: ``x`` has no time dimension or no steps, ``m`` is not ``[T, T]`` or ``grad_s``
             is not shaped like ``x``.
         TensorTypeError: ``m`` or ``grad_s`` differs from ``x`` in dtype or device.
     """
     if x.ndim < 1:
         raise ShapeError(f"{who}: x must be time-major [T, ...], got a 0-dim tensor")
     steps = x.shape[0]
+    if steps < 1:
+        raise ShapeError(f"{who}: x has no time steps (shape {list(x.shape)}); feed at "
+                         "least one step [T >= 1, ...]")
     if tuple(m.shape) != (steps, steps):
         raise ShapeError(
             f"{who}: m must be [T, T] = [{steps}, {steps}] for x with T={steps} steps (dim "

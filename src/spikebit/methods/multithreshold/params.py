@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from spikebit.errors import ConfigError
+from spikebit.neurons.params import check_count
 
 PAPER_THRESHOLD_MV = 10.0
 """Table 1: threshold ``V = 10 mV`` (the unit the paper's ``a`` and ``b`` refer to)."""
@@ -90,9 +91,9 @@ def mt_neuron_kwargs(
         Keyword arguments for ``make_neuron("mtlif", ...)``.
 
     Raises:
-        ConfigError: ``max_spikes < 1``, or ``a``/``b`` not positive.
+        ConfigError: ``max_spikes`` not an integer >= 1 (``2.7``, ``True``), or ``a``/``b``
+            not positive.
     """
-    if max_spikes < 1:
-        raise ConfigError(f"max_spikes (O_max) must be >= 1, got {max_spikes}")
-    return {"threshold": float(threshold), "tau": float(tau), "max_spikes": int(max_spikes),
+    max_spikes = check_count(max_spikes, "max_spikes (O_max)")
+    return {"threshold": float(threshold), "tau": float(tau), "max_spikes": max_spikes,
             "surrogate": curve, "detach_reset": detach_reset, **paper_curve_params(a, b)}
