@@ -132,3 +132,18 @@ def test_event_frames_refuse_a_non_integer_number_of_frames(bad):
     with pytest.raises(DataError):
         events_to_frames(events, (4, 4, 2), T=bad, time_unit="us")
     assert events_to_frames(events, (4, 4, 2), T=np.int64(2), time_unit="us").shape[0] == 2
+
+
+def test_boolean_tensors_and_numpy_bools_are_not_counts():
+    for bad in (np.bool_(True), torch.tensor(True)):
+        with pytest.raises(ConfigError):
+            check_count(bad, "steps")
+    assert check_count(torch.tensor(4), "steps") == 4
+
+
+def test_count_mse_computes_in_float32_for_bf16_outputs():
+    from spikebit.methods.multithreshold.loss import count_mse
+
+    out = torch.tensor([[[1.0, 3.0]]], dtype=torch.bfloat16)  # [T=1, B=1, K=2]
+    loss = count_mse(out, torch.tensor([1]), target_count=4.0)
+    assert loss.dtype == torch.float32 and loss.item() == (1.0 + 1.0) / 2

@@ -10,6 +10,9 @@ from __future__ import annotations
 import math
 import operator
 
+import numpy as np
+import torch
+
 from spikebit.errors import ConfigError
 
 
@@ -30,7 +33,7 @@ def check_count(value: object, name: str, minimum: int = 1) -> int:
         ConfigError: ``value`` is a bool, not an integer, or below ``minimum``.
     """
     try:
-        if isinstance(value, bool):
+        if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == torch.bool:
             raise TypeError
         count = operator.index(value)  # type: ignore[arg-type]
     except TypeError:

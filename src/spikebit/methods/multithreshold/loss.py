@@ -64,7 +64,7 @@ def count_mse(output: torch.Tensor, target: torch.Tensor, target_count: float = 
         other_count: desired spikes per step of every other neuron.
 
     Returns:
-        The scalar loss (squared spikes per step).
+        The scalar loss (squared spikes per step), in float32 for half-precision outputs.
 
     Raises:
         ShapeError: ``output`` is not 3-D ``[T, B, K]``.
@@ -74,6 +74,9 @@ def count_mse(output: torch.Tensor, target: torch.Tensor, target_count: float = 
             f"count_mse expects spike counts per step [T, B, K], got shape {tuple(output.shape)}; "
             "use a spiking network (ANN outputs [B, K] have no time axis)"
         )
+    # in at least float32, like the built-in losses under autocast: a bf16 mean of squares
+    # would round the logged loss (and its gradient's scale) to 8 bits
+    output = output.to(torch.promote_types(output.dtype, torch.float32))
     desired = count_targets(target, output.shape[-1], target_count, other_count).to(output.dtype)
     return (output - desired.unsqueeze(0)).pow(2).mean()
 
