@@ -200,6 +200,24 @@ def probe_batch(dataset: str, size: int = 256) -> tuple[torch.Tensor, torch.Tens
     return test.images[:size], test.labels[:size]
 
 
+def measurement_inputs(b: Any) -> tuple[list[torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """The Fashion-MNIST images every AGMM run of a budget is measured on: the activity
+    batches (first ``b.activity_samples`` test images) and the gradient probe (the first
+    256 of them at most).
+
+    Args:
+        b: the experiment's budget (:func:`budget_for`).
+
+    Returns:
+        ``(activity batches, (probe images, probe labels))``.
+
+    Raises:
+        DataError: the dataset is missing or corrupt (``spikebit data fetch``).
+    """
+    return (activity_batches("fashion-mnist", b.activity_samples),
+            probe_batch("fashion-mnist", min(256, b.activity_samples)))
+
+
 def train_variant(config: dict[str, Any], activity: list[torch.Tensor],
                   probe: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, Any]:
     """Train one config (or reuse the finished run) and measure its table row.
@@ -302,8 +320,7 @@ def run_fmnist(budget: str, work_dir: Path, variants: tuple[Variant, ...] = VARI
         TrainingError: a run diverged.
     """
     b = budget_for(budget)
-    activity = activity_batches("fashion-mnist", b.activity_samples)
-    probe = probe_batch("fashion-mnist", min(256, b.activity_samples))
+    activity, probe = measurement_inputs(b)
     configs = []
     for v in variants:
         config = copy.deepcopy(run_config(v.name, budget))

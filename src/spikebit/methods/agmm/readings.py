@@ -26,11 +26,10 @@ from spikebit.methods.agmm.experiments import (
     FLIP_CALLBACK,
     OPTIM,
     STEPS,
-    activity_batches,
     budget_for,
     budget_note,
     flip_table,
-    probe_batch,
+    measurement_inputs,
 )
 from spikebit.methods.agmm.module import AGMMReading
 from spikebit.models.blocks import BLOCK_POSITIONS
@@ -183,8 +182,7 @@ def agmm_readings(budget: str, work_dir: Path) -> dict[str, Any]:
         TrainingError: a run diverged.
     """
     b = budget_for(budget)
-    activity = activity_batches("fashion-mnist", b.activity_samples)
-    probe = probe_batch("fashion-mnist", min(256, b.activity_samples))
+    activity, probe = measurement_inputs(b)
     specs = reading_rows()
     configs = [(row, readings_run_config(row, budget, work_dir)) for row in specs]
     table = flip_table(configs, activity, probe, "agmm-readings-flip-ratio.png",
