@@ -21,14 +21,13 @@ steps add no accuracy the readout can show; and one simulated batch holds its re
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from spikebit.checks import finite_real, whole_number
 from spikebit.conversion.errors import ConversionError
 
 MAX_T = 2**16  # most simulated time steps; see the module docstring
@@ -58,9 +57,9 @@ def check_int(name: str, value: Any, low: int = 1, high: int | None = None, *,
         ConversionError: ``value`` is a bool, not integral (e.g. ``2.5`` or ``"4"``) or out
             of range.
     """
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if ok and low <= value and (high is None or value <= high):
-        return int(value)
+    count = whole_number(value)
+    if count is not None and low <= count and (high is None or count <= high):
+        return count
     span = f">= {low}" if high is None else f"in {low}..{high}"
     about = f" ({meaning})" if meaning else ""
     raise ConversionError(f"{name}{about} must be an int {span}, got {_kind(value)}; pass a "
@@ -100,10 +99,9 @@ def check_number(name: str, value: Any, low: float | None = None, *, meaning: st
     Raises:
         ConversionError: ``value`` is a bool, a string, not finite or below ``low``.
     """
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool)
-          and math.isfinite(value))
-    if ok and (low is None or value >= low):
-        return float(value)
+    real = finite_real(value)
+    if real is not None and (low is None or real >= low):
+        return real
     span = "" if low is None else f" >= {low:g}"
     about = f" ({meaning})" if meaning else ""
     hint = f", e.g. {name}={example!r}" if example is not None else ""

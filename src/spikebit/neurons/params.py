@@ -7,18 +7,13 @@ with these helpers instead of casting them.
 
 from __future__ import annotations
 
-import math
-import operator
-
-import numpy as np
-import torch
-
+from spikebit.checks import finite_real, whole_number
 from spikebit.errors import ConfigError
 
 
 def check_count(value: object, name: str, minimum: int = 1) -> int:
     """``value`` as an ``int >= minimum``; refuses bools, floats (``2.7`` and ``3.0``) and
-    other non-integers.
+    other non-integers (:func:`spikebit.checks.whole_number`).
 
     Args:
         value: the argument (an ``int``, or any integer type with ``__index__``, e.g. a
@@ -32,14 +27,11 @@ def check_count(value: object, name: str, minimum: int = 1) -> int:
     Raises:
         ConfigError: ``value`` is a bool, not an integer, or below ``minimum``.
     """
-    try:
-        if isinstance(value, (bool, np.bool_)) or getattr(value, "dtype", None) == torch.bool:
-            raise TypeError
-        count = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
+    count = whole_number(value)
+    if count is None:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {value!r} "
                           f"({type(value).__name__}); pass a whole number, e.g. "
-                          f"{max(minimum, 1)}") from None
+                          f"{max(minimum, 1)}")
     if count < minimum:
         raise ConfigError(f"{name} must be an integer >= {minimum}, got {count}")
     return count
@@ -61,17 +53,12 @@ def check_real(value: object, name: str, positive: bool = False) -> float:
         ConfigError: ``value`` is a bool, a string, not a number, not finite, or (with
             ``positive``) not above 0.
     """
-    try:
-        if isinstance(value, (bool, str, bytes)):
-            raise TypeError
-        real = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, RuntimeError):  # RuntimeError: a tensor of many values
+    real = finite_real(value)
+    if real is None:
         raise ConfigError(f"{name} must be a finite number, got {value!r} "
-                          f"({type(value).__name__})") from None
-    if not math.isfinite(real):
-        raise ConfigError(f"{name} must be a finite number, got {real} (NaN and inf make "
-                          "the dynamics meaningless, e.g. a NaN threshold never fires); pass "
-                          "a finite value")
+                          f"({type(value).__name__}; NaN and inf make the dynamics "
+                          "meaningless, e.g. a NaN threshold never fires); pass a finite "
+                          "value")
     if positive and real <= 0:
         raise ConfigError(f"{name} must be > 0, got {real}")
     return real
