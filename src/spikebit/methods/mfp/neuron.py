@@ -102,7 +102,7 @@ class LowerTriangularMixing(TimeMixing):
         tau = check_real(tau, "tau")
         t = torch.arange(self.steps, dtype=torch.float32)
         lag = (t[:, None] - t[None, :]).clamp(min=0)
-        self.weight = nn.Parameter(torch.pow(torch.tensor(tau), lag) * self.mask)
+        self.weight = nn.Parameter(tau ** lag * self.mask)
 
     def matrix(self) -> torch.Tensor:
         """``M``: the ``[T, T]`` weight with its upper triangle zeroed.
