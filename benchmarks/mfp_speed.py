@@ -46,6 +46,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from steady import steady_process
 from torch import nn
 
 from spikebit.functional.surrogate import get_surrogate, spike
@@ -372,10 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", nargs="*", default=[], metavar="ENGINE",
                     help="engines to leave out, e.g. mfp-compiled (its compilations take "
                          "minutes on a loaded machine) or lif-loop")
+    ap.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                    help="keep: freed memory stays in the process (no page faults from "
+                         "returning it to the OS between iterations); default: glibc as is "
+                         "(see benchmarks/steady.py)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    process = steady_process(torch.get_num_threads(), args.malloc)
     torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT
     psn_cls, psn_info = spikingjelly_psn()
     skip = tuple(args.skip)
@@ -394,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         "native_kernel": native_info(),
         "skipped_engines": list(skip),
         "load_avg_at_start": list(os.getloadavg()),
+        "process": process,
         "method": {"warmup": args.warmup, "op_repeats": args.op_repeats,
                    "net_repeats": args.net_repeats, "statistic": "median",
                    "order": "round-robin over engines after warm-up"},
