@@ -26,7 +26,9 @@ At T = 4, 8, 10, 16:
 
 Memory = bytes of unique storages saved for backward (``saved_tensors_hooks``).
 Method: warm-up (compiles the compiled kernels), then repeats taken round-robin over the
-engines; medians reported. Writes ``results/mfp_speed.json`` and prints ratios.
+engines in a new (seeded) order each round; medians reported. With one thread the process
+is pinned to one core, and freed memory stays in the process unless ``--malloc default``
+(``benchmarks/steady.py``). Writes ``results/mfp_speed.json`` and prints ratios.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -167,13 +170,22 @@ def measure(calls: dict[str, Callable[[], Any]], warmup: int, repeats: int,
     """Medians (and minima) in ms over ``repeats`` round-robin rounds after ``warmup``
     calls each; with ``pair = (a, b)`` also ``paired_ratio``: the median over rounds of
     ``time(b) / time(a)`` (both timed in the same round, so a load change between rounds
-    affects both)."""
+    affects both).
+
+    Each round runs the engines in a new order (seeded shuffle): an engine's time depends
+    on what the one before it left in the caches and the allocator (a fixed order
+    favoured some engines over others on the small conv layer at T = 16), so no engine
+    always follows the same one."""
     for fn in calls.values():
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {n: [] for n in calls}
+    order = list(calls)
+    shuffle = random.Random(len(order) * 1000 + repeats).shuffle
     for _ in range(repeats):
-        for name, fn in calls.items():
+        shuffle(order)
+        for name in order:
+            fn = calls[name]
             t0 = time.perf_counter()
             fn()
             samples[name].append((time.perf_counter() - t0) * 1e3)
@@ -403,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         "process": process,
         "method": {"warmup": args.warmup, "op_repeats": args.op_repeats,
                    "net_repeats": args.net_repeats, "statistic": "median",
-                   "order": "round-robin over engines after warm-up"},
+                   "order": "round-robin over engines after warm-up, engines shuffled each "
+                            "round (seeded)"},
         "dynamics": f"V={THRESHOLD}, tau={TAU} (LIF leak; MFP init M[t,i]=tau^(t-i)), "
                     f"surrogate={SURROGATE} (PSN: SpikingJelly ATan); LIF hard reset, "
                     "MFP/PSN no reset",
