@@ -27,7 +27,9 @@ backends save only ``X`` (and ``m``) for backward and recompute ``H`` there.
   ``grad_m`` in registers, so no ``g`` is written and no separate ``mm`` reads it back.
   CPU float32/float64, ``T <= 32``, rectangle/triangle/atan surrogates; anything else
   (GPU, half precision, other surrogates, no C++ compiler) runs the eager reference
-  (:func:`resolve_backend`).
+  (:func:`resolve_backend`). The kernel folds the surrogate's constant factor into ``m``;
+  where that product leaves the dtype's normal range (extreme widths or entries of ``m``),
+  the backward runs the eager formulas instead (:class:`native.FoldRangeError`).
 
 Every backend is causal: ``S[t]`` and ``H[t]`` depend on ``X[:t + 1]`` only, NaN and inf
 included (a NaN ``H`` does not spike, ``+inf`` does). Spikes of the backends are equal
@@ -91,13 +93,24 @@ class _EagerMFP(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_s):  # type: ignore[override]
         x, m = ctx.saved_tensors
-        h_minus_v = causal_mix(m, x, -ctx.threshold, ctx.fast)  # recomputed H - V
-        g = ctx.surrogate.derivative(h_minus_v)
-        del h_minus_v
-        g.mul_(grad_s)
-        grad_x = causal_mix_transposed(m, g) if ctx.needs_input_grad[0] else None
-        grad_m = torch.mm(g, x.t()).tril_() if ctx.needs_input_grad[1] else None
+        grad_x, grad_m = _eager_backward(x, m, grad_s, ctx.threshold, ctx.surrogate,
+                                         *ctx.needs_input_grad[:2], fast=ctx.fast)
         return grad_x, grad_m, None, None
+
+
+def _eager_backward(
+    x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: float,
+    surrogate: Surrogate, need_x: bool, need_m: bool, fast: bool | None = None,
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``(grad_X or None, grad_m or None)`` by the eager formulas (``m`` lower triangle used;
+    ``fast``: :func:`matmul_is_causal` of ``x`` if known)."""
+    h_minus_v = causal_mix(m, x, -threshold, fast)  # recomputed H - V
+    g = surrogate.derivative(h_minus_v)
+    del h_minus_v
+    g.mul_(grad_s)
+    grad_x = causal_mix_transposed(m, g) if need_x else None
+    grad_m = torch.mm(g, x.t()).tril_() if need_m else None
+    return grad_x, grad_m
 
 
 # --- fused (compiled) ------------------------------------------------------------------
@@ -195,9 +208,23 @@ class _NativeMFP(torch.autograd.Function):
     def backward(ctx, grad_s):  # type: ignore[override]
         x, m = ctx.saved_tensors
         need_x, need_m = ctx.needs_input_grad[:2]
-        grad_x, grad_m = native.backward(x, m, grad_s.contiguous(), ctx.threshold,
-                                         ctx.surrogate, bool(need_m))
+        grad_x, grad_m = _native_backward(x, m, grad_s.contiguous(), ctx.threshold,
+                                          ctx.surrogate, bool(need_m))
         return (grad_x if need_x else None), (grad_m if need_m else None), None, None
+
+
+def _native_backward(
+    x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: float,
+    surrogate: Surrogate, need_m: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`native.backward`, or the eager formulas where the kernel cannot fold the
+    surrogate's constant into ``m`` (:class:`native.FoldRangeError`: extreme widths or
+    entries of ``m``, where the folded constant would overflow or underflow the dtype)."""
+    try:
+        return native.backward(x, m, grad_s, threshold, surrogate, need_m)
+    except native.FoldRangeError:
+        grad_x, grad_m = _eager_backward(x, m, grad_s, threshold, surrogate, True, need_m)
+        return grad_x, (grad_m if need_m else torch.zeros_like(m))
 
 
 _FUNCTIONS = {"eager": _EagerMFP, "compiled": _FusedMFP, "native": _NativeMFP}
@@ -241,8 +268,8 @@ def mfp_backward(
         return _fused_backward_call(x.contiguous(), m, grad_s, float(threshold), surrogate,
                                     True)
     if backend == "native":
-        return native.backward(x.contiguous(), m, grad_s.contiguous(), float(threshold),
-                               surrogate)
+        return _native_backward(x.contiguous(), m, grad_s.contiguous(), float(threshold),
+                                surrogate, True)
     with torch.enable_grad():
         xr, mr = x.detach().requires_grad_(), m.detach().requires_grad_()
         s = _EagerMFP.apply(xr, mr, float(threshold), surrogate)

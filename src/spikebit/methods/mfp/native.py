@@ -64,6 +64,15 @@ MIN_NEURONS_PER_THREAD = 1 << 15
 # exceed the caches anyway, and the stores skip reading each destination line first
 STREAM_BYTES = 4 << 20
 _DTYPES = {torch.float32: "float32", torch.float64: "float64"}
+
+
+class FoldRangeError(ConfigError):
+    """The surrogate's constant ``p1`` (:func:`surrogate_params`) cannot be folded into
+    ``m`` in the input's dtype: ``p1`` or some ``p1 * m[t, i]`` (finite ``m[t, i]``,
+    ``i <= t``) is not a normal number where ``m[t, i]`` is one (extreme surrogate widths or
+    entries of ``m``, e.g. a float32 triangle of width below ``5.4e-20``). Raised by
+    :func:`backward`; :mod:`spikebit.methods.mfp.kernel` then runs the eager reference.
+    """
 _CXX_FLAGS = ("-O3", "-std=c++17", "-shared", "-fPIC", "-fvisibility=hidden",
               "-ffp-contract=fast")
 _P, _I64, _D, _INT = ctypes.c_void_p, ctypes.c_int64, ctypes.c_double, ctypes.c_int
@@ -212,8 +221,9 @@ def library(steps: int) -> ctypes.CDLL | None:
     for dtype in _DTYPES.values():
         getattr(lib, f"mfp_fwd_{dtype}").argtypes = [_P, _P, _P, _I64, _I64, _D, _INT]
         for sg in ("rectangle", "triangle", "atan"):
-            getattr(lib, f"mfp_bwd_{dtype}_{sg}").argtypes = [
-                _P, _P, _P, _P, _P, _I64, _I64, _D, _D, _D, _INT, _INT]
+            bwd = getattr(lib, f"mfp_bwd_{dtype}_{sg}")
+            bwd.argtypes = [_P, _P, _P, _P, _P, _I64, _I64, _D, _D, _D, _INT, _INT]
+            bwd.restype = _INT  # 1: p1 cannot be folded into m (FoldRangeError)
     return lib
 
 
@@ -371,6 +381,8 @@ def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: 
             device.
         ConfigError: the surrogate is not built in, or the kernel for this ``T`` cannot be
             built.
+        FoldRangeError: the surrogate's constant cannot be folded into ``m`` in this dtype
+            (nothing computed; use ``mfp_backward``, which runs the eager reference then).
     """
     params = surrogate_params(surrogate)
     if params is None:
@@ -386,12 +398,18 @@ def backward(x: torch.Tensor, m: torch.Tensor, grad_s: torch.Tensor, threshold: 
     size = x.element_size()
     stream = int(x.numel() * size >= STREAM_BYTES)
 
-    def run(a: int, b: int) -> torch.Tensor:
+    def run(a: int, b: int) -> torch.Tensor | None:
         gm = x.new_empty(steps, steps)
-        fn(x.data_ptr() + a * size, m.data_ptr(), grad_s.data_ptr() + a * size,
-           grad_x.data_ptr() + a * size, gm.data_ptr(), count, b - a, threshold, p0, p1,
-           int(need_m), stream)
-        return gm
+        status = fn(x.data_ptr() + a * size, m.data_ptr(), grad_s.data_ptr() + a * size,
+                    grad_x.data_ptr() + a * size, gm.data_ptr(), count, b - a, threshold,
+                    p0, p1, int(need_m), stream)
+        return None if status else gm
 
     parts = _parallel(run, count)
+    if any(part is None for part in parts):
+        raise FoldRangeError(
+            f"native.backward: the {name} surrogate's constant {p1:g} (width "
+            f"{float(surrogate.width):g}) times the mixing matrix (largest |m| "
+            f"{float(m.tril().abs().max()):g}) is not a normal {x.dtype} number; use "
+            "mfp_backward(..., backend='eager') or a wider surrogate")
     return grad_x, (parts[0] if len(parts) == 1 else torch.stack(parts).sum(0))

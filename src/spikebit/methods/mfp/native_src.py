@@ -24,12 +24,15 @@ triangle ``max(0, p0 - |u|) * p1`` (``p0 = g, p1 = 1/g^2``), atan ``p1 / (1 + (p
 (``p0 = pi/2 k, p1 = k/2``). The constant ``p1`` is folded into ``M`` for ``grad_X`` and
 applied once to the finished ``grad_M`` (not per neuron and step); ``|u|`` clears the sign
 bit and the triangle's ``max(0, .)`` is one max instruction with AVX-512 (NaN gives 0, as
-the comparison it replaces). The multiply-adds per neuron are ``T(T+1)/2`` forward and
-``3 T(T+1)/2`` backward (``H`` again, ``grad_X``, ``grad_M``): 136 and 408 at ``T = 16``.
-Columns past the last
-whole block (or chunk) run through the same code on a zero-padded local copy (zero ``X``
-and ``grad_S`` add nothing to ``grad_M``). Entries of ``M`` above the diagonal are never
-read.
+the comparison it replaces). The folding needs ``p1`` and every ``p1 M[t, i]`` (finite
+``M[t, i]``, ``i <= t``) to be normal numbers of the dtype where ``M[t, i]`` is (e.g.
+``p1 = 1/g^2`` overflows float32 for a triangle of width ``g < 5.4e-20``; then ``0 * inf``
+would turn every zero derivative into a NaN gradient): otherwise the backward writes
+nothing and returns 1, and the caller runs the reference. The multiply-adds per neuron
+are ``T(T+1)/2`` forward and ``3 T(T+1)/2`` backward (``H`` again, ``grad_X``,
+``grad_M``): 136 and 408 at ``T = 16``. Columns past the last whole block (or chunk) run
+through the same code on a zero-padded local copy (zero ``X`` and ``grad_S`` add nothing
+to ``grad_M``). Entries of ``M`` above the diagonal are never read.
 """
 
 SOURCE = r"""
@@ -39,6 +42,8 @@ SOURCE = r"""
 #include <immintrin.h>
 #endif
 
+#include <cmath>
+#include <limits>
 #include <memory>
 
 #ifndef MFP_STEPS
@@ -270,9 +275,26 @@ template <class S, class Sg> struct Backward {
   }
 };
 
+// Whether p1 can be folded into M: p1 and each p1 * M[t, i] (i <= t, M[t, i] finite) a
+// normal number where M[t, i] is one (0 * inf would make a zero derivative NaN, inf * g or a
+// subnormal p1 * M lose what the reference's h' * M keeps).
+template <class S> static bool foldable(const S* m, S p1) {
+  const S lo = std::numeric_limits<S>::min(), hi = std::numeric_limits<S>::max();
+  if (!(p1 >= lo && p1 <= hi)) return false;
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i <= t; ++i) {
+      const S a = std::fabs(m[t * T + i]), b = std::fabs(m[t * T + i] * p1);
+      if (a <= hi && !(b <= hi)) return false;          // finite M, overflowed product
+      if (a >= lo && a <= hi && b < lo) return false;   // normal M, subnormal product
+    }
+  return true;
+}
+
+// 0, or 1 (nothing written) where p1 cannot be folded into M (see foldable).
 template <class S, class Sg>
-static void bwd(const S* x, const S* m_in, const S* gs, S* gx, S* gm, int64_t stride, int64_t count,
-                double thr, double p0, double p1, int need_m, int stream) {
+static int bwd(const S* x, const S* m_in, const S* gs, S* gx, S* gm, int64_t stride, int64_t count,
+               double thr, double p0, double p1, int need_m, int stream) {
+  if (!foldable<S>(m_in, (S)p1)) return 1;
   // 20-120 KiB of buffers on the heap (not the stack of a worker thread; not thread_local,
   // whose every access from the kernel's loops would go through __tls_get_addr)
   std::unique_ptr<Backward<S, Sg>> k(new Backward<S, Sg>);
@@ -283,6 +305,7 @@ static void bwd(const S* x, const S* m_in, const S* gs, S* gx, S* gm, int64_t st
   for (int i = 0; i < T * T; ++i) gm[i] = 0;
   k->run(x, gs, gx, gm, stride, count);
   store_fence();
+  return 0;
 }
 
 }  // namespace
@@ -294,10 +317,10 @@ static void bwd(const S* x, const S* m_in, const S* gs, S* gx, S* gm, int64_t st
     fwd<S>(x, m, s, stride, count, thr, stream != 0);                                        \
   }
 #define MFP_BWD(S, SG, NAME)                                                                 \
-  MFP_API void NAME(const S* x, const S* m, const S* gs, S* gx, S* gm, int64_t stride,    \
-                    int64_t count, double thr, double p0, double p1, int need_m,             \
-                    int stream) {                                                            \
-    bwd<S, SG>(x, m, gs, gx, gm, stride, count, thr, p0, p1, need_m, stream);                \
+  MFP_API int NAME(const S* x, const S* m, const S* gs, S* gx, S* gm, int64_t stride,     \
+                   int64_t count, double thr, double p0, double p1, int need_m,              \
+                   int stream) {                                                             \
+    return bwd<S, SG>(x, m, gs, gx, gm, stride, count, thr, p0, p1, need_m, stream);         \
   }
 MFP_FWD(float, mfp_fwd_float32)
 MFP_FWD(double, mfp_fwd_float64)
