@@ -43,8 +43,27 @@ def test_export_then_run_on_data_and_npy(trained, tmp_path, capsys):
     x = tmp_path / "x.npy"
     np.save(x, test.images[:5].numpy())
     assert main(["run", str(out), "--input", str(x), "-o", str(tmp_path / "p.npy")]) == 0
-    preds = json.loads(capsys.readouterr().out)["predictions"]
-    assert preds == ref[:5].tolist() == np.load(tmp_path / "p.npy").tolist()
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["predictions"] == ref[:5].tolist() == np.load(tmp_path / "p.npy").tolist()
+    assert printed["no_output"] == torch.nonzero(d.no_output[:5]).flatten().tolist()
+    assert printed["tied"] == torch.nonzero(d.tied[:5]).flatten().tolist()
+
+
+def test_run_input_lists_samples_without_a_single_top_class(trained, tmp_path, capsys,
+                                                            monkeypatch):
+    """Hand-built readouts: all equal (no output), two top classes (tied), one decided."""
+    from spikebit.deploy.engine import PackedModel, PackedOutput
+
+    out = tmp_path / "model.sbit"
+    assert main(["export", trained, "--format", "packed", "-o", str(out)]) == 0
+    rows = np.array([[[0.0, 0.0, 0.0], [2.0, 2.0, 0.0], [0.0, 3.0, 1.0]]])  # [T=1, B=3, K=3]
+    monkeypatch.setattr(PackedModel, "run", lambda self, x: PackedOutput(rows))
+    x = tmp_path / "x.npy"
+    np.save(x, np.zeros((3, 1), dtype=np.float32))
+    capsys.readouterr()
+    assert main(["run", str(out), "--input", str(x)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == {"predictions": [0, 0, 1], "no_output": [0], "tied": [1]}
 
 
 def test_export_refusal_is_one_line_and_writes_nothing(tmp_path, toy_config, capsys):

@@ -52,20 +52,32 @@ def _evaluate(model, images: np.ndarray, labels: np.ndarray, batch: int) -> dict
 
 
 def run_packed(args: argparse.Namespace) -> int:
-    """``spikebit run``: load ``args.model`` and print JSON: predictions for ``--input``, or
-    accuracy, batched and batch-1 latency (ms per sample) and throughput (samples/s) on
-    the test split of ``--data``. Returns the exit status (0)."""
+    """``spikebit run``: load ``args.model`` and print JSON: predictions for ``--input``
+    (with the indices of the samples whose output has no single top class under
+    ``no_output`` and ``tied``), or accuracy, batched and batch-1 latency (ms per sample)
+    and throughput (samples/s) on the test split of ``--data``. Returns the exit status
+    (0)."""
     from spikebit.deploy import load_packed
     from spikebit.deploy.kernels import set_threads
 
     set_threads(args.threads)
     model = load_packed(args.model)
     if args.input:
+        import torch
+
+        from spikebit.metrics.readout import decide
+
         x = np.load(args.input, allow_pickle=False)
-        preds = model.predict(x)
+        out = model.run(x)
+        preds = out.predictions
         if args.output:
             np.save(args.output, preds)
-        print(json.dumps({"predictions": preds.tolist()}))
+        # samples without a single top class keep their argmax in "predictions" (the first
+        # maximal class) and are listed, so that none passes for a real prediction
+        d = decide(torch.from_numpy(out.outputs.mean(0)))
+        print(json.dumps({"predictions": preds.tolist(),
+                          "no_output": torch.nonzero(d.no_output).flatten().tolist(),
+                          "tied": torch.nonzero(d.tied).flatten().tolist()}))
         return 0
     from spikebit.data import load_dataset
 
