@@ -10,7 +10,11 @@ Float baseline: the same trained model in ``torch.inference_mode`` with its effe
 weights computed once (quantizers off, so no per-call quantization work), best of
 channels-first and channels-last. Engine: the model exported to ``.sbit`` and run by
 ``spikebit.deploy``. For every (threads, batch) in {1, 2} x {1, 64} the runners are
-timed round-robin (one call each in turn), so machine load hits all alike. Reported:
+timed round-robin (one call each in turn, in a new seeded order each round), so machine
+load hits all alike; freed memory stays in the process unless ``--malloc default``
+(``benchmarks/steady.py``). The process is not pinned to one core: the engine's numba
+OpenMP workers keep spinning for a while after each parallel region, and on the same core
+as PyTorch they made its one-thread runs twice as slow. Reported:
 latency median and p99, throughput, per-layer time split (conv + its BN for PyTorch,
 the fused layer for the engine), resident weight bytes, process peak RSS.
 Writes ``results/deploy_speed.json``.
@@ -24,6 +28,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import random
 import resource
 import tempfile
 import time
@@ -33,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from steady import steady_process
 from torch import nn
 
 from spikebit.deploy import export_packed, load_packed
@@ -107,12 +113,18 @@ def stats(samples: list[float], batch: int) -> dict[str, float]:
 
 
 def round_robin(runners: dict[str, Callable[[], object]], repeats: int) -> dict[str, list]:
+    """Times (s) of ``repeats`` rounds after two warm-up calls each; every round runs the
+    runners in a new seeded order, so that none always follows the same other one."""
     for fn in runners.values():  # warm-up (kernel compilation, allocator)
         fn()
         fn()
     times: dict[str, list] = {k: [] for k in runners}
+    order = list(runners)
+    shuffle = random.Random(repeats).shuffle
     for _ in range(repeats):
-        for name, fn in runners.items():
+        shuffle(order)
+        for name in order:
+            fn = runners[name]
             t0 = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - t0)
@@ -197,13 +209,16 @@ def bench_model(name: str, ckpt: str, images: torch.Tensor, args) -> dict[str, o
             runners = {"torch_channels_first": run_cf, "torch_channels_last": run_cl,
                        "packed": lambda xn=xn: engine.run(xn)}
             repeats = args.repeats if batch == 1 else max(3, args.repeats // 6)
+            if torch.get_num_threads() != threads:
+                raise RuntimeError(f"PyTorch runs {torch.get_num_threads()} threads, not "
+                                   f"{threads}: a thread limit was released too early")
             times = round_robin(runners, repeats)
             res = {k: stats(v, batch) for k, v in times.items()}
             best = min(("torch_channels_first", "torch_channels_last"),
                        key=lambda k: res[k]["median_ms"])
             row = {"threads": threads, "batch": batch, **res, "torch_best": best,
                    "speedup_median": res[best]["median_ms"] / res["packed"]["median_ms"],
-                   "load_avg_1min": os.getloadavg()[0]}
+                   "load_avg_1min": os.getloadavg()[0], "torch_threads": torch.get_num_threads()}
             if threads == 1:
                 row["layers"] = layer_split(base, engine, x, repeats)
                 binary = [r for r in row["layers"] if r["weights"] == "binary"]
@@ -213,8 +228,10 @@ def bench_model(name: str, ckpt: str, images: torch.Tensor, args) -> dict[str, o
             print(f"{name} threads={threads} batch={batch}: torch {res[best]['median_ms']:.2f} ms "
                   f"({best}), packed {res['packed']['median_ms']:.2f} ms, "
                   f"x{row['speedup_median']:.2f}", flush=True)
-            if limit is not None:
-                limit.unregister()
+        # after both batch sizes: releasing the limit restores the OpenMP thread count, which
+        # PyTorch shares (released inside the loop, the batch-64 rows ran on 2 threads)
+        if limit is not None:
+            limit.unregister()
     return out
 
 
@@ -250,9 +267,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=30, help="round-robin rounds at batch 1")
     p.add_argument("--out", default="results/deploy_speed.json")
+    p.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                   help="keep: freed memory stays in the process; default: glibc as is "
+                        "(see benchmarks/steady.py)")
     for key, path in CHECKPOINTS.items():
         p.add_argument(f"--{key}", default=path, help=f"checkpoint of the {key} model")
     args = p.parse_args()
+    process = steady_process(2, args.malloc)  # 2: not pinned (see the module doc)
     from spikebit.data import load_dataset
 
     images = load_dataset("fashion-mnist", train=False).images[:64]
@@ -263,6 +284,7 @@ def main() -> None:
                     "avx512_vpopcntdq": "avx512_vpopcntdq" in flags,
                     "popcount": POPCOUNT_IMPL, "torch": torch.__version__,
                     "load_avg_start": os.getloadavg()},
+        "process": process,
         "models": {},
     }
     for key in CHECKPOINTS:

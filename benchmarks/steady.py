@@ -25,6 +25,27 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
 MMAP_THRESHOLD_MAX = 32 << 20  # glibc's largest accepted M_MMAP_THRESHOLD on 64-bit
 
 
+def pin(threads: int) -> list[int]:
+    """Pin the process to one core when ``threads == 1``, else let it run on every CPU it
+    was started with (so a run can switch between one- and two-thread sections).
+
+    Args:
+        threads: the threads of the section about to run.
+
+    Returns:
+        The CPUs the process may run on now (empty where the OS has no affinity call).
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        return []
+    allowed = _STARTED_ON or sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {allowed[0]} if threads == 1 else set(allowed))
+    return sorted(os.sched_getaffinity(0))
+
+
+_STARTED_ON: list[int] = (sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else [])
+
+
 def steady_process(threads: int, malloc: str = "keep") -> dict[str, Any]:
     """Apply the settings above and say which took effect.
 
@@ -47,10 +68,4 @@ def steady_process(threads: int, malloc: str = "keep") -> dict[str, Any]:
             if ok:
                 applied = (f"keep (glibc mallopt: M_TRIM_THRESHOLD=2^31-1, "
                            f"M_MMAP_THRESHOLD={MMAP_THRESHOLD_MAX})")
-    cpus: list[int] = []
-    if hasattr(os, "sched_setaffinity"):
-        allowed = sorted(os.sched_getaffinity(0))
-        if threads == 1 and allowed:
-            os.sched_setaffinity(0, {allowed[0]})
-        cpus = sorted(os.sched_getaffinity(0))
-    return {"malloc": applied, "cpu_affinity": cpus}
+    return {"malloc": applied, "cpu_affinity": pin(threads)}
