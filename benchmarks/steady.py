@@ -4,9 +4,9 @@ Two effects larger than the kernels being timed were seen on the 2-core benchmar
 
 * **Returning freed memory to the OS.** glibc gives large freed blocks back (``munmap``, or
   trimming the heap top) and the next allocation of the same size faults every page in
-  again. Whether a process does this each iteration depends on its sequence of frees: of
-  two identical runs of the native MFP kernel on a ``[16, 32768]`` layer, one took 0.12 ms
-  per forward and the other 0.8 ms, for the whole run. ``keep`` (``mallopt``: no trimming,
+  again. Whether a process does this each iteration depends on its sequence of frees: in
+  development, of two identical runs of the native MFP kernel on a ``[16, 32768]`` layer,
+  one took 0.12 ms per forward and the other 0.8 ms, for the whole run (not recorded). ``keep`` (``mallopt``: no trimming,
   blocks up to 32 MiB from the heap) keeps freed memory in the process for reuse, as GPU
   frameworks' caching allocators do and as jemalloc or tcmalloc (often preloaded for CPU
   training) mostly do; ``default`` leaves glibc as it is.
