@@ -6,12 +6,14 @@ Two effects larger than the kernels being timed were seen on the 2-core benchmar
   trimming the heap top) and the next allocation of the same size faults every page in
   again. Whether a process does this each iteration depends on its sequence of frees: in
   development, of two identical runs of the native MFP kernel on a ``[16, 32768]`` layer,
-  one took 0.12 ms per forward and the other 0.8 ms, for the whole run (not recorded). ``keep`` (``mallopt``: no trimming,
-  blocks up to 32 MiB from the heap) keeps freed memory in the process for reuse, as GPU
-  frameworks' caching allocators do and as jemalloc or tcmalloc (often preloaded for CPU
-  training) mostly do; ``default`` leaves glibc as it is.
+  one took 0.12 ms per forward and the other 0.8 ms, for the whole run (not recorded).
+  ``keep`` (``mallopt``: no trimming, blocks up to 32 MiB from the heap) keeps freed memory
+  in the process for reuse, as GPU frameworks' caching allocators do and as jemalloc or
+  tcmalloc (often preloaded for CPU training) mostly do; ``default`` leaves glibc as it is.
 * **Moving between cores.** With one thread, the process is pinned to one core (the first
-  it may run on), so that its caches stay warm.
+  it may run on), so that its caches stay warm. Not where another thread pool keeps
+  spinning after its work (numba's OpenMP workers in ``deploy_speed.py``): pinned, it
+  would share the timed thread's core.
 """
 
 from __future__ import annotations
