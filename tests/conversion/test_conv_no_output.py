@@ -32,15 +32,20 @@ def test_bsnn_before_first_output_is_no_output_not_class_0() -> None:
     assert r.best_T > silent_steps
 
 
-def test_silent_sample_counts_as_wrong() -> None:
-    # no biases: an all-zero image gives an all-zero readout at every step
+def _readout_net(rows: list[float]) -> tuple[nn.Module, torch.Tensor]:
+    """A bias-free 4-6-3 ReLU net whose output row ``k`` weighs every hidden unit by
+    ``rows[k]``, and 4 images: one all-zero (an all-zero readout at every step), 3 lit."""
     torch.manual_seed(0)
     net = nn.Sequential(nn.Flatten(), nn.Linear(4, 6, bias=False), nn.ReLU(),
                         nn.Linear(6, 3, bias=False)).eval()
     with torch.no_grad():
         net[1].weight.abs_()
-        net[3].weight.copy_(torch.tensor([[1.0] * 6, [0.0] * 6, [0.0] * 6]))
-    x = torch.cat([torch.zeros(1, 4), torch.ones(3, 4)]).view(4, 1, 2, 2)
+        net[3].weight.copy_(torch.tensor([[r] * 6 for r in rows]))
+    return net, torch.cat([torch.zeros(1, 4), torch.ones(3, 4)]).view(4, 1, 2, 2)
+
+
+def test_silent_sample_counts_as_wrong() -> None:
+    net, x = _readout_net([1.0, 0.0, 0.0])
     y = torch.zeros(4, dtype=torch.long)  # the ANN's class for the lit images; argmax(0) too
     snn = convert(net, x, method="rate", percentile=100.0)
     ev = evaluate_conversion(snn, net, (x, y), 8)
@@ -50,13 +55,7 @@ def test_silent_sample_counts_as_wrong() -> None:
 
 def test_tied_sample_counts_as_wrong_and_is_reported() -> None:
     # classes 0 and 1 read the same hidden spikes: every lit image is a tie of 0 and 1
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(4, 6, bias=False), nn.ReLU(),
-                        nn.Linear(6, 3, bias=False)).eval()
-    with torch.no_grad():
-        net[1].weight.abs_()
-        net[3].weight.copy_(torch.tensor([[1.0] * 6, [1.0] * 6, [0.0] * 6]))
-    x = torch.cat([torch.zeros(1, 4), torch.ones(3, 4)]).view(4, 1, 2, 2)
+    net, x = _readout_net([1.0, 1.0, 0.0])
     y = torch.zeros(4, dtype=torch.long)  # argmax would credit every sample as class 0
     snn = convert(net, x, method="rate", percentile=100.0)
     ev = evaluate_conversion(snn, net, (x, y), 8)

@@ -145,9 +145,7 @@ def test_report_names_the_qcfs_ann() -> None:
     assert "(loss: QCFS ANN - SNN)" in lines[2]
     assert lines[-1].endswith("never within 0.1 points of the QCFS ANN up to T=2")
     assert format_report(_report()).splitlines()[1] == "ANN accuracy 75.00%"
-
-
-def test_qcfs_without_fine_tuning_is_labelled_so() -> None:
+    # without fine-tuning the QCFS ANN is labelled so
     lines = format_report(_report(method="qcfs", thresholds="module", ann="qcfs-finetuned",
                                   qcfs_levels=2, qcfs_epochs=0)).splitlines()
     assert lines[0].endswith("method qcfs, thresholds module, QCFS L=2, not fine-tuned, "

@@ -68,13 +68,13 @@ def run_packed(args: argparse.Namespace) -> int:
         from spikebit.metrics.readout import decide
 
         x = np.load(args.input, allow_pickle=False)
-        out = model.run(x)
-        preds = out.predictions
+        # samples without a single top class keep their argmax in "predictions" (the first
+        # maximal class, as PackedOutput.predictions) and are listed, so that none passes
+        # for a real prediction
+        d = decide(torch.from_numpy(model.run(x).outputs.mean(0)))
+        preds = d.prediction.numpy()
         if args.output:
             np.save(args.output, preds)
-        # samples without a single top class keep their argmax in "predictions" (the first
-        # maximal class) and are listed, so that none passes for a real prediction
-        d = decide(torch.from_numpy(out.outputs.mean(0)))
         print(json.dumps({"predictions": preds.tolist(),
                           "no_output": torch.nonzero(d.no_output).flatten().tolist(),
                           "tied": torch.nonzero(d.tied).flatten().tolist()}))
